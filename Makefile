@@ -1,0 +1,140 @@
+# uffdd: userfaultfd minor-fault page service.  See README.md.
+VERSION := 0.1.0
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+
+CC ?= cc
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+BUILD ?= build-asan
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD ?= build
+SANFLAGS :=
+endif
+
+PKGS := libevent json-c libsystemd
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -DUFFDD_VERSION=\"$(VERSION)\" \
+	  -Ikernel -Iproto -Iclient -fno-strict-aliasing $(SANFLAGS)
+LDFLAGS += $(SANFLAGS)
+DEPFLAGS = -MMD -MP
+
+PROTO_SRC := proto/proto.c proto/fdcheck.c
+KERNEL_SRC := kernel/probe.c
+CLIENT_SRC := client/client.c
+UFFDD_SRC := $(wildcard uffdd/*.c)
+UFFDD_SRC := $(filter-out uffdd/uffdctl.c,$(UFFDD_SRC))
+CTL_SRC := uffdd/uffdctl.c
+
+LIB_OBJ := $(patsubst %.c,$(BUILD)/lib/%.o,$(CLIENT_SRC) $(PROTO_SRC) $(KERNEL_SRC))
+D_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(UFFDD_SRC) $(PROTO_SRC) $(KERNEL_SRC))
+UFFDD_CORE_OBJ := $(filter-out $(BUILD)/obj/uffdd/main.o,$(D_OBJ))
+
+LIB_SONAME := libuffdclient.so.0
+BINS := $(BUILD)/uffdd $(BUILD)/uffdctl $(BUILD)/uffd-touch
+LIBS_OUT := $(BUILD)/libuffdclient.a $(BUILD)/$(LIB_SONAME) $(BUILD)/libuffdclient.so
+
+.PHONY: all clean deps check check-unit check-e2e demo install uninstall format lint
+all: $(BINS) $(LIBS_OUT) $(BUILD)/libuffdclient.pc tests-build
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+# The library: position independent, only the public API exported.
+$(BUILD)/lib/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/libuffdclient.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/$(LIB_SONAME): $(LIB_OBJ) client/libuffdclient.map
+	$(CC) -shared -Wl,-soname,$(LIB_SONAME) -Wl,--version-script=client/libuffdclient.map \
+		-Wl,-z,defs -o $@ $(LIB_OBJ) $(LDFLAGS) -lpthread
+
+$(BUILD)/libuffdclient.so: $(BUILD)/$(LIB_SONAME)
+	ln -sf $(LIB_SONAME) $@
+
+$(BUILD)/libuffdclient.pc: client/libuffdclient.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+$(BUILD)/uffdd: $(D_OBJ)
+	$(CC) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lpthread
+
+$(BUILD)/uffdctl: $(BUILD)/obj/uffdd/uffdctl.o $(BUILD)/obj/uffdd/caps_json.o $(BUILD)/obj/kernel/probe.o
+	$(CC) -o $@ $^ $(LDFLAGS) \
+		$(shell pkg-config --libs json-c 2>/dev/null)
+
+$(BUILD)/uffd-touch: $(BUILD)/obj/client/tools/uffd-touch.o $(BUILD)/libuffdclient.a
+	$(CC) -o $@ $< $(BUILD)/libuffdclient.a $(LDFLAGS) -lpthread
+
+# Tests ---------------------------------------------------------------------
+TEST_HARNESS := $(BUILD)/obj/tests/harness.o
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*.c))
+E2E_TESTS := $(patsubst tests/e2e/%.c,$(BUILD)/tests/%,$(wildcard tests/e2e/*.c))
+
+$(BUILD)/tests/%: tests/unit/%.c $(UFFDD_CORE_OBJ) $(TEST_HARNESS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Iuffdd -Itests -o $@ $< $(TEST_HARNESS) $(UFFDD_CORE_OBJ) \
+		$(LDFLAGS) $(PKG_LIBS) -lpthread
+
+$(BUILD)/tests/%: tests/e2e/%.c $(TEST_HARNESS) $(BUILD)/libuffdclient.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests -o $@ $< $(TEST_HARNESS) $(BUILD)/libuffdclient.a \
+		$(LDFLAGS) $(PKG_LIBS) -lpthread
+
+.PHONY: tests-build
+tests-build: $(UNIT_TESTS) $(E2E_TESTS)
+
+deps:
+	@sh tools/deps.sh
+
+check: deps
+	$(MAKE) all
+	sh tools/check.sh $(BUILD) $(UNIT_TESTS) $(E2E_TESTS) $(KERNEL_ABI_TESTS)
+
+demo: deps
+	$(MAKE) all
+	sh tools/demo.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
+		$(DESTDIR)$(INCLUDEDIR)/uffd $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 0755 $(BUILD)/uffdd $(DESTDIR)$(SBINDIR)/uffdd
+	install -m 0755 $(BUILD)/uffdctl $(BUILD)/uffd-touch $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(BUILD)/libuffdclient.a $(DESTDIR)$(LIBDIR)/
+	install -m 0755 $(BUILD)/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libuffdclient.so
+	install -m 0644 client/uffd/client.h $(DESTDIR)$(INCLUDEDIR)/uffd/client.h
+	install -m 0644 $(BUILD)/libuffdclient.pc $(DESTDIR)$(PKGCONFIGDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/uffdd $(DESTDIR)$(BINDIR)/uffdctl $(DESTDIR)$(BINDIR)/uffd-touch \
+		$(DESTDIR)$(LIBDIR)/libuffdclient.* $(DESTDIR)$(INCLUDEDIR)/uffd/client.h \
+		$(DESTDIR)$(PKGCONFIGDIR)/libuffdclient.pc
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan
+
+-include kernel/kernel.mk
+-include bench/bench.mk
+-include tests/systemd/systemd.mk
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,548 @@
+/* SPDX-License-Identifier: MIT */
+/* libuffdclient: connection, hand-off of regions, errors. */
+#include "uffd/client.h"
+#include "probe.h"
+#include "uffd_uapi.h"
+#include "uffdd_proto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define API __attribute__((visibility("default")))
+#define REPLY_TIMEOUT_MS 10000
+
+struct uffd_client {
+	pthread_mutex_t lock; /* one request in flight at a time */
+	int sock;
+	int dev_fd; /* granted /dev/userfaultfd, or -1 */
+	uint32_t seq;
+	int dead;
+	enum uffd_mode mode;
+	uint64_t kernel_features;
+	uint64_t session_id;
+};
+
+struct uffd_region {
+	struct uffd_client *c;
+	uint64_t id;
+	void *addr;
+	void *fill;
+	size_t size;
+	size_t page_size;
+	int memfd;
+	int owned; /* allocated here: unmap and close on release */
+};
+
+static __thread char last_error[256];
+
+static int fail(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+	return -code;
+}
+
+API const char *uffd_last_error(void)
+{
+	return last_error;
+}
+
+API const char *uffd_client_version(void)
+{
+	return UFFDD_VERSION;
+}
+
+static const char *default_name(void)
+{
+	extern char *program_invocation_short_name;
+
+	return program_invocation_short_name;
+}
+
+/* Wait for the reply to seq; anything else on the socket is a protocol bug. */
+static int await_reply(struct uffd_client *c, uint32_t seq, struct uffdd_msg *m)
+{
+	struct pollfd p = { .fd = c->sock, .events = POLLIN };
+	char err[160];
+	int rc;
+
+	for (;;) {
+		rc = poll(&p, 1, REPLY_TIMEOUT_MS);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
+			return fail(errno, "poll: %s", strerror(errno));
+		if (rc == 0)
+			return fail(ETIMEDOUT, "uffdd did not answer within %d ms",
+				    REPLY_TIMEOUT_MS);
+		rc = uffdd_recv(c->sock, m, err, sizeof(err));
+		if (rc == -EAGAIN)
+			continue;
+		if (rc == -ECONNRESET) {
+			c->dead = 1;
+			return fail(ECONNRESET, "uffdd closed the connection");
+		}
+		if (rc < 0) {
+			c->dead = 1;
+			return fail(-rc, "bad message from uffdd: %s", err);
+		}
+		if (m->hdr.seq != seq) {
+			uffdd_msg_close_fds(m);
+			continue; /* a stale reply to a timed-out request */
+		}
+		if (m->hdr.type == UFFDD_ERROR) {
+			int code = m->u.error.code > 0 ? m->u.error.code : EPROTO;
+
+			return fail(code, "uffdd: %s", m->u.error.message);
+		}
+		return 0;
+	}
+}
+
+static int request(struct uffd_client *c, uint16_t type, const void *body,
+		   size_t len, const int *fds, int nfds, struct uffdd_msg *reply)
+{
+	uint32_t seq;
+	int rc;
+
+	if (c->dead)
+		return fail(ECONNRESET, "uffdd connection is gone");
+	seq = ++c->seq;
+	rc = uffdd_send(c->sock, type, seq, body, len, fds, nfds);
+	if (rc < 0) {
+		if (rc == -EPIPE || rc == -ECONNRESET)
+			c->dead = 1;
+		return fail(-rc, "sending %s to uffdd: %s",
+			    uffdd_type_name(type), strerror(-rc));
+	}
+	return await_reply(c, seq, reply);
+}
+
+API int uffd_connect(const char *socket_path, const char *name, unsigned flags,
+		     struct uffd_client **out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct uffdd_hello h = {
+		.min_version = UFFDD_PROTO_MIN,
+		.max_version = UFFDD_PROTO_MAX,
+	};
+	struct uffdd_msg m;
+	struct uffd_client *c;
+	int rc;
+
+	*out = NULL;
+	if (!socket_path)
+		socket_path = getenv("UFFDD_SOCKET");
+	if (!socket_path || !*socket_path)
+		socket_path = UFFD_CLIENT_DEFAULT_SOCKET;
+	if (strlen(socket_path) >= sizeof(sa.sun_path))
+		return fail(ENAMETOOLONG, "socket path too long: %s",
+			    socket_path);
+	strcpy(sa.sun_path, socket_path);
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return fail(ENOMEM, "out of memory");
+	pthread_mutex_init(&c->lock, NULL);
+	c->dev_fd = -1;
+	c->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (c->sock < 0) {
+		rc = fail(errno, "socket: %s", strerror(errno));
+		goto err;
+	}
+	if (connect(c->sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		rc = fail(errno, "cannot reach uffdd at %s: %s", socket_path,
+			  strerror(errno));
+		goto err;
+	}
+	uffdd_set_str(h.name, sizeof(h.name), name ? name : default_name());
+	if (!(flags & UFFD_CONNECT_NO_GRANT))
+		h.flags |= UFFDD_HELLO_WANT_GRANT;
+	rc = request(c, UFFDD_HELLO, &h, sizeof(h), NULL, 0, &m);
+	if (rc < 0)
+		goto err;
+	if (m.hdr.type != UFFDD_WELCOME) {
+		uffdd_msg_close_fds(&m);
+		rc = fail(EPROTO, "uffdd answered HELLO with %s",
+			  uffdd_type_name(m.hdr.type));
+		goto err;
+	}
+	c->kernel_features = m.u.welcome.kernel_features;
+	c->session_id = m.u.welcome.session_id;
+	if (m.nfds == 1)
+		c->dev_fd = m.fds[0];
+	*out = c;
+	return 0;
+err:
+	if (c->sock >= 0)
+		close(c->sock);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+	return rc;
+}
+
+API void uffd_disconnect(struct uffd_client *c)
+{
+	if (!c)
+		return;
+	close(c->sock);
+	if (c->dev_fd >= 0)
+		close(c->dev_fd);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+API int uffd_client_check(struct uffd_client *c)
+{
+	struct pollfd p = { .fd = c->sock, .events = POLLIN };
+
+	if (!c->dead && poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)))
+		c->dead = 1;
+	if (c->dead)
+		return fail(ECONNRESET,
+			    "uffdd has gone; regions are served by the kernel");
+	return 0;
+}
+
+API int uffd_client_fd(const struct uffd_client *c)
+{
+	return c->sock;
+}
+
+API enum uffd_mode uffd_client_uffd_mode(const struct uffd_client *c)
+{
+	return c->mode;
+}
+
+API uint64_t uffd_client_kernel_features(const struct uffd_client *c)
+{
+	return c->kernel_features;
+}
+
+static int mode_from_how(int how)
+{
+	switch (how) {
+	case 2:
+		return UFFD_MODE_DEVICE;
+	case 1:
+		return UFFD_MODE_USER_ONLY;
+	default:
+		return UFFD_MODE_SYSCALL;
+	}
+}
+
+/*
+ * Make a uffd for one region, register [addr, addr+len) MINOR on it and
+ * hand it over.  The uffd is closed here once the daemon holds it: if the
+ * daemon dies, the last reference goes and the kernel wakes every faulting
+ * thread instead of leaving them blocked on a uffd nobody reads.
+ */
+static int hand_off(struct uffd_client *c, struct uffd_region *r, int kind,
+		    off_t offset, const char *name, const char *policy)
+{
+	struct uffdd_register reg = { 0 };
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register ur = { 0 };
+	struct uffdd_msg m;
+	int uffd, how, rc, fds[2];
+
+	uffd = uffd_create(c->dev_fd, O_CLOEXEC | O_NONBLOCK, &how);
+	if (uffd < 0)
+		return fail(-uffd, "cannot create a userfaultfd: %s",
+			    strerror(-uffd));
+	api.features = kind == UFFD_KIND_HUGETLB ? UFFD_FEATURE_MINOR_HUGETLBFS
+						 : UFFD_FEATURE_MINOR_SHMEM;
+	if (c->kernel_features & UFFD_FEATURE_THREAD_ID)
+		api.features |= UFFD_FEATURE_THREAD_ID;
+	if (ioctl(uffd, UFFDIO_API, &api) < 0) {
+		rc = fail(errno, "UFFDIO_API (features 0x%llx): %s",
+			  (unsigned long long)api.features, strerror(errno));
+		goto out;
+	}
+	ur.range.start = (uintptr_t)r->addr;
+	ur.range.len = r->size;
+	ur.mode = UFFDIO_REGISTER_MODE_MINOR;
+	if (ioctl(uffd, UFFDIO_REGISTER, &ur) < 0) {
+		rc = fail(errno, "UFFDIO_REGISTER MINOR at %p+%zu: %s", r->addr,
+			  r->size, strerror(errno));
+		goto out;
+	}
+
+	reg.start = (uintptr_t)r->addr;
+	reg.length = r->size;
+	reg.offset = (uint64_t)offset;
+	reg.page_size = (uint32_t)r->page_size;
+	reg.kind = (uint8_t)kind;
+	c->mode = mode_from_how(how);
+	reg.uffd_mode = (uint8_t)c->mode;
+	if (uffdd_set_str(reg.name, sizeof(reg.name), name ? name : "anon") < 0) {
+		rc = fail(ENAMETOOLONG, "region name longer than %d bytes",
+			  UFFDD_REGION_NAME_LEN - 1);
+		goto unreg;
+	}
+	if (uffdd_set_str(reg.policy, sizeof(reg.policy), policy) < 0) {
+		rc = fail(ENAMETOOLONG, "policy longer than %d bytes",
+			  UFFDD_POLICY_LEN - 1);
+		goto unreg;
+	}
+	fds[0] = uffd;
+	fds[1] = r->memfd;
+	pthread_mutex_lock(&c->lock);
+	rc = request(c, UFFDD_REGISTER, &reg, sizeof(reg), fds, 2, &m);
+	pthread_mutex_unlock(&c->lock);
+	if (rc < 0)
+		goto unreg;
+	if (m.hdr.type != UFFDD_REGISTERED) {
+		uffdd_msg_close_fds(&m);
+		rc = fail(EPROTO, "uffdd answered REGISTER with %s",
+			  uffdd_type_name(m.hdr.type));
+		goto unreg;
+	}
+	r->id = m.u.registered.region_id;
+	rc = 0;
+	goto out;
+unreg:
+	ioctl(uffd, UFFDIO_UNREGISTER, &ur.range);
+out:
+	close(uffd);
+	return rc;
+}
+
+static size_t hugetlb_page_size(void)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	char line[128];
+	size_t kb = 2048;
+
+	if (!f)
+		return kb << 10;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Hugepagesize: %zu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb << 10;
+}
+
+static int alloc_memory(const struct uffd_region_spec *spec,
+			struct uffd_region *r)
+{
+	unsigned mflags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
+	const char *name = spec->name ? spec->name : "anon";
+	int rc;
+
+	if (spec->kind == UFFD_KIND_HUGETLB) {
+		mflags |= MFD_HUGETLB;
+		r->page_size = hugetlb_page_size();
+	} else if (spec->kind == UFFD_KIND_SHMEM) {
+		r->page_size = (size_t)sysconf(_SC_PAGESIZE);
+	} else {
+		return fail(EINVAL, "unknown region kind %d", spec->kind);
+	}
+	if (spec->size == 0)
+		return fail(EINVAL, "region size is 0");
+	if (spec->size > SIZE_MAX - r->page_size)
+		return fail(EOVERFLOW, "region size too large");
+	r->size = (spec->size + r->page_size - 1) & ~(r->page_size - 1);
+
+	r->memfd = memfd_create(name, mflags);
+	if (r->memfd < 0)
+		return fail(errno, "memfd_create(%s%s): %s", name,
+			    spec->kind == UFFD_KIND_HUGETLB ? ", MFD_HUGETLB" : "",
+			    strerror(errno));
+	if (ftruncate(r->memfd, (off_t)r->size) < 0) {
+		rc = fail(errno, "ftruncate memfd to %zu: %s", r->size,
+			  strerror(errno));
+		goto err;
+	}
+	/* Minor faults need every page in the page cache before the touch. */
+	if (fallocate(r->memfd, 0, 0, (off_t)r->size) < 0) {
+		if (errno == ENOSPC && spec->kind == UFFD_KIND_HUGETLB)
+			rc = fail(ENOMEM,
+				  "not enough free hugepages for %zu MiB (see "
+				  "HugePages_Free in /proc/meminfo; reserve "
+				  "more in /proc/sys/vm/nr_hugepages)",
+				  r->size >> 20);
+		else
+			rc = fail(errno, "fallocate %zu bytes: %s", r->size,
+				  strerror(errno));
+		goto err;
+	}
+	/* The daemon may map the memfd: it must not shrink under it. */
+	if (fcntl(r->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0) {
+		rc = fail(errno, "sealing memfd: %s", strerror(errno));
+		goto err;
+	}
+	r->fill = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       r->memfd, 0);
+	if (r->fill == MAP_FAILED) {
+		r->fill = NULL;
+		rc = fail(errno, "mmap fill mapping: %s", strerror(errno));
+		goto err;
+	}
+	r->addr = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       r->memfd, 0);
+	if (r->addr == MAP_FAILED) {
+		r->addr = NULL;
+		rc = fail(errno, "mmap served mapping: %s", strerror(errno));
+		goto err;
+	}
+	return 0;
+err:
+	if (r->fill)
+		munmap(r->fill, r->size);
+	close(r->memfd);
+	r->memfd = -1;
+	return rc;
+}
+
+static void free_memory(struct uffd_region *r)
+{
+	if (r->addr)
+		munmap(r->addr, r->size);
+	if (r->fill)
+		munmap(r->fill, r->size);
+	if (r->memfd >= 0)
+		close(r->memfd);
+}
+
+API int uffd_region_alloc(struct uffd_client *c,
+			  const struct uffd_region_spec *spec,
+			  struct uffd_region **out)
+{
+	struct uffd_region *r;
+	int rc;
+
+	*out = NULL;
+	if (!spec)
+		return fail(EINVAL, "no region spec");
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return fail(ENOMEM, "out of memory");
+	r->memfd = -1;
+	r->owned = 1;
+	r->c = c;
+	rc = alloc_memory(spec, r);
+	if (rc < 0) {
+		free(r);
+		return rc;
+	}
+	if (c) {
+		rc = hand_off(c, r, spec->kind, 0, spec->name, spec->policy);
+		if (rc < 0) {
+			free_memory(r);
+			free(r);
+			return rc;
+		}
+	}
+	*out = r;
+	return 0;
+}
+
+API int uffd_region_adopt(struct uffd_client *c, void *addr, size_t len,
+			  int memfd, off_t offset, const char *name,
+			  const char *policy, struct uffd_region **out)
+{
+	struct uffd_region *r;
+	struct stat st;
+	int kind = UFFD_KIND_SHMEM, rc;
+	long psz = sysconf(_SC_PAGESIZE);
+
+	*out = NULL;
+	if (!c)
+		return fail(EINVAL, "no uffdd connection");
+	if (!addr || !len)
+		return fail(EINVAL, "empty mapping");
+	if (fstat(memfd, &st) < 0)
+		return fail(errno, "fstat memfd: %s", strerror(errno));
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return fail(ENOMEM, "out of memory");
+	r->c = c;
+	r->addr = addr;
+	r->size = len;
+	r->memfd = memfd;
+	r->page_size = (size_t)psz;
+	/* hugetlbfs reports its page size as the block size; the daemon
+	 * checks the file system itself. */
+	if ((size_t)st.st_blksize > (size_t)psz) {
+		kind = UFFD_KIND_HUGETLB;
+		r->page_size = (size_t)st.st_blksize;
+	}
+	rc = hand_off(c, r, kind, offset, name, policy);
+	if (rc < 0) {
+		free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+API int uffd_region_release(struct uffd_region *r)
+{
+	struct uffdd_unregister u;
+	struct uffdd_msg m;
+	int rc = 0;
+
+	if (!r)
+		return 0;
+	if (r->c && r->id && !r->c->dead) {
+		u.region_id = r->id;
+		pthread_mutex_lock(&r->c->lock);
+		rc = request(r->c, UFFDD_UNREGISTER, &u, sizeof(u), NULL, 0, &m);
+		pthread_mutex_unlock(&r->c->lock);
+		if (rc == 0)
+			uffdd_msg_close_fds(&m);
+	}
+	if (r->owned)
+		free_memory(r);
+	free(r);
+	return rc;
+}
+
+API void *uffd_region_addr(const struct uffd_region *r)
+{
+	return r->addr;
+}
+
+API void *uffd_region_fill_addr(const struct uffd_region *r)
+{
+	return r->fill;
+}
+
+API size_t uffd_region_size(const struct uffd_region *r)
+{
+	return r->size;
+}
+
+API size_t uffd_region_page_size(const struct uffd_region *r)
+{
+	return r->page_size;
+}
+
+API int uffd_region_memfd(const struct uffd_region *r)
+{
+	return r->memfd;
+}
+
+API uint64_t uffd_region_id(const struct uffd_region *r)
+{
+	return r->id;
+}

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libuffdclient: hand hugetlbfs and shmem memory to the uffdd page service.
+ *
+ * Every function returns 0 (or a non-negative value) on success and -errno on
+ * failure; uffd_last_error() then holds a readable message for the calling
+ * thread.  A uffd_client may be shared by threads: requests are serialised.
+ *
+ * When the daemon cannot be reached, uffd_connect() fails (-ENOENT,
+ * -ECONNREFUSED, -EACCES, ...) and the application may pass a NULL client to
+ * uffd_region_alloc(): it then gets the same kind of memory, just not served
+ * by the daemon (the kernel resolves its faults as usual).
+ */
+#ifndef UFFD_CLIENT_H
+#define UFFD_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UFFD_CLIENT_DEFAULT_SOCKET "/run/uffdd/uffdd.sock"
+
+struct uffd_client;
+struct uffd_region;
+
+enum uffd_kind {
+	UFFD_KIND_SHMEM = 1,   /* 4 KiB tmpfs pages (memfd) */
+	UFFD_KIND_HUGETLB = 2, /* default-size hugetlbfs pages (memfd) */
+};
+
+/* How this client creates its userfaultfds (see uffd_client_uffd_mode). */
+enum uffd_mode {
+	UFFD_MODE_NONE = 0,
+	UFFD_MODE_DEVICE = 1,    /* full uffd from a /dev/userfaultfd grant */
+	UFFD_MODE_SYSCALL = 2,   /* full uffd from userfaultfd(2) (privileged) */
+	UFFD_MODE_USER_ONLY = 3, /* UFFD_USER_MODE_ONLY: kernel-mode faults fail */
+};
+
+/* uffd_connect() flags */
+#define UFFD_CONNECT_NO_GRANT 0x1 /* do not ask for a /dev/userfaultfd grant */
+
+/*
+ * Connect to the daemon.  socket_path NULL means $UFFDD_SOCKET, else
+ * UFFD_CLIENT_DEFAULT_SOCKET.  name (may be NULL: the program's name) is
+ * shown in `uffdctl status`.
+ */
+int uffd_connect(const char *socket_path, const char *name, unsigned flags,
+		 struct uffd_client **out);
+
+/* Close the connection.  Regions still registered are released first. */
+void uffd_disconnect(struct uffd_client *c);
+
+/*
+ * 0 while the daemon is there; -ECONNRESET once it has gone (its regions are
+ * then plain memory, served by the kernel).  Never blocks.
+ */
+int uffd_client_check(struct uffd_client *c);
+
+/* A descriptor that polls readable (POLLHUP) when the daemon goes away. */
+int uffd_client_fd(const struct uffd_client *c);
+
+enum uffd_mode uffd_client_uffd_mode(const struct uffd_client *c);
+uint64_t uffd_client_kernel_features(const struct uffd_client *c);
+
+struct uffd_region_spec {
+	enum uffd_kind kind;
+	size_t size;        /* rounded up to the page size */
+	const char *name;   /* NULL: "anon" */
+	const char *policy; /* NULL: the daemon's default for this client */
+	unsigned flags;     /* 0 */
+};
+
+/*
+ * Allocate a region: a memfd of the given kind with every page allocated in
+ * the page cache, a fill mapping (never faults: write contents there) and a
+ * served mapping registered for minor faults and handed to the daemon.
+ * c == NULL gives the same memory without the service.
+ */
+int uffd_region_alloc(struct uffd_client *c, const struct uffd_region_spec *spec,
+		      struct uffd_region **out);
+
+/*
+ * Hand off an existing MAP_SHARED mapping [addr, addr+len) of memfd at
+ * offset.  The caller keeps owning the mapping and the memfd; pages not in
+ * the page cache are served by the kernel as usual.
+ */
+int uffd_region_adopt(struct uffd_client *c, void *addr, size_t len, int memfd,
+		      off_t offset, const char *name, const char *policy,
+		      struct uffd_region **out);
+
+/*
+ * Stop service for a region and free it.  For an allocated region the
+ * mappings and memfd go too; for an adopted one they stay with the caller.
+ */
+int uffd_region_release(struct uffd_region *r);
+
+void *uffd_region_addr(const struct uffd_region *r);      /* served mapping */
+void *uffd_region_fill_addr(const struct uffd_region *r); /* fill mapping or NULL */
+size_t uffd_region_size(const struct uffd_region *r);
+size_t uffd_region_page_size(const struct uffd_region *r);
+int uffd_region_memfd(const struct uffd_region *r);
+uint64_t uffd_region_id(const struct uffd_region *r); /* 0 if not served */
+
+/* The last error message of the calling thread ("" if none). */
+const char *uffd_last_error(void);
+
+/* Library version, e.g. "0.1.0". */
+const char *uffd_client_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

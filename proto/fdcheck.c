@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+#include "fdcheck.h"
+#include "uffdd_proto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#ifndef F_GET_SEALS
+#define F_GET_SEALS 1034
+#endif
+
+const char *fd_describe(int fd, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, buf, len - 1);
+	if (n < 0) {
+		if (fstat(fd, &st) < 0)
+			snprintf(buf, len, "not an open descriptor");
+		else
+			snprintf(buf, len, "file of mode 0%o", st.st_mode);
+		return buf;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+int fd_check_uffd(int fd, uint64_t *features, char *err, size_t errlen)
+{
+	char what[256], path[64], line[256];
+	FILE *f;
+	int found = 0;
+
+	fd_describe(fd, what, sizeof(what));
+	if (strcmp(what, "anon_inode:[userfaultfd]") != 0) {
+		snprintf(err, errlen, "descriptor is not a userfaultfd (%s)",
+			 what);
+		return -ENOTTY;
+	}
+	if (!features)
+		return 0;
+	*features = 0;
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f) {
+		snprintf(err, errlen, "cannot read %s: %s", path,
+			 strerror(errno));
+		return -errno;
+	}
+	/* "API:\t<UFFD_API>:<features>:<ioctls>" in hex, since Linux 4.3. */
+	while (fgets(line, sizeof(line), f)) {
+		char *colon;
+
+		if (strncmp(line, "API:", 4) != 0)
+			continue;
+		colon = strchr(line + 4, ':');
+		if (colon) {
+			*features = strtoull(colon + 1, NULL, 16);
+			found = 1;
+		}
+		break;
+	}
+	fclose(f);
+	if (!found) {
+		snprintf(err, errlen, "userfaultfd has no API line in fdinfo");
+		return -ENOTTY;
+	}
+	return 0;
+}
+
+int fd_check_memfd(int fd, struct memfd_info *mi, char *err, size_t errlen)
+{
+	char what[256];
+	struct stat st;
+	struct statfs sfs;
+
+	memset(mi, 0, sizeof(*mi));
+	if (fstat(fd, &st) < 0 || fstatfs(fd, &sfs) < 0) {
+		snprintf(err, errlen, "memfd: %s", strerror(errno));
+		return -EBADF;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "descriptor is not a memfd (%s)",
+			 fd_describe(fd, what, sizeof(what)));
+		return -EINVAL;
+	}
+	if ((uint64_t)sfs.f_type == HUGETLBFS_MAGIC) {
+		mi->kind = UFFDD_KIND_HUGETLB;
+		mi->page_size = (uint32_t)st.st_blksize;
+	} else if ((uint64_t)sfs.f_type == TMPFS_MAGIC) {
+		mi->kind = UFFDD_KIND_SHMEM;
+		mi->page_size = (uint32_t)sysconf(_SC_PAGESIZE);
+	} else {
+		snprintf(err, errlen,
+			 "descriptor is a file on neither tmpfs nor hugetlbfs "
+			 "(%s)",
+			 fd_describe(fd, what, sizeof(what)));
+		return -EINVAL;
+	}
+	if ((fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDWR) {
+		snprintf(err, errlen, "memfd is not open read-write");
+		return -EACCES;
+	}
+	mi->size = (uint64_t)st.st_size;
+	mi->seals = fcntl(fd, F_GET_SEALS);
+	return 0;
+}

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: MIT */
+#include "control.h"
+#include "log.h"
+#include "status.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_REQUEST 4096
+#define REQUEST_TIMEOUT_S 5
+#define MAX_CONTROL_CONNS 64
+
+static struct event *accept_ev;
+static struct daemon *daemon_;
+static unsigned open_conns;
+
+struct conn {
+	struct bufferevent *bev;
+	struct ucred cred;
+	int replied;
+};
+
+static void conn_free(struct conn *c)
+{
+	bufferevent_free(c->bev);
+	free(c);
+	open_conns--;
+}
+
+static void reply(struct conn *c, json_object *o)
+{
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+
+	bufferevent_write(c->bev, s, strlen(s));
+	bufferevent_write(c->bev, "\n", 1);
+	c->replied = 1;
+	bufferevent_disable(c->bev, EV_READ);
+}
+
+static json_object *error_obj(const char *msg)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	return o;
+}
+
+static void handle(struct conn *c, const char *line)
+{
+	json_object *req = json_tokener_parse(line), *cmd, *out;
+	const char *name;
+
+	if (!req || !json_object_is_type(req, json_type_object) ||
+	    !json_object_object_get_ex(req, "command", &cmd) ||
+	    !json_object_is_type(cmd, json_type_string)) {
+		out = error_obj("request must be a JSON object with a string "
+				"\"command\"");
+		goto done;
+	}
+	name = json_object_get_string(cmd);
+	if (strcmp(name, "status") == 0) {
+		out = status_build(daemon_);
+	} else if (strcmp(name, "ping") == 0) {
+		out = json_object_new_object();
+		json_object_object_add(out, "pong", json_object_new_boolean(1));
+	} else {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "unknown command \"%.64s\"", name);
+		out = error_obj(msg);
+	}
+done:
+	reply(c, out);
+	json_object_put(out);
+	json_object_put(req);
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char *line;
+	size_t n;
+
+	if (c->replied)
+		return;
+	line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF);
+	if (!line) {
+		if (evbuffer_get_length(in) > MAX_REQUEST) {
+			json_object *e = error_obj("request too long");
+
+			reply(c, e);
+			json_object_put(e);
+		}
+		return;
+	}
+	handle(c, line);
+	free(line);
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (c->replied)
+		conn_free(c);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	/* A request without a final newline, ended by shutdown(SHUT_WR). */
+	if ((what & BEV_EVENT_EOF) && !c->replied && evbuffer_get_length(in)) {
+		size_t n = evbuffer_get_length(in);
+		char *line = malloc(n + 1);
+
+		if (line) {
+			evbuffer_remove(in, line, n);
+			line[n] = '\0';
+			handle(c, line);
+			free(line);
+			return; /* write_cb frees once the reply is out */
+		}
+	}
+	conn_free(c);
+}
+
+static void accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tmo = { REQUEST_TIMEOUT_S, 0 };
+	socklen_t len;
+	struct conn *c;
+	int s;
+
+	(void)what;
+	(void)arg;
+	s = accept4((int)fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (s < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("control socket accept: %s", strerror(errno));
+		return;
+	}
+	if (open_conns >= MAX_CONTROL_CONNS) {
+		close(s);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(s);
+		return;
+	}
+	len = sizeof(c->cred);
+	getsockopt(s, SOL_SOCKET, SO_PEERCRED, &c->cred, &len);
+	c->bev = bufferevent_socket_new(daemon_->base, s, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) {
+		close(s);
+		free(c);
+		return;
+	}
+	open_conns++;
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+	bufferevent_set_timeouts(c->bev, &tmo, &tmo);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+int control_start(struct daemon *d)
+{
+	daemon_ = d;
+	accept_ev = event_new(d->base, d->control_fd, EV_READ | EV_PERSIST,
+			      accept_cb, d);
+	if (!accept_ev)
+		return -ENOMEM;
+	return event_add(accept_ev, NULL);
+}
+
+void control_stop(void)
+{
+	if (accept_ev)
+		event_free(accept_ev);
+	accept_ev = NULL;
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+#include "region.h"
+#include "policy.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Index of the first region whose end is above addr. */
+static size_t lower(const struct session *s, uint64_t addr)
+{
+	size_t lo = 0, hi = s->nregions;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct region *r = s->regions[mid];
+
+		if (r->start + r->len <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct region *region_find(const struct session *s, uint64_t addr)
+{
+	size_t i = lower(s, addr);
+
+	if (i < s->nregions && s->regions[i]->start <= addr)
+		return s->regions[i];
+	return NULL;
+}
+
+struct region *region_by_id(const struct session *s, uint64_t id)
+{
+	for (size_t i = 0; i < s->nregions; i++)
+		if (s->regions[i]->id == id)
+			return s->regions[i];
+	return NULL;
+}
+
+int region_insert(struct session *s, struct region *r)
+{
+	size_t i = lower(s, r->start);
+
+	if (i < s->nregions && s->regions[i]->start < r->start + r->len)
+		return -EEXIST;
+	if (s->nregions == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 4;
+		struct region **n = realloc(s->regions, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		s->regions = n;
+		s->cap = cap;
+	}
+	memmove(&s->regions[i + 1], &s->regions[i],
+		(s->nregions - i) * sizeof(*s->regions));
+	s->regions[i] = r;
+	s->nregions++;
+	return 0;
+}
+
+void region_remove(struct session *s, struct region *r)
+{
+	for (size_t i = 0; i < s->nregions; i++) {
+		if (s->regions[i] != r)
+			continue;
+		memmove(&s->regions[i], &s->regions[i + 1],
+			(s->nregions - i - 1) * sizeof(*s->regions));
+		s->nregions--;
+		return;
+	}
+}
+
+void region_free(struct region *r)
+{
+	if (r->ev)
+		event_free(r->ev);
+	if (r->uffd >= 0)
+		close(r->uffd);
+	if (r->memfd >= 0)
+		close(r->memfd);
+	policy_destroy(r->pol);
+	free(r);
+}

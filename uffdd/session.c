@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One client session: HELLO, REGISTER, UNREGISTER, and everything a
+ * client may get wrong.  Malformed datagrams end the session (the peer
+ * is not speaking this protocol); a well-formed request that cannot be
+ * granted gets an ERROR and the session goes on.
+ */
+#include "session.h"
+#include "fault.h"
+#include "fdcheck.h"
+#include "log.h"
+#include "policy.h"
+#include "region.h"
+#include "uffd_uapi.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Highest user-space address on x86_64 and most 64-bit arches (47 bits). */
+#define USER_ADDR_LIMIT (1ULL << 56)
+
+static uint64_t random_id(void)
+{
+	uint64_t id = 0;
+
+	while (id == 0)
+		if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+			id = now_ns() * 0x9e3779b97f4a7c15ULL;
+	return id;
+}
+
+static void read_comm(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(buf, len, "?");
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+/* Names end up in logs and JSON: keep them printable. */
+static void sanitize(char *s)
+{
+	for (; *s; s++)
+		if (!isprint((unsigned char)*s))
+			*s = '?';
+}
+
+struct session *session_new(struct daemon *d, int sock)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	struct session *s;
+
+	(void)d;
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
+		log_warn("SO_PEERCRED: %s", strerror(errno));
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->id = random_id();
+	s->sock = sock;
+	s->pid = cr.pid;
+	s->uid = cr.uid;
+	s->gid = cr.gid;
+	s->since = time(NULL);
+	read_comm(cr.pid, s->comm, sizeof(s->comm));
+	sanitize(s->comm);
+	return s;
+}
+
+void session_discard(struct session *s)
+{
+	close(s->sock);
+	free(s->regions);
+	free(s);
+}
+
+static int grant_allowed(const struct config *c, const struct session *s)
+{
+	return id_list_has(&c->grant_uids, s->uid) ||
+	       id_list_has(&c->grant_gids, s->gid);
+}
+
+static void on_hello(struct session *s, const struct uffdd_msg *m)
+{
+	struct daemon *d = s->w->d;
+	struct uffdd_welcome w = { 0 };
+	uint16_t ver;
+	int dev = -1, rc;
+
+	if (s->hello_done) {
+		uffdd_send_error(s->sock, m->hdr.seq, UFFDD_HELLO, EPROTO,
+				 "HELLO was already received");
+		return;
+	}
+	ver = m->u.hello.max_version < UFFDD_PROTO_MAX ? m->u.hello.max_version
+						       : UFFDD_PROTO_MAX;
+	if (ver < m->u.hello.min_version || ver < UFFDD_PROTO_MIN) {
+		uffdd_send_error(s->sock, m->hdr.seq, UFFDD_HELLO,
+				 EPROTONOSUPPORT,
+				 "no common protocol version: client %u..%u, "
+				 "daemon %u..%u",
+				 m->u.hello.min_version, m->u.hello.max_version,
+				 UFFDD_PROTO_MIN, UFFDD_PROTO_MAX);
+		session_drop(s, "no common protocol version");
+		return;
+	}
+	snprintf(s->name, sizeof(s->name), "%s", m->u.hello.name);
+	sanitize(s->name);
+
+	if ((m->u.hello.flags & UFFDD_HELLO_WANT_GRANT) &&
+	    grant_allowed(&d->cfg, s)) {
+		dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+		if (dev < 0)
+			log_client(LOG_WARNING, s->pid, 0,
+				   "client %d may have a /dev/userfaultfd grant "
+				   "but it cannot be opened: %s",
+				   (int)s->pid, strerror(errno));
+	}
+	w.version = ver;
+	w.kernel_features = d->caps.features;
+	w.session_id = s->id;
+	w.max_regions = d->cfg.max_regions_per_client;
+	if (dev >= 0)
+		w.flags |= UFFDD_WELCOME_GRANT;
+	rc = uffdd_send(s->sock, UFFDD_WELCOME, m->hdr.seq, &w, sizeof(w),
+			&dev, dev >= 0 ? 1 : 0);
+	if (dev >= 0)
+		close(dev);
+	if (rc < 0) {
+		session_drop(s, "cannot answer HELLO");
+		return;
+	}
+	s->hello_done = 1;
+	s->granted = dev >= 0;
+	log_client(LOG_INFO, s->pid, 0,
+		   "client %d (%s, uid %u, \"%s\") connected on worker %d%s",
+		   (int)s->pid, s->comm, (unsigned)s->uid, s->name, s->w->idx,
+		   s->granted ? ", /dev/userfaultfd granted" : "");
+}
+
+/* Refuse a REGISTER: say why to the client and close what it sent. */
+static int reg_refuse(struct session *s, struct uffdd_msg *m, int code,
+		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int reg_refuse(struct session *s, struct uffdd_msg *m, int code,
+		       const char *fmt, ...)
+{
+	char why[UFFDD_ERROR_MSG_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_client(LOG_NOTICE, s->pid, 0, "client %d: REGISTER refused: %s",
+		   (int)s->pid, why);
+	uffdd_send_error(s->sock, m->hdr.seq, UFFDD_REGISTER, code, "%s", why);
+	uffdd_msg_close_fds(m);
+	return -code;
+}
+
+static int on_register(struct session *s, struct uffdd_msg *m)
+{
+	struct daemon *d = s->w->d;
+	const struct uffdd_register *rq = &m->u.reg;
+	struct memfd_info mi;
+	struct region *r;
+	char err[200];
+	uint64_t feats, need;
+	const char *pspec;
+	int rc;
+
+	if (!s->hello_done)
+		return reg_refuse(s, m, EPROTO, "HELLO must come first");
+	if (s->nregions >= d->cfg.max_regions_per_client)
+		return reg_refuse(s, m, EMFILE, "limit of %u regions reached",
+				  d->cfg.max_regions_per_client);
+	if (fd_check_uffd(m->fds[0], &feats, err, sizeof(err)) < 0)
+		return reg_refuse(s, m, EBADF, "first descriptor: %s", err);
+	if (fd_check_memfd(m->fds[1], &mi, err, sizeof(err)) < 0)
+		return reg_refuse(s, m, EBADF, "second descriptor: %s", err);
+	if (rq->kind != UFFDD_KIND_SHMEM && rq->kind != UFFDD_KIND_HUGETLB)
+		return reg_refuse(s, m, EINVAL, "unknown region kind %u",
+				  rq->kind);
+	if (rq->kind != mi.kind)
+		return reg_refuse(s, m, EINVAL,
+				  "region says %s but the memfd is %s",
+				  rq->kind == UFFDD_KIND_HUGETLB ? "hugetlb"
+								 : "shmem",
+				  mi.kind == UFFDD_KIND_HUGETLB ? "hugetlb"
+								: "shmem");
+	if (rq->kind == UFFDD_KIND_HUGETLB && !d->caps.minor_hugetlbfs)
+		return reg_refuse(s, m, EOPNOTSUPP,
+				  "this kernel has no minor faults on hugetlbfs "
+				  "(Linux 5.13+)");
+	if (rq->kind == UFFDD_KIND_SHMEM && !d->caps.minor_shmem)
+		return reg_refuse(s, m, EOPNOTSUPP,
+				  "this kernel has no minor faults on shmem "
+				  "(Linux 5.14+)");
+	need = rq->kind == UFFDD_KIND_HUGETLB ? UFFD_FEATURE_MINOR_HUGETLBFS
+					      : UFFD_FEATURE_MINOR_SHMEM;
+	if (!(feats & need))
+		return reg_refuse(s, m, EINVAL,
+				  "the uffd was not opened with %s",
+				  rq->kind == UFFDD_KIND_HUGETLB
+					  ? "UFFD_FEATURE_MINOR_HUGETLBFS"
+					  : "UFFD_FEATURE_MINOR_SHMEM");
+	if (rq->page_size != mi.page_size)
+		return reg_refuse(s, m, EINVAL,
+				  "page size %u, but the memfd's is %u",
+				  rq->page_size, mi.page_size);
+	if (!rq->length || rq->start % mi.page_size ||
+	    rq->length % mi.page_size || rq->offset % mi.page_size)
+		return reg_refuse(s, m, EINVAL,
+				  "start, length and offset must be non-zero "
+				  "multiples of the page size %u",
+				  mi.page_size);
+	if (rq->start + rq->length < rq->start ||
+	    rq->start + rq->length > USER_ADDR_LIMIT)
+		return reg_refuse(s, m, EINVAL,
+				  "range %#" PRIx64 "+%" PRIu64
+				  " is outside user space",
+				  rq->start, rq->length);
+	if (rq->offset + rq->length < rq->offset ||
+	    rq->offset + rq->length > mi.size)
+		return reg_refuse(s, m, EINVAL,
+				  "memfd holds %" PRIu64 " bytes, region needs "
+				  "%" PRIu64 " from offset %" PRIu64,
+				  mi.size, rq->length, rq->offset);
+	if (s->bytes + rq->length > d->cfg.max_bytes_per_client)
+		return reg_refuse(s, m, ENOSPC,
+				  "limit of %" PRIu64 " bytes per client reached",
+				  d->cfg.max_bytes_per_client);
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return reg_refuse(s, m, ENOMEM, "out of memory");
+	r->uffd = -1;
+	r->memfd = -1;
+	pspec = rq->policy[0] ? rq->policy : d->cfg.default_policy;
+	rc = policy_create(pspec, &r->pol, err, sizeof(err));
+	if (rc < 0) {
+		free(r);
+		return reg_refuse(s, m, -rc, "%s", err);
+	}
+	do
+		r->id = (uint64_t)random_id();
+	while (region_by_id(s, r->id));
+	r->s = s;
+	r->start = rq->start;
+	r->len = rq->length;
+	r->offset = rq->offset;
+	r->page_size = mi.page_size;
+	r->kind = rq->kind;
+	r->uffd_features = feats;
+	snprintf(r->name, sizeof(r->name), "%s", rq->name[0] ? rq->name : "anon");
+	sanitize(r->name);
+
+	/* The fault path must never block on a uffd read. */
+	fcntl(m->fds[0], F_SETFL, fcntl(m->fds[0], F_GETFL) | O_NONBLOCK);
+	r->ev = event_new(s->w->base, m->fds[0], EV_READ | EV_PERSIST, fault_cb,
+			  r);
+	if (!r->ev) {
+		region_free(r);
+		return reg_refuse(s, m, ENOMEM, "out of memory");
+	}
+	pthread_mutex_lock(&s->w->lock);
+	rc = region_insert(s, r);
+	pthread_mutex_unlock(&s->w->lock);
+	if (rc < 0) {
+		region_free(r);
+		return reg_refuse(s, m, -rc,
+				  rc == -EEXIST ? "range overlaps a region of "
+						  "this client"
+						: "out of memory");
+	}
+	r->uffd = m->fds[0];
+	r->memfd = m->fds[1];
+	m->nfds = 0;
+	s->bytes += r->len;
+	s->uffd_mode = rq->uffd_mode <= UFFDD_UFFD_USER_ONLY ? rq->uffd_mode : 0;
+
+	struct uffdd_registered ok = { .region_id = r->id };
+
+	if (uffdd_send(s->sock, UFFDD_REGISTERED, m->hdr.seq, &ok, sizeof(ok),
+		       NULL, 0) < 0) {
+		session_drop(s, "cannot answer REGISTER");
+		return -EPIPE;
+	}
+	/* Only now: faults queued before the answer are served right away. */
+	event_add(r->ev, NULL);
+	log_client(LOG_INFO, s->pid, r->id,
+		   "client %d: region %016" PRIx64 " \"%s\" %s %" PRIu64
+		   " MiB at %#" PRIx64 " policy %s",
+		   (int)s->pid, r->id, r->name,
+		   r->kind == UFFDD_KIND_HUGETLB ? "hugetlb" : "shmem",
+		   r->len >> 20, r->start, r->pol->spec);
+	return 0;
+}
+
+static void unregister_region(struct session *s, struct region *r)
+{
+	struct uffdio_range rg = { .start = r->start, .len = r->len };
+
+	/* Wakes any thread still waiting in the range. */
+	if (ioctl(r->uffd, UFFDIO_UNREGISTER, &rg) < 0 && errno != ESRCH)
+		log_client(LOG_DEBUG, s->pid, r->id, "UFFDIO_UNREGISTER: %s",
+			   strerror(errno));
+	pthread_mutex_lock(&s->w->lock);
+	region_remove(s, r);
+	pthread_mutex_unlock(&s->w->lock);
+	s->bytes -= r->len;
+	region_free(r);
+}
+
+static void on_unregister(struct session *s, const struct uffdd_msg *m)
+{
+	struct region *r = region_by_id(s, m->u.unreg.region_id);
+
+	if (!r) {
+		uffdd_send_error(s->sock, m->hdr.seq, UFFDD_UNREGISTER, ENOENT,
+				 "no region %016" PRIx64 " in this session",
+				 m->u.unreg.region_id);
+		return;
+	}
+	log_client(LOG_INFO, s->pid, r->id, "client %d: region %016" PRIx64
+		   " unregistered", (int)s->pid, r->id);
+	unregister_region(s, r);
+	if (uffdd_send(s->sock, UFFDD_OK, m->hdr.seq, NULL, 0, NULL, 0) < 0)
+		session_drop(s, "cannot answer UNREGISTER");
+}
+
+static void dispatch(struct session *s, struct uffdd_msg *m)
+{
+	switch (m->hdr.type) {
+	case UFFDD_HELLO:
+		on_hello(s, m);
+		break;
+	case UFFDD_REGISTER:
+		(void)on_register(s, m);
+		break;
+	case UFFDD_UNREGISTER:
+		if (!s->hello_done)
+			uffdd_send_error(s->sock, m->hdr.seq, m->hdr.type,
+					 EPROTO, "HELLO must come first");
+		else
+			on_unregister(s, m);
+		break;
+	case UFFDD_PUBLISH:
+		uffdd_send_error(s->sock, m->hdr.seq, m->hdr.type, EOPNOTSUPP,
+				 "PUBLISH needs a region with the gate policy");
+		break;
+	default:
+		uffdd_send_error(s->sock, m->hdr.seq, m->hdr.type, EPROTO,
+				 "%s is not a request",
+				 uffdd_type_name(m->hdr.type));
+		break;
+	}
+	uffdd_msg_close_fds(m);
+}
+
+static void session_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	struct uffdd_msg m;
+	char err[160];
+
+	(void)what;
+	/* A few messages per wake-up so one chatty client cannot starve
+	 * the fault path of the others on this worker. */
+	for (int i = 0; i < 16 && !s->dying; i++) {
+		int rc = uffdd_recv((int)fd, &m, err, sizeof(err));
+
+		if (rc == -EAGAIN)
+			return;
+		if (rc == -ECONNRESET) {
+			session_drop(s, "disconnected");
+			return;
+		}
+		if (rc < 0) {
+			log_client(LOG_WARNING, s->pid, 0,
+				   "client %d (%s): malformed message: %s",
+				   (int)s->pid, s->comm, err);
+			uffdd_send_error(s->sock, 0, 0, -rc,
+					 "malformed message: %s", err);
+			session_drop(s, "protocol error");
+			return;
+		}
+		dispatch(s, &m);
+	}
+	/* s may be dying here; it is freed from the event loop later. */
+}
+
+int session_attach(struct session *s, struct worker *w)
+{
+	s->w = w;
+	s->ev = event_new(w->base, s->sock, EV_READ | EV_PERSIST, session_cb, s);
+	if (!s->ev)
+		return -ENOMEM;
+	pthread_mutex_lock(&w->lock);
+	TAILQ_INSERT_TAIL(&w->sessions, s, link);
+	w->nsessions++;
+	pthread_mutex_unlock(&w->lock);
+	event_add(s->ev, NULL);
+	return 0;
+}
+
+static void session_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	event_free(s->ev);
+	free(s->regions);
+	free(s);
+}
+
+void session_drop(struct session *s, const char *why)
+{
+	struct worker *w = s->w;
+	struct daemon *d = w->d;
+	static const struct timeval now = { 0, 0 };
+	size_t n;
+
+	if (s->dying)
+		return;
+	s->dying = 1;
+	n = s->nregions;
+	log_client(LOG_INFO, s->pid, 0,
+		   "client %d (%s): session ended: %s; %zu region%s released",
+		   (int)s->pid, s->comm, why, n, n == 1 ? "" : "s");
+	pthread_mutex_lock(&w->lock);
+	TAILQ_REMOVE(&w->sessions, s, link);
+	w->nsessions--;
+	pthread_mutex_unlock(&w->lock);
+	/*
+	 * Closing the last reference to each uffd wakes every thread still
+	 * blocked in it and unregisters its ranges: the client goes on,
+	 * served by the kernel.
+	 */
+	for (size_t i = 0; i < s->nregions; i++)
+		region_free(s->regions[i]);
+	s->nregions = 0;
+	event_del(s->ev);
+	close(s->sock);
+	s->sock = -1;
+	__atomic_sub_fetch(&d->clients, 1, __ATOMIC_RELAXED);
+	/* Callers up the stack may still look at s->dying. */
+	if (event_base_once(w->base, -1, EV_TIMEOUT, session_free_cb, s,
+			    &now) < 0)
+		log_err("cannot schedule freeing a session: leaking it");
+}

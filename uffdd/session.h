@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/* A client connection: its protocol and its regions. */
+#ifndef UFFDD_SESSION_H
+#define UFFDD_SESSION_H
+
+#include "daemon.h"
+
+/* Main thread: a new connection with its peer credentials. */
+struct session *session_new(struct daemon *d, int sock);
+
+/* Worker thread: start serving s on w. */
+int session_attach(struct session *s, struct worker *w);
+
+/* Worker thread: end s, closing everything it holds; logs why. */
+void session_drop(struct session *s, const char *why);
+
+/* Free a session that was never attached (main thread). */
+void session_discard(struct session *s);
+
+#endif

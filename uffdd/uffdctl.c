@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+/* uffdctl: query uffdd over its control socket; print JSON. */
+#include "caps_json.h"
+#include "probe.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define DEFAULT_CONTROL "/run/uffdd/control.sock"
+#define MAX_REPLY (64u << 20)
+#define TIMEOUT_MS 10000
+
+static const char usage[] =
+	"Usage: uffdctl [OPTIONS] COMMAND\n"
+	"\n"
+	"Ask the uffdd page service about its clients and regions.  Every\n"
+	"answer is one JSON document on standard output.\n"
+	"\n"
+	"Commands:\n"
+	"  status        everything: version, uptime, kernel features, totals,\n"
+	"                limits, workers and every client with its regions\n"
+	"  clients       the clients array of status\n"
+	"  regions       every region of every client, with the client's pid\n"
+	"  check-kernel  probe the running kernel's userfaultfd features\n"
+	"                (needs no daemon); exit 1 if minor faults are missing\n"
+	"\n"
+	"Options:\n"
+	"  -C, --control-socket PATH  the daemon's control socket (default:\n"
+	"                             $UFFDD_CONTROL_SOCKET, else " DEFAULT_CONTROL
+	")\n"
+	"  -p, --pretty               indent the JSON\n"
+	"  -h, --help                 show this help\n"
+	"  -V, --version              show the version\n"
+	"\n"
+	"Exit status: 0 on success; 1 if the daemon cannot be reached or\n"
+	"answers with an error; 2 on a usage error.\n";
+
+static int pretty;
+
+static void print(json_object *o)
+{
+	puts(json_object_to_json_string_ext(
+		o, pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
+			  : JSON_C_TO_STRING_PLAIN));
+}
+
+static json_object *ask(const char *path, const char *command)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char req[128], *buf = NULL;
+	size_t len = 0, cap = 0;
+	json_object *o;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "uffdctl: control socket path too long\n");
+		return NULL;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr,
+			"uffdctl: cannot reach uffdd at %s: %s\n"
+			"uffdctl: is the daemon running? (systemctl status "
+			"uffdd, or set UFFDD_CONTROL_SOCKET)\n",
+			path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	snprintf(req, sizeof(req), "{\"command\":\"%s\"}\n", command);
+	if (write(fd, req, strlen(req)) < 0) {
+		fprintf(stderr, "uffdctl: sending to uffdd: %s\n",
+			strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, TIMEOUT_MS) <= 0) {
+			fprintf(stderr, "uffdctl: uffdd did not answer\n");
+			goto fail;
+		}
+		if (cap - len < 65536) {
+			char *nb;
+
+			cap = cap ? cap * 2 : 65536 * 2;
+			if (cap > MAX_REPLY)
+				goto fail;
+			nb = realloc(buf, cap);
+			if (!nb)
+				goto fail;
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "uffdctl: reading from uffdd: %s\n",
+				strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (!buf) {
+		fprintf(stderr, "uffdctl: uffdd closed without answering\n");
+		return NULL;
+	}
+	buf[len] = '\0';
+	o = json_tokener_parse(buf);
+	free(buf);
+	if (!o)
+		fprintf(stderr, "uffdctl: uffdd's answer is not JSON\n");
+	return o;
+fail:
+	free(buf);
+	close(fd);
+	return NULL;
+}
+
+static int check_kernel(void)
+{
+	struct uffd_caps caps;
+	char missing[512];
+	json_object *o;
+	int rc = uffd_probe(&caps);
+
+	if (rc < 0) {
+		fprintf(stderr, "uffdctl: %s\n", caps.error);
+		return 1;
+	}
+	o = status_kernel(&caps);
+	uffd_caps_missing(&caps, missing, sizeof(missing));
+	json_object_object_add(o, "usable",
+			       json_object_new_boolean((caps.minor_hugetlbfs ||
+							caps.minor_shmem) &&
+						       caps.continue_ok));
+	json_object_object_add(o, "missing",
+			       missing[0] ? json_object_new_string(missing) : NULL);
+	print(o);
+	json_object_put(o);
+	return (caps.minor_hugetlbfs || caps.minor_shmem) && caps.continue_ok ? 0
+									      : 1;
+}
+
+static json_object *all_regions(json_object *status)
+{
+	json_object *clients, *out = json_object_new_array();
+
+	if (!json_object_object_get_ex(status, "clients", &clients))
+		return out;
+	for (size_t i = 0; i < json_object_array_length(clients); i++) {
+		json_object *c = json_object_array_get_idx(clients, i), *rs, *pid;
+
+		if (!json_object_object_get_ex(c, "regions", &rs))
+			continue;
+		json_object_object_get_ex(c, "pid", &pid);
+		for (size_t j = 0; j < json_object_array_length(rs); j++) {
+			json_object *r = json_object_array_get_idx(rs, j);
+
+			json_object_object_add(r, "pid", json_object_get(pid));
+			json_object_array_add(out, json_object_get(r));
+		}
+	}
+	return out;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "control-socket", required_argument, NULL, 'C' },
+		{ "pretty", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = getenv("UFFDD_CONTROL_SOCKET"), *cmd;
+	json_object *o, *err, *part;
+	int c, rc = 0;
+
+	while ((c = getopt_long(argc, argv, "C:phV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'C':
+			path = optarg;
+			break;
+		case 'p':
+			pretty = 1;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		case 'V':
+			printf("uffdctl %s\n", UFFDD_VERSION);
+			return 0;
+		default:
+			fputs("Try 'uffdctl --help'.\n", stderr);
+			return 2;
+		}
+	}
+	if (!path || !*path)
+		path = DEFAULT_CONTROL;
+	if (optind != argc - 1) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	cmd = argv[optind];
+	if (strcmp(cmd, "check-kernel") == 0)
+		return check_kernel();
+	if (strcmp(cmd, "status") && strcmp(cmd, "clients") &&
+	    strcmp(cmd, "regions")) {
+		fprintf(stderr, "uffdctl: unknown command '%s'\n", cmd);
+		fputs("Try 'uffdctl --help'.\n", stderr);
+		return 2;
+	}
+	o = ask(path, "status");
+	if (!o)
+		return 1;
+	if (json_object_object_get_ex(o, "error", &err)) {
+		fprintf(stderr, "uffdctl: uffdd: %s\n", json_object_get_string(err));
+		json_object_put(o);
+		return 1;
+	}
+	if (strcmp(cmd, "status") == 0) {
+		print(o);
+	} else if (strcmp(cmd, "clients") == 0) {
+		if (json_object_object_get_ex(o, "clients", &part))
+			print(part);
+	} else {
+		part = all_regions(o);
+		print(part);
+		json_object_put(part);
+	}
+	json_object_put(o);
+	return rc;
+}
