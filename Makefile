@@ -135,6 +135,8 @@ clean:
 	rm -rf build build-asan
 
 -include kernel/kernel.mk
+-include client/preload/preload.mk
+-include tests/fuzz/fuzz.mk
 -include bench/bench.mk
 -include tests/systemd/systemd.mk
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/lib -name '*.d' -type f 2>/dev/null)

@@ -37,6 +37,8 @@ static const char usage[] =
 	UFFDD_DEFAULT_CONFIG ";\n"
 	"                             built-in defaults when that file is "
 	"absent)\n"
+	"  -n, --no-config            ignore any configuration file: built-in "
+	"defaults\n"
 	"  -s, --socket PATH          data socket (default " UFFDD_DEFAULT_SOCKET
 	")\n"
 	"  -C, --control-socket PATH  control socket for uffdctl (default\n"
@@ -67,14 +69,6 @@ static struct daemon D;
 static struct event *sig_ev[3], *data_ev, *tick_ev;
 static uint64_t watchdog_usec;
 static int watchdog_sick;
-
-uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void accept_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -231,6 +225,7 @@ static int parse_args(int argc, char **argv, struct daemon *d, int *check_only,
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "no-config", no_argument, NULL, 'n' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "control-socket", required_argument, NULL, 'C' },
 		{ "workers", required_argument, NULL, 'w' },
@@ -243,12 +238,15 @@ static int parse_args(int argc, char **argv, struct daemon *d, int *check_only,
 	int c;
 	char *end;
 
-	while ((c = getopt_long(argc, argv, "c:s:C:w:l:thV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:ns:C:w:l:thV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			snprintf(d->config_path, sizeof(d->config_path), "%s",
 				 optarg);
 			d->config_from_file = 2; /* named: must exist */
+			break;
+		case 'n':
+			d->config_from_file = -1; /* never read one */
 			break;
 		case 's':
 			*sock = optarg;
@@ -300,7 +298,9 @@ static int load_config(struct daemon *d, int level_override)
 	char err[512];
 
 	config_defaults(&d->cfg);
-	if (!d->config_from_file) {
+	if (d->config_from_file < 0) {
+		d->config_from_file = 0;
+	} else if (!d->config_from_file) {
 		snprintf(d->config_path, sizeof(d->config_path), "%s",
 			 UFFDD_DEFAULT_CONFIG);
 		d->config_from_file = access(d->config_path, F_OK) == 0;

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of the daemon's pure parts: histogram, region table, config,
+ * policy specs, kernel probe. */
+#include "config.h"
+#include "daemon.h"
+#include "harness.h"
+#include "histo.h"
+#include "policy.h"
+#include "probe.h"
+#include "region.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void test_histo(void)
+{
+	static struct histo h;
+
+	t_start("latency histogram percentiles are within one bucket");
+	CHECK_EQ(histo_pct(&h, 50), 0);
+	for (uint64_t v = 1; v <= 1000; v++)
+		histo_add(&h, v * 1000); /* 1 us .. 1 ms */
+	CHECK_EQ(histo_count(&h), 1000);
+	CHECK_EQ(histo_max(&h), 1000000);
+	/* Buckets are 25% wide at most: p50 is 500 us, within a bucket. */
+	CHECK(histo_pct(&h, 50) >= 500000 && histo_pct(&h, 50) <= 640000,
+	      "p50 %llu", (unsigned long long)histo_pct(&h, 50));
+	CHECK(histo_pct(&h, 99) >= 990000 && histo_pct(&h, 99) <= 1000000,
+	      "p99 %llu", (unsigned long long)histo_pct(&h, 99));
+	CHECK_EQ(histo_pct(&h, 100), 1000000);
+	histo_add(&h, 0);
+	histo_add(&h, UINT64_MAX); /* saturates into the last bucket */
+	CHECK_EQ(histo_max(&h), UINT64_MAX);
+	t_end();
+}
+
+static struct region *mkreg(uint64_t start, uint64_t len)
+{
+	struct region *r = calloc(1, sizeof(*r));
+
+	r->start = start;
+	r->len = len;
+	r->uffd = r->memfd = -1;
+	return r;
+}
+
+static void test_regions(void)
+{
+	struct session s = { 0 };
+	struct region *a = mkreg(0x10000, 0x4000), *b = mkreg(0x20000, 0x1000),
+		      *c = mkreg(0x14000, 0x1000), *o = mkreg(0x13000, 0x2000);
+
+	t_start("region table: sorted insert, lookup at the edges, overlap");
+	CHECK_EQ(region_insert(&s, b), 0);
+	CHECK_EQ(region_insert(&s, a), 0);
+	CHECK_EQ(region_insert(&s, c), 0); /* adjacent to a: allowed */
+	CHECK_EQ(region_insert(&s, o), -EEXIST);
+	CHECK(region_find(&s, 0x10000) == a, "first byte");
+	CHECK(region_find(&s, 0x13fff) == a, "last byte");
+	CHECK(region_find(&s, 0x14000) == c, "next region's first byte");
+	CHECK(region_find(&s, 0x15000) == NULL, "gap");
+	CHECK(region_find(&s, 0xffff) == NULL, "below");
+	CHECK(region_find(&s, 0x20fff) == b, "last region");
+	CHECK(region_find(&s, 0x21000) == NULL, "above");
+	region_remove(&s, c);
+	CHECK(region_find(&s, 0x14000) == NULL, "removed");
+	CHECK_EQ(s.nregions, 2);
+	free(a);
+	free(b);
+	free(c);
+	free(o);
+	free(s.regions);
+	t_end();
+}
+
+static void cfg_bad(const char *text, const char *want)
+{
+	struct config c;
+	char err[512] = "";
+
+	config_defaults(&c);
+	CHECK(config_parse(&c, text, strlen(text), "t.json", err, sizeof(err)) < 0,
+	      "accepted: %s", text);
+	CHECK(strstr(err, want) != NULL, "error \"%s\" lacks \"%s\"", err, want);
+	/* A failed parse leaves the old values. */
+	CHECK_EQ(c.max_clients, 1024);
+	CHECK(strcmp(c.default_policy, "continue") == 0, "policy changed");
+}
+
+static void test_config(void)
+{
+	struct config c;
+	char err[512] = "";
+	const char *good = "{\n  \"workers\": 3,\n  \"default_policy\": "
+			   "\"continue\",\n  \"grant\": {\"uids\": [0, 1000], "
+			   "\"gids\": [27]},\n  \"limits\": {\"clients\": 7},\n"
+			   "  \"socket_mode\": \"0660\", \"log_level\": "
+			   "\"debug\"\n}\n";
+
+	t_start("config: good file parsed, bad ones refused with line or key");
+	config_defaults(&c);
+	CHECK_EQ(config_parse(&c, good, strlen(good), "t.json", err, sizeof(err)),
+		 0);
+	CHECK_EQ(c.workers, 3);
+	CHECK_EQ(c.grant_uids.n, 2);
+	CHECK_EQ(c.grant_uids.v[1], 1000);
+	CHECK_EQ(c.grant_gids.v[0], 27);
+	CHECK_EQ(c.max_clients, 7);
+	CHECK_EQ(c.socket_mode, 0660);
+	CHECK_EQ(c.log_level, 7);
+	cfg_bad("{\n  \"workers\": 3,\n  oops\n}", "t.json:3:");
+	cfg_bad("{\"workers\": 3", "unexpected end");
+	cfg_bad("{\"wrokers\": 3}", "\"wrokers\": unknown key");
+	cfg_bad("{\"workers\": \"three\"}", "expected an integer");
+	cfg_bad("{\"workers\": 100000}", "out of range");
+	cfg_bad("{\"default_policy\": \"teleport\"}", "unknown policy");
+	cfg_bad("{\"grant\": {\"uids\": [-1]}}", "grant.uids");
+	cfg_bad("{\"limits\": {\"clients\": 0}}", "limits.clients");
+	cfg_bad("{\"socket_mode\": \"999\"}", "octal");
+	cfg_bad("[1, 2]", "top level");
+	cfg_bad("{} {}", "t.json:1:4");
+	t_end();
+}
+
+static void test_policy_specs(void)
+{
+	struct policy *p;
+	char err[256];
+
+	t_start("policy specs: known names accepted, others refused clearly");
+	CHECK_EQ(policy_create("continue", &p, err, sizeof(err)), 0);
+	CHECK(p && strcmp(p->spec, "continue") == 0, "spec kept");
+	policy_destroy(p);
+	CHECK_EQ(policy_create("continue:7", &p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "takes no arguments") != NULL, "%s", err);
+	CHECK_EQ(policy_create("bogus", &p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "unknown policy \"bogus\"") != NULL, "%s", err);
+	t_end();
+}
+
+static void test_probe(void)
+{
+	struct uffd_caps caps;
+	char buf[512];
+
+	t_start("kernel probe finds minor faults and the CONTINUE number");
+	CHECK_EQ(uffd_probe(&caps), 0);
+	/* This suite runs on kernels that serve both kinds (5.14+). */
+	CHECK(caps.minor_shmem, "no minor_shmem on %s", caps.release);
+	CHECK(caps.minor_hugetlbfs, "no minor_hugetlbfs on %s", caps.release);
+	CHECK(caps.continue_ok, "no working CONTINUE");
+	CHECK_EQ(uffd_caps_missing(&caps, buf, sizeof(buf))[0], '\0');
+	caps.minor_hugetlbfs = caps.minor_shmem = 0;
+	uffd_caps_missing(&caps, buf, sizeof(buf));
+	CHECK(strstr(buf, "UFFD_FEATURE_MINOR_HUGETLBFS (Linux 5.13+)") &&
+		      strstr(buf, "UFFD_FEATURE_MINOR_SHMEM (Linux 5.14+)"),
+	      "%s", buf);
+	t_end();
+}
+
+int main(void)
+{
+	test_histo();
+	test_regions();
+	test_config();
+	test_policy_specs();
+	test_probe();
+	return t_summary();
+}

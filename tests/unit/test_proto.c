@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Protocol unit tests over real SOCK_SEQPACKET socketpairs with real
+ * descriptors: every message round-trips; every malformed datagram is
+ * refused with the right error and leaks no descriptor.
+ */
+#include "fdcheck.h"
+#include "harness.h"
+#include "probe.h"
+#include "uffd_uapi.h"
+#include "uffdd_proto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int sp[2];
+
+static void pair(void)
+{
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		abort();
+}
+
+static void unpair(void)
+{
+	close(sp[0]);
+	close(sp[1]);
+}
+
+/* Send raw bytes with optional fds, bypassing the encoder. */
+static void raw_send(const void *buf, size_t len, const int *fds, int nfds)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	char cbuf[CMSG_SPACE(sizeof(int) * 32)];
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (nfds) {
+		struct cmsghdr *c;
+
+		memset(cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+	}
+	if (sendmsg(sp[0], &mh, 0) < 0)
+		perror("sendmsg");
+}
+
+static void round_trip(uint16_t type, const void *body, size_t len, int nfds)
+{
+	struct uffdd_msg m;
+	char err[160] = "";
+	int fds[2], before, rc;
+
+	fds[0] = eventfd(0, EFD_CLOEXEC);
+	fds[1] = eventfd(0, EFD_CLOEXEC);
+	pair();
+	before = t_fd_count(getpid());
+	CHECK_EQ(uffdd_send(sp[0], type, 77, body, len, fds, nfds), 0);
+	rc = uffdd_recv(sp[1], &m, err, sizeof(err));
+	CHECK(rc == 0, "%s: %s", uffdd_type_name(type), err);
+	if (rc == 0) {
+		CHECK_EQ(m.hdr.type, type);
+		CHECK_EQ(m.hdr.seq, 77);
+		CHECK_EQ(m.hdr.length, len);
+		CHECK_EQ(m.nfds, nfds);
+		CHECK(len == 0 || memcmp(&m.u, body, len) == 0, "body differs");
+		CHECK_EQ(t_fd_count(getpid()), before + nfds);
+		uffdd_msg_close_fds(&m);
+	}
+	CHECK_EQ(t_fd_count(getpid()), before);
+	close(fds[0]);
+	close(fds[1]);
+	unpair();
+}
+
+static void test_round_trips(void)
+{
+	struct uffdd_hello h = { 1, 1, UFFDD_HELLO_WANT_GRANT, "app" };
+	struct uffdd_welcome w = { .version = 1, .kernel_features = 0x600,
+				   .session_id = 42, .max_regions = 9 };
+	struct uffdd_welcome wg = w;
+	struct uffdd_register r = { .start = 0x200000, .length = 0x400000,
+				    .offset = 4096, .page_size = 4096,
+				    .kind = UFFDD_KIND_SHMEM, .uffd_mode = 1,
+				    .name = "reg", .policy = "continue" };
+	struct uffdd_registered rd = { 0x1234567890abcdefULL };
+	struct uffdd_unregister u = { 0xfeedULL };
+	struct uffdd_publish p = { 1, 2, 3 };
+	struct uffdd_error e = { EINVAL, UFFDD_REGISTER, 0, "nope" };
+
+	t_start("every message type round-trips with its descriptors");
+	wg.flags = UFFDD_WELCOME_GRANT;
+	round_trip(UFFDD_HELLO, &h, sizeof(h), 0);
+	round_trip(UFFDD_WELCOME, &w, sizeof(w), 0);
+	round_trip(UFFDD_WELCOME, &wg, sizeof(wg), 1);
+	round_trip(UFFDD_REGISTER, &r, sizeof(r), 2);
+	round_trip(UFFDD_REGISTERED, &rd, sizeof(rd), 0);
+	round_trip(UFFDD_UNREGISTER, &u, sizeof(u), 0);
+	round_trip(UFFDD_OK, NULL, 0, 0);
+	round_trip(UFFDD_ERROR, &e, sizeof(e), 0);
+	round_trip(UFFDD_PUBLISH, &p, sizeof(p), 0);
+	t_end();
+}
+
+struct bad_case {
+	const char *what;
+	int want; /* negative errno */
+};
+
+/* Build a datagram: header + body bytes as given. */
+static size_t frame(unsigned char *buf, uint32_t magic, uint16_t ver,
+		    uint16_t type, uint32_t hdr_len, const void *body,
+		    size_t body_len)
+{
+	struct uffdd_hdr h = { magic, ver, type, hdr_len, 1 };
+
+	memcpy(buf, &h, sizeof(h));
+	if (body_len)
+		memcpy(buf + sizeof(h), body, body_len);
+	return sizeof(h) + body_len;
+}
+
+static void expect_refused(const char *what, const void *buf, size_t len,
+			   const int *fds, int nfds, int want)
+{
+	struct uffdd_msg m;
+	char err[160] = "";
+	int before, rc;
+
+	pair();
+	before = t_fd_count(getpid());
+	raw_send(buf, len, fds, nfds);
+	rc = uffdd_recv(sp[1], &m, err, sizeof(err));
+	CHECK(rc == want, "%s: got %d (%s), want %d", what, rc, err, want);
+	CHECK(rc == 0 || err[0], "%s: no error text", what);
+	/* A refused message must not leave its descriptors behind. */
+	CHECK(t_fd_count(getpid()) == before, "%s: fd leak", what);
+	if (rc == 0)
+		uffdd_msg_close_fds(&m);
+	unpair();
+	fprintf(stderr, "#   %-40s -> %s\n", what, err);
+}
+
+static void test_malformed(void)
+{
+	unsigned char buf[2048];
+	struct uffdd_hello h = { 1, 1, 0, "x" };
+	struct uffdd_register r = { .name = "n", .policy = "p", .page_size = 4096 };
+	struct uffdd_error e = { 1, 0, 0, "" };
+	int efd[20];
+	size_t n;
+
+	for (int i = 0; i < 20; i++)
+		efd[i] = eventfd(0, EFD_CLOEXEC);
+
+	t_start("malformed datagrams are refused and leak nothing");
+	memset(buf, 0xa5, sizeof(buf));
+	expect_refused("garbage bytes", buf, 100, NULL, 0, -EBADMSG);
+	expect_refused("shorter than the header", buf, 5, NULL, 0, -EBADMSG);
+	expect_refused("empty datagram with a descriptor", buf, 0, efd, 1,
+		       -EBADMSG);
+	n = frame(buf, 0x12345678, 1, UFFDD_HELLO, sizeof(h), &h, sizeof(h));
+	expect_refused("bad magic", buf, n, NULL, 0, -EBADMSG);
+	n = frame(buf, UFFDD_MAGIC, 9, UFFDD_HELLO, sizeof(h), &h, sizeof(h));
+	expect_refused("unknown version", buf, n, NULL, 0, -EPROTONOSUPPORT);
+	n = frame(buf, UFFDD_MAGIC, 1, 99, sizeof(h), &h, sizeof(h));
+	expect_refused("unknown type", buf, n, NULL, 0, -EBADMSG);
+	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_HELLO, 1000, &h, sizeof(h));
+	expect_refused("length that lies (too big)", buf, n, NULL, 0, -EBADMSG);
+	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_HELLO, 8, &h, sizeof(h));
+	expect_refused("length that lies (too small)", buf, n, NULL, 0,
+		       -EBADMSG);
+	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_HELLO, 8, &h, 8);
+	expect_refused("short body for the type", buf, n, NULL, 0, -EBADMSG);
+	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_REGISTER, sizeof(r), &r, sizeof(r));
+	expect_refused("REGISTER without descriptors", buf, n, NULL, 0,
+		       -EBADMSG);
+	expect_refused("REGISTER with one descriptor", buf, n, efd, 1,
+		       -EBADMSG);
+	expect_refused("REGISTER with three descriptors", buf, n, efd, 3,
+		       -EBADMSG);
+	expect_refused("REGISTER with 20 descriptors", buf, n, efd, 20,
+		       -EBADMSG);
+	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_HELLO, sizeof(h), &h, sizeof(h));
+	expect_refused("HELLO with a descriptor", buf, n, efd, 1, -EBADMSG);
+	memset(r.name, 'x', sizeof(r.name));
+	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_REGISTER, sizeof(r), &r, sizeof(r));
+	expect_refused("unterminated name", buf, n, efd, 2, -EBADMSG);
+	memset(e.message, 'y', sizeof(e.message));
+	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_ERROR, sizeof(e), &e, sizeof(e));
+	expect_refused("unterminated error text", buf, n, NULL, 0, -EBADMSG);
+	h.min_version = 3;
+	h.max_version = 2;
+	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_HELLO, sizeof(h), &h, sizeof(h));
+	expect_refused("empty version range", buf, n, NULL, 0, -EBADMSG);
+	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_HELLO, 1500, buf + 16, 1500);
+	expect_refused("oversized datagram", buf, n, NULL, 0, -EMSGSIZE);
+	t_end();
+	for (int i = 0; i < 20; i++)
+		close(efd[i]);
+}
+
+static void test_end_of_stream(void)
+{
+	struct uffdd_msg m;
+	char err[64];
+
+	t_start("end of stream and empty queue are told apart");
+	pair();
+	CHECK_EQ(uffdd_recv(sp[1], &m, err, sizeof(err)), -EAGAIN);
+	close(sp[0]);
+	CHECK_EQ(uffdd_recv(sp[1], &m, err, sizeof(err)), -ECONNRESET);
+	close(sp[1]);
+	t_end();
+}
+
+static void test_fd_kinds(void)
+{
+	char err[256];
+	struct memfd_info mi;
+	uint64_t feats;
+	int pipefd[2], efd, sock[2], file, mfd, hfd, uffd;
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = UFFD_FEATURE_MINOR_SHMEM };
+
+	t_start("descriptor kinds are told apart");
+	if (pipe2(pipefd, O_CLOEXEC) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sock) < 0)
+		abort();
+	efd = eventfd(0, EFD_CLOEXEC);
+	file = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	mfd = memfd_create("t", MFD_CLOEXEC);
+	CHECK(ftruncate(mfd, 1 << 20) == 0, "ftruncate");
+	uffd = uffd_create(-1, O_CLOEXEC, NULL);
+	CHECK(uffd >= 0, "uffd_create");
+	CHECK(ioctl(uffd, UFFDIO_API, &api) == 0, "UFFDIO_API");
+
+	CHECK_EQ(fd_check_uffd(uffd, &feats, err, sizeof(err)), 0);
+	CHECK(feats & UFFD_FEATURE_MINOR_SHMEM, "features %#llx",
+	      (unsigned long long)feats);
+	CHECK_EQ(fd_check_uffd(pipefd[0], NULL, err, sizeof(err)), -ENOTTY);
+	CHECK(strstr(err, "pipe:") != NULL, "pipe described: %s", err);
+	CHECK_EQ(fd_check_uffd(efd, NULL, err, sizeof(err)), -ENOTTY);
+	CHECK(strstr(err, "eventfd") != NULL, "eventfd described: %s", err);
+	CHECK_EQ(fd_check_uffd(sock[0], NULL, err, sizeof(err)), -ENOTTY);
+	CHECK_EQ(fd_check_uffd(mfd, NULL, err, sizeof(err)), -ENOTTY);
+
+	CHECK_EQ(fd_check_memfd(mfd, &mi, err, sizeof(err)), 0);
+	CHECK_EQ(mi.kind, UFFDD_KIND_SHMEM);
+	CHECK_EQ(mi.size, 1 << 20);
+	CHECK_EQ(mi.page_size, 4096);
+	CHECK_EQ(fd_check_memfd(pipefd[0], &mi, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(fd_check_memfd(efd, &mi, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(fd_check_memfd(file, &mi, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(fd_check_memfd(uffd, &mi, err, sizeof(err)), -EINVAL);
+	hfd = memfd_create("h", MFD_CLOEXEC | MFD_HUGETLB);
+	if (hfd >= 0) {
+		CHECK_EQ(fd_check_memfd(hfd, &mi, err, sizeof(err)), 0);
+		CHECK_EQ(mi.kind, UFFDD_KIND_HUGETLB);
+		CHECK_EQ(mi.page_size, 2 << 20);
+		close(hfd);
+	}
+	close(pipefd[0]);
+	close(pipefd[1]);
+	close(sock[0]);
+	close(sock[1]);
+	close(efd);
+	close(file);
+	close(mfd);
+	close(uffd);
+	t_end();
+}
+
+int main(void)
+{
+	test_round_trips();
+	test_malformed();
+	test_end_of_stream();
+	test_fd_kinds();
+	return t_summary();
+}
