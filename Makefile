@@ -47,7 +47,7 @@ BINS := $(BUILD)/uffdd $(BUILD)/uffdctl $(BUILD)/uffd-touch
 LIBS_OUT := $(BUILD)/libuffdclient.a $(BUILD)/$(LIB_SONAME) $(BUILD)/libuffdclient.so
 
 .PHONY: all clean deps check check-unit check-e2e demo install uninstall format lint
-all: $(BINS) $(LIBS_OUT) $(BUILD)/libuffdclient.pc tests-build
+all: $(BINS) $(LIBS_OUT) tests-build
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -68,10 +68,6 @@ $(BUILD)/$(LIB_SONAME): $(LIB_OBJ) client/libuffdclient.map
 
 $(BUILD)/libuffdclient.so: $(BUILD)/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $@
-
-$(BUILD)/libuffdclient.pc: client/libuffdclient.pc.in Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 $(BUILD)/uffdd: $(D_OBJ)
 	$(CC) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lpthread
@@ -121,7 +117,10 @@ install: all
 	install -m 0755 $(BUILD)/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libuffdclient.so
 	install -m 0644 client/uffd/client.h $(DESTDIR)$(INCLUDEDIR)/uffd/client.h
-	install -m 0644 $(BUILD)/libuffdclient.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	# Made here, not at build time, so that it names this PREFIX.
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    client/libuffdclient.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/libuffdclient.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/uffdd $(DESTDIR)$(BINDIR)/uffdctl $(DESTDIR)$(BINDIR)/uffd-touch \

@@ -249,6 +249,14 @@ static int mode_from_how(int how)
 	}
 }
 
+/* UFFDIO_API with features; 0 or -errno (the uffd may be asked again). */
+static int api_handshake(int uffd, uint64_t features)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = features };
+
+	return ioctl(uffd, UFFDIO_API, &api) < 0 ? -errno : 0;
+}
+
 /*
  * Make a uffd for one region, register [addr, addr+len) MINOR on it and
  * hand it over.  The uffd is closed here once the daemon holds it: if the
@@ -272,9 +280,28 @@ static int hand_off(struct uffd_client *c, struct uffd_region *r, int kind,
 						 : UFFD_FEATURE_MINOR_SHMEM;
 	if (c->kernel_features & UFFD_FEATURE_THREAD_ID)
 		api.features |= UFFD_FEATURE_THREAD_ID;
-	if (ioctl(uffd, UFFDIO_API, &api) < 0) {
-		rc = fail(errno, "UFFDIO_API (features 0x%llx): %s",
-			  (unsigned long long)api.features, strerror(errno));
+	/*
+	 * Lifecycle events, so that the daemon follows fork, mremap, munmap
+	 * and madvise.  EVENT_FORK needs CAP_SYS_PTRACE: without it UFFDIO_API
+	 * fails with EPERM, and the library asks again without it (a forked
+	 * child's copy of the region is then served by the kernel).
+	 */
+	api.features |= c->kernel_features &
+			(UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP |
+			 UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP);
+	if (getenv("UFFD_CLIENT_NO_EVENTS"))
+		api.features &= ~(uint64_t)(UFFD_FEATURE_EVENT_FORK |
+					    UFFD_FEATURE_EVENT_REMAP |
+					    UFFD_FEATURE_EVENT_REMOVE |
+					    UFFD_FEATURE_EVENT_UNMAP);
+	rc = api_handshake(uffd, api.features);
+	if (rc == -EPERM && (api.features & UFFD_FEATURE_EVENT_FORK)) {
+		api.features &= ~(uint64_t)UFFD_FEATURE_EVENT_FORK;
+		rc = api_handshake(uffd, api.features);
+	}
+	if (rc < 0) {
+		rc = fail(-rc, "UFFDIO_API (features 0x%llx): %s",
+			  (unsigned long long)api.features, strerror(-rc));
 		goto out;
 	}
 	ur.range.start = (uintptr_t)r->addr;
@@ -515,6 +542,32 @@ API int uffd_region_release(struct uffd_region *r)
 		free_memory(r);
 	free(r);
 	return rc;
+}
+
+API int uffd_region_publish(struct uffd_region *r, size_t offset, size_t length)
+{
+	struct uffdd_publish p;
+	struct uffdd_msg m;
+	int rc;
+
+	if (!r || !r->c || !r->id)
+		return fail(EINVAL, "the region is not served by uffdd");
+	if (offset > r->size || length > r->size - offset || !length)
+		return fail(EINVAL, "range %zu+%zu is not inside the region "
+			    "(%zu bytes)", offset, length, r->size);
+	p.region_id = r->id;
+	p.offset = offset;
+	p.length = length;
+	pthread_mutex_lock(&r->c->lock);
+	rc = request(r->c, UFFDD_PUBLISH, &p, sizeof(p), NULL, 0, &m);
+	pthread_mutex_unlock(&r->c->lock);
+	if (rc < 0)
+		return rc;
+	uffdd_msg_close_fds(&m);
+	if (m.hdr.type != UFFDD_OK)
+		return fail(EPROTO, "uffdd answered PUBLISH with %s",
+			    uffdd_type_name(m.hdr.type));
+	return 0;
 }
 
 API void *uffd_region_addr(const struct uffd_region *r)

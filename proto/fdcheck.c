@@ -11,7 +11,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
+
+#include "uffd_uapi.h"
 
 #ifndef F_GET_SEALS
 #define F_GET_SEALS 1034
@@ -77,6 +80,66 @@ int fd_check_uffd(int fd, uint64_t *features, char *err, size_t errlen)
 		return -ENOTTY;
 	}
 	return 0;
+}
+
+int fd_uffd_counts(int fd, unsigned long *pending, unsigned long *total)
+{
+	char path[64], line[128];
+	int got = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	/* "pending:\t%lu\ntotal:\t%lu\nAPI:..." since Linux 4.3. */
+	while (got != 3 && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "pending: %lu", pending) == 1)
+			got |= 1;
+		else if (sscanf(line, "total: %lu", total) == 1)
+			got |= 2;
+	}
+	fclose(f);
+	return got == 3 ? 0 : -ENOTTY;
+}
+
+int fd_check_uffd_range(int uffd, uint64_t start, uint64_t len, char *err,
+			size_t errlen)
+{
+	struct uffdio_register ur = {
+		.range = { .start = start, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_MINOR,
+	};
+	int e;
+
+	if (ioctl(uffd, UFFDIO_REGISTER, &ur) == 0) {
+		if (ur.ioctls & (1ULL << _UFFDIO_CONTINUE))
+			return 0;
+		snprintf(err, errlen, "the range cannot take UFFDIO_CONTINUE");
+		return -EINVAL;
+	}
+	e = errno;
+	switch (e) {
+	case EBUSY:
+		snprintf(err, errlen,
+			 "the range is registered with another userfaultfd");
+		break;
+	case ESRCH:
+		snprintf(err, errlen, "the uffd's process has exited");
+		break;
+	case EINVAL:
+	case ENOMEM:
+		snprintf(err, errlen,
+			 "the range %#llx+%llu is not one mapping of the memfd's "
+			 "kind in the uffd's process, or the uffd lacks its "
+			 "minor-fault feature",
+			 (unsigned long long)start, (unsigned long long)len);
+		break;
+	default:
+		snprintf(err, errlen, "UFFDIO_REGISTER: %s", strerror(e));
+		break;
+	}
+	return -e;
 }
 
 int fd_check_memfd(int fd, struct memfd_info *mi, char *err, size_t errlen)

@@ -26,6 +26,24 @@ int fd_check_uffd(int fd, uint64_t *features, char *err, size_t errlen);
  */
 int fd_check_memfd(int fd, struct memfd_info *mi, char *err, size_t errlen);
 
+/*
+ * The uffd's own counts from /proc/self/fdinfo: faults queued and not yet
+ * read (pending), and all it has outstanding, read or not (total).  So
+ * total - pending is what the reader holds unanswered.  0 or -errno.
+ */
+int fd_uffd_counts(int fd, unsigned long *pending, unsigned long *total);
+
+/*
+ * Make sure [start, start+len) of the uffd's process is registered with
+ * this uffd in MINOR mode: UFFDIO_REGISTER from here acts on the uffd's mm
+ * and is idempotent for a range already registered.  Refuses (-EINVAL,
+ * -EBUSY, -ENOMEM ... with err) a range that is not mapped, not shmem or
+ * hugetlbfs as the uffd's features require, or another uffd's; a range
+ * the client forgot to register is registered.
+ */
+int fd_check_uffd_range(int uffd, uint64_t start, uint64_t len, char *err,
+			size_t errlen);
+
 /* A short description of what fd is ("pipe", "socket", "eventfd", ...). */
 const char *fd_describe(int fd, char *buf, size_t len);
 

@@ -169,8 +169,8 @@ json_object *td_status(const struct tdaemon *d)
 
 int td_start(struct tdaemon *d, const char *config_json, ...)
 {
-	const char *argv[32];
-	int argc = 0, fd;
+	const char *argv[48], *wrap;
+	int argc = 0, fd, wait_steps = 500;
 	va_list ap;
 	const char *a;
 
@@ -182,6 +182,21 @@ int td_start(struct tdaemon *d, const char *config_json, ...)
 	snprintf(d->sock, sizeof(d->sock), "%s/uffdd.sock", d->dir);
 	snprintf(d->ctl, sizeof(d->ctl), "%s/control.sock", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/uffdd.log", d->dir);
+	/*
+	 * UFFDD_TEST_WRAPPER="valgrind --error-exitcode=1 ..." runs the
+	 * daemon under a tool (make check-valgrind); split on spaces.
+	 */
+	wrap = getenv("UFFDD_TEST_WRAPPER");
+	if (wrap && *wrap) {
+		static char wbuf[1024];
+		char *save = NULL, *tok;
+
+		snprintf(wbuf, sizeof(wbuf), "%s", wrap);
+		for (tok = strtok_r(wbuf, " ", &save); tok && argc < 12;
+		     tok = strtok_r(NULL, " ", &save))
+			argv[argc++] = tok;
+		wait_steps = 6000; /* a minute: valgrind starts slowly */
+	}
 	argv[argc++] = t_bin("uffdd");
 	argv[argc++] = "--socket";
 	argv[argc++] = d->sock;
@@ -213,7 +228,7 @@ int td_start(struct tdaemon *d, const char *config_json, ...)
 		argv[argc++] = d->config;
 	}
 	va_start(ap, config_json);
-	while ((a = va_arg(ap, const char *)) && argc < 30)
+	while ((a = va_arg(ap, const char *)) && argc < 46)
 		argv[argc++] = a;
 	va_end(ap);
 	argv[argc] = NULL;
@@ -236,7 +251,7 @@ int td_start(struct tdaemon *d, const char *config_json, ...)
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
-	for (int i = 0; i < 500; i++) {
+	for (int i = 0; i < wait_steps; i++) {
 		json_object *o = td_ask(d, "ping");
 		int st;
 

@@ -33,6 +33,8 @@ void config_defaults(struct config *c)
 	c->max_clients = 1024;
 	c->max_regions_per_client = 256;
 	c->max_bytes_per_client = (uint64_t)1 << 40;
+	config_policy_defaults(c);
+	config_security_defaults(c);
 }
 
 int id_list_has(const struct id_list *l, uint32_t id)
@@ -175,7 +177,14 @@ static int parse_limits(struct ctx *x, json_object *o, struct config *c)
 				return -EINVAL;
 			c->max_bytes_per_client = u;
 		} else {
-			return cfail(x, key, "unknown key in \"limits\"");
+			int rc = config_security_limit(c, x->origin, key, v,
+						       x->err, x->errlen);
+
+			if (rc < 0)
+				return rc;
+			if (rc == 0)
+				return cfail(x, key,
+					     "unknown key in \"limits\"");
 		}
 	}
 	return 0;
@@ -229,6 +238,12 @@ static int parse_root(struct ctx *x, json_object *root, struct config *c)
 			rc = get_ids(x, key, v, &c->admin_gids);
 		else if (strcmp(key, "limits") == 0)
 			rc = parse_limits(x, v, c);
+		else if ((rc = config_policy_key(c, x->origin, key, v, x->err,
+						 x->errlen)) != 0)
+			rc = rc < 0 ? rc : 0;
+		else if ((rc = config_security_key(c, x->origin, key, v,
+						   x->err, x->errlen)) != 0)
+			rc = rc < 0 ? rc : 0;
 		else
 			rc = cfail(x, key, "unknown key");
 		if (rc < 0)

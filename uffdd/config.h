@@ -17,6 +17,26 @@ struct id_list {
 	uint32_t v[CONFIG_MAX_IDS];
 };
 
+struct json_object;
+
+#define CONFIG_MAX_RULES 32
+#define CONFIG_MAX_PATHS 8
+
+/*
+ * A policy rule (config_policy.c): a client and region name it matches,
+ * the policy it gets when it asks for none, and which policies it may ask
+ * for itself.  The first matching rule applies.
+ */
+struct policy_rule {
+	int64_t uid, gid;   /* -1: any */
+	char exe[64];       /* glob on the executable's name; "" any */
+	char unit[128];     /* glob on its systemd unit; "" any */
+	char region[64];    /* glob on the region name; "" any */
+	char policy[128];   /* "" : the default policy */
+	int has_may;
+	uint32_t may;       /* policies the client may ask for (bits) */
+};
+
 struct config {
 	char socket_path[108];
 	char control_path[108];
@@ -31,7 +51,46 @@ struct config {
 	unsigned max_clients;
 	unsigned max_regions_per_client;
 	uint64_t max_bytes_per_client;
+	/* Security (config_security.c, access.c, limits.c; SECURITY.md) */
+	int64_t socket_uid, socket_gid;   /* chown the data socket; -1: keep */
+	int64_t control_uid, control_gid; /* chown the control socket */
+	struct id_list allow_uids, allow_gids; /* data socket: empty = anyone */
+	struct id_list deny_uids, deny_gids;   /* data socket: checked first */
+	unsigned max_clients_per_uid;
+	unsigned max_regions;        /* all clients together */
+	unsigned max_msg_rate;       /* protocol messages per client per second */
+	unsigned max_pending_faults; /* faults a policy may hold per uffd */
+	unsigned hello_timeout_ms;   /* a connection must say HELLO by then */
+	unsigned max_control_conns;  /* open control connections */
+	/* Policies (config_policy.c) */
+	uint32_t client_policies; /* a client may ask for these (bits) */
+	unsigned npaths;          /* ...with files only under these dirs */
+	char policy_paths[CONFIG_MAX_PATHS][256];
+	unsigned nrules;
+	struct policy_rule rules[CONFIG_MAX_RULES];
 };
+
+/*
+ * config_policy.c: the keys "client_policies", "policy_paths" and
+ * "policy_rules".  Returns 1 if key is one of them (parsed into c, or
+ * -EINVAL with "origin: key \"...\": why" in err), 0 if not.
+ */
+int config_policy_key(struct config *c, const char *origin, const char *key,
+		      struct json_object *v, char *err, size_t errlen);
+void config_policy_defaults(struct config *c);
+
+/*
+ * config_security.c: the keys socket_owner, socket_group,
+ * control_socket_owner, control_socket_group and access (config_security_key)
+ * and the security keys inside "limits" (config_security_limit).  Each
+ * returns 1 if it took the key, 0 if the key is not its, -EINVAL with err.
+ */
+int config_security_key(struct config *c, const char *origin, const char *key,
+			struct json_object *v, char *err, size_t errlen);
+int config_security_limit(struct config *c, const char *origin,
+			  const char *key, struct json_object *v, char *err,
+			  size_t errlen);
+void config_security_defaults(struct config *c);
 
 void config_defaults(struct config *c);
 

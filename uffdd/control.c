@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "control.h"
+#include "access.h"
+#include "control_ops.h"
+#include "limits.h"
 #include "log.h"
 #include "status.h"
 
@@ -15,7 +18,6 @@
 
 #define MAX_REQUEST 4096
 #define REQUEST_TIMEOUT_S 5
-#define MAX_CONTROL_CONNS 64
 
 static struct event *accept_ev;
 static struct daemon *daemon_;
@@ -24,8 +26,33 @@ static unsigned open_conns;
 struct conn {
 	struct bufferevent *bev;
 	struct ucred cred;
+	struct peer peer; /* cred and supplementary groups (access.h) */
 	int replied;
 };
+
+int control_privileged(const struct conn *c)
+{
+	return access_is_admin(&daemon_->cfg, &c->peer);
+}
+
+const struct peer *control_peer(const struct conn *c)
+{
+	return &c->peer;
+}
+
+json_object *control_denied(const struct conn *c, const char *cmd)
+{
+	json_object *o = json_object_new_object();
+	char msg[200];
+
+	log_notice("control: pid %d uid %u may not run \"%.32s\": it needs "
+		   "root or a group in admin_gids",
+		   (int)c->cred.pid, (unsigned)c->cred.uid, cmd);
+	snprintf(msg, sizeof(msg), "\"%.32s\" needs root or a group in "
+		 "admin_gids", cmd);
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	return o;
+}
 
 static void conn_free(struct conn *c)
 {
@@ -67,6 +94,13 @@ static void handle(struct conn *c, const char *line)
 	name = json_object_get_string(cmd);
 	if (strcmp(name, "status") == 0) {
 		out = status_build(daemon_);
+	} else if ((out = control_region_command(daemon_, &c->cred, name,
+						 req)) != NULL) {
+		/* publish, policy */
+	} else if (strcmp(name, "disconnect") == 0) {
+		out = control_privileged(c)
+			      ? control_disconnect(daemon_, &c->peer, req)
+			      : control_denied(c, name);
 	} else if (strcmp(name, "ping") == 0) {
 		out = json_object_new_object();
 		json_object_object_add(out, "pong", json_object_new_boolean(1));
@@ -138,7 +172,6 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 static void accept_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct timeval tmo = { REQUEST_TIMEOUT_S, 0 };
-	socklen_t len;
 	struct conn *c;
 	int s;
 
@@ -150,7 +183,18 @@ static void accept_cb(evutil_socket_t fd, short what, void *arg)
 			log_warn("control socket accept: %s", strerror(errno));
 		return;
 	}
-	if (open_conns >= MAX_CONTROL_CONNS) {
+	if (open_conns >= daemon_->cfg.max_control_conns) {
+		static struct throttle t;
+		static const char busy[] =
+			"{\"error\":\"too many control connections "
+			"(limits.control_connections)\"}\n";
+
+		throttle_log(&t, LOG_WARNING, "control: %u connections open "
+			     "(limits.control_connections); refusing more",
+			     open_conns);
+		if (write(s, busy, sizeof(busy) - 1) < 0) {
+			/* the peer will see the close */
+		}
 		close(s);
 		return;
 	}
@@ -159,8 +203,12 @@ static void accept_cb(evutil_socket_t fd, short what, void *arg)
 		close(s);
 		return;
 	}
-	len = sizeof(c->cred);
-	getsockopt(s, SOL_SOCKET, SO_PEERCRED, &c->cred, &len);
+	if (peer_read(s, &c->peer) < 0) {
+		/* Unknown peer: uid -1 is nobody's, so no privilege. */
+		c->peer.cr.uid = (uid_t)-1;
+		c->peer.cr.gid = (gid_t)-1;
+	}
+	c->cred = c->peer.cr;
 	c->bev = bufferevent_socket_new(daemon_->base, s, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev) {
 		close(s);

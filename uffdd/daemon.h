@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "histo.h"
+#include "limits.h"
 #include "probe.h"
 #include "uffdd_proto.h"
 
@@ -36,6 +37,7 @@ struct region_stats {
 	uint64_t pages_mapped; /* pages installed by CONTINUE */
 	uint64_t errors;       /* faults that could not be resolved cleanly */
 	uint64_t races;        /* EEXIST: another thread won, woken */
+	uint64_t denied;       /* faults refused (UFFDIO_POISON) */
 };
 
 struct region {
@@ -52,6 +54,18 @@ struct region {
 	char name[UFFDD_REGION_NAME_LEN];
 	struct region_stats st;
 	struct histo lat; /* ns from reading the fault to the mapping */
+	int dead;            /* retired by an event; freed from the loop */
+	/*
+	 * Regions cut from one registration (split by munmap/mremap) share
+	 * one userfaultfd context (each holds a dup of it): same ctx id.
+	 */
+	uint64_t ctx;
+	uint64_t parent_ctx; /* fork copy: the parent's ctx id */
+	/* limits.c: faults held unanswered (an estimate, synced from the
+	 * kernel's count), and reading paused at limits.pending_faults. */
+	unsigned held_est;
+	int paused;
+	struct event *resume_ev;
 };
 
 struct session {
@@ -65,6 +79,7 @@ struct session {
 	char comm[17];
 	char name[UFFDD_NAME_LEN];
 	int hello_done;
+	int restored; /* taken back from the fd store after a restart */
 	int granted;
 	int uffd_mode; /* enum uffdd_uffd_mode of its latest region */
 	uint64_t bytes; /* registered bytes */
@@ -74,9 +89,34 @@ struct session {
 	size_t nregions, cap;
 	int dying;
 	TAILQ_ENTRY(session) link;
+	/*
+	 * A forked child followed through UFFD_EVENT_FORK (events.c): no
+	 * socket (sock == -1, ev == NULL), on its parent's worker.
+	 */
+	int child;
+	int pid_known;        /* pid is the client's (a child learns it late) */
+	pid_t parent_pid;
+	uint64_t parent_session;
+	uint64_t forming;     /* id of the child session a fork is filling */
+	int pidfd;            /* a child: ends the session when it exits */
+	struct event *pidfd_ev;
+	struct event *find_ev; /* a child: looks for its pid */
+	unsigned find_tries;
+	char exe[64];          /* basename of /proc/PID/exe */
+	char unit[128];        /* systemd unit from /proc/PID/cgroup */
+	/* lifecycle events read from its uffds (atomic counters) */
+	uint64_t ev_fork, ev_remap, ev_remove, ev_unmap;
+	/* limits.c: HELLO deadline and message-rate token bucket */
+	struct event *hello_ev;
+	double rl_tokens;
+	uint64_t rl_ns;
+	struct throttle refuse_log; /* refused requests: a line a second */
 };
 
 TAILQ_HEAD(session_list, session);
+
+struct wcall;
+TAILQ_HEAD(wcall_list, wcall);
 
 struct worker_stats {
 	uint64_t faults, pages_mapped, errors, races;
@@ -95,6 +135,7 @@ struct worker {
 	pthread_mutex_t lock;  /* sessions list, incoming, region tables */
 	struct session_list sessions;
 	struct session_list incoming;
+	struct wcall_list calls; /* main -> worker: run on the worker (wcall.c) */
 	unsigned nsessions;
 	int stop;
 	struct worker_stats st; /* since start; single writer */
@@ -103,7 +144,10 @@ struct worker {
 struct daemon {
 	struct config cfg;
 	char config_path[4096];
-	int config_from_file;
+	enum { CONFIG_DEFAULT_PATH, CONFIG_NAMED, CONFIG_NONE } config_mode;
+	int config_from_file;   /* the running configuration came from a file */
+	int log_level_override; /* --log-level, -1 if none */
+	pthread_rwlock_t cfg_lock; /* held by workers while reading cfg */
 	struct uffd_caps caps;
 	struct event_base *base; /* main thread */
 	struct worker *workers;
@@ -114,7 +158,13 @@ struct daemon {
 	uint64_t started_ns;
 	time_t started;
 	unsigned clients; /* atomic */
+	int stopping;     /* atomic: sessions end without leaving the fd store */
+	/* Descriptors systemd passed back from its store, for fdstore.c. */
+	int *stored_fds;
+	char **stored_names;
+	int nstored;
 	uint64_t rejected_clients;
+	uint64_t denied_clients; /* atomic: refused by access allow/deny */
 };
 
 uint64_t now_ns(void);

@@ -4,6 +4,8 @@
  * Runs on the region's worker only; it takes no lock and allocates nothing.
  */
 #include "fault.h"
+#include "events.h"
+#include "limits.h"
 #include "log.h"
 #include "policy.h"
 #include "region.h"
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #define FAULT_BATCH 64
+#define FAULT_ROUNDS 16
 #define EAGAIN_RETRIES 16
 
 static unsigned long continue_req = UFFDIO_CONTINUE;
@@ -30,6 +33,7 @@ void fault_init(const struct uffd_caps *caps)
 struct pending {
 	uint64_t start, len;
 	int faults; /* fault messages this range answers */
+	int soft;   /* pages beyond the faulting ones: absent or mapped is fine */
 };
 
 static void wake(int uffd, uint64_t start, uint64_t len)
@@ -47,15 +51,16 @@ static void wake(int uffd, uint64_t start, uint64_t len)
  * kernel stops at the first mapped page and says nothing of the rest.
  */
 static int continue_range(struct region *r, int uffd, uint64_t start,
-			  uint64_t len, uint64_t *mapped, int *raced);
+			  uint64_t len, uint64_t *mapped, int *raced, int soft);
 
 static int continue_pages(struct region *r, int uffd, uint64_t start,
-			  uint64_t len, uint64_t *mapped, int *raced)
+			  uint64_t len, uint64_t *mapped, int *raced, int soft)
 {
 	int rc = 0;
 
 	for (uint64_t a = start; a < start + len; a += r->page_size) {
-		int e = continue_range(r, uffd, a, r->page_size, mapped, raced);
+		int e = continue_range(r, uffd, a, r->page_size, mapped, raced,
+				       soft);
 
 		if (e == -ESRCH)
 			return e;
@@ -66,7 +71,7 @@ static int continue_pages(struct region *r, int uffd, uint64_t start,
 }
 
 static int continue_range(struct region *r, int uffd, uint64_t start,
-			  uint64_t len, uint64_t *mapped, int *raced)
+			  uint64_t len, uint64_t *mapped, int *raced, int soft)
 {
 	for (int tries = 0;; tries++) {
 		struct uffdio_continue c = {
@@ -88,9 +93,11 @@ static int continue_range(struct region *r, int uffd, uint64_t start,
 		case EEXIST:
 			if (len > r->page_size)
 				return continue_pages(r, uffd, start, len,
-						      mapped, raced);
-			/* Another thread's fault mapped it first. */
-			(*raced)++;
+						      mapped, raced, soft);
+			/* Another thread's fault mapped it first (or, in a
+			 * window, an earlier window did). */
+			if (!soft)
+				(*raced)++;
 			wake(uffd, start, len);
 			return 0;
 		case EAGAIN:
@@ -100,6 +107,14 @@ static int continue_range(struct region *r, int uffd, uint64_t start,
 			return -EAGAIN;
 		case ESRCH:
 			return -ESRCH;
+		case EFAULT:
+			/* A window may hold pages that are not in the page
+			 * cache: map the others one by one. */
+			if (soft && len > r->page_size)
+				return continue_pages(r, uffd, start, len,
+						      mapped, raced, soft);
+			wake(uffd, start, len);
+			return soft ? 0 : -e;
 		default:
 			/*
 			 * EFAULT: the page left the page cache (hole punched);
@@ -131,18 +146,49 @@ static void stray_fault(struct session *s, int uffd, uint64_t addr,
 	CNT_ADD(s->w->st.errors, 1);
 }
 
-static void other_event(struct region *r, const struct uffd_msg *m)
+long fault_map(struct region *r, uint64_t start, uint64_t len, int soft)
 {
-	/* A fork event hands us a uffd for the child: never leak it. */
-	if (m->event == UFFD_EVENT_FORK) {
-		close((int)m->arg.fork.ufd);
-		log_client(LOG_NOTICE, r->s->pid, r->id,
-			   "client %d forked; its child is not served",
-			   (int)r->s->pid);
-		return;
+	struct worker_stats *ws = &r->s->w->st;
+	uint64_t mapped = 0;
+	int raced = 0, rc;
+
+	if (r->dead || r->uffd < 0)
+		return -ESRCH;
+	rc = continue_range(r, r->uffd, start, len, &mapped, &raced, soft);
+	CNT_ADD(r->st.pages_mapped, mapped / r->page_size);
+	CNT_ADD(ws->pages_mapped, mapped / r->page_size);
+	if (rc < 0 && rc != -ESRCH) {
+		CNT_ADD(r->st.errors, 1);
+		CNT_ADD(ws->errors, 1);
 	}
-	log_client(LOG_DEBUG, r->s->pid, r->id, "uffd event %u ignored",
-		   m->event);
+	return rc < 0 ? rc : (long)(mapped / r->page_size);
+}
+
+int fault_deny(struct region *r, uint64_t addr, uint32_t tid)
+{
+	struct uffdio_poison p = {
+		.range = { .start = addr & ~((uint64_t)r->page_size - 1),
+			   .len = r->page_size },
+	};
+	int e = 0;
+
+	CNT_ADD(r->st.denied, 1);
+	if (ioctl(r->uffd, UFFDIO_POISON, &p) < 0 && errno != EEXIST) {
+		e = errno;
+		/* Without a poison marker the thread would fault forever:
+		 * let the kernel serve that page instead. */
+		struct uffdio_range rg = p.range;
+
+		if (ioctl(r->uffd, UFFDIO_UNREGISTER, &rg) < 0)
+			wake(r->uffd, rg.start, rg.len);
+		CNT_ADD(r->st.errors, 1);
+	}
+	log_client(LOG_NOTICE, r->s->pid, r->id,
+		   "client %d tid %u region %s: access at %#llx denied%s%s",
+		   (int)r->s->pid, tid, r->name, (unsigned long long)addr,
+		   e ? ": UFFDIO_POISON failed: " : " (SIGBUS)",
+		   e ? strerror(e) : "");
+	return e ? -e : 0;
 }
 
 static int cmp_pending(const void *a, const void *b)
@@ -182,14 +228,17 @@ static int resolve_batch(struct region *home, int uffd, struct uffd_msg *msgs,
 		struct region *r;
 		struct map_range mr;
 		uint64_t addr;
+		int soft;
 
 		if (m->event != UFFD_EVENT_PAGEFAULT) {
-			other_event(home, m);
+			events_handle(home, m);
+			if (s->dying)
+				return 0;
 			continue;
 		}
 		addr = m->arg.pagefault.address;
 		r = home;
-		if (addr < r->start || addr - r->start >= r->len)
+		if (r->dead || addr < r->start || addr - r->start >= r->len)
 			r = region_find(s, addr);
 		if (!r) {
 			stray_fault(s, uffd, addr, home->page_size);
@@ -198,16 +247,29 @@ static int resolve_batch(struct region *home, int uffd, struct uffd_msg *msgs,
 		addr &= ~((uint64_t)r->page_size - 1);
 		CNT_ADD(r->st.faults, 1);
 		CNT_ADD(ws->faults, 1);
-		switch (r->pol->ops->fault(r->pol->state, r, addr, &mr)) {
+		if (!s->pid_known)
+			events_learn_pid(s, m->arg.pagefault.feat.ptid);
+		mr.start = addr;
+		mr.len = r->page_size;
+		switch (r->pol->ops->fault(r->pol->state, r, addr,
+					   m->arg.pagefault.feat.ptid, &mr)) {
 		case POLICY_MAP:
 			break;
 		case POLICY_HOLD:
+			home->held_est++; /* limits.pending_faults */
 			continue;
 		case POLICY_DENY:
 		default:
-			/* Policies that deny resolve the fault themselves. */
+			fault_deny(r, addr, m->arg.pagefault.feat.ptid);
 			continue;
 		}
+		/* A stage must keep the faulting page inside its range. */
+		if (mr.start > addr || mr.start + mr.len < addr + r->page_size ||
+		    mr.start < r->start || mr.start + mr.len > r->start + r->len) {
+			mr.start = addr;
+			mr.len = r->page_size;
+		}
+		soft = mr.len != r->page_size;
 		/* Two threads on one page, or adjacent pages: one ioctl. */
 		if (np && p[np - 1].start + p[np - 1].len >= mr.start &&
 		    p[np - 1].start <= mr.start && owner[np - 1] == r) {
@@ -216,9 +278,10 @@ static int resolve_batch(struct region *home, int uffd, struct uffd_msg *msgs,
 			if (end > p[np - 1].start + p[np - 1].len)
 				p[np - 1].len = end - p[np - 1].start;
 			p[np - 1].faults++;
+			p[np - 1].soft |= soft;
 			continue;
 		}
-		p[np] = (struct pending){ mr.start, mr.len, 1 };
+		p[np] = (struct pending){ mr.start, mr.len, 1, soft };
 		owner[np] = r;
 		np++;
 	}
@@ -239,7 +302,7 @@ static int resolve_batch(struct region *home, int uffd, struct uffd_msg *msgs,
 		int raced = 0, rc;
 
 		rc = continue_range(r, uffd, p[i].start, p[i].len, &mapped,
-				    &raced);
+				    &raced, p[i].soft);
 		if (rc == -ESRCH)
 			return rc;
 		t1 = now_ns();
@@ -271,9 +334,19 @@ void fault_cb(evutil_socket_t fd, short what, void *arg)
 	struct uffd_msg msgs[FAULT_BATCH];
 
 	(void)what;
-	for (;;) {
-		ssize_t n = read(fd, msgs, sizeof(msgs));
+	/*
+	 * At most FAULT_ROUNDS batches per wake-up: a fault storm in one
+	 * client must not starve the other sessions of this worker (the
+	 * event is level-triggered, so the rest is read on the next turn).
+	 */
+	for (int round = 0; round < FAULT_ROUNDS; round++) {
+		int want = limits_fault_budget(r, (int)fd, FAULT_BATCH);
+		ssize_t n;
 		uint64_t t0;
+
+		if (want <= 0)
+			return; /* paused: limits.pending_faults */
+		n = read(fd, msgs, sizeof(msgs[0]) * (size_t)want);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -293,7 +366,10 @@ void fault_cb(evutil_socket_t fd, short what, void *arg)
 			session_drop(s, "process has exited");
 			return;
 		}
-		if ((size_t)n < sizeof(msgs))
+		/* An event may have ended the region or the session. */
+		if (r->dead || s->dying)
+			return;
+		if ((size_t)n < sizeof(msgs[0]) * (size_t)want)
 			return;
 	}
 }

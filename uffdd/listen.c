@@ -81,6 +81,20 @@ static int make_socket(const char *path, int type, unsigned mode)
 	return fd;
 }
 
+/* socket_owner/socket_group (config_security.c); -1 keeps ours. */
+static int set_owner(const char *path, int64_t uid, int64_t gid)
+{
+	if (uid < 0 && gid < 0)
+		return 0;
+	if (chown(path, uid < 0 ? (uid_t)-1 : (uid_t)uid,
+		  gid < 0 ? (gid_t)-1 : (gid_t)gid) < 0) {
+		log_err("cannot give %s to uid %lld gid %lld: %s", path,
+			(long long)uid, (long long)gid, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int sock_type(int fd)
 {
 	int t = 0;
@@ -89,6 +103,27 @@ static int sock_type(int fd)
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &t, &len) < 0)
 		return -1;
 	return t;
+}
+
+/* Anything else systemd hands us comes from the fd store (fdstore.c). */
+static void keep_stored(struct daemon *d, int fd, const char *name)
+{
+	int *nf = realloc(d->stored_fds, sizeof(int) * (size_t)(d->nstored + 1));
+	char **nn;
+
+	if (nf)
+		d->stored_fds = nf;
+	nn = realloc(d->stored_names, sizeof(char *) * (size_t)(d->nstored + 1));
+	if (nn)
+		d->stored_names = nn;
+	if (!nf || !nn) {
+		close(fd);
+		return;
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	d->stored_fds[d->nstored] = fd;
+	d->stored_names[d->nstored] = strdup(name);
+	d->nstored++;
 }
 
 static void from_systemd(struct daemon *d)
@@ -108,10 +143,12 @@ static void from_systemd(struct daemon *d)
 		else if ((strcmp(name, "control") == 0 || t == SOCK_STREAM) &&
 			 d->control_fd < 0 && t == SOCK_STREAM)
 			d->control_fd = fd;
-		else
+		else if (t < 0 || !strcmp(name, "data") || !strcmp(name, "control"))
 			log_warn("ignoring unexpected socket %d (\"%s\") from "
 				 "systemd",
 				 fd, name);
+		else
+			keep_stored(d, fd, name);
 	}
 	for (int i = 0; names && i < n; i++)
 		free(names[i]);
@@ -134,6 +171,9 @@ int listen_open(struct daemon *d)
 		if (d->data_fd < 0)
 			return d->data_fd;
 		d->own_data_sock = 1;
+		if (set_owner(d->cfg.socket_path, d->cfg.socket_uid,
+			      d->cfg.socket_gid) < 0)
+			return -EPERM;
 	}
 	if (d->control_fd < 0) {
 		d->control_fd = make_socket(d->cfg.control_path, SOCK_STREAM,
@@ -141,6 +181,9 @@ int listen_open(struct daemon *d)
 		if (d->control_fd < 0)
 			return d->control_fd;
 		d->own_control_sock = 1;
+		if (set_owner(d->cfg.control_path, d->cfg.control_uid,
+			      d->cfg.control_gid) < 0)
+			return -EPERM;
 	}
 	return 0;
 }

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* uffdd: start-up, the main loop, signals and systemd notification. */
+#include "access.h"
 #include "control.h"
+#include "fdstore.h"
 #include "daemon.h"
 #include "fault.h"
+#include "limits.h"
 #include "listen.h"
 #include "log.h"
 #include "policy.h"
+#include "safecopy.h"
 #include "session.h"
 #include "status.h"
 #include "worker.h"
@@ -70,6 +74,16 @@ static struct event *sig_ev[3], *data_ev, *tick_ev;
 static uint64_t watchdog_usec;
 static int watchdog_sick;
 
+static struct event *accept_pause_ev;
+
+static void accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	event_add(data_ev, NULL);
+}
+
 static void accept_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -81,23 +95,29 @@ static void accept_cb(evutil_socket_t fd, short what, void *arg)
 				SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (c < 0) {
-			if (errno == EMFILE || errno == ENFILE)
-				log_warn("accept: %s (raise LimitNOFILE=)",
-					 strerror(errno));
-			else if (errno != EAGAIN && errno != EINTR &&
-				 errno != ECONNABORTED)
-				log_warn("accept: %s", strerror(errno));
+			static struct throttle t;
+
+			if (errno == EMFILE || errno == ENFILE) {
+				/* The backlog stays readable: without a pause
+				 * this callback would spin. */
+				struct timeval tv = { 0, 100000 };
+
+				throttle_log(&t, LOG_WARNING,
+					     "accept: %s (raise LimitNOFILE=); "
+					     "not accepting for 100 ms",
+					     strerror(errno));
+				event_del(data_ev);
+				event_add(accept_pause_ev, &tv);
+			} else if (errno != EAGAIN && errno != EINTR &&
+				   errno != ECONNABORTED) {
+				throttle_log(&t, LOG_WARNING, "accept: %s",
+					     strerror(errno));
+			}
 			return;
 		}
-		if (__atomic_load_n(&d->clients, __ATOMIC_RELAXED) >=
-		    d->cfg.max_clients) {
-			uffdd_send_error(c, 0, 0, EUSERS,
-					 "uffdd serves at most %u clients",
-					 d->cfg.max_clients);
-			close(c);
-			d->rejected_clients++;
+		/* access, limits.clients, limits.clients_per_uid */
+		if (access_accept(d, c) < 0)
 			continue;
-		}
 		s = session_new(d, c);
 		if (!s) {
 			close(c);
@@ -152,6 +172,29 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * The configuration as the command line says to find it: a named file
+ * must exist; the default path is optional; --no-config reads none.
+ */
+static int read_config(struct daemon *d, struct config *c, char *err,
+		       size_t errlen)
+{
+	int rc;
+
+	config_defaults(c);
+	d->config_from_file = 0;
+	if (d->config_mode == CONFIG_NONE)
+		return 0;
+	rc = config_load(c, d->config_path, err, errlen);
+	if (rc == -ENOENT && d->config_mode == CONFIG_DEFAULT_PATH) {
+		config_defaults(c);
+		return 0;
+	}
+	if (rc == 0)
+		d->config_from_file = 1;
+	return rc;
+}
+
 static void reload(struct daemon *d)
 {
 	struct config c;
@@ -160,9 +203,7 @@ static void reload(struct daemon *d)
 
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
 		   (unsigned long long)usec);
-	config_defaults(&c);
-	if (d->config_from_file &&
-	    config_load(&c, d->config_path, err, sizeof(err)) < 0) {
+	if (read_config(d, &c, err, sizeof(err)) < 0) {
 		log_err("reload failed, keeping the running configuration: %s",
 			err);
 		sd_notify(0, "READY=1\nSTATUS=reload failed; old configuration "
@@ -170,23 +211,18 @@ static void reload(struct daemon *d)
 		return;
 	}
 	/* Sockets and workers are fixed for the life of the process. */
-	snprintf(c.socket_path, sizeof(c.socket_path), "%s", d->cfg.socket_path);
-	snprintf(c.control_path, sizeof(c.control_path), "%s",
-		 d->cfg.control_path);
+	memcpy(c.socket_path, d->cfg.socket_path, sizeof(c.socket_path));
+	memcpy(c.control_path, d->cfg.control_path, sizeof(c.control_path));
+	c.socket_mode = d->cfg.socket_mode;
+	c.control_mode = d->cfg.control_mode;
 	c.workers = d->cfg.workers;
-	/*
-	 * Workers read these fields without a lock; each is a word or a
-	 * string whose change is benign (new sessions see the new value).
-	 */
-	d->cfg.max_clients = c.max_clients;
-	d->cfg.max_regions_per_client = c.max_regions_per_client;
-	d->cfg.max_bytes_per_client = c.max_bytes_per_client;
-	d->cfg.grant_uids = c.grant_uids;
-	d->cfg.grant_gids = c.grant_gids;
-	d->cfg.admin_gids = c.admin_gids;
-	d->cfg.log_level = c.log_level;
-	memcpy(d->cfg.default_policy, c.default_policy,
-	       sizeof(d->cfg.default_policy));
+	if (d->log_level_override >= 0)
+		c.log_level = d->log_level_override;
+	/* Workers read the configuration only under cfg_lock (requests,
+	 * never the fault path). */
+	pthread_rwlock_wrlock(&d->cfg_lock);
+	d->cfg = c;
+	pthread_rwlock_unlock(&d->cfg_lock);
 	log_set_level(c.log_level);
 	log_notice("configuration reloaded from %s",
 		   d->config_from_file ? d->config_path : "built-in defaults");
@@ -204,6 +240,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_notice("%s received, stopping", strsignal((int)sig));
+	__atomic_store_n(&d->stopping, 1, __ATOMIC_RELAXED);
 	sd_notify(0, "STOPPING=1");
 	event_base_loopbreak(d->base);
 }
@@ -243,10 +280,10 @@ static int parse_args(int argc, char **argv, struct daemon *d, int *check_only,
 		case 'c':
 			snprintf(d->config_path, sizeof(d->config_path), "%s",
 				 optarg);
-			d->config_from_file = 2; /* named: must exist */
+			d->config_mode = CONFIG_NAMED;
 			break;
 		case 'n':
-			d->config_from_file = -1; /* never read one */
+			d->config_mode = CONFIG_NONE;
 			break;
 		case 's':
 			*sock = optarg;
@@ -277,7 +314,7 @@ static int parse_args(int argc, char **argv, struct daemon *d, int *check_only,
 			printf(usage, policy_names());
 			exit(0);
 		case 'V':
-			printf("uffdd %s (protocol %d..%d; fdstore: no)\n",
+			printf("uffdd %s (protocol %d..%d; fdstore: yes)\n",
 			       UFFDD_VERSION, UFFDD_PROTO_MIN, UFFDD_PROTO_MAX);
 			exit(0);
 		default:
@@ -297,19 +334,14 @@ static int load_config(struct daemon *d, int level_override)
 {
 	char err[512];
 
-	config_defaults(&d->cfg);
-	if (d->config_from_file < 0) {
-		d->config_from_file = 0;
-	} else if (!d->config_from_file) {
+	if (d->config_mode == CONFIG_DEFAULT_PATH)
 		snprintf(d->config_path, sizeof(d->config_path), "%s",
 			 UFFDD_DEFAULT_CONFIG);
-		d->config_from_file = access(d->config_path, F_OK) == 0;
-	}
-	if (d->config_from_file &&
-	    config_load(&d->cfg, d->config_path, err, sizeof(err)) < 0) {
+	if (read_config(d, &d->cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "uffdd: %s\n", err);
 		return -1;
 	}
+	d->log_level_override = level_override;
 	if (level_override >= 0)
 		d->cfg.log_level = level_override;
 	return 0;
@@ -321,6 +353,7 @@ int main(int argc, char **argv)
 	int check_only = 0, workers = 0, level = -1, rc;
 	char missing[512];
 
+	pthread_rwlock_init(&D.cfg_lock, NULL);
 	rc = parse_args(argc, argv, &D, &check_only, &sock, &ctl, &workers,
 			&level);
 	if (rc)
@@ -359,6 +392,10 @@ int main(int argc, char **argv)
 	fault_init(&D.caps);
 
 	signal(SIGPIPE, SIG_IGN);
+	/* Policies copy to and from clients' memfds (safecopy.h). */
+	if (safe_copy_init() < 0)
+		log_warn("cannot install the SIGBUS handler: %s",
+			 strerror(errno));
 	raise_nofile();
 	D.started = time(NULL);
 	D.started_ns = now_ns();
@@ -378,6 +415,20 @@ int main(int argc, char **argv)
 		log_err("cannot start the fault workers");
 		return 1;
 	}
+	if (D.nstored) {
+		int n = fdstore_restore(&D, D.stored_fds, D.stored_names, D.nstored);
+
+		log_notice("restored %d session%s from the service manager's fd "
+			   "store",
+			   n, n == 1 ? "" : "s");
+		for (int i = 0; i < D.nstored; i++)
+			free(D.stored_names[i]);
+		free(D.stored_names);
+		free(D.stored_fds);
+		D.stored_names = NULL;
+		D.stored_fds = NULL;
+		D.nstored = 0;
+	}
 	if (control_start(&D) < 0) {
 		log_err("cannot serve the control socket");
 		return 1;
@@ -385,6 +436,8 @@ int main(int argc, char **argv)
 	data_ev = event_new(D.base, D.data_fd, EV_READ | EV_PERSIST, accept_cb,
 			    &D);
 	event_add(data_ev, NULL);
+	accept_pause_ev = evtimer_new(D.base, accept_resume_cb, NULL);
+	limits_check_nofile(&D.cfg);
 	sig_ev[0] = evsignal_new(D.base, SIGTERM, signal_cb, &D);
 	sig_ev[1] = evsignal_new(D.base, SIGINT, signal_cb, &D);
 	sig_ev[2] = evsignal_new(D.base, SIGHUP, signal_cb, &D);
@@ -417,6 +470,7 @@ int main(int argc, char **argv)
 	workers_stop(&D);
 	control_stop();
 	event_free(data_ev);
+	event_free(accept_pause_ev);
 	event_free(tick_ev);
 	for (int i = 0; i < 3; i++)
 		event_free(sig_ev[i]);

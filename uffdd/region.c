@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include "region.h"
+#include "limits.h"
 #include "policy.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/random.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -78,12 +82,60 @@ void region_remove(struct session *s, struct region *r)
 
 void region_free(struct region *r)
 {
+	/* First: a policy lets go of the faults it holds through the uffd. */
+	policy_release(r->pol, r);
+	r->pol = NULL;
+	limits_region_end(r);
+	limits_region_freed();
 	if (r->ev)
 		event_free(r->ev);
 	if (r->uffd >= 0)
 		close(r->uffd);
 	if (r->memfd >= 0)
 		close(r->memfd);
-	policy_destroy(r->pol);
 	free(r);
+}
+
+uint64_t random_id(void)
+{
+	uint64_t id = 0;
+
+	while (id == 0)
+		if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+			id = now_ns() * 0x9e3779b97f4a7c15ULL;
+	return id;
+}
+
+struct region *region_make(struct session *s, const struct region_params *p,
+			   char *err, size_t errlen)
+{
+	struct region *r = calloc(1, sizeof(*r));
+
+	if (!r) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	r->uffd = -1;
+	r->memfd = -1;
+	if (policy_create(p->policy, &r->pol, err, errlen) < 0) {
+		free(r);
+		return NULL;
+	}
+	limits_region_made();
+	r->id = p->id;
+	while (!r->id || region_by_id(s, r->id))
+		r->id = random_id();
+	r->s = s;
+	r->start = p->start;
+	r->len = p->len;
+	r->offset = p->offset;
+	r->page_size = p->page_size;
+	r->kind = p->kind;
+	r->uffd_features = p->uffd_features;
+	snprintf(r->name, sizeof(r->name), "%s", p->name[0] ? p->name : "anon");
+	/* Names end up in logs and JSON: keep them printable. */
+	for (char *c = r->name; *c; c++)
+		if (!isprint((unsigned char)*c))
+			*c = '?';
+	return r;
 }

@@ -6,11 +6,15 @@
  * granted gets an ERROR and the session goes on.
  */
 #include "session.h"
+#include "events.h"
 #include "fault.h"
+#include "fdstore.h"
 #include "fdcheck.h"
+#include "limits.h"
 #include "log.h"
 #include "policy.h"
 #include "region.h"
+#include "rules.h"
 #include "uffd_uapi.h"
 
 #include <ctype.h>
@@ -27,16 +31,6 @@
 
 /* Highest user-space address on x86_64 and most 64-bit arches (47 bits). */
 #define USER_ADDR_LIMIT (1ULL << 56)
-
-static uint64_t random_id(void)
-{
-	uint64_t id = 0;
-
-	while (id == 0)
-		if (getrandom(&id, sizeof(id), 0) != sizeof(id))
-			id = now_ns() * 0x9e3779b97f4a7c15ULL;
-	return id;
-}
 
 static void read_comm(pid_t pid, char *buf, size_t len)
 {
@@ -89,6 +83,12 @@ struct session *session_new(struct daemon *d, int sock)
 	s->since = time(NULL);
 	read_comm(cr.pid, s->comm, sizeof(s->comm));
 	sanitize(s->comm);
+	s->pid_known = 1;
+	s->pidfd = -1;
+	client_identity(cr.pid, s->exe, sizeof(s->exe), s->unit,
+			sizeof(s->unit));
+	sanitize(s->exe);
+	sanitize(s->unit);
 	return s;
 }
 
@@ -105,6 +105,28 @@ static int grant_allowed(const struct config *c, const struct session *s)
 	       id_list_has(&c->grant_gids, s->gid);
 }
 
+/*
+ * Refuse a request that is well formed but wrong here (out of order, not
+ * a request, someone else's region): an ERROR to the client and a log
+ * line, at most one a second per session so that a flood stays quiet.
+ */
+static void refuse(struct session *s, const struct uffdd_msg *m, int code,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void refuse(struct session *s, const struct uffdd_msg *m, int code,
+		   const char *fmt, ...)
+{
+	char why[UFFDD_ERROR_MSG_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	throttle_log(&s->refuse_log, LOG_NOTICE, "client %d (%s): %s refused: %s",
+		     (int)s->pid, s->comm, uffdd_type_name(m->hdr.type), why);
+	uffdd_send_error(s->sock, m->hdr.seq, m->hdr.type, code, "%s", why);
+}
+
 static void on_hello(struct session *s, const struct uffdd_msg *m)
 {
 	struct daemon *d = s->w->d;
@@ -113,8 +135,7 @@ static void on_hello(struct session *s, const struct uffdd_msg *m)
 	int dev = -1, rc;
 
 	if (s->hello_done) {
-		uffdd_send_error(s->sock, m->hdr.seq, UFFDD_HELLO, EPROTO,
-				 "HELLO was already received");
+		refuse(s, m, EPROTO, "HELLO was already received");
 		return;
 	}
 	ver = m->u.hello.max_version < UFFDD_PROTO_MAX ? m->u.hello.max_version
@@ -157,6 +178,7 @@ static void on_hello(struct session *s, const struct uffdd_msg *m)
 	}
 	s->hello_done = 1;
 	s->granted = dev >= 0;
+	fdstore_add_session(s);
 	log_client(LOG_INFO, s->pid, 0,
 		   "client %d (%s, uid %u, \"%s\") connected on worker %d%s",
 		   (int)s->pid, s->comm, (unsigned)s->uid, s->name, s->w->idx,
@@ -188,10 +210,10 @@ static int on_register(struct session *s, struct uffdd_msg *m)
 	struct daemon *d = s->w->d;
 	const struct uffdd_register *rq = &m->u.reg;
 	struct memfd_info mi;
+	struct region_params p;
 	struct region *r;
 	char err[200];
 	uint64_t feats, need;
-	const char *pspec;
 	int rc;
 
 	if (!s->hello_done)
@@ -255,30 +277,36 @@ static int on_register(struct session *s, struct uffdd_msg *m)
 		return reg_refuse(s, m, ENOSPC,
 				  "limit of %" PRIu64 " bytes per client reached",
 				  d->cfg.max_bytes_per_client);
-
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		return reg_refuse(s, m, ENOMEM, "out of memory");
-	r->uffd = -1;
-	r->memfd = -1;
-	pspec = rq->policy[0] ? rq->policy : d->cfg.default_policy;
-	rc = policy_create(pspec, &r->pol, err, sizeof(err));
-	if (rc < 0) {
-		free(r);
-		return reg_refuse(s, m, -rc, "%s", err);
+	if (limits_regions() >= d->cfg.max_regions) {
+		__atomic_add_fetch(&limits_st.regions_refused, 1,
+				   __ATOMIC_RELAXED);
+		return reg_refuse(s, m, ENOSPC,
+				  "uffdd holds its limit of %u regions "
+				  "(limits.regions)",
+				  d->cfg.max_regions);
 	}
-	do
-		r->id = (uint64_t)random_id();
-	while (region_by_id(s, r->id));
-	r->s = s;
-	r->start = rq->start;
-	r->len = rq->length;
-	r->offset = rq->offset;
-	r->page_size = mi.page_size;
-	r->kind = rq->kind;
-	r->uffd_features = feats;
-	snprintf(r->name, sizeof(r->name), "%s", rq->name[0] ? rq->name : "anon");
-	sanitize(r->name);
+	/* Last, as it registers what the client forgot to: the range must
+	 * be a mapping of the right kind in the uffd's process. */
+	if (fd_check_uffd_range(m->fds[0], rq->start, rq->length, err,
+				sizeof(err)) < 0)
+		return reg_refuse(s, m, EINVAL, "%s", err);
+
+	memset(&p, 0, sizeof(p));
+	p.start = rq->start;
+	p.len = rq->length;
+	p.offset = rq->offset;
+	p.page_size = mi.page_size;
+	p.kind = rq->kind;
+	p.uffd_features = feats;
+	snprintf(p.name, sizeof(p.name), "%s", rq->name);
+	/* The configuration's rules, and what the client may ask for. */
+	rc = rules_choose(d, s, rq->name[0] ? rq->name : "anon", rq->policy,
+			  p.policy, sizeof(p.policy), err, sizeof(err));
+	if (rc < 0)
+		return reg_refuse(s, m, -rc, "%s", err);
+	r = region_make(s, &p, err, sizeof(err));
+	if (!r)
+		return reg_refuse(s, m, EINVAL, "%s", err);
 
 	/* The fault path must never block on a uffd read. */
 	fcntl(m->fds[0], F_SETFL, fcntl(m->fds[0], F_GETFL) | O_NONBLOCK);
@@ -300,6 +328,19 @@ static int on_register(struct session *s, struct uffdd_msg *m)
 	}
 	r->uffd = m->fds[0];
 	r->memfd = m->fds[1];
+	r->ctx = r->id;
+	/* The policy may refuse the region (a file it cannot read, a memfd
+	 * that is not sealed, a kernel without UFFDIO_POISON). */
+	rc = policy_attach(r->pol, r, err, sizeof(err));
+	if (rc < 0) {
+		pthread_mutex_lock(&s->w->lock);
+		region_remove(s, r);
+		pthread_mutex_unlock(&s->w->lock);
+		r->uffd = -1; /* still m's: reg_refuse closes them */
+		r->memfd = -1;
+		region_free(r);
+		return reg_refuse(s, m, -rc, "%s", err);
+	}
 	m->nfds = 0;
 	s->bytes += r->len;
 	s->uffd_mode = rq->uffd_mode <= UFFDD_UFFD_USER_ONLY ? rq->uffd_mode : 0;
@@ -313,6 +354,7 @@ static int on_register(struct session *s, struct uffdd_msg *m)
 	}
 	/* Only now: faults queued before the answer are served right away. */
 	event_add(r->ev, NULL);
+	fdstore_add_region(r);
 	log_client(LOG_INFO, s->pid, r->id,
 		   "client %d: region %016" PRIx64 " \"%s\" %s %" PRIu64
 		   " MiB at %#" PRIx64 " policy %s",
@@ -330,6 +372,7 @@ static void unregister_region(struct session *s, struct region *r)
 	if (ioctl(r->uffd, UFFDIO_UNREGISTER, &rg) < 0 && errno != ESRCH)
 		log_client(LOG_DEBUG, s->pid, r->id, "UFFDIO_UNREGISTER: %s",
 			   strerror(errno));
+	fdstore_remove_region(r);
 	pthread_mutex_lock(&s->w->lock);
 	region_remove(s, r);
 	pthread_mutex_unlock(&s->w->lock);
@@ -342,9 +385,8 @@ static void on_unregister(struct session *s, const struct uffdd_msg *m)
 	struct region *r = region_by_id(s, m->u.unreg.region_id);
 
 	if (!r) {
-		uffdd_send_error(s->sock, m->hdr.seq, UFFDD_UNREGISTER, ENOENT,
-				 "no region %016" PRIx64 " in this session",
-				 m->u.unreg.region_id);
+		refuse(s, m, ENOENT, "no region %016" PRIx64 " in this session",
+		       m->u.unreg.region_id);
 		return;
 	}
 	log_client(LOG_INFO, s->pid, r->id, "client %d: region %016" PRIx64
@@ -352,6 +394,31 @@ static void on_unregister(struct session *s, const struct uffdd_msg *m)
 	unregister_region(s, r);
 	if (uffdd_send(s->sock, UFFDD_OK, m->hdr.seq, NULL, 0, NULL, 0) < 0)
 		session_drop(s, "cannot answer UNREGISTER");
+}
+
+/* A producer says [offset, offset+length) of a region is ready (gate). */
+static void on_publish(struct session *s, const struct uffdd_msg *m)
+{
+	struct region *r = region_by_id(s, m->u.publish.region_id);
+	char err[UFFDD_ERROR_MSG_LEN];
+	int rc;
+
+	if (!s->hello_done) {
+		refuse(s, m, EPROTO, "HELLO must come first");
+		return;
+	}
+	if (!r) {
+		refuse(s, m, ENOENT, "no region %016" PRIx64 " in this session",
+		       m->u.publish.region_id);
+		return;
+	}
+	rc = policy_publish(r, m->u.publish.offset, m->u.publish.length, err,
+			    sizeof(err));
+	if (rc < 0)
+		uffdd_send_error(s->sock, m->hdr.seq, m->hdr.type, -rc, "%s",
+				 err);
+	else if (uffdd_send(s->sock, UFFDD_OK, m->hdr.seq, NULL, 0, NULL, 0) < 0)
+		session_drop(s, "cannot answer PUBLISH");
 }
 
 static void dispatch(struct session *s, struct uffdd_msg *m)
@@ -365,19 +432,16 @@ static void dispatch(struct session *s, struct uffdd_msg *m)
 		break;
 	case UFFDD_UNREGISTER:
 		if (!s->hello_done)
-			uffdd_send_error(s->sock, m->hdr.seq, m->hdr.type,
-					 EPROTO, "HELLO must come first");
+			refuse(s, m, EPROTO, "HELLO must come first");
 		else
 			on_unregister(s, m);
 		break;
 	case UFFDD_PUBLISH:
-		uffdd_send_error(s->sock, m->hdr.seq, m->hdr.type, EOPNOTSUPP,
-				 "PUBLISH needs a region with the gate policy");
+		on_publish(s, m);
 		break;
 	default:
-		uffdd_send_error(s->sock, m->hdr.seq, m->hdr.type, EPROTO,
-				 "%s is not a request",
-				 uffdd_type_name(m->hdr.type));
+		refuse(s, m, EPROTO, "%s is not a request",
+		       uffdd_type_name(m->hdr.type));
 		break;
 	}
 	uffdd_msg_close_fds(m);
@@ -410,9 +474,49 @@ static void session_cb(evutil_socket_t fd, short what, void *arg)
 			session_drop(s, "protocol error");
 			return;
 		}
+		if (!limits_msg_allow(s)) {
+			uffdd_msg_close_fds(&m);
+			return;
+		}
+		/* A reload may replace the configuration meanwhile. */
+		pthread_rwlock_rdlock(&s->w->d->cfg_lock);
 		dispatch(s, &m);
+		pthread_rwlock_unlock(&s->w->d->cfg_lock);
 	}
 	/* s may be dying here; it is freed from the event loop later. */
+}
+
+/*
+ * A region taken back from the fd store.  A fault message the previous
+ * instance read but never answered is not queued again: wake the whole
+ * range so that such threads fault anew and reach us.
+ */
+static void attach_restored(struct session *s, struct region *r)
+{
+	struct uffdio_range rg = { .start = r->start, .len = r->len };
+
+	char err[200];
+
+	if (r->ev)
+		return;
+	r->ctx = r->id;
+	if (policy_attach(r->pol, r, err, sizeof(err)) < 0)
+		log_client(LOG_WARNING, s->pid, r->id,
+			   "client %d: restored region %016" PRIx64
+			   ": policy %s: %s", (int)s->pid, r->id, r->pol->spec,
+			   err);
+	fcntl(r->uffd, F_SETFL, fcntl(r->uffd, F_GETFL) | O_NONBLOCK);
+	r->ev = event_new(s->w->base, r->uffd, EV_READ | EV_PERSIST, fault_cb, r);
+	if (!r->ev) {
+		log_client(LOG_ERR, s->pid, r->id,
+			   "client %d: cannot watch restored region %016" PRIx64,
+			   (int)s->pid, r->id);
+		return;
+	}
+	event_add(r->ev, NULL);
+	if (ioctl(r->uffd, UFFDIO_WAKE, &rg) < 0 && errno != ESRCH)
+		log_client(LOG_WARNING, s->pid, r->id, "UFFDIO_WAKE: %s",
+			   strerror(errno));
 }
 
 int session_attach(struct session *s, struct worker *w)
@@ -426,6 +530,10 @@ int session_attach(struct session *s, struct worker *w)
 	w->nsessions++;
 	pthread_mutex_unlock(&w->lock);
 	event_add(s->ev, NULL);
+	if (limits_hello_arm(s) < 0)
+		log_warn("cannot arm the HELLO deadline of a session");
+	for (size_t i = 0; i < s->nregions; i++)
+		attach_restored(s, s->regions[i]);
 	return 0;
 }
 
@@ -435,7 +543,8 @@ static void session_free_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	event_free(s->ev);
+	if (s->ev) /* a forked child's session has no socket */
+		event_free(s->ev);
 	free(s->regions);
 	free(s);
 }
@@ -454,6 +563,10 @@ void session_drop(struct session *s, const char *why)
 	log_client(LOG_INFO, s->pid, 0,
 		   "client %d (%s): session ended: %s; %zu region%s released",
 		   (int)s->pid, s->comm, why, n, n == 1 ? "" : "s");
+	/* A daemon that stops keeps its clients in the fd store for the
+	 * next instance; a session that ends takes its descriptors out. */
+	if (!__atomic_load_n(&d->stopping, __ATOMIC_RELAXED))
+		fdstore_remove_session(s);
 	pthread_mutex_lock(&w->lock);
 	TAILQ_REMOVE(&w->sessions, s, link);
 	w->nsessions--;
@@ -466,8 +579,12 @@ void session_drop(struct session *s, const char *why)
 	for (size_t i = 0; i < s->nregions; i++)
 		region_free(s->regions[i]);
 	s->nregions = 0;
-	event_del(s->ev);
-	close(s->sock);
+	limits_session_end(s);
+	events_session_end(s);
+	if (s->ev)
+		event_del(s->ev);
+	if (s->sock >= 0)
+		close(s->sock);
 	s->sock = -1;
 	__atomic_sub_fetch(&d->clients, 1, __ATOMIC_RELAXED);
 	/* Callers up the stack may still look at s->dying. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "status.h"
+#include "limits.h"
 #include "policy.h"
 #include "uffd_uapi.h"
 
@@ -50,6 +51,8 @@ static json_object *region_json(const struct region *r)
 	json_object_object_add(o, "pages_mapped", u64(CNT_LD(r->st.pages_mapped)));
 	json_object_object_add(o, "errors", u64(CNT_LD(r->st.errors)));
 	json_object_object_add(o, "races", u64(CNT_LD(r->st.races)));
+	limits_region_status(r, o);
+	json_object_object_add(o, "denied", u64(CNT_LD(r->st.denied)));
 	lat = json_object_new_object();
 	json_object_object_add(lat, "p50", u64(histo_pct(&r->lat, 50)));
 	json_object_object_add(lat, "p99", u64(histo_pct(&r->lat, 99)));
@@ -74,6 +77,27 @@ static json_object *session_json(const struct session *s, unsigned *nregions)
 	json_object_object_add(o, "gid", json_object_new_int64(s->gid));
 	json_object_object_add(o, "comm", json_object_new_string(s->comm));
 	json_object_object_add(o, "name", json_object_new_string(s->name));
+	json_object_object_add(o, "exe", json_object_new_string(s->exe));
+	json_object_object_add(o, "unit", json_object_new_string(s->unit));
+	if (s->child) {
+		/* A forked child followed through UFFD_EVENT_FORK. */
+		json_object_object_add(o, "parent_pid",
+				       json_object_new_int(s->parent_pid));
+		snprintf(id, sizeof(id), "%016" PRIx64, s->parent_session);
+		json_object_object_add(o, "parent_session",
+				       json_object_new_string(id));
+		json_object_object_add(o, "pid_known",
+				       json_object_new_boolean(s->pid_known));
+	}
+	{
+		json_object *ev = json_object_new_object();
+
+		json_object_object_add(ev, "fork", u64(CNT_LD(s->ev_fork)));
+		json_object_object_add(ev, "remap", u64(CNT_LD(s->ev_remap)));
+		json_object_object_add(ev, "remove", u64(CNT_LD(s->ev_remove)));
+		json_object_object_add(ev, "unmap", u64(CNT_LD(s->ev_unmap)));
+		json_object_object_add(o, "events", ev);
+	}
 	snprintf(id, sizeof(id), "%016" PRIx64, s->id);
 	json_object_object_add(o, "session", json_object_new_string(id));
 	json_object_object_add(o, "worker", json_object_new_int(s->w->idx));
@@ -157,6 +181,7 @@ struct json_object *status_build(struct daemon *d)
 	json_object_object_add(lim, "regions_per_client",
 			       json_object_new_int((int)d->cfg.max_regions_per_client));
 	json_object_object_add(lim, "bytes_per_client", u64(d->cfg.max_bytes_per_client));
+	limits_status(d, lim, tot); /* the rest of the limits, refusals */
 	json_object_object_add(o, "limits", lim);
 	json_object_object_add(o, "default_policy",
 			       json_object_new_string(d->cfg.default_policy));

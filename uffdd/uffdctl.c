@@ -29,6 +29,12 @@ static const char usage[] =
 	"                limits, workers and every client with its regions\n"
 	"  clients       the clients array of status\n"
 	"  regions       every region of every client, with the client's pid\n"
+	"  publish REGION OFFSET LENGTH\n"
+	"                let faults held by a gate policy in that byte range\n"
+	"                of REGION (its id, or its name if unique) through\n"
+	"  policy REGION SPEC\n"
+	"                change a region's policy now (root or admin_gids);\n"
+	"                SPEC as in docs/policies.md, e.g. around:16\n"
 	"  check-kernel  probe the running kernel's userfaultfd features\n"
 	"                (needs no daemon); exit 1 if minor faults are missing\n"
 	"\n"
@@ -52,10 +58,21 @@ static void print(json_object *o)
 			  : JSON_C_TO_STRING_PLAIN));
 }
 
+static json_object *ask_req(const char *path, const char *req);
+
 static json_object *ask(const char *path, const char *command)
 {
+	char req[128];
+
+	snprintf(req, sizeof(req), "{\"command\":\"%s\"}\n", command);
+	return ask_req(path, req);
+}
+
+/* One JSON request line in, one JSON answer out. */
+static json_object *ask_req(const char *path, const char *req)
+{
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char req[128], *buf = NULL;
+	char *buf = NULL;
 	size_t len = 0, cap = 0;
 	json_object *o;
 	int fd;
@@ -76,7 +93,6 @@ static json_object *ask(const char *path, const char *command)
 			close(fd);
 		return NULL;
 	}
-	snprintf(req, sizeof(req), "{\"command\":\"%s\"}\n", command);
 	if (write(fd, req, strlen(req)) < 0) {
 		fprintf(stderr, "uffdctl: sending to uffdd: %s\n",
 			strerror(errno));
@@ -178,6 +194,52 @@ static json_object *all_regions(json_object *status)
 	return out;
 }
 
+/* publish REGION OFFSET LENGTH | policy REGION SPEC */
+static int region_command(const char *path, int argc, char **argv)
+{
+	json_object *req = json_object_new_object(), *o, *err;
+	int publish = strcmp(argv[0], "publish") == 0;
+	char *line;
+
+	if (argc != (publish ? 4 : 3)) {
+		fprintf(stderr, "Usage: uffdctl %s\n",
+			publish ? "publish REGION OFFSET LENGTH"
+				: "policy REGION SPEC");
+		json_object_put(req);
+		return 2;
+	}
+	json_object_object_add(req, "command", json_object_new_string(argv[0]));
+	json_object_object_add(req, "region", json_object_new_string(argv[1]));
+	if (publish) {
+		/* Strings: the daemon takes K/M/G suffixes too. */
+		json_object_object_add(req, "offset",
+				       json_object_new_string(argv[2]));
+		json_object_object_add(req, "length",
+				       json_object_new_string(argv[3]));
+	} else {
+		json_object_object_add(req, "policy",
+				       json_object_new_string(argv[2]));
+	}
+	if (asprintf(&line, "%s\n",
+		     json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN)) < 0) {
+		json_object_put(req);
+		return 1;
+	}
+	json_object_put(req);
+	o = ask_req(path, line);
+	free(line);
+	if (!o)
+		return 1;
+	if (json_object_object_get_ex(o, "error", &err)) {
+		fprintf(stderr, "uffdctl: uffdd: %s\n", json_object_get_string(err));
+		json_object_put(o);
+		return 1;
+	}
+	print(o);
+	json_object_put(o);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -212,6 +274,9 @@ int main(int argc, char **argv)
 	}
 	if (!path || !*path)
 		path = DEFAULT_CONTROL;
+	if (optind < argc && (strcmp(argv[optind], "publish") == 0 ||
+			      strcmp(argv[optind], "policy") == 0))
+		return region_command(path, argc - optind, argv + optind);
 	if (optind != argc - 1) {
 		fputs(usage, stderr);
 		return 2;

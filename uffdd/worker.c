@@ -2,6 +2,7 @@
 #include "worker.h"
 #include "log.h"
 #include "session.h"
+#include "wcall.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -45,6 +46,7 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
 			__atomic_sub_fetch(&w->d->clients, 1, __ATOMIC_RELAXED);
 		}
 	}
+	wcall_run(w);
 	if (__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE))
 		event_base_loopbreak(w->base);
 }
@@ -73,6 +75,7 @@ static int worker_init(struct daemon *d, struct worker *w, int idx)
 	w->d = d;
 	TAILQ_INIT(&w->sessions);
 	TAILQ_INIT(&w->incoming);
+	TAILQ_INIT(&w->calls);
 	pthread_mutex_init(&w->lock, NULL);
 	w->base = event_base_new();
 	if (!w->base)

@@ -98,6 +98,14 @@ int uffd_region_adopt(struct uffd_client *c, void *addr, size_t len, int memfd,
  */
 int uffd_region_release(struct uffd_region *r);
 
+/*
+ * For a region with the gate policy: bytes [offset, offset+length) (page
+ * aligned) are ready; faults held on them are resolved now and later
+ * touches are mapped at once.  -EOPNOTSUPP if the region's policy has no
+ * gate.
+ */
+int uffd_region_publish(struct uffd_region *r, size_t offset, size_t length);
+
 void *uffd_region_addr(const struct uffd_region *r);      /* served mapping */
 void *uffd_region_fill_addr(const struct uffd_region *r); /* fill mapping or NULL */
 size_t uffd_region_size(const struct uffd_region *r);

@@ -1,0 +1,47 @@
+# bench/bench.mk: `make bench`, included by the top-level Makefile with
+# `-include bench/bench.mk`.  Uses $(BUILD), $(CC) and $(CFLAGS) from there.
+#
+#   make bench                                  default run (~1-2 min)
+#   make bench BENCH_ARGS="--rounds 9 --shmem-size 256M --hugetlb-size 1G"
+#   make bench BENCH_ARGS="--modes native,inproc*,uffdd"
+#   make bench BENCH_ARGS="--socket /run/uffdd/uffdd.sock"   (running daemon)
+#
+# Results: bench/results/latest.{jsonl,txt}, cdf-<kind>.dat and the latency
+# CDF charts latency-<kind>.png.  Needs root (hugepage reservation, pinning).
+
+# Keep the including Makefile's default goal whatever the include order.
+_bench_saved_goal := $(.DEFAULT_GOAL)
+
+BUILD ?= build
+BENCH_BIN := $(BUILD)/uffdd-bench
+BENCH_SRCS := $(sort $(wildcard bench/*.c))
+BENCH_HDRS := $(wildcard bench/*.h)
+BENCH_RESULTS ?= bench/results
+BENCH_ARGS ?=
+BENCH_CLIENT_LIB ?= $(BUILD)/libuffdclient.a
+
+$(BENCH_BIN): $(BENCH_SRCS) $(BENCH_HDRS) $(BENCH_CLIENT_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $(BENCH_SRCS) $(BENCH_CLIENT_LIB) $(LDFLAGS) -lpthread
+
+# gnuplot only draws the charts: the numbers do not depend on it.
+bench-deps:
+	@command -v gnuplot >/dev/null 2>&1 || dpkg -s gnuplot-nox >/dev/null 2>&1 || \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends gnuplot-nox >/dev/null || \
+	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -q --no-install-recommends gnuplot-nox >/dev/null; } || \
+	  echo "bench: gnuplot-nox could not be installed: no charts"
+
+bench: $(BENCH_BIN) $(BUILD)/uffdd bench-deps
+	$(BENCH_BIN) --uffdd $(BUILD)/uffdd --out $(BENCH_RESULTS) $(BENCH_ARGS)
+	@if command -v gnuplot >/dev/null 2>&1; then \
+	  for k in hugetlb shmem hugetlb-key shmem-key; do \
+	    [ -s $(BENCH_RESULTS)/cdf-$$k.dat ] || continue; \
+	    gnuplot -e "dat='$(BENCH_RESULTS)/cdf-$$k.dat'; out='$(BENCH_RESULTS)/latency-$$k.png'; kind='$$k'" \
+	      bench/plot.gp && echo "bench: chart $(BENCH_RESULTS)/latency-$$k.png" || echo "bench: gnuplot failed for $$k"; \
+	  done; \
+	fi
+
+.PHONY: bench bench-deps
+
+.DEFAULT_GOAL := $(_bench_saved_goal)

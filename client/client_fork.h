@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A minimal, async-signal-safe client for places where libuffdclient's
+ * normal API cannot run: a fork handler (possibly called from a signal
+ * handler), or a preload library inside a program that did not ask for
+ * us.  Nothing here allocates, locks, uses stdio or formats messages; the
+ * sending half (open, hello, register, unregister) uses only system calls
+ * and memcpy, so it may run in a forked child of a multi-threaded program
+ * or in a signal handler.  Replies are read separately (uffd_raw_recv),
+ * from ordinary context, so a forked child never waits for the daemon.
+ *
+ * Internal to the project (hidden symbols): libuffdpreload uses it.
+ */
+#ifndef UFFD_CLIENT_FORK_H
+#define UFFD_CLIENT_FORK_H
+
+#include "uffdd_proto.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct uffd_raw {
+	int sock;                 /* SOCK_SEQPACKET to uffdd, or -1 */
+	int dev_fd;               /* granted /dev/userfaultfd, or -1 */
+	uint32_t seq;             /* last request number used */
+	uint64_t kernel_features; /* from WELCOME (or the parent's) */
+};
+
+struct uffd_raw_region {
+	uint64_t start, length, offset;
+	uint32_t page_size;
+	int kind;  /* UFFDD_KIND_SHMEM or UFFDD_KIND_HUGETLB */
+	int memfd; /* sent along; stays open here */
+	const char *name;
+	const char *policy; /* "" or NULL: the daemon's default */
+};
+
+/* uffd_raw_new_uffd() results: how the uffd was made (enum uffdd_uffd_mode). */
+
+/*
+ * Make a userfaultfd for this process: from dev_fd (a /dev/userfaultfd
+ * grant) if >= 0, else userfaultfd(2); a user-mode-only uffd (whose
+ * kernel-mode faults fail with EFAULT) only if allow_user_only.  Returns
+ * the fd (O_CLOEXEC) and the UFFDD_UFFD_* mode in *mode, or -errno.
+ */
+int uffd_raw_new_uffd(int dev_fd, int allow_user_only, int *mode);
+
+/* socket + connect (blocking, close-on-exec).  0 or -errno; c->sock set. */
+int uffd_raw_open(struct uffd_raw *c, const char *path);
+
+/* Send HELLO (flags: UFFDD_HELLO_*); the WELCOME is read later. */
+int uffd_raw_hello(struct uffd_raw *c, const char *name, uint32_t flags,
+		   uint32_t *seq);
+
+/*
+ * Make a uffd, UFFDIO_API with the minor-fault feature for r->kind,
+ * register [start, start+length) MINOR, send REGISTER with the uffd and
+ * memfd, and close this process's copy of the uffd: once the message is
+ * queued the daemon's copy keeps it alive, and if the daemon dies the
+ * last reference goes with it, so no fault ever waits for a dead daemon.
+ * Returns 0 (*seq = the request's number, *mode = UFFDD_UFFD_*) or
+ * -errno; *stage names the step that failed.
+ */
+int uffd_raw_register(struct uffd_raw *c, const struct uffd_raw_region *r,
+		      int allow_user_only, uint32_t *seq, int *mode,
+		      const char **stage);
+
+/* Send UNREGISTER for region id. */
+int uffd_raw_unregister(struct uffd_raw *c, uint64_t id, uint32_t *seq);
+
+/*
+ * Receive one reply, waiting up to timeout_ms (0: only what is queued).
+ * 0 with *m filled, -EAGAIN if nothing came, -ECONNRESET when the daemon
+ * closed the connection, or another -errno.  Not for signal handlers.
+ */
+int uffd_raw_recv(struct uffd_raw *c, struct uffdd_msg *m, int timeout_ms);
+
+/* Close the connection (not the grant). */
+void uffd_raw_close(struct uffd_raw *c);
+
+#endif

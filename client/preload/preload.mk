@@ -1,0 +1,76 @@
+# client/preload/preload.mk: uffd-run and libuffdpreload.so.  Included by the
+# top-level Makefile (-include client/preload/preload.mk); uses its BUILD, CC,
+# CFLAGS, LDFLAGS, LIBDIR, BINDIR, DESTDIR and the $(BUILD)/lib/%.o and
+# $(BUILD)/obj/%.o pattern rules.
+#
+#   make preload            $(BUILD)/libuffdpreload.so and $(BUILD)/uffd-run
+#   make check-preload      the preload test program under a private uffdd,
+#                           then real programs (PostgreSQL + pgbench, ...)
+#   make check-preload PRELOAD_REAL=0     skip the real programs
+#   make bench-preload      forking-server throughput with and without
+#                           uffd-run (PRELOAD_BENCH_ARGS="--rounds 7 ...")
+#   make install-preload / uninstall-preload
+#
+# Needs root for check/bench (hugepages, a daemon that grants the device).
+
+_preload_saved_goal := $(.DEFAULT_GOAL)
+
+BUILD ?= build
+PRELOAD_SRC := client/preload/preload.c client/preload/regions.c \
+	       client/preload/fork.c client/preload/aslog.c client/client_fork.c \
+	       proto/proto.c
+PRELOAD_OBJ := $(patsubst %.c,$(BUILD)/lib/%.o,$(PRELOAD_SRC))
+PRELOAD_SO := $(BUILD)/libuffdpreload.so
+UFFD_RUN := $(BUILD)/uffd-run
+PRELOAD_TEST := $(BUILD)/tests/preload_test
+PRELOAD_REAL ?= 1
+PRELOAD_BENCH_ARGS ?=
+
+# The library exports only the interposers (default visibility in
+# preload.c); the client code it is built from stays hidden inside.
+$(PRELOAD_SO): $(PRELOAD_OBJ)
+	$(CC) -shared -Wl,-soname,libuffdpreload.so -Wl,-z,defs -o $@ \
+		$(PRELOAD_OBJ) $(LDFLAGS)
+
+$(BUILD)/obj/client/preload/uffd-run.o: CFLAGS += -DUFFD_PRELOAD_LIBDIR=\"$(LIBDIR)\"
+
+$(UFFD_RUN): $(BUILD)/obj/client/preload/uffd-run.o $(BUILD)/libuffdclient.a
+	$(CC) -o $@ $< $(BUILD)/libuffdclient.a $(LDFLAGS) -lpthread
+
+# The test program links the harness (it is its own driver and, run under
+# uffd-run, its own subject).
+$(PRELOAD_TEST): tests/preload/preload_test.c $(TEST_HARNESS) $(BUILD)/libuffdclient.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests -o $@ $< $(TEST_HARNESS) \
+		$(BUILD)/libuffdclient.a $(LDFLAGS) $(PKG_LIBS) -lpthread
+
+.PHONY: preload check-preload check-preload-prog check-preload-real \
+	bench-preload install-preload uninstall-preload
+preload: $(PRELOAD_SO) $(UFFD_RUN)
+all: preload
+
+# Reserves the hugepages it needs and gives back only what it took.
+check-preload-prog: preload $(BUILD)/uffdd $(PRELOAD_TEST)
+	@st=$$(mktemp /tmp/uffdd-hugepages.XXXXXX); \
+	sh tools/hugepages.sh reserve 64 $$st >/dev/null || exit 1; \
+	UFFDD_BUILD=$(BUILD) $(PRELOAD_TEST); rc=$$?; \
+	sh tools/hugepages.sh restore $$st; rm -f $$st; exit $$rc
+
+check-preload-real: preload $(BUILD)/uffdd $(PRELOAD_TEST)
+	sh tests/preload/real.sh $(BUILD)
+
+check-preload: check-preload-prog
+	@if [ "$(PRELOAD_REAL)" = 1 ]; then $(MAKE) --no-print-directory check-preload-real; fi
+
+bench-preload: preload $(BUILD)/uffdd $(PRELOAD_TEST)
+	sh tests/preload/bench.sh $(BUILD) $(PRELOAD_BENCH_ARGS)
+
+install-preload: preload
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)
+	install -m 0755 $(UFFD_RUN) $(DESTDIR)$(BINDIR)/uffd-run
+	install -m 0644 $(PRELOAD_SO) $(DESTDIR)$(LIBDIR)/libuffdpreload.so
+
+uninstall-preload:
+	rm -f $(DESTDIR)$(BINDIR)/uffd-run $(DESTDIR)$(LIBDIR)/libuffdpreload.so
+
+.DEFAULT_GOAL := $(_preload_saved_goal)

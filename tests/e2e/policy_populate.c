@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * populate:PATH[@OFFSET]: touched pages hold the image's bytes, and only
+ * touched pages are read (bytes_read counts them exactly); composed with
+ * around:N a fault reads its window; a short or missing image, an unsealed
+ * memfd, a policy the client may not ask for or a file outside
+ * policy_paths are clear errors at registration.
+ */
+#include "policy_common.h"
+
+#include <sys/mman.h>
+
+static struct tdaemon D;
+static char image[96];
+
+/* Touch every step-th page; count bytes that differ from the image. */
+static long touch_check(struct uffd_region *r, size_t step, uint64_t file_off,
+			size_t *touched)
+{
+	const volatile unsigned char *a = uffd_region_addr(r);
+	size_t psz = uffd_region_page_size(r), n = uffd_region_size(r) / psz;
+	long bad = 0;
+
+	*touched = 0;
+	for (size_t i = 0; i < n; i += step) {
+		const volatile unsigned char *p = a + i * psz;
+
+		(*touched)++;
+		for (size_t k = 0; k < psz; k += 61)
+			bad += p[k] != pc_byte(file_off + i * psz + k);
+		bad += p[psz - 1] != pc_byte(file_off + i * psz + psz - 1);
+	}
+	return bad;
+}
+
+static void lazy(int kind, size_t size, size_t step, uint64_t off)
+{
+	char t[160], pol[160], name[32];
+	struct uffd_client *c;
+	struct uffd_region *r;
+	size_t psz = pc_page(kind), touched = 0;
+
+	snprintf(t, sizeof(t), "populate on %s: every %zu-th page touched has "
+		 "the image's bytes (offset %llu); only those pages are read",
+		 pc_kind_name(kind), step, (unsigned long long)off);
+	t_start(t);
+	if (kind == UFFD_KIND_HUGETLB &&
+	    t_need_hugepages((long)(size / psz) + 2) < 0) {
+		t_skip("not enough hugepages");
+		return;
+	}
+	snprintf(name, sizeof(name), "pop-%s-%zu", pc_kind_name(kind), step);
+	if (off)
+		snprintf(pol, sizeof(pol), "populate:%s@%llu", image,
+			 (unsigned long long)off);
+	else
+		snprintf(pol, sizeof(pol), "populate:%s", image);
+	c = pc_connect(&D, "populate");
+	r = c ? pc_alloc(c, kind, size, name, pol) : NULL;
+	CHECK(r != NULL, "region");
+	if (r) {
+		CHECK_EQ(pc_region_int(&D, name, "policy_stats.bytes_read"), 0);
+		CHECK_EQ(touch_check(r, step, off, &touched), 0);
+		fprintf(stderr, "#   %zu of %zu pages touched: faults %lld, "
+			"pages_populated %lld, bytes_read %lld\n", touched,
+			size / psz, (long long)pc_region_int(&D, name, "faults"),
+			(long long)pc_region_int(&D, name,
+						 "policy_stats.pages_populated"),
+			(long long)pc_region_int(&D, name,
+						 "policy_stats.bytes_read"));
+		CHECK_EQ(pc_region_int(&D, name, "faults"), (int64_t)touched);
+		CHECK_EQ(pc_region_int(&D, name, "policy_stats.pages_populated"),
+			 (int64_t)touched);
+		CHECK_EQ(pc_region_int(&D, name, "policy_stats.bytes_read"),
+			 (int64_t)(touched * psz));
+		/* A second pass reads nothing more and faults no more. */
+		CHECK_EQ(touch_check(r, step, off, &touched), 0);
+		CHECK_EQ(pc_region_int(&D, name, "policy_stats.bytes_read"),
+			 (int64_t)(touched * psz));
+		CHECK_EQ(pc_region_int(&D, name, "faults"), (int64_t)touched);
+		CHECK_EQ(pc_region_int(&D, name, "errors"), 0);
+	}
+	uffd_region_release(r);
+	uffd_disconnect(c);
+	t_end();
+}
+
+static void with_around(void)
+{
+	char pol[160];
+	struct uffd_client *c;
+	struct uffd_region *r;
+	size_t psz = pc_page(UFFD_KIND_SHMEM), touched = 0;
+
+	t_start("populate+around:16 on shmem: one fault reads and maps its "
+		"16-page window; written in either order");
+	snprintf(pol, sizeof(pol), "around:16+populate:%s", image);
+	c = pc_connect(&D, "populate2");
+	r = c ? pc_alloc(c, UFFD_KIND_SHMEM, 256 * psz, "pop-around", pol)
+	      : NULL;
+	CHECK(r != NULL, "region");
+	if (r) {
+		const volatile unsigned char *a = uffd_region_addr(r);
+
+		CHECK_EQ(a[5 * psz + 9], pc_byte(5 * psz + 9));
+		CHECK_EQ(pc_region_int(&D, "pop-around", "faults"), 1);
+		CHECK_EQ(pc_region_int(&D, "pop-around",
+				       "policy_stats.bytes_read"),
+			 (int64_t)(16 * psz));
+		CHECK_EQ(touch_check(r, 1, 0, &touched), 0);
+		CHECK_EQ(pc_region_int(&D, "pop-around", "faults"), 16);
+		CHECK_EQ(pc_region_int(&D, "pop-around",
+				       "policy_stats.bytes_read"),
+			 (int64_t)(256 * psz));
+	}
+	uffd_region_release(r);
+	/* The other order of writing it composes the same way. */
+	snprintf(pol, sizeof(pol), "populate:%s+around:16", image);
+	r = c ? pc_alloc(c, UFFD_KIND_SHMEM, 256 * psz, "pop-around2", pol)
+	      : NULL;
+	CHECK(r != NULL, "region 2");
+	if (r) {
+		CHECK_EQ(touch_check(r, 1, 0, &touched), 0);
+		CHECK_EQ(pc_region_int(&D, "pop-around2", "faults"), 16);
+	}
+	uffd_region_release(r);
+	uffd_disconnect(c);
+	t_end();
+}
+
+static void expect_refused(struct uffd_client *c, const char *pol,
+			   const char *want)
+{
+	struct uffd_region_spec sp = { .kind = UFFD_KIND_SHMEM,
+				       .size = 8u << 20, .name = "refused",
+				       .policy = pol };
+	struct uffd_region *r = NULL;
+	int rc = uffd_region_alloc(c, &sp, &r);
+
+	CHECK(rc < 0, "%s accepted", pol);
+	CHECK(strstr(uffd_last_error(), want) != NULL, "%s: \"%s\" lacks \"%s\"",
+	      pol, uffd_last_error(), want);
+	fprintf(stderr, "#   %s -> %s\n", pol, uffd_last_error());
+	if (rc == 0)
+		uffd_region_release(r);
+}
+
+static void refusals(void)
+{
+	char pol[200], small[128];
+	struct uffd_client *c;
+	struct tdaemon d2;
+
+	t_start("populate: short or missing image, unsealed memfd, files "
+		"outside policy_paths, not permitted: clear errors");
+	snprintf(small, sizeof(small), "%s.small", image);
+	pc_write_image(small, 1u << 20);
+	c = pc_connect(&D, "refusals");
+	CHECK(c != NULL, "connect");
+	if (c) {
+		snprintf(pol, sizeof(pol), "populate:%s", small);
+		expect_refused(c, pol, "image holds 1048576 bytes, region "
+				       "needs 8388608");
+		snprintf(pol, sizeof(pol), "populate:%s@%u", image, 60u << 20);
+		expect_refused(c, pol, "from offset 62914560");
+		expect_refused(c, "populate:/tmp/uffdd-test-absent.img",
+			       "No such file");
+		expect_refused(c, "populate:/etc/passwd", "outside the directories");
+		expect_refused(c, "record:/etc/uffdd-trace", "outside the directories");
+		/* An adopted memfd without F_SEAL_SHRINK cannot be mapped
+		 * safely by the daemon. */
+		{
+			size_t sz = 1u << 20;
+			int fd = memfd_create("unsealed", MFD_CLOEXEC);
+			void *m;
+			struct uffd_region *r = NULL;
+			int rc;
+
+			CHECK(fd >= 0 && ftruncate(fd, (off_t)sz) == 0, "memfd");
+			m = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED,
+				 fd, 0);
+			snprintf(pol, sizeof(pol), "populate:%s", image);
+			rc = uffd_region_adopt(c, m, sz, fd, 0, "unsealed", pol,
+					       &r);
+			CHECK(rc < 0, "unsealed memfd accepted");
+			CHECK(strstr(uffd_last_error(), "F_SEAL_SHRINK") != NULL,
+			      "\"%s\"", uffd_last_error());
+			fprintf(stderr, "#   unsealed -> %s\n", uffd_last_error());
+			if (rc == 0)
+				uffd_region_release(r);
+			munmap(m, sz);
+			close(fd);
+		}
+		CHECK_EQ(uffd_client_check(c), 0);
+	}
+	uffd_disconnect(c);
+	/* A daemon with the default configuration: clients may not ask for
+	 * policies that read or write files. */
+	if (td_start(&d2, NULL, NULL) == 0) {
+		c = pc_connect(&d2, "notallowed");
+		if (c) {
+			snprintf(pol, sizeof(pol), "populate:%s+around:4", image);
+			expect_refused(c, pol, "policy populate not permitted");
+			expect_refused(c, "record:/tmp/x.trace",
+				       "policy record not permitted");
+		}
+		uffd_disconnect(c);
+		td_stop(&d2);
+	} else {
+		CHECK(0, "second daemon");
+	}
+	unlink(small);
+	t_end();
+}
+
+int main(void)
+{
+	int rc;
+
+	snprintf(image, sizeof(image), "/tmp/uffdd-test-image.%d", (int)getpid());
+	if (pc_write_image(image, 64u << 20) < 0) {
+		perror(image);
+		return 1;
+	}
+	if (td_start(&D, PC_CONFIG_ALL, NULL) < 0) {
+		fprintf(stderr, "cannot start uffdd\n");
+		return 1;
+	}
+	lazy(UFFD_KIND_SHMEM, 16u << 20, 7, 0);
+	lazy(UFFD_KIND_SHMEM, 8u << 20, 3, 12288);
+	lazy(UFFD_KIND_HUGETLB, 32u << 20, 3, 0);
+	lazy(UFFD_KIND_HUGETLB, 16u << 20, 2, 2u << 20);
+	with_around();
+	refusals();
+	rc = t_summary();
+	if (rc)
+		td_dump_log(&D);
+	td_stop(&D);
+	unlink(image);
+	return rc;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * deny -- refuse every access: the fault path answers with UFFDIO_POISON
+ * and the accessing thread (only that one) gets SIGBUS.  Each refusal is
+ * logged with pid, tid and address.  A kernel without UFFDIO_POISON
+ * (before Linux 6.6) cannot refuse a minor fault without leaving the thread
+ * hanging, so the region is refused at registration instead.
+ */
+#include "daemon.h"
+#include "policy.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+static int deny_create(const char *args, void **state, char *err,
+		       size_t errlen)
+{
+	if (args) {
+		snprintf(err, errlen, "policy \"deny\" takes no arguments");
+		return -EINVAL;
+	}
+	*state = NULL;
+	return 0;
+}
+
+static int deny_attach(void *state, struct region *r, char *err,
+		       size_t errlen)
+{
+	(void)state;
+	if (!r->s->w->d->caps.poison) {
+		snprintf(err, errlen,
+			 "deny needs UFFDIO_POISON (Linux 6.6+), which this "
+			 "kernel (%s) lacks", r->s->w->d->caps.release);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+static enum policy_verdict deny_fault(void *state, struct region *r,
+				      uint64_t addr, uint32_t tid,
+				      struct map_range *out)
+{
+	(void)state;
+	(void)r;
+	(void)addr;
+	(void)tid;
+	(void)out;
+	return POLICY_DENY;
+}
+
+/* Nothing is ever mapped ahead of a fault (prefetch) either. */
+static int deny_fill(void *state, struct region *r, uint64_t start,
+		     uint64_t len)
+{
+	(void)state;
+	(void)r;
+	(void)start;
+	(void)len;
+	return -EACCES;
+}
+
+const struct policy_ops policy_deny = {
+	.name = "deny",
+	.usage = "deny",
+	.phase = PHASE_DECIDE,
+	.create = deny_create,
+	.attach = deny_attach,
+	.fault = deny_fault,
+	.fill = deny_fill,
+};

@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * populate:PATH[@OFFSET] -- lazy restore of a memory image.  Before a page
+ * is mapped the first time, its bytes are read from PATH (starting at
+ * OFFSET for the region's first byte) into the page cache through the
+ * daemon's own MAP_SHARED mapping of the client's memfd; then CONTINUE.
+ * Pages never touched are never read.
+ *
+ * Safety: the file is read with pread straight into the mapping, so a page
+ * that cannot be had (a memfd cut short, no free hugepage) makes pread fail
+ * with EFAULT instead of killing the daemon with SIGBUS; and the memfd must
+ * carry F_SEAL_SHRINK, so the client cannot truncate it under the mapping.
+ * A missing or short file refuses the region at registration.
+ */
+#include "daemon.h"
+#include "log.h"
+#include "policy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct populate {
+	char path[PATH_MAX];
+	uint64_t file_off;
+	int fd;
+	char *map;         /* the memfd from base, map_len bytes */
+	uint64_t map_len;
+	uint64_t base;     /* memfd offset of map[0] */
+	uint32_t psz;
+	uint64_t npages;
+	uint8_t *filled;   /* one bit per page */
+	/* counters (atomic) */
+	uint64_t pages_populated, bytes_read, read_errors;
+};
+
+static int pop_create(const char *args, void **state, char *err,
+		      size_t errlen)
+{
+	struct populate *p;
+	const char *at;
+	size_t plen;
+
+	if (!args || args[0] != '/') {
+		snprintf(err, errlen,
+			 "policy \"populate\" needs an absolute file path "
+			 "(usage: populate:PATH[@OFFSET])");
+		return -EINVAL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	p->fd = -1;
+	at = strrchr(args, '@');
+	if (at && strchr(at, '/'))
+		at = NULL; /* an '@' inside the path, such as vm@1/ */
+	plen = at ? (size_t)(at - args) : strlen(args);
+	if (plen >= sizeof(p->path)) {
+		free(p);
+		snprintf(err, errlen, "populate: path too long");
+		return -EINVAL;
+	}
+	memcpy(p->path, args, plen);
+	if (at && policy_parse_u64(at + 1, &p->file_off) < 0) {
+		snprintf(err, errlen,
+			 "populate: bad offset \"%s\" (usage: "
+			 "populate:PATH[@OFFSET], OFFSET in bytes, K/M/G "
+			 "suffixes allowed)", at + 1);
+		free(p);
+		return -EINVAL;
+	}
+	*state = p;
+	return 0;
+}
+
+static void pop_destroy(void *state)
+{
+	struct populate *p = state;
+
+	if (p->map)
+		munmap(p->map, p->map_len);
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p->filled);
+	free(p);
+}
+
+static int pop_attach(void *state, struct region *r, char *err, size_t errlen)
+{
+	struct populate *p = state;
+	struct stat st;
+	int seals;
+
+	if (p->map) {
+		/* Another mapping of the same memory: a fork copy or a piece. */
+		if (r->offset < p->base ||
+		    r->offset + r->len > p->base + p->map_len) {
+			snprintf(err, errlen, "populate: region outside the "
+				 "populated memory");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	seals = fcntl(r->memfd, F_GET_SEALS);
+	if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
+		snprintf(err, errlen,
+			 "populate needs the memfd sealed with F_SEAL_SHRINK "
+			 "(uffd_region_alloc's are)");
+		return -EPERM;
+	}
+	p->fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (p->fd < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "populate: cannot open %s: %s", p->path,
+			 strerror(e));
+		return -e;
+	}
+	if (fstat(p->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "populate: %s is not a regular file",
+			 p->path);
+		goto fail;
+	}
+	if ((uint64_t)st.st_size < p->file_off ||
+	    (uint64_t)st.st_size - p->file_off < r->len) {
+		/* The numbers first: the client's copy of the message is
+		 * short, and it knows the path. */
+		snprintf(err, errlen,
+			 "populate: image holds %llu bytes, region needs %llu "
+			 "from offset %llu (%s)",
+			 (unsigned long long)st.st_size,
+			 (unsigned long long)r->len,
+			 (unsigned long long)p->file_off, p->path);
+		goto fail;
+	}
+	p->psz = r->page_size;
+	p->npages = r->len / r->page_size;
+	p->filled = calloc(p->npages / 8 + 1, 1);
+	if (!p->filled) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	p->map = mmap(NULL, r->len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      r->memfd, (off_t)r->offset);
+	if (p->map == MAP_FAILED) {
+		int e = errno;
+
+		p->map = NULL;
+		snprintf(err, errlen, "populate: cannot map the memfd: %s",
+			 strerror(e));
+		free(p->filled);
+		p->filled = NULL;
+		close(p->fd);
+		p->fd = -1;
+		return -e;
+	}
+	p->map_len = r->len;
+	p->base = r->offset;
+	return 0;
+fail:
+	close(p->fd);
+	p->fd = -1;
+	return -EINVAL;
+}
+
+/* Fill the page at addr of r once.  0, or -errno. */
+static int fill_page(struct populate *p, struct region *r, uint64_t addr)
+{
+	uint64_t m = addr - r->start + r->offset, idx, done = 0;
+
+	if (!p->map)
+		return 0; /* never attached: nothing to fill from */
+	if (m < p->base || m - p->base >= p->map_len)
+		return -ERANGE;
+	idx = (m - p->base) / p->psz;
+	if (p->filled[idx / 8] & (1u << (idx % 8)))
+		return 0;
+	while (done < p->psz) {
+		ssize_t n = pread(p->fd, p->map + idx * p->psz + done,
+				  p->psz - done,
+				  (off_t)(p->file_off + idx * p->psz + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int e = n < 0 ? errno : EIO;
+
+			CNT_ADD(p->read_errors, 1);
+			log_client(LOG_WARNING, r->s->pid, r->id,
+				   "client %d region %s: populate from %s at "
+				   "%llu: %s",
+				   (int)r->s->pid, r->name, p->path,
+				   (unsigned long long)(p->file_off +
+							idx * p->psz + done),
+				   n < 0 ? strerror(e) : "file is shorter now");
+			return -e;
+		}
+		done += (uint64_t)n;
+		CNT_ADD(p->bytes_read, (uint64_t)n);
+	}
+	p->filled[idx / 8] |= (uint8_t)(1u << (idx % 8));
+	CNT_ADD(p->pages_populated, 1);
+	return 0;
+}
+
+static enum policy_verdict pop_fault(void *state, struct region *r,
+				     uint64_t addr, uint32_t tid,
+				     struct map_range *out)
+{
+	struct populate *p = state;
+	uint64_t lo = addr, hi = addr + r->page_size;
+
+	(void)tid;
+	/* The faulting page must have its bytes, or the thread would read
+	 * zeros that were never in the image. */
+	if (fill_page(p, r, addr) < 0)
+		return POLICY_DENY;
+	/* Its window: keep the run of pages that could be filled. */
+	while (lo > out->start && fill_page(p, r, lo - r->page_size) == 0)
+		lo -= r->page_size;
+	while (hi < out->start + out->len && fill_page(p, r, hi) == 0)
+		hi += r->page_size;
+	out->start = lo;
+	out->len = hi - lo;
+	return POLICY_MAP;
+}
+
+static int pop_fill(void *state, struct region *r, uint64_t start,
+		    uint64_t len)
+{
+	struct populate *p = state;
+
+	for (uint64_t a = start; a < start + len; a += r->page_size) {
+		int rc = fill_page(p, r, a);
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void pop_status(void *state, struct json_object *o)
+{
+	struct populate *p = state;
+
+	json_object_object_add(o, "populate_file",
+			       json_object_new_string(p->path));
+	json_object_object_add(o, "pages_populated",
+			       json_object_new_int64((int64_t)CNT_LD(p->pages_populated)));
+	json_object_object_add(o, "bytes_read",
+			       json_object_new_int64((int64_t)CNT_LD(p->bytes_read)));
+	json_object_object_add(o, "read_errors",
+			       json_object_new_int64((int64_t)CNT_LD(p->read_errors)));
+}
+
+static const char *pop_file(void *state)
+{
+	return ((struct populate *)state)->path;
+}
+
+const struct policy_ops policy_populate = {
+	.name = "populate",
+	.usage = "populate:PATH[@OFFSET]",
+	.phase = PHASE_FILL,
+	.flags = POLICY_F_FILE | POLICY_F_MAPS,
+	.create = pop_create,
+	.destroy = pop_destroy,
+	.attach = pop_attach,
+	.fault = pop_fault,
+	.fill = pop_fill,
+	.status = pop_status,
+	.file = pop_file,
+};

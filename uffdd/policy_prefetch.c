@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * prefetch:PATH -- warm restore.  Reads a trace written by record:PATH and,
+ * as soon as the region is registered, makes ready (the other stages' fill:
+ * populate reads the image) and maps the recorded pages in that order, in
+ * the background: a bounded chunk per turn of the region's worker loop, so
+ * that faults on other pages are still served on demand in between.  A
+ * workload that touches mostly its recorded working set sees few faults.
+ */
+#include "daemon.h"
+#include "fault.h"
+#include "log.h"
+#include "policy.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK_BYTES (4u << 20) /* per loop turn */
+#define MAX_TRACE_PAGES (1u << 28)
+
+struct prefetch {
+	char path[PATH_MAX];
+	uint64_t *pages;
+	size_t n, next;
+	struct region *home; /* the region prefetched into */
+	struct event *ev;
+	uint64_t t0;
+	/* counters (atomic) */
+	uint64_t done, mapped, skipped, ignored;
+	int finished;
+};
+
+static int pf_create(const char *args, void **state, char *err,
+		     size_t errlen)
+{
+	struct prefetch *p;
+
+	if (!args || args[0] != '/' || strlen(args) >= PATH_MAX) {
+		snprintf(err, errlen,
+			 "policy \"prefetch\" needs an absolute file path "
+			 "(usage: prefetch:PATH, a trace written by record)");
+		return -EINVAL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	snprintf(p->path, sizeof(p->path), "%s", args);
+	*state = p;
+	return 0;
+}
+
+static void pf_destroy(void *state)
+{
+	struct prefetch *p = state;
+
+	if (p->ev)
+		event_free(p->ev);
+	free(p->pages);
+	free(p);
+}
+
+/* Parse the trace; every page index below npages is kept, in order. */
+static int load(struct prefetch *p, const struct region *r, char *err,
+		size_t errlen)
+{
+	FILE *f = fopen(p->path, "re");
+	unsigned long long psz = 0, npages = 0, idx;
+	char line[64];
+	size_t cap = 0;
+	int version = 0, lineno = 3;
+
+	if (!f) {
+		int e = errno;
+
+		snprintf(err, errlen, "prefetch: cannot open %s: %s", p->path,
+			 strerror(e));
+		return -e;
+	}
+	if (fscanf(f, "uffdd-trace %d\npage_size %llu\npages %llu\n", &version,
+		   &psz, &npages) != 3 ||
+	    version != 1) {
+		snprintf(err, errlen,
+			 "prefetch: %s is not a uffdd trace (version 1): see "
+			 "docs/policies.md", p->path);
+		fclose(f);
+		return -EINVAL;
+	}
+	if (psz != r->page_size) {
+		snprintf(err, errlen,
+			 "prefetch: %s was recorded with %llu-byte pages, the "
+			 "region has %u-byte pages", p->path, psz,
+			 r->page_size);
+		fclose(f);
+		return -EINVAL;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *end;
+
+		lineno++;
+		idx = strtoull(line, &end, 10);
+		if (end == line || (*end != '\n' && *end)) {
+			snprintf(err, errlen, "prefetch: %s:%d: not a page "
+				 "index", p->path, lineno);
+			fclose(f);
+			return -EINVAL;
+		}
+		if (idx >= r->len / r->page_size) {
+			p->ignored++; /* beyond this region: bounds */
+			continue;
+		}
+		if (p->n == cap) {
+			uint64_t *np;
+
+			if (cap >= MAX_TRACE_PAGES) {
+				snprintf(err, errlen, "prefetch: %s is too "
+					 "long", p->path);
+				fclose(f);
+				return -EFBIG;
+			}
+			cap = cap ? cap * 2 : 1024;
+			np = realloc(p->pages, cap * sizeof(*np));
+			if (!np) {
+				fclose(f);
+				snprintf(err, errlen, "out of memory");
+				return -ENOMEM;
+			}
+			p->pages = np;
+		}
+		p->pages[p->n++] = idx;
+	}
+	fclose(f);
+	return 0;
+}
+
+static void pf_turn(evutil_socket_t fd, short what, void *arg)
+{
+	struct prefetch *p = arg;
+	struct region *r = p->home;
+	uint64_t budget = CHUNK_BYTES;
+	static const struct timeval now = { 0, 0 };
+
+	(void)fd;
+	(void)what;
+	while (r && p->next < p->n && budget > 0) {
+		uint64_t first = p->pages[p->next], addr;
+		size_t k = 1;
+		long got;
+
+		/* A run of consecutive pages is one fill and one ioctl. */
+		while (p->next + k < p->n && p->pages[p->next + k] == first + k &&
+		       (k + 1) * r->page_size <= budget)
+			k++;
+		addr = policy_addr(r, first);
+		if (!addr || !policy_addr(r, first + k - 1)) {
+			k = 1; /* moved or cut away: page by page */
+			addr = policy_addr(r, first);
+		}
+		p->next += k;
+		budget = budget > k * r->page_size ? budget - k * r->page_size
+						    : 0;
+		CNT_ADD(p->done, k);
+		if (!addr || policy_fill(r, addr, k * r->page_size) < 0) {
+			CNT_ADD(p->skipped, k);
+			continue;
+		}
+		got = fault_map(r, addr, k * r->page_size, 1);
+		if (got == -ESRCH) {
+			p->home = NULL;
+			break;
+		}
+		if (got > 0)
+			CNT_ADD(p->mapped, (uint64_t)got);
+		if (got < (long)k)
+			CNT_ADD(p->skipped, k - (uint64_t)(got > 0 ? got : 0));
+	}
+	if (p->home && p->next < p->n) {
+		event_add(p->ev, &now);
+		return;
+	}
+	if (!p->finished) {
+		p->finished = 1;
+		log_info("prefetch from %s: %" PRIu64 " of %zu pages mapped in "
+			 "%.1f ms", p->path, CNT_LD(p->mapped), p->n,
+			 (double)(now_ns() - p->t0) / 1e6);
+	}
+}
+
+static int pf_attach(void *state, struct region *r, char *err, size_t errlen)
+{
+	struct prefetch *p = state;
+	static const struct timeval now = { 0, 0 };
+	int rc;
+
+	if (p->ev)
+		return 0; /* a fork copy or a piece: prefetch the first only */
+	rc = load(p, r, err, errlen);
+	if (rc < 0)
+		return rc;
+	p->ev = event_new(r->s->w->base, -1, 0, pf_turn, p);
+	if (!p->ev) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	p->home = r;
+	p->t0 = now_ns();
+	event_add(p->ev, &now);
+	return 0;
+}
+
+static void pf_detach(void *state, struct region *r)
+{
+	struct prefetch *p = state;
+
+	if (p->home == r) {
+		p->home = NULL;
+		if (p->ev)
+			event_del(p->ev);
+	}
+}
+
+static void pf_status(void *state, struct json_object *o)
+{
+	struct prefetch *p = state;
+
+	json_object_object_add(o, "prefetch_file",
+			       json_object_new_string(p->path));
+	json_object_object_add(o, "prefetch_total",
+			       json_object_new_int64((int64_t)p->n));
+	json_object_object_add(o, "prefetch_done",
+			       json_object_new_int64((int64_t)CNT_LD(p->done)));
+	json_object_object_add(o, "prefetch_mapped",
+			       json_object_new_int64((int64_t)CNT_LD(p->mapped)));
+	json_object_object_add(o, "prefetch_skipped",
+			       json_object_new_int64((int64_t)CNT_LD(p->skipped)));
+	json_object_object_add(o, "prefetch_ignored",
+			       json_object_new_int64((int64_t)p->ignored));
+}
+
+static const char *pf_file(void *state)
+{
+	return ((struct prefetch *)state)->path;
+}
+
+const struct policy_ops policy_prefetch = {
+	.name = "prefetch",
+	.usage = "prefetch:PATH",
+	.phase = PHASE_BASE,
+	.flags = POLICY_F_FILE,
+	.create = pf_create,
+	.destroy = pf_destroy,
+	.attach = pf_attach,
+	.detach = pf_detach,
+	.status = pf_status,
+	.file = pf_file,
+};
