@@ -10,6 +10,7 @@
 #include <linux/falloc.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,6 +177,16 @@ API int uffd_connect(const char *socket_path, const char *name, unsigned flags,
 	uffdd_set_str(h.name, sizeof(h.name), name ? name : default_name());
 	if (!(flags & UFFD_CONNECT_NO_GRANT))
 		h.flags |= UFFDD_HELLO_WANT_GRANT;
+	/* Where this thread runs now: a daemon that pins its workers serves
+	 * us from the one on this CPU, avoiding cross-CPU wake-ups. */
+	{
+		int cpu = sched_getcpu();
+
+		if (cpu >= 0) {
+			h.flags |= UFFDD_HELLO_CPU;
+			h.cpu = (uint32_t)cpu;
+		}
+	}
 	rc = request(c, UFFDD_HELLO, &h, sizeof(h), NULL, 0, &m);
 	if (rc < 0)
 		goto err;

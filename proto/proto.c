@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 _Static_assert(sizeof(struct uffdd_hdr) == 16, "header is 16 bytes");
-_Static_assert(sizeof(struct uffdd_hello) == 40, "hello is 40 bytes");
+_Static_assert(sizeof(struct uffdd_hello) == 48, "hello is 48 bytes");
 _Static_assert(sizeof(struct uffdd_welcome) == 32, "welcome is 32 bytes");
 _Static_assert(sizeof(struct uffdd_register) == 224, "register is 224 bytes");
 _Static_assert(sizeof(struct uffdd_error) == 128, "error is 128 bytes");

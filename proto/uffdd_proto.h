@@ -41,12 +41,15 @@ struct uffdd_hdr {
 
 /* HELLO flags */
 #define UFFDD_HELLO_WANT_GRANT 0x1u /* ask for an open /dev/userfaultfd */
+#define UFFDD_HELLO_CPU 0x2u        /* cpu holds the client's current CPU */
 
 struct uffdd_hello {
 	uint16_t min_version;
 	uint16_t max_version;
 	uint32_t flags;
 	char name[UFFDD_NAME_LEN]; /* client's own name, NUL-padded */
+	uint32_t cpu;              /* placement hint, with UFFDD_HELLO_CPU */
+	uint32_t reserved;         /* 0 */
 };
 
 /* WELCOME flags */

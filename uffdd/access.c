@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "access.h"
 #include "daemon.h"
-#include "limits.h"
+#include "bounds.h"
 #include "log.h"
 
 #include <errno.h>

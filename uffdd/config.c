@@ -213,7 +213,21 @@ static int parse_root(struct ctx *x, json_object *root, struct config *c)
 			rc = get_mode(x, key, v, &c->socket_mode);
 		else if (strcmp(key, "control_socket_mode") == 0)
 			rc = get_mode(x, key, v, &c->control_mode);
-		else if (strcmp(key, "workers") == 0) {
+		else if (strcmp(key, "placement") == 0) {
+			char pl[16];
+
+			rc = get_str(x, key, v, pl, sizeof(pl));
+			if (!rc && strcmp(pl, "scheduler") == 0)
+				c->placement = PLACEMENT_SCHEDULER;
+			else if (!rc && strcmp(pl, "pinned") == 0)
+				c->placement = PLACEMENT_PINNED;
+			else if (!rc)
+				rc = cfail(x, key, "expected \"scheduler\" or "
+						   "\"pinned\"");
+		} else if (strcmp(key, "spin_us") == 0) {
+			rc = get_uint(x, key, v, 0, 10000, &u);
+			c->spin_us = (unsigned)u;
+		} else if (strcmp(key, "workers") == 0) {
 			rc = get_uint(x, key, v, 0, 256, &u);
 			c->workers = (int)u;
 		} else if (strcmp(key, "log_level") == 0) {

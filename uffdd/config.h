@@ -37,12 +37,19 @@ struct policy_rule {
 	uint32_t may;       /* policies the client may ask for (bits) */
 };
 
+enum {
+	PLACEMENT_SCHEDULER = 0, /* workers float; sessions by load */
+	PLACEMENT_PINNED = 1,    /* worker i on CPU i; sessions by client CPU */
+};
+
 struct config {
 	char socket_path[108];
 	char control_path[108];
 	unsigned socket_mode;  /* data socket when we create it */
 	unsigned control_mode; /* control socket when we create it */
 	int workers;           /* 0: one per online CPU */
+	int placement;         /* PLACEMENT_* */
+	unsigned spin_us;      /* a worker polls this long before sleeping */
 	int log_level;
 	char default_policy[128];
 	struct id_list grant_uids; /* may get a /dev/userfaultfd grant */

@@ -2,7 +2,7 @@
 #include "control.h"
 #include "access.h"
 #include "control_ops.h"
-#include "limits.h"
+#include "bounds.h"
 #include "log.h"
 #include "status.h"
 

@@ -18,7 +18,7 @@
 
 #include "config.h"
 #include "histo.h"
-#include "limits.h"
+#include "bounds.h"
 #include "probe.h"
 #include "uffdd_proto.h"
 
@@ -125,6 +125,7 @@ struct worker_stats {
 
 struct worker {
 	int idx;
+	int cpu; /* pinned to this CPU, or -1 */
 	struct daemon *d;
 	pthread_t thread;
 	struct event_base *base;
@@ -147,6 +148,8 @@ struct daemon {
 	enum { CONFIG_DEFAULT_PATH, CONFIG_NAMED, CONFIG_NONE } config_mode;
 	int config_from_file;   /* the running configuration came from a file */
 	int log_level_override; /* --log-level, -1 if none */
+	int placement_override; /* --placement, -1 if none */
+	int spin_override;      /* --spin-us, -1 if none */
 	pthread_rwlock_t cfg_lock; /* held by workers while reading cfg */
 	struct uffd_caps caps;
 	struct event_base *base; /* main thread */

@@ -22,7 +22,7 @@
 #include "events.h"
 #include "fault.h"
 #include "fdstore.h"
-#include "limits.h"
+#include "bounds.h"
 #include "log.h"
 #include "policy.h"
 #include "region.h"

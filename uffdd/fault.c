@@ -5,7 +5,7 @@
  */
 #include "fault.h"
 #include "events.h"
-#include "limits.h"
+#include "bounds.h"
 #include "log.h"
 #include "policy.h"
 #include "region.h"
@@ -101,10 +101,17 @@ static int continue_range(struct region *r, int uffd, uint64_t start,
 			wake(uffd, start, len);
 			return 0;
 		case EAGAIN:
-			if (tries < EAGAIN_RETRIES && len)
+			/*
+			 * Part done, the rest absent or racing: try the rest.
+			 * Nothing done: the mm is changing (a remove, remap
+			 * or fork event is queued for us).  Retrying before
+			 * that event is read cannot succeed; wake the thread
+			 * instead, so that it faults again after the event.
+			 */
+			if (c.mapped > 0 && tries < EAGAIN_RETRIES && len)
 				continue;
 			wake(uffd, start, len);
-			return -EAGAIN;
+			return c.mapped > 0 ? -EAGAIN : 0;
 		case ESRCH:
 			return -ESRCH;
 		case EFAULT:
@@ -332,6 +339,10 @@ void fault_cb(evutil_socket_t fd, short what, void *arg)
 	struct region *r = arg;
 	struct session *s = r->s;
 	struct uffd_msg msgs[FAULT_BATCH];
+	/* Low-latency mode: poll a while before sleeping, so that the next
+	 * fault of a sequential toucher needs no wake-up of this thread. */
+	uint64_t spin_ns = (uint64_t)CNT_LD(s->w->d->cfg.spin_us) * 1000;
+	uint64_t spin_until = spin_ns ? now_ns() + spin_ns : 0;
 
 	(void)what;
 	/*
@@ -351,6 +362,11 @@ void fault_cb(evutil_socket_t fd, short what, void *arg)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			if (errno == EAGAIN && spin_until && now_ns() < spin_until) {
+				round--;
+				__builtin_ia32_pause();
+				continue;
+			}
 			if (errno == EAGAIN)
 				return;
 			log_client(LOG_ERR, s->pid, r->id,
@@ -366,9 +382,14 @@ void fault_cb(evutil_socket_t fd, short what, void *arg)
 			session_drop(s, "process has exited");
 			return;
 		}
-		/* An event may have ended the region or the session. */
-		if (r->dead || s->dying)
+		/* An event may have ended the region or the session (s is
+		 * freed later than its regions: test it first). */
+		if (s->dying || r->dead)
 			return;
+		if (spin_until) {
+			spin_until = now_ns() + spin_ns;
+			continue;
+		}
 		if ((size_t)n < sizeof(msgs[0]) * (size_t)want)
 			return;
 	}

@@ -95,6 +95,14 @@ static int set_owner(const char *path, int64_t uid, int64_t gid)
 	return 0;
 }
 
+static int is_listening(int fd)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 && v;
+}
+
 static int sock_type(int fd)
 {
 	int t = 0;
@@ -134,21 +142,23 @@ static void from_systemd(struct daemon *d)
 	for (int i = 0; i < n; i++) {
 		int fd = SD_LISTEN_FDS_START + i;
 		const char *name = names && names[i] ? names[i] : "";
-		int t = sock_type(fd);
+		int t = sock_type(fd), listening = is_listening(fd);
+		int named = !strcmp(name, "data") || !strcmp(name, "control");
 
-		if ((strcmp(name, "data") == 0 ||
-		     (strcmp(name, "control") != 0 && t == SOCK_SEQPACKET)) &&
-		    d->data_fd < 0 && t == SOCK_SEQPACKET)
+		if (listening && t == SOCK_SEQPACKET && d->data_fd < 0 &&
+		    (!strcmp(name, "data") || !named))
 			d->data_fd = fd;
-		else if ((strcmp(name, "control") == 0 || t == SOCK_STREAM) &&
-			 d->control_fd < 0 && t == SOCK_STREAM)
+		else if (listening && t == SOCK_STREAM && d->control_fd < 0 &&
+			 (!strcmp(name, "control") || !named))
 			d->control_fd = fd;
-		else if (t < 0 || !strcmp(name, "data") || !strcmp(name, "control"))
+		else if (!named && !listening)
+			keep_stored(d, fd, name); /* from the fd store */
+		else {
 			log_warn("ignoring unexpected socket %d (\"%s\") from "
 				 "systemd",
 				 fd, name);
-		else
-			keep_stored(d, fd, name);
+			close(fd);
+		}
 	}
 	for (int i = 0; names && i < n; i++)
 		free(names[i]);

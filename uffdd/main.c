@@ -5,7 +5,7 @@
 #include "fdstore.h"
 #include "daemon.h"
 #include "fault.h"
-#include "limits.h"
+#include "bounds.h"
 #include "listen.h"
 #include "log.h"
 #include "policy.h"
@@ -49,6 +49,15 @@ static const char usage[] =
 	"                             " UFFDD_DEFAULT_CONTROL ")\n"
 	"  -w, --workers N            fault worker threads (default: one per "
 	"CPU)\n"
+	"  -P, --placement MODE       scheduler (workers float, default) or "
+	"pinned\n"
+	"                             (worker i on CPU i, each client served by "
+	"the\n"
+	"                             worker on the CPU it connected from)\n"
+	"  -S, --spin-us N            poll a uffd N microseconds before "
+	"sleeping\n"
+	"                             (lower latency for a CPU's worth of "
+	"polling)\n"
 	"  -l, --log-level LEVEL      err, warning, notice, info (default) or "
 	"debug\n"
 	"  -t, --check-config         parse the configuration, report, and exit\n"
@@ -216,8 +225,11 @@ static void reload(struct daemon *d)
 	c.socket_mode = d->cfg.socket_mode;
 	c.control_mode = d->cfg.control_mode;
 	c.workers = d->cfg.workers;
+	c.placement = d->cfg.placement;
 	if (d->log_level_override >= 0)
 		c.log_level = d->log_level_override;
+	if (d->spin_override >= 0)
+		c.spin_us = (unsigned)d->spin_override;
 	/* Workers read the configuration only under cfg_lock (requests,
 	 * never the fault path). */
 	pthread_rwlock_wrlock(&d->cfg_lock);
@@ -267,6 +279,8 @@ static int parse_args(int argc, char **argv, struct daemon *d, int *check_only,
 		{ "control-socket", required_argument, NULL, 'C' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "placement", required_argument, NULL, 'P' },
+		{ "spin-us", required_argument, NULL, 'S' },
 		{ "check-config", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -275,7 +289,7 @@ static int parse_args(int argc, char **argv, struct daemon *d, int *check_only,
 	int c;
 	char *end;
 
-	while ((c = getopt_long(argc, argv, "c:ns:C:w:l:thV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:ns:C:w:l:P:S:thV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			snprintf(d->config_path, sizeof(d->config_path), "%s",
@@ -296,6 +310,26 @@ static int parse_args(int argc, char **argv, struct daemon *d, int *check_only,
 			if (*end || *workers < 1 || *workers > 256) {
 				fprintf(stderr,
 					"uffdd: --workers takes 1 to 256\n");
+				return 2;
+			}
+			break;
+		case 'P':
+			if (strcmp(optarg, "pinned") == 0)
+				d->placement_override = PLACEMENT_PINNED;
+			else if (strcmp(optarg, "scheduler") == 0)
+				d->placement_override = PLACEMENT_SCHEDULER;
+			else {
+				fprintf(stderr, "uffdd: --placement is "
+						"scheduler or pinned\n");
+				return 2;
+			}
+			break;
+		case 'S':
+			d->spin_override = (int)strtol(optarg, &end, 10);
+			if (*end || d->spin_override < 0 ||
+			    d->spin_override > 10000) {
+				fprintf(stderr,
+					"uffdd: --spin-us takes 0 to 10000\n");
 				return 2;
 			}
 			break;
@@ -344,6 +378,10 @@ static int load_config(struct daemon *d, int level_override)
 	d->log_level_override = level_override;
 	if (level_override >= 0)
 		d->cfg.log_level = level_override;
+	if (d->placement_override >= 0)
+		d->cfg.placement = d->placement_override;
+	if (d->spin_override >= 0)
+		d->cfg.spin_us = (unsigned)d->spin_override;
 	return 0;
 }
 
@@ -354,6 +392,7 @@ int main(int argc, char **argv)
 	char missing[512];
 
 	pthread_rwlock_init(&D.cfg_lock, NULL);
+	D.placement_override = D.spin_override = -1;
 	rc = parse_args(argc, argv, &D, &check_only, &sock, &ctl, &workers,
 			&level);
 	if (rc)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "region.h"
-#include "limits.h"
+#include "bounds.h"
 #include "policy.h"
 
 #include <ctype.h>

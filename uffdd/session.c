@@ -9,8 +9,9 @@
 #include "events.h"
 #include "fault.h"
 #include "fdstore.h"
+#include "worker.h"
 #include "fdcheck.h"
-#include "limits.h"
+#include "bounds.h"
 #include "log.h"
 #include "policy.h"
 #include "region.h"
@@ -127,7 +128,32 @@ static void refuse(struct session *s, const struct uffdd_msg *m, int code,
 	uffdd_send_error(s->sock, m->hdr.seq, m->hdr.type, code, "%s", why);
 }
 
-static void on_hello(struct session *s, const struct uffdd_msg *m)
+/*
+ * Pinned placement: serve the session from the worker on the client's
+ * CPU.  Only right after HELLO, when it has no region yet; the caller
+ * (this session's callback) must not touch s again when this returns 1.
+ */
+static int move_to_cpu(struct session *s, int cpu)
+{
+	struct worker *from = s->w, *to = worker_for_cpu(from->d, cpu);
+
+	if (!to || to == from || s->nregions)
+		return 0;
+	limits_session_end(s);
+	event_free(s->ev); /* inside its own callback: allowed */
+	s->ev = NULL;
+	pthread_mutex_lock(&from->lock);
+	TAILQ_REMOVE(&from->sessions, s, link);
+	from->nsessions--;
+	pthread_mutex_unlock(&from->lock);
+	log_client(LOG_DEBUG, s->pid, 0,
+		   "client %d runs on CPU %d: moved to worker %d", (int)s->pid,
+		   cpu, to->idx);
+	worker_give(to, s);
+	return 1;
+}
+
+static int on_hello(struct session *s, const struct uffdd_msg *m)
 {
 	struct daemon *d = s->w->d;
 	struct uffdd_welcome w = { 0 };
@@ -136,7 +162,7 @@ static void on_hello(struct session *s, const struct uffdd_msg *m)
 
 	if (s->hello_done) {
 		refuse(s, m, EPROTO, "HELLO was already received");
-		return;
+		return 0;
 	}
 	ver = m->u.hello.max_version < UFFDD_PROTO_MAX ? m->u.hello.max_version
 						       : UFFDD_PROTO_MAX;
@@ -148,7 +174,7 @@ static void on_hello(struct session *s, const struct uffdd_msg *m)
 				 m->u.hello.min_version, m->u.hello.max_version,
 				 UFFDD_PROTO_MIN, UFFDD_PROTO_MAX);
 		session_drop(s, "no common protocol version");
-		return;
+		return 0;
 	}
 	snprintf(s->name, sizeof(s->name), "%s", m->u.hello.name);
 	sanitize(s->name);
@@ -174,7 +200,7 @@ static void on_hello(struct session *s, const struct uffdd_msg *m)
 		close(dev);
 	if (rc < 0) {
 		session_drop(s, "cannot answer HELLO");
-		return;
+		return 0;
 	}
 	s->hello_done = 1;
 	s->granted = dev >= 0;
@@ -183,6 +209,9 @@ static void on_hello(struct session *s, const struct uffdd_msg *m)
 		   "client %d (%s, uid %u, \"%s\") connected on worker %d%s",
 		   (int)s->pid, s->comm, (unsigned)s->uid, s->name, s->w->idx,
 		   s->granted ? ", /dev/userfaultfd granted" : "");
+	if (m->u.hello.flags & UFFDD_HELLO_CPU)
+		return move_to_cpu(s, (int)m->u.hello.cpu);
+	return 0;
 }
 
 /* Refuse a REGISTER: say why to the client and close what it sent. */
@@ -421,11 +450,14 @@ static void on_publish(struct session *s, const struct uffdd_msg *m)
 		session_drop(s, "cannot answer PUBLISH");
 }
 
-static void dispatch(struct session *s, struct uffdd_msg *m)
+/* Returns 1 when the session has moved to another worker. */
+static int dispatch(struct session *s, struct uffdd_msg *m)
 {
+	int moved = 0;
+
 	switch (m->hdr.type) {
 	case UFFDD_HELLO:
-		on_hello(s, m);
+		moved = on_hello(s, m);
 		break;
 	case UFFDD_REGISTER:
 		(void)on_register(s, m);
@@ -445,13 +477,16 @@ static void dispatch(struct session *s, struct uffdd_msg *m)
 		break;
 	}
 	uffdd_msg_close_fds(m);
+	return moved;
 }
 
 static void session_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
+	struct daemon *d = s->w->d;
 	struct uffdd_msg m;
 	char err[160];
+	int moved;
 
 	(void)what;
 	/* A few messages per wake-up so one chatty client cannot starve
@@ -479,9 +514,11 @@ static void session_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		/* A reload may replace the configuration meanwhile. */
-		pthread_rwlock_rdlock(&s->w->d->cfg_lock);
-		dispatch(s, &m);
-		pthread_rwlock_unlock(&s->w->d->cfg_lock);
+		pthread_rwlock_rdlock(&d->cfg_lock);
+		moved = dispatch(s, &m);
+		pthread_rwlock_unlock(&d->cfg_lock);
+		if (moved)
+			return; /* another worker owns s now */
 	}
 	/* s may be dying here; it is freed from the event loop later. */
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "status.h"
-#include "limits.h"
+#include "bounds.h"
 #include "policy.h"
 #include "uffd_uapi.h"
 

@@ -51,11 +51,31 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
 		event_base_loopbreak(w->base);
 }
 
+/*
+ * Pinned placement: worker i lives on CPU i, so a session whose client
+ * runs on that CPU is served without cross-CPU wake-ups.
+ */
+static void pin(struct worker *w)
+{
+	cpu_set_t set;
+	int rc;
+
+	CPU_ZERO(&set);
+	CPU_SET(w->cpu, &set);
+	rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	if (rc)
+		log_warn("worker %d: cannot pin to CPU %d: %s (placement "
+			 "\"pinned\" needs sched_setaffinity)",
+			 w->idx, w->cpu, strerror(rc));
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	sigset_t all;
 
+	if (w->cpu >= 0)
+		pin(w);
 	/* Signals are the main thread's business. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
@@ -73,6 +93,12 @@ static int worker_init(struct daemon *d, struct worker *w, int idx)
 
 	w->idx = idx;
 	w->d = d;
+	w->cpu = -1;
+	if (d->cfg.placement == PLACEMENT_PINNED) {
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+		w->cpu = (int)(idx % (ncpu > 0 ? ncpu : 1));
+	}
 	TAILQ_INIT(&w->sessions);
 	TAILQ_INIT(&w->incoming);
 	TAILQ_INIT(&w->calls);
@@ -123,6 +149,22 @@ static void poke(struct worker *w)
 		log_err("worker %d: notify: %s", w->idx, strerror(errno));
 }
 
+struct worker *worker_for_cpu(struct daemon *d, int cpu)
+{
+	for (int i = 0; i < d->nworkers; i++)
+		if (d->workers[i].cpu == cpu)
+			return &d->workers[i];
+	return NULL;
+}
+
+void worker_give(struct worker *w, struct session *s)
+{
+	pthread_mutex_lock(&w->lock);
+	TAILQ_INSERT_TAIL(&w->incoming, s, link);
+	pthread_mutex_unlock(&w->lock);
+	poke(w);
+}
+
 int worker_assign(struct daemon *d, struct session *s)
 {
 	struct worker *best = NULL;
@@ -138,10 +180,7 @@ int worker_assign(struct daemon *d, struct session *s)
 		}
 	}
 	d->next_worker = (d->next_worker + 1) % d->nworkers;
-	pthread_mutex_lock(&best->lock);
-	TAILQ_INSERT_TAIL(&best->incoming, s, link);
-	pthread_mutex_unlock(&best->lock);
-	poke(best);
+	worker_give(best, s);
 	return best->idx;
 }
 

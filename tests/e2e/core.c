@@ -374,7 +374,7 @@ static int raw_connect(void)
 
 static int raw_hello(int s)
 {
-	struct uffdd_hello h = { 1, 1, 0, "raw" };
+	struct uffdd_hello h = { .min_version = 1, .max_version = 1, .name = "raw" };
 	struct uffdd_msg m;
 	char err[160];
 
@@ -475,7 +475,8 @@ static void test_bad_input(void)
 	CHECK_EQ(raw_hello(s), 0);
 	/* A second HELLO. */
 	{
-		struct uffdd_hello h = { 1, 1, 0, "again" };
+		struct uffdd_hello h = { .min_version = 1, .max_version = 1,
+					  .name = "again" };
 
 		uffdd_send(s, UFFDD_HELLO, 3, &h, sizeof(h), NULL, 0);
 		rc = raw_reply(s, msg, sizeof(msg));

@@ -92,10 +92,11 @@ static void fork_served(int kind, const char *policy, int from_image)
 			rg = json_object_array_get_idx(j_path(cl, "regions"), 0);
 			CHECK(rg != NULL, "child region");
 			fprintf(stderr, "#   child %d: session %s, region faults "
-				"%lld, pages_mapped %lld\n", (int)pid,
+				"%lld, pages_mapped %lld, races %lld\n", (int)pid,
 				json_object_get_string(j_path(cl, "session")),
 				(long long)j_int(rg, "faults"),
-				(long long)j_int(rg, "pages_mapped"));
+				(long long)j_int(rg, "pages_mapped"),
+				(long long)j_int(rg, "races"));
 			/* A fresh mm: every page it touched was a fault. */
 			CHECK_EQ(j_int(rg, "faults"), (int64_t)pages);
 			CHECK_EQ(j_int(rg, "errors"), 0);

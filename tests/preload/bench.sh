@@ -48,8 +48,8 @@ accepts() { # POLICY: does uffdd take it?  (uffd-run exits 64 if not)
 		2> "$W/policy.err"
 	rc=$?
 	[ $rc = 0 ] && return 0
-	REFUSED="$REFUSED
-  $1: $(cat "$W/policy.err")"
+	echo "$REFUSED" | grep -q "^  $1: " || REFUSED="$REFUSED
+  $1: $(cut -c1-150 "$W/policy.err")"
 	return 1
 }
 for p in $POLICIES; do
@@ -107,6 +107,12 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == "-" || a == "-" || b == 0) pri
 		bs=$(median "$R/$base.steady") bc=$(median "$R/$base.conn")
 		printf '%-18s %12s %9s %14s %9s %12s %11s\n' "$label" "$s" "$(pct "$s" "$bs")" \
 			"$c" "$(pct "$c" "$bc")" "$(median "$R/$f.ctime")" "$(median "$R/$f.fpc")"
+	done < "$W/configs"
+	echo "per round (steady tps | conn/txn tps), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+	while read -r label mode huge pol; do
+		f=$(echo "$label" | tr ':/' '__')
+		printf '  %-16s %s | %s\n' "$label" "$(tr '\n' ' ' < "$R/$f.steady")" \
+			"$(tr '\n' ' ' < "$R/$f.conn")"
 	done < "$W/configs"
 	[ -n "$REFUSED" ] && echo "refused by uffdd:$REFUSED"
 } > "$W/table"

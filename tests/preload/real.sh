@@ -74,12 +74,20 @@ run_one() { # MODE HUGE LABEL
 		{ bad "$label: amcheck"; cat "$W/amcheck.log"; }
 
 	if [ "$mode" = wrapped ]; then
-		sum=$(pl_status postgres)
-		echo "# $label: uffdd: $sum"
-		missing=""
-		for p in $(pg_pids); do
-			echo ",${sum##*pids=}," | grep -q ",$p," || missing="$missing $p"
+		# A process forked a moment ago may not have its session yet
+		# (its REGISTER is answered asynchronously): look a few times.
+		tries=0
+		while :; do
+			sum=$(pl_status postgres)
+			missing=""
+			for p in $(pg_pids); do
+				echo ",${sum##*pids=}," | grep -q ",$p," || missing="$missing $p"
+			done
+			tries=$((tries + 1))
+			[ -z "$missing" ] || [ $tries -ge 20 ] && break
+			sleep 0.1
 		done
+		echo "# $label: uffdd: $sum"
 		[ -z "$missing" ] && ok "$label: every server process has a session" ||
 			bad "$label: processes without a session:$missing"
 		echo "$sum" | grep -q " unserved=0 " && echo "$sum" | grep -q " errors=0 " &&

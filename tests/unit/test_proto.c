@@ -87,7 +87,7 @@ static void round_trip(uint16_t type, const void *body, size_t len, int nfds)
 
 static void test_round_trips(void)
 {
-	struct uffdd_hello h = { 1, 1, UFFDD_HELLO_WANT_GRANT, "app" };
+	struct uffdd_hello h = { 1, 1, UFFDD_HELLO_WANT_GRANT, "app", 3, 0 };
 	struct uffdd_welcome w = { .version = 1, .kernel_features = 0x600,
 				   .session_id = 42, .max_regions = 9 };
 	struct uffdd_welcome wg = w;
@@ -156,7 +156,7 @@ static void expect_refused(const char *what, const void *buf, size_t len,
 static void test_malformed(void)
 {
 	unsigned char buf[2048];
-	struct uffdd_hello h = { 1, 1, 0, "x" };
+	struct uffdd_hello h = { 1, 1, 0, "x", 0, 0 };
 	struct uffdd_register r = { .name = "n", .policy = "p", .page_size = 4096 };
 	struct uffdd_error e = { 1, 0, 0, "" };
 	int efd[20];

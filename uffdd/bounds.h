@@ -5,8 +5,8 @@
  * the whole daemon; and a log throttle so that a flood costs one line a
  * second, not one per attempt.
  */
-#ifndef UFFDD_LIMITS_H
-#define UFFDD_LIMITS_H
+#ifndef UFFDD_BOUNDS_H
+#define UFFDD_BOUNDS_H
 
 #include <stdint.h>
 

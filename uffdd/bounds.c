@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "limits.h"
+#include "bounds.h"
 #include "daemon.h"
 #include "fdcheck.h"
 #include "log.h"

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Writes the protocol fuzzer's seed corpus (one file per message kind,
+ * valid and subtly invalid) into the directory given.  Run by
+ * `make fuzz-seeds`; the output is kept in tests/fuzz/corpus/proto.
+ */
+#include "uffdd_proto.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *dir;
+
+static void put(const char *name, int nfds, uint16_t type, uint16_t version,
+		const void *body, size_t len, long hdr_len)
+{
+	unsigned char buf[1 + sizeof(struct uffdd_hdr) + UFFDD_MAX_MSG];
+	struct uffdd_hdr h = { UFFDD_MAGIC, version, type,
+			       hdr_len < 0 ? (uint32_t)len : (uint32_t)hdr_len,
+			       1 };
+	char path[512];
+	FILE *f;
+
+	buf[0] = (unsigned char)nfds;
+	memcpy(buf + 1, &h, sizeof(h));
+	memcpy(buf + 1 + sizeof(h), body, len);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f) {
+		perror(path);
+		return;
+	}
+	fwrite(buf, 1, 1 + sizeof(h) + len, f);
+	fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+	struct uffdd_hello hello = { .min_version = 1, .max_version = 1,
+				     .flags = UFFDD_HELLO_WANT_GRANT };
+	struct uffdd_welcome w = { .version = 1, .flags = UFFDD_WELCOME_GRANT };
+	struct uffdd_register reg = { .start = 0x7f0000000000ull,
+				      .length = 2 << 20, .page_size = 4096,
+				      .kind = UFFDD_KIND_SHMEM };
+	struct uffdd_registered rd = { .region_id = 0x1122334455667788ull };
+	struct uffdd_unregister un = { .region_id = 42 };
+	struct uffdd_publish pub = { .region_id = 42, .length = 4096 };
+	struct uffdd_error e = { .code = 22, .ref_type = UFFDD_REGISTER };
+
+	if (argc != 2)
+		return 2;
+	dir = argv[1];
+	snprintf(hello.name, sizeof(hello.name), "seed");
+	snprintf(reg.name, sizeof(reg.name), "region");
+	snprintf(reg.policy, sizeof(reg.policy), "gate:timeout=300,action=map");
+	snprintf(e.message, sizeof(e.message), "bad");
+	put("hello", 0, UFFDD_HELLO, 1, &hello, sizeof(hello), -1);
+	put("welcome", 1, UFFDD_WELCOME, 1, &w, sizeof(w), -1);
+	put("register", 2, UFFDD_REGISTER, 1, &reg, sizeof(reg), -1);
+	put("registered", 0, UFFDD_REGISTERED, 1, &rd, sizeof(rd), -1);
+	put("unregister", 0, UFFDD_UNREGISTER, 1, &un, sizeof(un), -1);
+	put("ok", 0, UFFDD_OK, 1, "", 0, -1);
+	put("error", 0, UFFDD_ERROR, 1, &e, sizeof(e), -1);
+	put("publish", 0, UFFDD_PUBLISH, 1, &pub, sizeof(pub), -1);
+	put("bad-version", 0, UFFDD_HELLO, 7, &hello, sizeof(hello), -1);
+	put("lying-length", 0, UFFDD_HELLO, 1, &hello, sizeof(hello), 9999);
+	put("register-nofds", 0, UFFDD_REGISTER, 1, &reg, sizeof(reg), -1);
+	memset(hello.name, 'x', sizeof(hello.name));
+	put("hello-unterminated", 0, UFFDD_HELLO, 1, &hello, sizeof(hello), -1);
+	return 0;
+}
