@@ -14,7 +14,7 @@ _bench_saved_goal := $(.DEFAULT_GOAL)
 
 BUILD ?= build
 BENCH_BIN := $(BUILD)/uffdd-bench
-BENCH_SRCS := $(sort $(wildcard bench/*.c))
+BENCH_SRCS := $(sort $(filter-out bench/restore%.c,$(wildcard bench/*.c)))
 BENCH_HDRS := $(wildcard bench/*.h)
 BENCH_RESULTS ?= bench/results
 BENCH_ARGS ?=
@@ -43,5 +43,24 @@ bench: $(BENCH_BIN) $(BUILD)/uffdd bench-deps
 	fi
 
 .PHONY: bench bench-deps
+
+# `make bench-restore`: restoring from a memory image (bench/restore*.c, with
+# util.c, daemon.c and watchdog.c of the bench above).  ~4 min; results in
+# $(BENCH_RESULTS)/restore.{jsonl,txt}; images cached in /var/cache/uffdd/bench.
+#   make bench-restore RESTORE_ARGS="--reps 5 --kinds shmem --modes warm,lazy"
+RESTORE_BIN := $(BUILD)/uffdd-bench-restore
+RESTORE_SRCS := $(sort $(wildcard bench/restore*.c)) bench/util.c bench/daemon.c bench/watchdog.c
+RESTORE_ARGS ?=
+
+$(RESTORE_BIN): $(RESTORE_SRCS) bench/restore.h bench/bench.h $(BENCH_CLIENT_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags json-c 2>/dev/null) -o $@ $(RESTORE_SRCS) \
+		$(BENCH_CLIENT_LIB) $(LDFLAGS) $(shell pkg-config --libs json-c 2>/dev/null) -lpthread
+
+bench-restore: $(RESTORE_BIN) $(BUILD)/uffdd
+	@mkdir -p $(BENCH_RESULTS)
+	$(RESTORE_BIN) --uffdd $(BUILD)/uffdd --out $(BENCH_RESULTS) $(RESTORE_ARGS)
+
+.PHONY: bench-restore
 
 .DEFAULT_GOAL := $(_bench_saved_goal)

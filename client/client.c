@@ -124,6 +124,9 @@ static int request(struct uffd_client *c, uint16_t type, const void *body,
 	uint32_t seq;
 	int rc;
 
+	/* Defined even on paths that fail without a reply. */
+	reply->hdr.type = 0;
+	reply->nfds = 0;
 	if (c->dead)
 		return fail(ECONNRESET, "uffdd connection is gone");
 	seq = ++c->seq;

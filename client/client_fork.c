@@ -157,9 +157,7 @@ int uffd_raw_recv(struct uffd_raw *c, struct uffdd_msg *m, int timeout_ms)
 		if (rc == 0)
 			return -EAGAIN;
 		/* One wait only: the caller counts its own deadline. */
-		timeout_ms = 0;
-		rc = uffdd_recv(c->sock, m, NULL, 0);
-		return rc;
+		return uffdd_recv(c->sock, m, NULL, 0);
 	}
 }
 

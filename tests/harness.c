@@ -248,7 +248,7 @@ int td_start(struct tdaemon *d, const char *config_json, ...)
 			close(i);
 		unsetenv("NOTIFY_SOCKET");
 		unsetenv("LISTEN_FDS");
-		execv(argv[0], (char *const *)argv);
+		execvp(argv[0], (char *const *)argv); /* the wrapper is found on PATH */
 		_exit(127);
 	}
 	for (int i = 0; i < wait_steps; i++) {

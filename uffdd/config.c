@@ -125,7 +125,7 @@ static int get_ids(struct ctx *x, const char *key, json_object *v,
 		return cfail(x, key, "more than %d ids", CONFIG_MAX_IDS);
 	out->n = 0;
 	for (size_t i = 0; i < n; i++) {
-		uint64_t id;
+		uint64_t id = 0;
 
 		if (get_uint(x, key, json_object_array_get_idx(v, i), 0,
 			     UINT32_MAX - 1, &id) < 0)
@@ -156,7 +156,7 @@ static int parse_grant(struct ctx *x, json_object *o, struct config *c)
 
 static int parse_limits(struct ctx *x, json_object *o, struct config *c)
 {
-	uint64_t u;
+	uint64_t u = 0;
 
 	if (!json_object_is_type(o, json_type_object))
 		return cfail(x, "limits", "expected an object");
@@ -192,7 +192,7 @@ static int parse_limits(struct ctx *x, json_object *o, struct config *c)
 
 static int parse_root(struct ctx *x, json_object *root, struct config *c)
 {
-	uint64_t u;
+	uint64_t u = 0;
 
 	if (!json_object_is_type(root, json_type_object)) {
 		snprintf(x->err, x->errlen, "%s: the top level must be an object",

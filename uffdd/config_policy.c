@@ -18,6 +18,7 @@
  * administrator's: their policies are not checked against either list.
  */
 #include "config.h"
+#include "peer.h"
 #include "policy.h"
 #include "rules.h"
 
@@ -35,7 +36,7 @@
 void config_policy_defaults(struct config *c)
 {
 	static const char *const safe[] = { "continue", "around", "gate",
-					    "deny" };
+					    "deny", "eager" };
 
 	c->client_policies = 0;
 	for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++)
@@ -385,20 +386,11 @@ void client_identity(pid_t pid, char *exe, size_t exelen, char *unit,
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
-		char *save = NULL, *tok, *cg = strstr(line, "::");
-
 		/* The unified hierarchy's line, "0::/system.slice/x.service". */
-		if (strncmp(line, "0::", 3) != 0 || !cg)
+		if (strncmp(line, "0::", 3) != 0)
 			continue;
-		cg[strcspn(cg, "\n")] = '\0';
-		for (tok = strtok_r(cg + 2, "/", &save); tok;
-		     tok = strtok_r(NULL, "/", &save)) {
-			size_t l = strlen(tok);
-
-			if ((l > 8 && strcmp(tok + l - 8, ".service") == 0) ||
-			    (l > 6 && strcmp(tok + l - 6, ".scope") == 0))
-				snprintf(unit, unitlen, "%s", tok);
-		}
+		line[strcspn(line, "\n")] = '\0';
+		unit_of_cgroup_path(line + 3, unit, unitlen);
 	}
 	fclose(f);
 }

@@ -16,7 +16,7 @@
 
 static const struct policy_ops *const all[] = {
 	&policy_continue, &policy_around, &policy_populate, &policy_record,
-	&policy_prefetch, &policy_gate,	  &policy_deny,
+	&policy_prefetch, &policy_gate,	  &policy_deny,	   &policy_eager,
 };
 
 struct stage {

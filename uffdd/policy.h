@@ -156,5 +156,6 @@ extern const struct policy_ops policy_record;
 extern const struct policy_ops policy_prefetch;
 extern const struct policy_ops policy_gate;
 extern const struct policy_ops policy_deny;
+extern const struct policy_ops policy_eager;
 
 #endif

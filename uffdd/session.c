@@ -9,6 +9,7 @@
 #include "events.h"
 #include "fault.h"
 #include "fdstore.h"
+#include "peer.h"
 #include "worker.h"
 #include "fdcheck.h"
 #include "bounds.h"
@@ -88,6 +89,9 @@ struct session *session_new(struct daemon *d, int sock)
 	s->pidfd = -1;
 	client_identity(cr.pid, s->exe, sizeof(s->exe), s->unit,
 			sizeof(s->unit));
+	/* Hidden /proc (ProtectProc=invisible): ask the socket instead. */
+	if (!s->unit[0])
+		peer_unit(sock, s->unit, sizeof(s->unit));
 	sanitize(s->exe);
 	sanitize(s->unit);
 	return s;

@@ -35,6 +35,10 @@ static const char usage[] =
 	"  policy REGION SPEC\n"
 	"                change a region's policy now (root or admin_gids);\n"
 	"                SPEC as in docs/policies.md, e.g. around:16\n"
+	"  disconnect CLIENT\n"
+	"                end a client's session (its pid, or its session id\n"
+	"                from status); root or admin_gids.  Its threads go on,\n"
+	"                served by the kernel\n"
 	"  check-kernel  probe the running kernel's userfaultfd features\n"
 	"                (needs no daemon); exit 1 if minor faults are missing\n"
 	"\n"
@@ -240,6 +244,41 @@ static int region_command(const char *path, int argc, char **argv)
 	return 0;
 }
 
+/* disconnect CLIENT (SECURITY.md: needs root or admin_gids) */
+static int disconnect_command(const char *path, int argc, char **argv)
+{
+	json_object *req, *o, *err;
+	char *line;
+	int rc;
+
+	if (argc != 2) {
+		fputs("Usage: uffdctl disconnect CLIENT (a pid or a session id)\n",
+		      stderr);
+		return 2;
+	}
+	req = json_object_new_object();
+	json_object_object_add(req, "command", json_object_new_string(argv[0]));
+	json_object_object_add(req, "client", json_object_new_string(argv[1]));
+	rc = asprintf(&line, "%s\n",
+		      json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN));
+	json_object_put(req);
+	if (rc < 0)
+		return 1;
+	o = ask_req(path, line);
+	free(line);
+	if (!o)
+		return 1;
+	rc = 0;
+	if (json_object_object_get_ex(o, "error", &err)) {
+		fprintf(stderr, "uffdctl: uffdd: %s\n", json_object_get_string(err));
+		rc = 1;
+	} else {
+		print(o);
+	}
+	json_object_put(o);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -277,6 +316,8 @@ int main(int argc, char **argv)
 	if (optind < argc && (strcmp(argv[optind], "publish") == 0 ||
 			      strcmp(argv[optind], "policy") == 0))
 		return region_command(path, argc - optind, argv + optind);
+	if (optind < argc && strcmp(argv[optind], "disconnect") == 0)
+		return disconnect_command(path, argc - optind, argv + optind);
 	if (optind != argc - 1) {
 		fputs(usage, stderr);
 		return 2;

@@ -167,7 +167,8 @@ void worker_give(struct worker *w, struct session *s)
 
 int worker_assign(struct daemon *d, struct session *s)
 {
-	struct worker *best = NULL;
+	/* There is always a worker once started: the first is the fallback. */
+	struct worker *best = &d->workers[d->next_worker % d->nworkers];
 	unsigned load = ~0u;
 
 	for (int i = 0; i < d->nworkers; i++) {

@@ -1006,7 +1006,7 @@ int main(void)
 	fprintf(stderr, "#   good client: %ld rounds, %ld pages faulted, %ld bad "
 		"words, %ld errors %s\n",
 		res.rounds, res.pages, res.bad, res.errors, res.last_error);
-	CHECK(res.rounds > 10, "rounds");
+	CHECK(res.rounds > (under_tool() ? 0 : 10), "rounds");
 	CHECK_EQ(res.bad, 0);
 	CHECK_EQ(res.errors, 0);
 	t_end();
@@ -1022,7 +1022,8 @@ int main(void)
 	CHECK_EQ(j_int(st, "totals.live_regions"), 0);
 	/* Allocator caches may keep a little: 4 MiB of slack, not growth
 	 * proportional to what was thrown at it. */
-	CHECK(rss1 <= rss0 + 4096, "RSS grew by %ld KiB", rss1 - rss0);
+	if (!under_tool())
+		CHECK(rss1 <= rss0 + 4096, "RSS grew by %ld KiB", rss1 - rss0);
 	json_object_put(st);
 	t_end();
 

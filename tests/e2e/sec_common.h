@@ -29,6 +29,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/*
+ * 1 when uffdd runs under a tool (UFFDD_TEST_WRAPPER, e.g. valgrind): its
+ * RSS is then the tool's, and everything is slower.
+ */
+static inline int under_tool(void)
+{
+	const char *w = getenv("UFFDD_TEST_WRAPPER");
+
+	return w && *w;
+}
+
 /* A raw connection to the data socket, or -1. */
 static inline int sc_connect(const char *path)
 {

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A client's systemd unit from its socket alone (SO_PEERPIDFD +
+ * PIDFD_GET_INFO + the cgroup's inode): a real process moved into a real
+ * cgroup connects, and the daemon's code must name that cgroup.
+ */
+#include "harness.h"
+#include "peer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void test_paths(void)
+{
+	char u[128];
+
+	t_start("the unit is the last .service or .scope of a cgroup path");
+	unit_of_cgroup_path("/system.slice/uffdd.service", u, sizeof(u));
+	CHECK(strcmp(u, "uffdd.service") == 0, "%s", u);
+	unit_of_cgroup_path("/user.slice/user-1000.slice/user@1000.service/app.slice/"
+			    "run-r1.scope",
+			    u, sizeof(u));
+	CHECK(strcmp(u, "run-r1.scope") == 0, "%s", u);
+	unit_of_cgroup_path("/system.slice/db.service/worker", u, sizeof(u));
+	CHECK(strcmp(u, "db.service") == 0, "%s", u);
+	unit_of_cgroup_path("/", u, sizeof(u));
+	CHECK_EQ(u[0], '\0');
+	unit_of_cgroup_path("/x.servicey/.scope", u, sizeof(u));
+	CHECK_EQ(u[0], '\0');
+	t_end();
+}
+
+static const char *cg2(void)
+{
+	static const char *r[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
+	struct statfs sf;
+
+	for (int i = 0; i < 2; i++)
+		if (statfs(r[i], &sf) == 0 && sf.f_type == 0x63677270)
+			return r[i];
+	return NULL;
+}
+
+static void test_peer_unit(void)
+{
+	const char *root = cg2();
+	char dir[256], procs[300], unit[128], want[64];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int l, c, rc, go[2];
+	pid_t pid;
+
+	t_start("peer_unit names the cgroup of the process at the other end");
+	if (!root || getuid() != 0) {
+		t_skip("needs root and a cgroup2 hierarchy");
+		return;
+	}
+	snprintf(want, sizeof(want), "uffdd-test-%d.scope", (int)getpid());
+	snprintf(dir, sizeof(dir), "%s/%s", root, want);
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", dir);
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		t_skip("cannot create a cgroup");
+		return;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/uffdd-peer-%d.sock",
+		 (int)getpid());
+	unlink(sa.sun_path);
+	l = socket(AF_UNIX, SOCK_STREAM, 0);
+	CHECK(bind(l, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(l, 1) == 0,
+	      "listen");
+	if (pipe(go) < 0)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		char b[16];
+		int fd = open(procs, O_WRONLY), s;
+
+		/* Move ourselves into the cgroup, then connect. */
+		snprintf(b, sizeof(b), "%d", (int)getpid());
+		if (fd < 0 || write(fd, b, strlen(b)) < 0)
+			_exit(3);
+		close(fd);
+		s = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			_exit(4);
+		if (read(go[0], b, 1) != 1)
+			_exit(5);
+		_exit(0);
+	}
+	c = accept(l, NULL, NULL);
+	rc = peer_unit(c, unit, sizeof(unit));
+	CHECK(rc == 0, "peer_unit: %s", strerror(-rc));
+	CHECK(strcmp(unit, want) == 0, "unit \"%s\", want \"%s\"", unit, want);
+	if (write(go[1], "x", 1) != 1)
+		perror("write");
+	waitpid(pid, &rc, 0);
+	CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "child %d", rc);
+	close(c);
+	close(l);
+	unlink(sa.sun_path);
+	rmdir(dir);
+	t_end();
+}
+
+int main(void)
+{
+	test_paths();
+	test_peer_unit();
+	return t_summary();
+}

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+#include "peer.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/types.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+#ifndef PIDFD_GET_INFO
+struct pidfd_info {
+	__u64 mask;
+	__u64 cgroupid;
+	__u32 pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+	__u32 spare0[1];
+};
+#define PIDFD_GET_INFO _IOWR(0xFF, 11, struct pidfd_info)
+#define PIDFD_INFO_CGROUPID (1UL << 2)
+#endif
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+#define MAX_DEPTH 8
+#define MAX_DIRS 20000
+
+void unit_of_cgroup_path(const char *path, char *unit, size_t len)
+{
+	const char *p = path;
+
+	unit[0] = '\0';
+	while (p && *p) {
+		const char *end = strchr(p, '/');
+		size_t l = end ? (size_t)(end - p) : strlen(p);
+
+		if ((l > 8 && strncmp(p + l - 8, ".service", 8) == 0) ||
+		    (l > 6 && strncmp(p + l - 6, ".scope", 6) == 0))
+			snprintf(unit, len, "%.*s", (int)l, p);
+		p = end ? end + 1 : NULL;
+	}
+}
+
+/* Depth-first search for the directory whose inode is ino. */
+static int find_ino(char *path, size_t cap, uint64_t ino, int depth,
+		    unsigned *budget)
+{
+	size_t base = strlen(path);
+	DIR *d;
+	struct dirent *e;
+	int found = 0;
+
+	if (depth > MAX_DEPTH || !*budget)
+		return 0;
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while (!found && (e = readdir(d))) {
+		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		if (!*budget)
+			break;
+		(*budget)--;
+		if (snprintf(path + base, cap - base, "/%s", e->d_name) >=
+		    (int)(cap - base))
+			continue;
+		if ((uint64_t)e->d_ino == ino)
+			found = 1;
+		else
+			found = find_ino(path, cap, ino, depth + 1, budget);
+		if (!found)
+			path[base] = '\0';
+	}
+	closedir(d);
+	return found;
+}
+
+/* The unified hierarchy: /sys/fs/cgroup, or .../unified on hybrid hosts. */
+static const char *cgroup2_root(void)
+{
+	static const char *const roots[] = { "/sys/fs/cgroup",
+					     "/sys/fs/cgroup/unified" };
+	struct statfs sf;
+
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++)
+		if (statfs(roots[i], &sf) == 0 &&
+		    (uint64_t)sf.f_type == CGROUP2_SUPER_MAGIC)
+			return roots[i];
+	return NULL;
+}
+
+int peer_unit(int sock, char *unit, size_t len)
+{
+	const char *root = cgroup2_root();
+	struct stat st;
+	struct pidfd_info info = { .mask = PIDFD_INFO_CGROUPID };
+	socklen_t sl = sizeof(int);
+	char path[4096];
+	unsigned budget = MAX_DIRS;
+	int pidfd = -1, rc;
+
+	unit[0] = '\0';
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &sl) < 0)
+		return -errno;
+	rc = ioctl(pidfd, PIDFD_GET_INFO, &info);
+	close(pidfd);
+	if (rc < 0)
+		return -errno;
+	if (!(info.mask & PIDFD_INFO_CGROUPID) || !info.cgroupid)
+		return -ENODATA;
+	if (!root)
+		return -ENOENT;
+	/* On cgroup2 a cgroup's id is its directory's inode number. */
+	if (stat(root, &st) == 0 && (uint64_t)st.st_ino == info.cgroupid)
+		return 0; /* the root cgroup: no unit */
+	snprintf(path, sizeof(path), "%s", root);
+	if (!find_ino(path, sizeof(path), info.cgroupid, 0, &budget))
+		return -ENOENT;
+	unit_of_cgroup_path(path + strlen(root), unit, len);
+	return 0;
+}
