@@ -101,14 +101,14 @@ deps:
 	@sh tools/deps.sh
 
 check: deps
-	$(MAKE) all
-	sh tools/check.sh $(BUILD) $(UNIT_TESTS) $(E2E_TESTS) $(KERNEL_ABI_TESTS)
+	$(MAKE) all $(PRELOAD_TEST)
+	sh tools/check.sh $(BUILD) $(UNIT_TESTS) $(E2E_TESTS) $(KERNEL_ABI_TESTS) $(PRELOAD_TEST)
 
 demo: deps
 	$(MAKE) all
 	sh tools/demo.sh $(BUILD)
 
-install: all
+install: all install-preload
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 		$(DESTDIR)$(INCLUDEDIR)/uffd $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 0755 $(BUILD)/uffdd $(DESTDIR)$(SBINDIR)/uffdd

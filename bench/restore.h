@@ -124,6 +124,7 @@ struct rsummary {
 	/* medians over the successful repetitions */
 	double start_ms, finish_ms, alloc_ms, work_ms;
 	double faults, minflt, bytes_read;
+	double start_runs[64], finish_runs[64]; /* every successful run */
 	double finish_vs_warm, start_vs_warm; /* -1 unknown */
 	double prefetch_done_at_end;   /* median, -1 none */
 	char bound[160];    /* what bounds the time, in words */

@@ -147,6 +147,6 @@ int wait_prefetch(const char *control, const char *name, int timeout_ms,
 		/* 1 ms: fine enough for a start time of tens of ms, and the
 		 * status walk is on the daemon's main thread, not the worker
 		 * doing the prefetch. */
-		usleep(getenv("RB_POLL_US") ? (unsigned)atoi(getenv("RB_POLL_US")) : 1000);
+		usleep(1000);
 	}
 }

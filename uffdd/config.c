@@ -26,6 +26,9 @@ void config_defaults(struct config *c)
 	c->socket_mode = 0666;
 	c->control_mode = 0666;
 	c->workers = 0;
+	/* Measured (BENCHMARKS.md): a worker on the client's CPU halves the
+	 * tail of fault latency; cross-CPU wake-ups dominate otherwise. */
+	c->placement = PLACEMENT_PINNED;
 	c->log_level = LOG_INFO;
 	snprintf(c->default_policy, sizeof(c->default_policy), "continue");
 	c->grant_uids.n = 1;

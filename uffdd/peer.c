@@ -98,23 +98,44 @@ static const char *cgroup2_root(void)
 	return NULL;
 }
 
+/* PIDFD_GET_INFO on the peer's pidfd (SO_PEERPIDFD, Linux 6.5+/6.13+). */
+static int peer_info(int sock, struct pidfd_info *info)
+{
+	socklen_t sl = sizeof(int);
+	int pidfd = -1, rc;
+
+	memset(info, 0, sizeof(*info));
+	info->mask = PIDFD_INFO_CGROUPID;
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &sl) < 0)
+		return -errno;
+	rc = ioctl(pidfd, PIDFD_GET_INFO, info);
+	close(pidfd);
+	return rc < 0 ? -errno : 0;
+}
+
+int peer_ppid(int sock, int *ppid)
+{
+	struct pidfd_info info;
+	int rc = peer_info(sock, &info);
+
+	if (rc == 0)
+		*ppid = (int)info.ppid;
+	return rc;
+}
+
 int peer_unit(int sock, char *unit, size_t len)
 {
 	const char *root = cgroup2_root();
 	struct stat st;
-	struct pidfd_info info = { .mask = PIDFD_INFO_CGROUPID };
-	socklen_t sl = sizeof(int);
+	struct pidfd_info info;
 	char path[4096];
 	unsigned budget = MAX_DIRS;
-	int pidfd = -1, rc;
+	int rc;
 
 	unit[0] = '\0';
-	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &sl) < 0)
-		return -errno;
-	rc = ioctl(pidfd, PIDFD_GET_INFO, &info);
-	close(pidfd);
+	rc = peer_info(sock, &info);
 	if (rc < 0)
-		return -errno;
+		return rc;
 	if (!(info.mask & PIDFD_INFO_CGROUPID) || !info.cgroupid)
 		return -ENODATA;
 	if (!root)

@@ -17,6 +17,9 @@
  */
 int peer_unit(int sock, char *unit, size_t len);
 
+/* The parent pid of the process at the other end of sock (PIDFD_GET_INFO). */
+int peer_ppid(int sock, int *ppid);
+
 /* The unit named in a cgroup path such as "/system.slice/x.service". */
 void unit_of_cgroup_path(const char *path, char *unit, size_t len);
 

@@ -92,6 +92,12 @@ struct session *session_new(struct daemon *d, int sock)
 	/* Hidden /proc (ProtectProc=invisible): ask the socket instead. */
 	if (!s->unit[0])
 		peer_unit(sock, s->unit, sizeof(s->unit));
+	{
+		int ppid;
+
+		if (peer_ppid(sock, &ppid) == 0)
+			s->parent_pid = ppid;
+	}
 	sanitize(s->exe);
 	sanitize(s->unit);
 	return s;

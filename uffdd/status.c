@@ -79,10 +79,10 @@ static json_object *session_json(const struct session *s, unsigned *nregions)
 	json_object_object_add(o, "name", json_object_new_string(s->name));
 	json_object_object_add(o, "exe", json_object_new_string(s->exe));
 	json_object_object_add(o, "unit", json_object_new_string(s->unit));
+	/* Known from the socket (PIDFD_GET_INFO), or from the fork event. */
+	json_object_object_add(o, "parent_pid", json_object_new_int(s->parent_pid));
 	if (s->child) {
 		/* A forked child followed through UFFD_EVENT_FORK. */
-		json_object_object_add(o, "parent_pid",
-				       json_object_new_int(s->parent_pid));
 		snprintf(id, sizeof(id), "%016" PRIx64, s->parent_session);
 		json_object_object_add(o, "parent_session",
 				       json_object_new_string(id));

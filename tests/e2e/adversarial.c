@@ -678,6 +678,12 @@ static void control_perms(void)
 	CHECK_EQ(as_user(HOSTILE_UID, HOSTILE_UID, NULL, 0, ctl_as, &kick), 0);
 	CHECK(logged("may not run", &mark), "log");
 	CHECK_EQ(as_user(HOSTILE_UID, HOSTILE_UID, &g, 1, ctl_as, &admin), 0);
+	{
+		const char *argv[] = { t_bin("uffdctl"), "-C", D.ctl,
+				       "disconnect", "999999", NULL };
+
+		CHECK_EQ(t_run(NULL, argv), 1); /* "no client 999999" */
+	}
 	/* Root disconnects a live client (a child); it sees the close. */
 	CHECK(pipe(ready) == 0, "pipe");
 	pid = fork();

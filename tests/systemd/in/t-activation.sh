@@ -27,6 +27,16 @@ wait $cpid || fail "unprivileged client: $(cat /tmp/nobody.json)"
 [ "$(jq -r .verified /tmp/nobody.json)" = true ] || fail "unprivileged client: $(cat /tmp/nobody.json)"
 log "uid 65534 client served and listed as uid 65534"
 
+# A client in a unit of its own is named by that unit, although the
+# daemon cannot read its /proc (ProtectProc=invisible): SO_PEERPIDFD +
+# PIDFD_GET_INFO give its cgroup.
+systemd-run --quiet --unit=uffdd-client-probe.service \
+	uffd-touch --socket "$SOCK" --kind shmem --size 4M --hold 3 --name probe >/dev/null 2>&1 ||
+	fail "systemd-run of a client failed"
+wait_for 5 sh -c 'uffdctl status 2>/dev/null | jq -e "[.clients[] | select(.unit == \"uffdd-client-probe.service\")] | length == 1" >/dev/null' ||
+	fail "client in uffdd-client-probe.service not seen with its unit: $(uffdctl status 2>&1 | jq -c '[.clients[] | {pid, comm, unit}]' 2>&1)"
+log "a client in uffdd-client-probe.service is listed with that unit (comm $(uffdctl status | jq -r '.clients[] | select(.unit == "uffdd-client-probe.service") | .comm'))"
+
 # The daemon's identity and sandbox, from the outside.
 s=/proc/$pid/status
 uid=$(awk '/^Uid:/ { print $2 }' $s)
