@@ -395,33 +395,3 @@ void client_identity(pid_t pid, char *exe, size_t exelen, char *unit,
 	fclose(f);
 }
 
-int rules_is_admin(struct daemon *d, uid_t uid, gid_t gid, pid_t pid)
-{
-	char path[64], line[1024];
-	FILE *f;
-	int ok = 0;
-
-	if (uid == 0 || id_list_has(&d->cfg.admin_gids, gid))
-		return 1;
-	/* Supplementary groups count too. */
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (!ok && fgets(line, sizeof(line), f)) {
-		char *p, *end;
-
-		if (strncmp(line, "Groups:", 7) != 0)
-			continue;
-		for (p = line + 7;; p = end) {
-			unsigned long g = strtoul(p, &end, 10);
-
-			if (end == p)
-				break;
-			if (id_list_has(&d->cfg.admin_gids, (uint32_t)g))
-				ok = 1;
-		}
-	}
-	fclose(f);
-	return ok;
-}

@@ -94,7 +94,7 @@ static void handle(struct conn *c, const char *line)
 	name = json_object_get_string(cmd);
 	if (strcmp(name, "status") == 0) {
 		out = status_build(daemon_);
-	} else if ((out = control_region_command(daemon_, &c->cred, name,
+	} else if ((out = control_region_command(daemon_, control_peer(c), name,
 						 req)) != NULL) {
 		/* publish, policy */
 	} else if (strcmp(name, "disconnect") == 0) {

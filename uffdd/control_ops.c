@@ -6,6 +6,7 @@
  * touch the region's policy.
  */
 #include "control_ops.h"
+#include "access.h"
 #include "log.h"
 #include "policy.h"
 #include "region.h"
@@ -176,7 +177,7 @@ static int get_u64(json_object *req, const char *key, uint64_t *out)
 	return -1;
 }
 
-json_object *control_region_command(struct daemon *d, const struct ucred *cred,
+json_object *control_region_command(struct daemon *d, const struct peer *peer,
 				    const char *cmd, json_object *req)
 {
 	struct job j = { 0 };
@@ -212,8 +213,10 @@ json_object *control_region_command(struct daemon *d, const struct ucred *cred,
 		return out;
 	/* Changing a policy is the administrator's; a producer may publish
 	 * into regions of its own uid. */
-	if (!rules_is_admin(d, cred->uid, cred->gid, cred->pid) &&
-	    (!publish || cred->uid != owner))
+	/* Groups from SO_PEERGROUPS, not /proc: no pid-reuse race, and it
+	 * works when ProtectProc= hides the caller. */
+	if (!access_is_admin(&d->cfg, peer) &&
+	    (!publish || peer->cr.uid != owner))
 		return fail("permission denied: %s needs root or a group in "
 			    "admin_gids%s", cmd,
 			    publish ? ", or the region owner's uid" : "");

@@ -15,8 +15,9 @@ struct json_object;
  *   {"command":"publish","region":ID|NAME,"offset":N,"length":N}
  *   {"command":"policy","region":ID|NAME,"policy":SPEC}
  */
+struct peer;
 struct json_object *control_region_command(struct daemon *d,
-					   const struct ucred *cred,
+					   const struct peer *peer,
 					   const char *cmd,
 					   struct json_object *req);
 

@@ -25,7 +25,4 @@ int rules_choose(struct daemon *d, const struct session *s, const char *name,
 void client_identity(pid_t pid, char *exe, size_t exelen, char *unit,
 		     size_t unitlen);
 
-/* May this peer change state (uffdctl policy/publish)?  root or admin_gids. */
-int rules_is_admin(struct daemon *d, uid_t uid, gid_t gid, pid_t pid);
-
 #endif
