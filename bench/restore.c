@@ -336,11 +336,11 @@ static size_t goals(const struct rsummary *s, size_t n, struct goal *g)
 
 					and_met(fg, met);
 					append(fg->detail, sizeof(fg->detail),
-					       "%s%s/%s %.0f -> %.0f (%+.1f%%; uffdd served %.0f -> %.0f)",
+					       "%s%s/%s %.0f -> %.0f (%+.1f%%, %s; uffdd served %.0f -> %.0f)",
 					       fg->detail[0] ? "; " : "",
 					       kind_name(k), pattern_name(p),
 					       l->minflt, x->minflt, -100 * cut,
-					       l->faults, x->faults);
+					       met ? "yes" : "no", l->faults, x->faults);
 				}
 				if (e) {
 					int met = x->finish_ms < e->finish_ms &&
@@ -348,10 +348,11 @@ static size_t goals(const struct rsummary *s, size_t n, struct goal *g)
 
 					and_met(tg, met);
 					append(tg->detail, sizeof(tg->detail),
-					       "%s%s/%s %.0f ms vs eager %.0f, lazy %.0f",
+					       "%s%s/%s %.0f ms vs eager %.0f, lazy %.0f (%s)",
 					       tg->detail[0] ? "; " : "",
 					       kind_name(k), pattern_name(p),
-					       x->finish_ms, e->finish_ms, l->finish_ms);
+					       x->finish_ms, e->finish_ms, l->finish_ms,
+					       met ? "yes" : "no");
 				}
 			}
 	}
@@ -370,10 +371,12 @@ static size_t goals(const struct rsummary *s, size_t n, struct goal *g)
 				continue;
 			and_met(sg, e->start_ms >= 10 * l->start_ms);
 			append(sg->detail, sizeof(sg->detail),
-			       "%s%s: eager %.1f ms / lazy %.1f ms = %.1fx (lazy's start: "
-			       "%.1f ms connect+allocate+register)",
+			       "%s%s: eager %.1f ms / lazy %.1f ms = %.1fx (%s); lazy's "
+			       "start is connect + allocate (eager's own allocation: "
+			       "%.1f ms) + register",
 			       sg->detail[0] ? "; " : "", pattern_name(p), e->start_ms,
-			       l->start_ms, e->start_ms / l->start_ms, l->alloc_ms);
+			       l->start_ms, e->start_ms / l->start_ms,
+			       e->start_ms >= 10 * l->start_ms ? "yes" : "no", e->alloc_ms);
 		}
 	}
 	return ng;

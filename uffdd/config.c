@@ -54,10 +54,8 @@ struct ctx {
 	size_t errlen;
 };
 
-static int cfail(struct ctx *x, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int cfail(struct ctx *x, const char *key, const char *fmt, ...)
+int config_key_error(char *err, size_t errlen, const char *origin,
+		     const char *key, const char *fmt, ...)
 {
 	char what[256];
 	va_list ap;
@@ -65,9 +63,12 @@ static int cfail(struct ctx *x, const char *key, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	snprintf(x->err, x->errlen, "%s: key \"%s\": %s", x->origin, key, what);
+	snprintf(err, errlen, "%s: key \"%s\": %s", origin, key, what);
 	return -EINVAL;
 }
+
+#define cfail(x, key, ...) \
+	config_key_error((x)->err, (x)->errlen, (x)->origin, key, __VA_ARGS__)
 
 static int get_uint(struct ctx *x, const char *key, json_object *v,
 		    uint64_t min, uint64_t max, uint64_t *out)

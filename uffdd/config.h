@@ -101,6 +101,11 @@ void config_security_defaults(struct config *c);
 
 void config_defaults(struct config *c);
 
+/* "origin: key \"key\": what" into err; returns -EINVAL. */
+int config_key_error(char *err, size_t errlen, const char *origin,
+		     const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
 /*
  * Parse a JSON config over the values already in c.  On error returns
  * -errno and leaves c untouched, with "file:line:col: what" in err.

@@ -45,27 +45,11 @@ void config_policy_defaults(struct config *c)
 	c->nrules = 0;
 }
 
-static int pfail(char *err, size_t errlen, const char *origin, const char *key,
-		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static int pfail(char *err, size_t errlen, const char *origin, const char *key,
-		 const char *fmt, ...)
-{
-	char what[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	snprintf(err, errlen, "%s: key \"%s\": %s", origin, key, what);
-	return -EINVAL;
-}
-
 static int parse_names(json_object *v, uint32_t *bits, const char *origin,
 		       const char *key, char *err, size_t errlen)
 {
 	if (!json_object_is_type(v, json_type_array))
-		return pfail(err, errlen, origin, key,
+		return config_key_error(err, errlen, origin, key,
 			     "expected an array of policy names (%s)",
 			     policy_names());
 	*bits = 0;
@@ -75,12 +59,12 @@ static int parse_names(json_object *v, uint32_t *bits, const char *origin,
 		uint32_t b;
 
 		if (!json_object_is_type(e, json_type_string))
-			return pfail(err, errlen, origin, key,
+			return config_key_error(err, errlen, origin, key,
 				     "item %zu: expected a policy name", i);
 		n = json_object_get_string(e);
 		b = policy_bit(n, strlen(n));
 		if (!b)
-			return pfail(err, errlen, origin, key,
+			return config_key_error(err, errlen, origin, key,
 				     "item %zu: unknown policy \"%.40s\" "
 				     "(known: %s)", i, n, policy_names());
 		*bits |= b;
@@ -94,10 +78,10 @@ static int get_str(json_object *v, char *dst, size_t size, const char *origin,
 	const char *s;
 
 	if (!json_object_is_type(v, json_type_string))
-		return pfail(err, errlen, origin, key, "expected a string");
+		return config_key_error(err, errlen, origin, key, "expected a string");
 	s = json_object_get_string(v);
 	if (strlen(s) >= size)
-		return pfail(err, errlen, origin, key,
+		return config_key_error(err, errlen, origin, key,
 			     "longer than %zu bytes", size - 1);
 	snprintf(dst, size, "%s", s);
 	return 0;
@@ -109,12 +93,12 @@ static int get_id(json_object *v, int64_t *out, const char *origin,
 	int64_t i;
 
 	if (!json_object_is_type(v, json_type_int))
-		return pfail(err, errlen, origin, key,
+		return config_key_error(err, errlen, origin, key,
 			     "expected a numeric id");
 	errno = 0;
 	i = json_object_get_int64(v);
 	if (errno || i < 0 || i >= UINT32_MAX)
-		return pfail(err, errlen, origin, key, "out of range");
+		return config_key_error(err, errlen, origin, key, "out of range");
 	*out = i;
 	return 0;
 }
@@ -126,7 +110,7 @@ static int parse_match(json_object *o, struct policy_rule *r,
 	char key[192];
 
 	if (!json_object_is_type(o, json_type_object))
-		return pfail(err, errlen, origin, pfx, "expected an object");
+		return config_key_error(err, errlen, origin, pfx, "expected an object");
 	json_object_object_foreach(o, k, v)
 	{
 		int rc;
@@ -146,7 +130,7 @@ static int parse_match(json_object *o, struct policy_rule *r,
 			rc = get_str(v, r->region, sizeof(r->region), origin,
 				     key, err, errlen);
 		else
-			rc = pfail(err, errlen, origin, key,
+			rc = config_key_error(err, errlen, origin, key,
 				   "unknown key (uid, gid, exe, unit, region)");
 		if (rc < 0)
 			return rc;
@@ -163,7 +147,7 @@ static int parse_rule(json_object *o, struct policy_rule *r, const char *origin,
 	r->uid = r->gid = -1;
 	snprintf(key, sizeof(key), "policy_rules[%zu]", idx);
 	if (!json_object_is_type(o, json_type_object))
-		return pfail(err, errlen, origin, key, "expected an object");
+		return config_key_error(err, errlen, origin, key, "expected an object");
 	json_object_object_foreach(o, k, v)
 	{
 		char sub[128];
@@ -177,12 +161,12 @@ static int parse_rule(json_object *o, struct policy_rule *r, const char *origin,
 				     sub, err, errlen);
 			if (!rc && policy_check(r->policy, perr,
 						sizeof(perr)) < 0)
-				rc = pfail(err, errlen, origin, sub, "%s", perr);
+				rc = config_key_error(err, errlen, origin, sub, "%s", perr);
 		} else if (strcmp(k, "client_policies") == 0) {
 			rc = parse_names(v, &r->may, origin, sub, err, errlen);
 			r->has_may = 1;
 		} else {
-			rc = pfail(err, errlen, origin, sub,
+			rc = config_key_error(err, errlen, origin, sub,
 				   "unknown key (match, policy, "
 				   "client_policies)");
 		}
@@ -200,10 +184,10 @@ int config_policy_key(struct config *c, const char *origin, const char *key,
 				   errlen) < 0 ? -EINVAL : 1;
 	if (strcmp(key, "policy_paths") == 0) {
 		if (!json_object_is_type(v, json_type_array))
-			return pfail(err, errlen, origin, key,
+			return config_key_error(err, errlen, origin, key,
 				     "expected an array of directories");
 		if (json_object_array_length(v) > CONFIG_MAX_PATHS)
-			return pfail(err, errlen, origin, key,
+			return config_key_error(err, errlen, origin, key,
 				     "more than %d directories",
 				     CONFIG_MAX_PATHS);
 		c->npaths = 0;
@@ -215,7 +199,7 @@ int config_policy_key(struct config *c, const char *origin, const char *key,
 				    err, errlen) < 0)
 				return -EINVAL;
 			if (p[0] != '/')
-				return pfail(err, errlen, origin, key,
+				return config_key_error(err, errlen, origin, key,
 					     "item %zu: \"%s\" is not an "
 					     "absolute path", i, p);
 			c->npaths++;
@@ -226,11 +210,11 @@ int config_policy_key(struct config *c, const char *origin, const char *key,
 		size_t n;
 
 		if (!json_object_is_type(v, json_type_array))
-			return pfail(err, errlen, origin, key,
+			return config_key_error(err, errlen, origin, key,
 				     "expected an array of rules");
 		n = json_object_array_length(v);
 		if (n > CONFIG_MAX_RULES)
-			return pfail(err, errlen, origin, key,
+			return config_key_error(err, errlen, origin, key,
 				     "more than %d rules", CONFIG_MAX_RULES);
 		c->nrules = 0;
 		for (size_t i = 0; i < n; i++) {

@@ -39,22 +39,6 @@ void config_security_defaults(struct config *c)
 	c->max_control_conns = 64;
 }
 
-static int sfail(char *err, size_t errlen, const char *origin, const char *key,
-		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static int sfail(char *err, size_t errlen, const char *origin, const char *key,
-		 const char *fmt, ...)
-{
-	char what[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	snprintf(err, errlen, "%s: key \"%s\": %s", origin, key, what);
-	return -EINVAL;
-}
-
 static int get_u64(json_object *v, uint64_t min, uint64_t max, uint64_t *out)
 {
 	int64_t i;
@@ -80,25 +64,25 @@ static int get_owner(json_object *v, int group, int64_t *out, const char *origin
 
 	if (json_object_is_type(v, json_type_int)) {
 		if (get_u64(v, 0, UINT32_MAX - 1, &id) < 0)
-			return sfail(err, errlen, origin, key,
+			return config_key_error(err, errlen, origin, key,
 				     "id out of range 0..%u", UINT32_MAX - 1);
 		*out = (int64_t)id;
 		return 0;
 	}
 	if (!json_object_is_type(v, json_type_string))
-		return sfail(err, errlen, origin, key,
+		return config_key_error(err, errlen, origin, key,
 			     "expected a %s name or a numeric id",
 			     group ? "group" : "user");
 	name = json_object_get_string(v);
 	if (!*name || strlen(name) > 64)
-		return sfail(err, errlen, origin, key, "bad %s name",
+		return config_key_error(err, errlen, origin, key, "bad %s name",
 			     group ? "group" : "user");
 	if (group) {
 		struct group g, *res = NULL;
 
 		rc = getgrnam_r(name, &g, buf, sizeof(buf), &res);
 		if (rc || !res)
-			return sfail(err, errlen, origin, key,
+			return config_key_error(err, errlen, origin, key,
 				     "no group named \"%s\"", name);
 		*out = res->gr_gid;
 	} else {
@@ -106,7 +90,7 @@ static int get_owner(json_object *v, int group, int64_t *out, const char *origin
 
 		rc = getpwnam_r(name, &p, buf, sizeof(buf), &res);
 		if (rc || !res)
-			return sfail(err, errlen, origin, key,
+			return config_key_error(err, errlen, origin, key,
 				     "no user named \"%s\"", name);
 		*out = res->pw_uid;
 	}
@@ -119,11 +103,11 @@ static int get_idlist(json_object *v, struct id_list *out, const char *origin,
 	size_t n;
 
 	if (!json_object_is_type(v, json_type_array))
-		return sfail(err, errlen, origin, key,
+		return config_key_error(err, errlen, origin, key,
 			     "expected an array of numeric ids");
 	n = json_object_array_length(v);
 	if (n > CONFIG_MAX_IDS)
-		return sfail(err, errlen, origin, key, "more than %d ids",
+		return config_key_error(err, errlen, origin, key, "more than %d ids",
 			     CONFIG_MAX_IDS);
 	out->n = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -131,7 +115,7 @@ static int get_idlist(json_object *v, struct id_list *out, const char *origin,
 
 		if (get_u64(json_object_array_get_idx(v, i), 0, UINT32_MAX - 1,
 			    &id) < 0)
-			return sfail(err, errlen, origin, key,
+			return config_key_error(err, errlen, origin, key,
 				     "ids are integers 0..%u", UINT32_MAX - 1);
 		out->v[out->n++] = (uint32_t)id;
 	}
@@ -142,7 +126,7 @@ static int parse_access(struct config *c, json_object *o, const char *origin,
 			char *err, size_t errlen)
 {
 	if (!json_object_is_type(o, json_type_object))
-		return sfail(err, errlen, origin, "access", "expected an object");
+		return config_key_error(err, errlen, origin, "access", "expected an object");
 	json_object_object_foreach(o, key, v)
 	{
 		struct id_list *l = !strcmp(key, "allow_uids")	 ? &c->allow_uids
@@ -154,7 +138,7 @@ static int parse_access(struct config *c, json_object *o, const char *origin,
 
 		snprintf(full, sizeof(full), "access.%.40s", key);
 		if (!l)
-			return sfail(err, errlen, origin, full,
+			return config_key_error(err, errlen, origin, full,
 				     "unknown key in \"access\"");
 		if (get_idlist(v, l, origin, full, err, errlen) < 0)
 			return -EINVAL;
@@ -208,7 +192,7 @@ int config_security_limit(struct config *c, const char *origin,
 			continue;
 		snprintf(full, sizeof(full), "limits.%s", key);
 		if (get_u64(v, keys[i].min, keys[i].max, &u) < 0)
-			return sfail(err, errlen, origin, full,
+			return config_key_error(err, errlen, origin, full,
 				     "expected an integer %llu..%llu",
 				     (unsigned long long)keys[i].min,
 				     (unsigned long long)keys[i].max);

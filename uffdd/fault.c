@@ -258,8 +258,12 @@ static int resolve_batch(struct region *home, int uffd, struct uffd_msg *msgs,
 			events_learn_pid(s, m->arg.pagefault.feat.ptid);
 		mr.start = addr;
 		mr.len = r->page_size;
-		switch (r->pol->ops->fault(r->pol->state, r, addr,
-					   m->arg.pagefault.feat.ptid, &mr)) {
+		/* No fault hook: the proposed range (this page) is mapped. */
+		switch (!r->pol->ops->fault
+				? POLICY_MAP
+				: r->pol->ops->fault(r->pol->state, r, addr,
+						     m->arg.pagefault.feat.ptid,
+						     &mr)) {
 		case POLICY_MAP:
 			break;
 		case POLICY_HOLD:

@@ -76,7 +76,8 @@ struct policy_ops {
 	 * addr is the faulting page's address (page aligned, inside r), tid
 	 * the faulting thread (0 if unknown).  *out holds the range proposed
 	 * by the stages before (at first, the faulting page); a stage may
-	 * widen or narrow it but must keep addr inside.
+	 * widen or narrow it but must keep addr inside.  NULL: map the
+	 * proposed range as it is.
 	 */
 	enum policy_verdict (*fault)(void *state, struct region *r,
 				     uint64_t addr, uint32_t tid,

@@ -17,24 +17,11 @@ static int cont_create(const char *args, void **state, char *err,
 	return 0;
 }
 
-/* The range proposed so far (the faulting page, or a wider window when
- * composed) is mapped as it is. */
-static enum policy_verdict cont_fault(void *state, struct region *r,
-				      uint64_t addr, uint32_t tid,
-				      struct map_range *out)
-{
-	(void)state;
-	(void)r;
-	(void)addr;
-	(void)tid;
-	(void)out;
-	return POLICY_MAP;
-}
-
 const struct policy_ops policy_continue = {
 	.name = "continue",
 	.usage = "continue",
 	.phase = PHASE_BASE,
 	.create = cont_create,
-	.fault = cont_fault,
+	/* No fault hook: the range proposed so far (the faulting page, or a
+	 * wider window when composed) is mapped as it is. */
 };

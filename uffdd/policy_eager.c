@@ -66,18 +66,6 @@ static int eager_attach(void *state, struct region *r, char *err,
 	return 0;
 }
 
-static enum policy_verdict eager_fault(void *state, struct region *r,
-				       uint64_t addr, uint32_t tid,
-				       struct map_range *out)
-{
-	(void)state;
-	(void)r;
-	(void)addr;
-	(void)tid;
-	(void)out;
-	return POLICY_MAP;
-}
-
 static void eager_status(void *state, struct json_object *o)
 {
 	struct eager *e = state;
@@ -97,6 +85,6 @@ const struct policy_ops policy_eager = {
 	.create = eager_create,
 	.destroy = eager_destroy,
 	.attach = eager_attach,
-	.fault = eager_fault,
+	/* No fault hook: later faults map their page, as continue does. */
 	.status = eager_status,
 };
