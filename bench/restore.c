@@ -25,6 +25,7 @@
 struct conf {
 	const char *uffdd, *out, *cache, *config_extra;
 	unsigned reps, timeout_s, seed;
+	int pin_cpu;        /* -1: the workload thread is not pinned */
 	size_t size[KIND_COUNT];
 	bool kind_on[KIND_COUNT], pat_on[PAT_COUNT], mode_on[RM_COUNT];
 };
@@ -48,6 +49,8 @@ static void usage(FILE *f)
 	      "  --timeout S           give up when one run takes longer (default 300)\n"
 	      "  --daemon-config JSON  more keys for the daemon's config, e.g.\n"
 	      "                        '\"placement\":\"pinned\",\"spin_us\":50'\n"
+	      "  --pin-workload CPU    pin the restoring thread (after the daemon\n"
+	      "                        started); default: the scheduler places it\n"
 	      "  -v, --verbose         keep the daemon's log\n", f);
 }
 
@@ -100,6 +103,7 @@ static void parse(int argc, char **argv, struct conf *c)
 		{ "seed", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "daemon-config", required_argument, NULL, 'C' },
+		{ "pin-workload", required_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -112,7 +116,7 @@ static void parse(int argc, char **argv, struct conf *c)
 
 	*c = (struct conf){ .uffdd = "build/uffdd", .out = "bench/results",
 			    .cache = "/var/cache/uffdd/bench", .reps = 5,
-			    .timeout_s = 300, .seed = 42,
+			    .timeout_s = 300, .seed = 42, .pin_cpu = -1,
 			    .size = { 1u << 30, 256u << 20 } };
 	for (int i = 0; i < KIND_COUNT; i++)
 		c->kind_on[i] = true;
@@ -134,6 +138,7 @@ static void parse(int argc, char **argv, struct conf *c)
 		case 's': c->seed = (unsigned)atoi(optarg); break;
 		case 't': c->timeout_s = (unsigned)atoi(optarg); break;
 		case 'C': c->config_extra = optarg; break;
+		case 'P': c->pin_cpu = atoi(optarg); break;
 		case 'v': bench_verbose = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
@@ -393,7 +398,7 @@ int main(int argc, char **argv)
 	struct rsummary sums[KIND_COUNT * PAT_COUNT * RM_COUNT];
 	struct goal gl[8];
 	size_t nsum = 0, ngoal;
-	char config[1024], why[512], info[1800], path[600];
+	char config[1024], why[512], info[1800], path[600], pin[32] = "not pinned";
 	struct utsname un;
 	struct daemon d;
 	struct conf c;
@@ -428,9 +433,15 @@ int main(int argc, char **argv)
 	if (daemon_start(&d, c.uffdd, 0, NULL, config, why, sizeof(why)) < 0)
 		die("cannot start the daemon: %s", why);
 
+	/* After the daemon started: it must not inherit the pinning. */
+	if (c.pin_cpu >= 0 && pin_self(c.pin_cpu) < 0)
+		die("cannot pin to CPU %d", c.pin_cpu);
 	uname(&un);
-	snprintf(info, sizeof(info), "kernel %s, %d CPUs, reps %u, seed %u, cache %s, daemon config %s",
-		 un.release, bench_ncpus(), c.reps, c.seed, c.cache, config);
+	if (c.pin_cpu >= 0)
+		snprintf(pin, sizeof(pin), "pinned to CPU %d", c.pin_cpu);
+	snprintf(info, sizeof(info), "kernel %s, %d CPUs, reps %u, seed %u, workload %s, "
+		 "cache %s, daemon config %s", un.release, bench_ncpus(), c.reps, c.seed,
+		 pin, c.cache, config);
 	printf("uffdd-bench-restore: %s\n", info);
 
 	for (int k = 0; k < KIND_COUNT; k++) {

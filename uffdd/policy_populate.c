@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "policy.h"
+#include "policy_populate.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -172,28 +173,32 @@ fail:
 	return -EINVAL;
 }
 
-/* Fill the page at addr of r once.  0, or -errno. */
-static int fill_page(struct populate *p, struct region *r, uint64_t addr)
+static int is_filled(const struct populate *p, uint64_t idx)
 {
-	uint64_t m = addr - r->start + r->offset, idx, done = 0;
+	return p->filled[idx / 8] & (1u << (idx % 8));
+}
 
-	if (!p->map)
-		return 0; /* never attached: nothing to fill from */
-	if (m < p->base || m - p->base >= p->map_len)
-		return -ERANGE;
-	idx = (m - p->base) / p->psz;
-	if (p->filled[idx / 8] & (1u << (idx % 8)))
-		return 0;
-	while (done < p->psz) {
-		ssize_t n = pread(p->fd, p->map + idx * p->psz + done,
-				  p->psz - done,
-				  (off_t)(p->file_off + idx * p->psz + done));
+/*
+ * Read pages [idx, idx + n) of the image, none of them filled yet, with one
+ * pread (more only if the kernel returns short).  A page is marked filled
+ * once all its bytes are in; on an error the pages read completely before
+ * it stay filled.  0, or -errno for the page that could not be read.
+ */
+static int read_run(struct populate *p, struct region *r, uint64_t idx,
+		    uint64_t n)
+{
+	uint64_t len = n * p->psz, done = 0, marked = 0;
+	int rc = 0;
 
-		if (n < 0 && errno == EINTR)
+	while (done < len) {
+		ssize_t got = pread(p->fd, p->map + idx * p->psz + done,
+				    len - done,
+				    (off_t)(p->file_off + idx * p->psz + done));
+
+		if (got < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			int e = n < 0 ? errno : EIO;
-
+		if (got <= 0) {
+			rc = got < 0 ? -errno : -EIO;
 			CNT_ADD(p->read_errors, 1);
 			log_client(LOG_WARNING, r->s->pid, r->id,
 				   "client %d region %s: populate from %s at "
@@ -201,15 +206,72 @@ static int fill_page(struct populate *p, struct region *r, uint64_t addr)
 				   (int)r->s->pid, r->name, p->path,
 				   (unsigned long long)(p->file_off +
 							idx * p->psz + done),
-				   n < 0 ? strerror(e) : "file is shorter now");
-			return -e;
+				   got < 0 ? strerror(-rc)
+					   : "file is shorter now");
+			break;
 		}
-		done += (uint64_t)n;
-		CNT_ADD(p->bytes_read, (uint64_t)n);
+		done += (uint64_t)got;
+		CNT_ADD(p->bytes_read, (uint64_t)got);
 	}
-	p->filled[idx / 8] |= (uint8_t)(1u << (idx % 8));
-	CNT_ADD(p->pages_populated, 1);
-	return 0;
+	for (; marked < done / p->psz; marked++)
+		p->filled[(idx + marked) / 8] |=
+			(uint8_t)(1u << ((idx + marked) % 8));
+	CNT_ADD(p->pages_populated, marked);
+	return rc;
+}
+
+/*
+ * Fill the pages of [addr, addr + len) of r once each, in order, a run of
+ * consecutive unfilled pages with one read.  Stops at the first page that
+ * cannot be filled: *stop (if given) is its address (addr + len when all
+ * are filled).  0, or -errno.
+ */
+static int fill_range(struct populate *p, struct region *r, uint64_t addr,
+		      uint64_t len, uint64_t *stop)
+{
+	uint64_t m = addr - r->start + r->offset, first, end, idx;
+	int rc = 0;
+
+	if (stop)
+		*stop = addr + len;
+	if (!p->map || !len)
+		return 0; /* never attached: nothing to fill from */
+	if (m < p->base || m - p->base >= p->map_len) {
+		if (stop)
+			*stop = addr;
+		return -ERANGE;
+	}
+	first = (m - p->base) / p->psz;
+	end = first + len / p->psz;
+	if (end > p->npages) { /* the tail is outside: fill up to it */
+		end = p->npages;
+		rc = -ERANGE;
+	}
+	for (idx = first; idx < end;) {
+		uint64_t k = 0;
+		int e;
+
+		if (is_filled(p, idx)) {
+			idx++;
+			continue;
+		}
+		while (idx + k < end && !is_filled(p, idx + k))
+			k++;
+		e = read_run(p, r, idx, k);
+		if (e < 0) {
+			uint64_t at = idx;
+
+			while (at < idx + k && is_filled(p, at))
+				at++;
+			if (stop)
+				*stop = addr + (at - first) * p->psz;
+			return e;
+		}
+		idx += k;
+	}
+	if (rc < 0 && stop)
+		*stop = addr + (end - first) * p->psz;
+	return rc;
 }
 
 static enum policy_verdict pop_fault(void *state, struct region *r,
@@ -217,18 +279,32 @@ static enum policy_verdict pop_fault(void *state, struct region *r,
 				     struct map_range *out)
 {
 	struct populate *p = state;
-	uint64_t lo = addr, hi = addr + r->page_size;
+	uint64_t psz = r->page_size, end = out->start + out->len;
+	uint64_t from = out->start, stop, lo, hi;
 
 	(void)tid;
+	if (!p->map)
+		return POLICY_MAP; /* never attached: nothing to fill from */
+	/*
+	 * The whole window with one read per run of unfilled pages.  A page
+	 * that cannot be read below the faulting one: go on after it, so the
+	 * faulting page and its neighbours are still tried.
+	 */
+	while (fill_range(p, r, from, end - from, &stop) < 0 && stop < addr)
+		from = stop + psz;
 	/* The faulting page must have its bytes, or the thread would read
 	 * zeros that were never in the image. */
-	if (fill_page(p, r, addr) < 0)
+	if (!is_filled(p, (addr - r->start + r->offset - p->base) / psz))
 		return POLICY_DENY;
-	/* Its window: keep the run of pages that could be filled. */
-	while (lo > out->start && fill_page(p, r, lo - r->page_size) == 0)
-		lo -= r->page_size;
-	while (hi < out->start + out->len && fill_page(p, r, hi) == 0)
-		hi += r->page_size;
+	/* Its window: keep the run of filled pages around it. */
+	lo = addr;
+	hi = addr + psz;
+	while (lo > out->start &&
+	       is_filled(p, (lo - psz - r->start + r->offset - p->base) / psz))
+		lo -= psz;
+	while (hi < end &&
+	       is_filled(p, (hi - r->start + r->offset - p->base) / psz))
+		hi += psz;
 	out->start = lo;
 	out->len = hi - lo;
 	return POLICY_MAP;
@@ -237,15 +313,36 @@ static enum policy_verdict pop_fault(void *state, struct region *r,
 static int pop_fill(void *state, struct region *r, uint64_t start,
 		    uint64_t len)
 {
+	return fill_range(state, r, start, len, NULL);
+}
+
+/*
+ * Ask the kernel to read [addr, addr + len) of r's image into the page
+ * cache in the background (prefetch calls it ahead of its fills, so their
+ * preads find the cache warm and the disk sees many reads at once instead
+ * of one).  Pages already filled at either end are left out.  0 or -errno.
+ */
+int populate_advise(void *state, struct region *r, uint64_t addr,
+		    uint64_t len)
+{
 	struct populate *p = state;
+	uint64_t m = addr - r->start + r->offset, first, end;
 
-	for (uint64_t a = start; a < start + len; a += r->page_size) {
-		int rc = fill_page(p, r, a);
-
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	if (!p->map || !len || m < p->base || m - p->base >= p->map_len)
+		return 0;
+	first = (m - p->base) / p->psz;
+	end = first + len / p->psz;
+	if (end > p->npages)
+		end = p->npages;
+	while (first < end && is_filled(p, first))
+		first++;
+	while (end > first && is_filled(p, end - 1))
+		end--;
+	if (first == end)
+		return 0;
+	return -posix_fadvise(p->fd, (off_t)(p->file_off + first * p->psz),
+			      (off_t)((end - first) * p->psz),
+			      POSIX_FADV_WILLNEED);
 }
 
 static void pop_status(void *state, struct json_object *o)

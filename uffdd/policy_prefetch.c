@@ -11,6 +11,7 @@
 #include "fault.h"
 #include "log.h"
 #include "policy.h"
+#include "policy_populate.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -21,13 +22,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK_BYTES (4u << 20) /* per loop turn */
+#define CHUNK_BYTES (4u << 20) /* filled and mapped per loop turn */
+/*
+ * Read-ahead: the image ranges of the trace are handed to the kernel
+ * (populate_advise, POSIX_FADV_WILLNEED) ahead of the fills, so that the
+ * disk has many reads in flight and a fill's pread finds the page cache
+ * warm instead of waiting for one 4 KiB read at a time.  Kept at most
+ * ADVISE_AHEAD bytes ahead of the fills (the advice submits the reads and
+ * can block while the disk queue is full), at most ADVISE_RUN_MAX bytes per
+ * call, and at most ADVISE_TURN_NS of a loop turn.
+ */
+#define ADVISE_AHEAD (64ull << 20)
+#define ADVISE_RUN_MAX (2ull << 20)
+#define ADVISE_TURN_NS 2000000ull
 #define MAX_TRACE_PAGES (1u << 28)
 
 struct prefetch {
 	char path[PATH_MAX];
 	uint64_t *pages;
 	size_t n, next;
+	size_t adv;          /* trace entries below this were advised */
+	void *pop;           /* the populate stage's state, if there is one */
+	int pop_looked;
 	struct region *home; /* the region prefetched into */
 	struct event *ev;
 	uint64_t t0;
@@ -140,24 +156,77 @@ static int load(struct prefetch *p, const struct region *r, char *err,
 	return 0;
 }
 
+static void find_populate(const struct policy_ops *ops, void *state,
+			  void *arg)
+{
+	struct prefetch *p = arg;
+
+	if (ops == &policy_populate)
+		p->pop = state;
+}
+
+/* The number of trace entries from i (below end) that are consecutive
+ * pages, at most max_bytes of them (at least one). */
+static size_t run_at(const struct prefetch *p, size_t i, size_t end,
+		     uint64_t psz, uint64_t max_bytes)
+{
+	size_t k = 1;
+
+	while (i + k < end && p->pages[i + k] == p->pages[i] + k &&
+	       (k + 1) * psz <= max_bytes)
+		k++;
+	return k;
+}
+
+/* Advise the image ranges of the trace entries ahead of the fills. */
+static void advise_ahead(struct prefetch *p, struct region *r)
+{
+	uint64_t psz = r->page_size, t_end = now_ns() + ADVISE_TURN_NS;
+
+	if (p->adv < p->next)
+		p->adv = p->next;
+	while (p->adv < p->n && (p->adv - p->next) * psz < ADVISE_AHEAD) {
+		uint64_t first = p->pages[p->adv], addr;
+		size_t k = run_at(p, p->adv, p->n, psz, ADVISE_RUN_MAX);
+
+		addr = policy_addr(r, first);
+		if (!addr || !policy_addr(r, first + k - 1)) {
+			k = 1; /* moved or cut away: page by page */
+			addr = policy_addr(r, first);
+		}
+		if (addr)
+			populate_advise(p->pop, r, addr, k * psz);
+		p->adv += k;
+		if (now_ns() > t_end)
+			break;
+	}
+}
+
 static void pf_turn(evutil_socket_t fd, short what, void *arg)
 {
 	struct prefetch *p = arg;
 	struct region *r = p->home;
 	uint64_t budget = CHUNK_BYTES;
+	size_t lim;
 	static const struct timeval now = { 0, 0 };
 
 	(void)fd;
 	(void)what;
-	while (r && p->next < p->n && budget > 0) {
+	if (r && !p->pop_looked) {
+		p->pop_looked = 1;
+		policy_each(r->pol, find_populate, p);
+	}
+	if (r && p->pop)
+		advise_ahead(p, r);
+	/* Fill only what was advised: the reads are then in flight. */
+	lim = r && p->pop ? p->adv : p->n;
+	while (r && p->next < lim && budget > 0) {
 		uint64_t first = p->pages[p->next], addr;
-		size_t k = 1;
+		/* A run of consecutive pages is one fill (one pread) and one
+		 * ioctl. */
+		size_t k = run_at(p, p->next, lim, r->page_size, budget);
 		long got;
 
-		/* A run of consecutive pages is one fill and one ioctl. */
-		while (p->next + k < p->n && p->pages[p->next + k] == first + k &&
-		       (k + 1) * r->page_size <= budget)
-			k++;
 		addr = policy_addr(r, first);
 		if (!addr || !policy_addr(r, first + k - 1)) {
 			k = 1; /* moved or cut away: page by page */

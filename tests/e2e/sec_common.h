@@ -33,11 +33,17 @@
  * 1 when uffdd runs under a tool (UFFDD_TEST_WRAPPER, e.g. valgrind): its
  * RSS is then the tool's, and everything is slower.
  */
+/*
+ * Under valgrind or a sanitizer build the daemon's RSS says nothing about
+ * leaks (shadow memory, quarantine); LeakSanitizer and valgrind check
+ * those instead.
+ */
 static inline int under_tool(void)
 {
 	const char *w = getenv("UFFDD_TEST_WRAPPER");
+	const char *s = getenv("UFFDD_SANITIZED");
 
-	return w && *w;
+	return (w && *w) || (s && *s && strcmp(s, "0") != 0);
 }
 
 /* A raw connection to the data socket, or -1. */
