@@ -190,6 +190,8 @@ static int read_run(struct populate *p, struct region *r, uint64_t idx,
 	uint64_t len = n * p->psz, done = 0, marked = 0;
 	int rc = 0;
 
+	if (!len) /* nothing to read (and psz is never 0 once attached) */
+		return 0;
 	while (done < len) {
 		ssize_t got = pread(p->fd, p->map + idx * p->psz + done,
 				    len - done,

@@ -22,18 +22,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK_BYTES (4u << 20) /* filled and mapped per loop turn */
+#define CHUNK_BYTES (4ull << 20) /* filled and mapped per loop turn */
+/*
+ * Once the reads are advised a fill mostly copies from the page cache, so a
+ * turn may fill more (fewer turns, fewer faults of a workload that keeps up
+ * with the prefetch), but stops after TURN_NS: faults on other pages wait
+ * for the end of the turn.
+ */
+#define CHUNK_ADVISED (16ull << 20)
+#define TURN_NS 4000000ull
 /*
  * Read-ahead: the image ranges of the trace are handed to the kernel
  * (populate_advise, POSIX_FADV_WILLNEED) ahead of the fills, so that the
  * disk has many reads in flight and a fill's pread finds the page cache
  * warm instead of waiting for one 4 KiB read at a time.  Kept at most
  * ADVISE_AHEAD bytes ahead of the fills (the advice submits the reads and
- * can block while the disk queue is full), at most ADVISE_RUN_MAX bytes per
- * call, and at most ADVISE_TURN_NS of a loop turn.
+ * can block while the disk queue is full), and at most ADVISE_TURN_NS of a
+ * loop turn.  Runs of ADVISE_SEQ bytes or more are not advised: their one
+ * large pread gets the kernel's own sequential read-ahead, and advising them
+ * too was measured slower (the advice blocks the worker on the disk queue).
  */
 #define ADVISE_AHEAD (64ull << 20)
-#define ADVISE_RUN_MAX (2ull << 20)
+#define ADVISE_SEQ (4ull << 20)
 #define ADVISE_TURN_NS 2000000ull
 #define MAX_TRACE_PAGES (1u << 28)
 
@@ -187,8 +197,12 @@ static void advise_ahead(struct prefetch *p, struct region *r)
 		p->adv = p->next;
 	while (p->adv < p->n && (p->adv - p->next) * psz < ADVISE_AHEAD) {
 		uint64_t first = p->pages[p->adv], addr;
-		size_t k = run_at(p, p->adv, p->n, psz, ADVISE_RUN_MAX);
+		size_t k = run_at(p, p->adv, p->n, psz, ADVISE_SEQ);
 
+		if (k * psz >= ADVISE_SEQ) {
+			p->adv += k;
+			continue;
+		}
 		addr = policy_addr(r, first);
 		if (!addr || !policy_addr(r, first + k - 1)) {
 			k = 1; /* moved or cut away: page by page */
@@ -206,7 +220,7 @@ static void pf_turn(evutil_socket_t fd, short what, void *arg)
 {
 	struct prefetch *p = arg;
 	struct region *r = p->home;
-	uint64_t budget = CHUNK_BYTES;
+	uint64_t budget = CHUNK_BYTES, t_end = now_ns() + TURN_NS;
 	size_t lim;
 	static const struct timeval now = { 0, 0 };
 
@@ -216,10 +230,14 @@ static void pf_turn(evutil_socket_t fd, short what, void *arg)
 		p->pop_looked = 1;
 		policy_each(r->pol, find_populate, p);
 	}
-	if (r && p->pop)
+	if (r && p->pop) {
 		advise_ahead(p, r);
-	/* Fill only what was advised: the reads are then in flight. */
-	lim = r && p->pop ? p->adv : p->n;
+		budget = CHUNK_ADVISED;
+	}
+	/* The fills may pass the advice (a slow disk holds the advice back
+	 * in its turns): those pages are then read at once, with the
+	 * kernel's own read-ahead. */
+	lim = p->n;
 	while (r && p->next < lim && budget > 0) {
 		uint64_t first = p->pages[p->next], addr;
 		/* A run of consecutive pages is one fill (one pread) and one
@@ -249,6 +267,8 @@ static void pf_turn(evutil_socket_t fd, short what, void *arg)
 			CNT_ADD(p->mapped, (uint64_t)got);
 		if (got < (long)k)
 			CNT_ADD(p->skipped, k - (uint64_t)(got > 0 ? got : 0));
+		if (now_ns() > t_end)
+			break;
 	}
 	if (p->home && p->next < p->n) {
 		event_add(p->ev, &now);
