@@ -119,7 +119,7 @@ demo: deps
 	$(MAKE) all
 	sh tools/demo.sh $(BUILD)
 
-install: all install-preload
+install: all install-preload install-systemd
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 		$(DESTDIR)$(INCLUDEDIR)/uffd $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 0755 $(BUILD)/uffdd $(DESTDIR)$(SBINDIR)/uffdd

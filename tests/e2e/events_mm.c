@@ -28,6 +28,28 @@ static json_object *regions_named(json_object *st, const char *name, int *n)
 	return out;
 }
 
+/*
+ * The status once the client's regions named name number want (or after
+ * 2 s).  A split is made of several steps on the worker (pieces in, the
+ * old region out); a status taken between them is not the final one.
+ */
+static json_object *settled(json_object **st, const char *name, int want,
+			    int *n)
+{
+	json_object *rs = NULL;
+
+	for (int i = 0; i < 200; i++) {
+		json_object_put(rs);
+		json_object_put(*st);
+		*st = td_status(&D);
+		rs = regions_named(*st, name, n);
+		if (*n == want)
+			break;
+		usleep(10000);
+	}
+	return rs;
+}
+
 static uint64_t hexval(json_object *r, const char *key)
 {
 	return strtoull(json_object_get_string(j_path(r, key)), NULL, 16);
@@ -84,8 +106,8 @@ static void remap(int kind)
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 		for (size_t i = 0; i < pages / 2; i++)
 			CHECK_EQ(m[i * psz], 0x30 + i);
-		st = td_status(&D);
-		rs = regions_named(st, name, &n);
+		st = NULL;
+		rs = settled(&st, name, 1, &n);
 		CHECK_EQ(n, 1);
 		if (n == 1) {
 			json_object *rg = json_object_array_get_idx(rs, 0);
@@ -104,8 +126,8 @@ static void remap(int kind)
 		for (size_t i = pages / 2; i < pages; i++)
 			CHECK_EQ(((volatile unsigned char *)to2)[(i - pages / 2) * psz],
 				 0x30 + i);
-		st = td_status(&D);
-		rs = regions_named(st, name, &n);
+		st = NULL;
+		rs = settled(&st, name, 2, &n);
 		CHECK_EQ(n, 2);
 		if (n == 2) {
 			json_object *lo = json_object_array_get_idx(rs, 0),
@@ -158,8 +180,8 @@ static void unmap(int kind)
 		for (size_t i = 0; i < pages; i++)
 			fill[i * psz] = (unsigned char)(0x50 + i);
 		CHECK_EQ(munmap((char *)a + 4 * psz, 8 * psz), 0);
-		st = td_status(&D);
-		rs = regions_named(st, name, &n);
+		st = NULL;
+		rs = settled(&st, name, 2, &n);
 		CHECK_EQ(n, 2);
 		if (n == 2) {
 			CHECK_EQ(j_int(json_object_array_get_idx(rs, 0), "length"),
