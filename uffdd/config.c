@@ -26,9 +26,12 @@ void config_defaults(struct config *c)
 	c->socket_mode = 0666;
 	c->control_mode = 0666;
 	c->workers = 0;
-	/* Measured (BENCHMARKS.md): a worker on the client's CPU halves the
-	 * tail of fault latency; cross-CPU wake-ups dominate otherwise. */
-	c->placement = PLACEMENT_PINNED;
+	/*
+	 * Floating workers (BENCHMARKS.md): pinning helps only while the
+	 * client's faulting thread stays on the CPU it connected from, which
+	 * the scheduler does not promise; it also needs sched_setaffinity.
+	 */
+	c->placement = PLACEMENT_SCHEDULER;
 	c->log_level = LOG_INFO;
 	snprintf(c->default_policy, sizeof(c->default_policy), "continue");
 	c->grant_uids.n = 1;
