@@ -267,24 +267,6 @@ static struct session *session_by_id(struct worker *w, uint64_t id)
 	return NULL;
 }
 
-static void read_comm_of(pid_t pid, char *buf, size_t len)
-{
-	char path[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n > 0) {
-		buf[n] = '\0';
-		buf[strcspn(buf, "\n")] = '\0';
-	}
-}
-
 static void child_exit_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *c = arg;
@@ -310,7 +292,14 @@ static void set_pid(struct session *c, pid_t pid, const char *how)
 
 	c->pid = pid;
 	c->pid_known = 1;
-	read_comm_of(pid, c->comm, sizeof(c->comm));
+	{
+		/* Keep the parent's name when the child's /proc is hidden. */
+		char comm[sizeof(c->comm)];
+
+		session_read_comm(pid, comm, sizeof(comm));
+		if (strcmp(comm, "?") != 0)
+			memcpy(c->comm, comm, sizeof(comm));
+	}
 	fd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (fd >= 0) {
 		c->pidfd = fd;

@@ -34,7 +34,7 @@
 /* Highest user-space address on x86_64 and most 64-bit arches (47 bits). */
 #define USER_ADDR_LIMIT (1ULL << 56)
 
-static void read_comm(pid_t pid, char *buf, size_t len)
+void session_read_comm(pid_t pid, char *buf, size_t len)
 {
 	char path[64];
 	ssize_t n;
@@ -83,7 +83,7 @@ struct session *session_new(struct daemon *d, int sock)
 	s->uid = cr.uid;
 	s->gid = cr.gid;
 	s->since = time(NULL);
-	read_comm(cr.pid, s->comm, sizeof(s->comm));
+	session_read_comm(cr.pid, s->comm, sizeof(s->comm));
 	sanitize(s->comm);
 	s->pid_known = 1;
 	s->pidfd = -1;
@@ -237,9 +237,7 @@ static int reg_refuse(struct session *s, struct uffdd_msg *m, int code,
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	log_client(LOG_NOTICE, s->pid, 0, "client %d: REGISTER refused: %s",
-		   (int)s->pid, why);
-	uffdd_send_error(s->sock, m->hdr.seq, UFFDD_REGISTER, code, "%s", why);
+	refuse(s, m, code, "%s", why);
 	uffdd_msg_close_fds(m);
 	return -code;
 }

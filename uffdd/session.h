@@ -14,6 +14,9 @@ int session_attach(struct session *s, struct worker *w);
 /* Worker thread: end s, closing everything it holds; logs why. */
 void session_drop(struct session *s, const char *why);
 
+/* The process's name from /proc/PID/comm, "?" when it cannot be read. */
+void session_read_comm(pid_t pid, char *buf, size_t len);
+
 /* Free a session that was never attached (main thread). */
 void session_discard(struct session *s);
 
