@@ -10,6 +10,7 @@
 #include "region.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,6 +124,43 @@ static void test_config(void)
 	t_end();
 }
 
+/* The README's configuration example parses, and is the defaults. */
+static void test_readme_config(void)
+{
+	struct config def, c;
+	char err[512] = "", *buf, *a, *b;
+	FILE *f = fopen("README.md", "r");
+	long n;
+
+	t_start("the README's configuration example is valid and is the defaults");
+	if (!f) {
+		t_skip("no README.md in the working directory");
+		return;
+	}
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = calloc(1, (size_t)n + 1);
+	CHECK(fread(buf, 1, (size_t)n, f) == (size_t)n, "read");
+	fclose(f);
+	a = strstr(buf, "```json\n{\n  \"socket\"");
+	CHECK(a != NULL, "no configuration example in README.md");
+	if (a) {
+		a += strlen("```json\n");
+		b = strstr(a, "```");
+		*b = '\0';
+		config_defaults(&def);
+		c = def;
+		CHECK(config_parse(&c, a, strlen(a), "README.md", err,
+				   sizeof(err)) == 0,
+		      "%s", err);
+		CHECK(memcmp(&c, &def, sizeof(c)) == 0,
+		      "the example differs from the built-in defaults");
+	}
+	free(buf);
+	t_end();
+}
+
 static void test_policy_specs(void)
 {
 	struct policy *p;
@@ -164,6 +202,7 @@ int main(void)
 	test_histo();
 	test_regions();
 	test_config();
+	test_readme_config();
 	test_policy_specs();
 	test_probe();
 	return t_summary();
