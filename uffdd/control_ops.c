@@ -6,6 +6,7 @@
  * touch the region's policy.
  */
 #include "control_ops.h"
+#include "fdstore.h"
 #include "access.h"
 #include "log.h"
 #include "policy.h"
@@ -98,6 +99,8 @@ static int do_policy(struct worker *w, void *arg)
 	}
 	/* The old instance lets its held faults go (the new one fills). */
 	policy_release(old, r);
+	/* A restarted daemon must come back with the new policy. */
+	fdstore_update_region(r);
 	log_client(LOG_NOTICE, s->pid, r->id,
 		   "client %d region %s: policy changed to %s by uffdctl",
 		   (int)s->pid, r->name, np->spec);

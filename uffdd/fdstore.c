@@ -97,13 +97,12 @@ void fdstore_add_session(const struct session *s)
 	close(fd);
 }
 
-void fdstore_add_region(const struct region *r)
+/* The sealed description of r, or -1 (logged). */
+static int describe_region(const struct region *r)
 {
 	json_object *o;
 	int fd;
 
-	if (!fdstore_enabled() || r->s->sock < 0)
-		return;
 	o = json_object_new_object();
 	json_object_object_add(o, "sid", json_object_new_uint64(r->s->id));
 	json_object_object_add(o, "start", json_object_new_uint64(r->start));
@@ -115,13 +114,38 @@ void fdstore_add_region(const struct region *r)
 	json_object_object_add(o, "policy", json_object_new_string(r->pol->spec));
 	fd = describe(o);
 	json_object_put(o);
-	if (fd < 0) {
+	if (fd < 0)
 		log_warn("cannot describe region %016" PRIx64 ": %s", r->id,
 			 strerror(errno));
+	return fd;
+}
+
+void fdstore_add_region(const struct region *r)
+{
+	int fd;
+
+	if (!fdstore_enabled() || r->s->sock < 0)
 		return;
-	}
+	fd = describe_region(r);
+	if (fd < 0)
+		return;
 	store('U', r->id, r->uffd);
 	store('M', r->id, r->memfd);
+	store('r', r->id, fd);
+	close(fd);
+}
+
+void fdstore_update_region(const struct region *r)
+{
+	int fd;
+
+	if (!fdstore_enabled() || r->s->sock < 0)
+		return;
+	fd = describe_region(r);
+	if (fd < 0)
+		return;
+	/* FDSTOREREMOVE takes every descriptor of that name: the old one. */
+	unstore('r', r->id);
 	store('r', r->id, fd);
 	close(fd);
 }

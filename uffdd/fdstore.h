@@ -21,6 +21,8 @@ int fdstore_enabled(void);
 void fdstore_add_session(const struct session *s);
 void fdstore_add_region(const struct region *r);
 void fdstore_remove_session(const struct session *s);
+/* r's description changed (`uffdctl policy`): store it anew. */
+void fdstore_update_region(const struct region *r);
 void fdstore_remove_region(const struct region *r);
 
 /*

@@ -13,7 +13,10 @@ pid=$(main_pid)
 $TESTBIN/fault-loop --socket "$SOCK" --kind hugetlb --size 512M --threads 4 --duration 6 \
 	--stuck-after 20 --expect-connected --name restart-loop >/tmp/loop.json 2>/tmp/loop.err &
 lpid=$!
-sleep 2
+sleep 1
+# A policy changed at run time must survive the restart (fd store).
+uffdctl policy restart-loop around:2 >/dev/null || fail "uffdctl policy failed"
+sleep 1
 t0=$(now)
 systemctl restart uffdd.service || fail "systemctl restart failed"
 trs=$(elapsed "$t0")
@@ -23,6 +26,8 @@ log "restart took $trs s (pid $pid -> $npid)"
 wait_for 5 sh -c "uffdctl status | jq -e '[.clients[] | select(.pid == $lpid)] | length == 1' >/dev/null" ||
 	fail "client $lpid not registered with the new instance: $(uffdctl status | jq -c .clients)"
 log "client $lpid registered with the new instance: $(uffdctl status | jq -c "[.clients[] | select(.pid == $lpid) | {pid, regions: (.regions | length)}]")"
+pol=$(uffdctl regions | jq -r '.[] | select(.name == "restart-loop") | .policy')
+[ "$pol" = around:2 ] || fail "policy after the restart is \"$pol\", not the around:2 set before it"
 
 wait $lpid; lrc=$?
 loop=$(cat /tmp/loop.json)
