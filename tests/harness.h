@@ -101,4 +101,8 @@ int t_run(const char *out_path, const char *const argv[]);
 
 uint64_t t_now_ns(void);
 
+/* Send one raw datagram with nfds descriptors (any number, up to 64)
+ * in SCM_RIGHTS, bypassing the protocol encoder.  0 or -errno. */
+int t_send_raw(int sock, const void *buf, size_t n, const int *fds, int nfds);
+
 #endif

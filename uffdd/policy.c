@@ -445,3 +445,13 @@ uint64_t policy_addr(const struct region *r, uint64_t idx)
 		return 0;
 	return r->start + (m - r->offset);
 }
+
+void policy_json_count(struct json_object *o, const char *key,
+		       const uint64_t *v)
+{
+	uint64_t n = __atomic_load_n(v, __ATOMIC_RELAXED);
+
+	json_object_object_add(o, key,
+			       json_object_new_int64(n > INT64_MAX ? INT64_MAX
+								   : (int64_t)n));
+}

@@ -135,6 +135,10 @@ uint64_t policy_page(const struct region *r, uint64_t addr);
 /* The address in r of policy page idx, or 0 if r does not map it. */
 uint64_t policy_addr(const struct region *r, uint64_t idx);
 
+/* Add counter v (read with a relaxed load) to a policy's status object. */
+void policy_json_count(struct json_object *o, const char *key,
+		       const uint64_t *v);
+
 /* Names of all policies, space separated (for --help). */
 const char *policy_names(void);
 /* The ops of a policy name (length n), or NULL. */

@@ -81,8 +81,7 @@ static void around_status(void *state, struct json_object *o)
 
 	json_object_object_add(o, "around_pages",
 			       json_object_new_int64((int64_t)a->pages));
-	json_object_object_add(o, "around_windows",
-			       json_object_new_int64((int64_t)CNT_LD(a->windows)));
+	policy_json_count(o, "around_windows", &a->windows);
 }
 
 const struct policy_ops policy_around = {

@@ -70,11 +70,8 @@ static void eager_status(void *state, struct json_object *o)
 {
 	struct eager *e = state;
 
-	json_object_object_add(o, "eager_pages",
-			       json_object_new_int64((int64_t)CNT_LD(e->pages)));
-	json_object_object_add(
-		o, "eager_attaches",
-		json_object_new_int64((int64_t)CNT_LD(e->attaches)));
+	policy_json_count(o, "eager_pages", &e->pages);
+	policy_json_count(o, "eager_attaches", &e->attaches);
 }
 
 const struct policy_ops policy_eager = {

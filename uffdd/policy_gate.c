@@ -310,16 +310,11 @@ static void gate_status(void *state, struct json_object *o)
 {
 	struct gate *g = state;
 
-	json_object_object_add(o, "gate_waiting",
-			       json_object_new_int64((int64_t)CNT_LD(g->waiting)));
-	json_object_object_add(o, "gate_held_total",
-			       json_object_new_int64((int64_t)CNT_LD(g->held_total)));
-	json_object_object_add(o, "gate_released",
-			       json_object_new_int64((int64_t)CNT_LD(g->released)));
-	json_object_object_add(o, "gate_timeouts",
-			       json_object_new_int64((int64_t)CNT_LD(g->timeouts)));
-	json_object_object_add(o, "gate_published_pages",
-			       json_object_new_int64((int64_t)CNT_LD(g->published)));
+	policy_json_count(o, "gate_waiting", &g->waiting);
+	policy_json_count(o, "gate_held_total", &g->held_total);
+	policy_json_count(o, "gate_released", &g->released);
+	policy_json_count(o, "gate_timeouts", &g->timeouts);
+	policy_json_count(o, "gate_published_pages", &g->published);
 	json_object_object_add(o, "gate_timeout_ms",
 			       json_object_new_int64((int64_t)g->timeout_ms));
 	json_object_object_add(o, "gate_action",

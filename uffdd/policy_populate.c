@@ -353,12 +353,9 @@ static void pop_status(void *state, struct json_object *o)
 
 	json_object_object_add(o, "populate_file",
 			       json_object_new_string(p->path));
-	json_object_object_add(o, "pages_populated",
-			       json_object_new_int64((int64_t)CNT_LD(p->pages_populated)));
-	json_object_object_add(o, "bytes_read",
-			       json_object_new_int64((int64_t)CNT_LD(p->bytes_read)));
-	json_object_object_add(o, "read_errors",
-			       json_object_new_int64((int64_t)CNT_LD(p->read_errors)));
+	policy_json_count(o, "pages_populated", &p->pages_populated);
+	policy_json_count(o, "bytes_read", &p->bytes_read);
+	policy_json_count(o, "read_errors", &p->read_errors);
 }
 
 static const char *pop_file(void *state)

@@ -323,12 +323,9 @@ static void pf_status(void *state, struct json_object *o)
 			       json_object_new_string(p->path));
 	json_object_object_add(o, "prefetch_total",
 			       json_object_new_int64((int64_t)p->n));
-	json_object_object_add(o, "prefetch_done",
-			       json_object_new_int64((int64_t)CNT_LD(p->done)));
-	json_object_object_add(o, "prefetch_mapped",
-			       json_object_new_int64((int64_t)CNT_LD(p->mapped)));
-	json_object_object_add(o, "prefetch_skipped",
-			       json_object_new_int64((int64_t)CNT_LD(p->skipped)));
+	policy_json_count(o, "prefetch_done", &p->done);
+	policy_json_count(o, "prefetch_mapped", &p->mapped);
+	policy_json_count(o, "prefetch_skipped", &p->skipped);
 	json_object_object_add(o, "prefetch_ignored",
 			       json_object_new_int64((int64_t)p->ignored));
 }

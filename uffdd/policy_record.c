@@ -168,10 +168,8 @@ static void rec_status(void *state, struct json_object *o)
 	struct record *p = state;
 
 	json_object_object_add(o, "record_file", json_object_new_string(p->path));
-	json_object_object_add(o, "pages_recorded",
-			       json_object_new_int64((int64_t)CNT_LD(p->recorded)));
-	json_object_object_add(o, "record_write_errors",
-			       json_object_new_int64((int64_t)CNT_LD(p->write_errors)));
+	policy_json_count(o, "pages_recorded", &p->recorded);
+	policy_json_count(o, "record_write_errors", &p->write_errors);
 }
 
 static const char *rec_file(void *state)

@@ -64,23 +64,7 @@ static inline int sc_connect(const char *path)
 static inline int sc_send_raw(int sock, const void *buf, size_t n,
 			      const int *fds, int nfds)
 {
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = n };
-	char cbuf[CMSG_SPACE(sizeof(int) * 64)];
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (nfds > 0) {
-		struct cmsghdr *c;
-
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-	}
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+	return t_send_raw(sock, buf, n, fds, nfds);
 }
 
 /* A header + body as the protocol lays it out (possibly lying). */

@@ -37,23 +37,7 @@ static void unpair(void)
 /* Send raw bytes with optional fds, bypassing the encoder. */
 static void raw_send(const void *buf, size_t len, const int *fds, int nfds)
 {
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	char cbuf[CMSG_SPACE(sizeof(int) * 32)];
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-	}
-	if (sendmsg(sp[0], &mh, 0) < 0)
+	if (t_send_raw(sp[0], buf, len, fds, nfds) < 0)
 		perror("sendmsg");
 }
 
