@@ -542,3 +542,17 @@ int t_send_raw(int sock, const void *buf, size_t n, const int *fds, int nfds)
 	}
 	return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
 }
+
+size_t t_huge_page_size(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	size_t kb = 2048;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Hugepagesize: %zu kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb << 10;
+}

@@ -92,6 +92,9 @@ json_object *j_client(json_object *status, pid_t pid);
 int td_wait_total(const struct tdaemon *d, const char *path, int64_t want,
 		  int timeout_ms);
 
+/* The default hugepage size in bytes (Hugepagesize in /proc/meminfo). */
+size_t t_huge_page_size(void);
+
 /* Hugepages: make sure n are free (raising nr_hugepages if root). */
 int t_need_hugepages(long n);
 

@@ -33,16 +33,7 @@ static inline const char *pc_kind_name(int kind)
 /* Hugepage size in bytes (2 MiB on x86_64). */
 static inline size_t pc_huge_size(void)
 {
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[128];
-	size_t kb = 2048;
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "Hugepagesize: %zu kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb << 10;
+	return t_huge_page_size();
 }
 
 static inline size_t pc_page(int kind)

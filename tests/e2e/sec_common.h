@@ -193,18 +193,8 @@ struct sc_region {
 
 static inline size_t sc_page(int kind)
 {
-	if (kind == UFFD_KIND_HUGETLB) {
-		FILE *f = fopen("/proc/meminfo", "r");
-		char line[128];
-		size_t kb = 2048;
-
-		while (f && fgets(line, sizeof(line), f))
-			if (sscanf(line, "Hugepagesize: %zu kB", &kb) == 1)
-				break;
-		if (f)
-			fclose(f);
-		return kb << 10;
-	}
+	if (kind == UFFD_KIND_HUGETLB)
+		return t_huge_page_size();
 	return (size_t)sysconf(_SC_PAGESIZE);
 }
 
