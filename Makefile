@@ -21,80 +21,94 @@ SANFLAGS :=
 endif
 
 PKGS := libevent json-c libsystemd
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes
+# The user's CFLAGS (make CFLAGS=-O1), CPPFLAGS and LDFLAGS come first and
+# are kept; the project's own flags are always added.  -Werror only where
+# asked for (CI sets WERROR=1): a newer compiler's new warning must not
+# break a user's build.
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 $(WARN) -D_GNU_SOURCE -DUFFDD_VERSION=\"$(VERSION)\" \
-	  -Ikernel -Iproto -Iclient -fno-strict-aliasing $(SANFLAGS)
-LDFLAGS += $(SANFLAGS)
+WERROR ?= 0
+WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+INCLUDES := -Ikernel -Iproto -Iclient -Iuffdd -Itests/lib
+override CFLAGS += -std=gnu11 $(WARN) -fno-strict-aliasing $(SANFLAGS)
+override CPPFLAGS += -D_GNU_SOURCE -DUFFDD_VERSION=\"$(VERSION)\" $(INCLUDES)
+override LDFLAGS += $(SANFLAGS)
 DEPFLAGS = -MMD -MP
 
+# Sources -------------------------------------------------------------------
 PROTO_SRC := proto/proto.c proto/fdcheck.c
 KERNEL_SRC := kernel/probe.c
 CLIENT_SRC := client/client.c
-UFFDD_SRC := $(wildcard uffdd/*.c)
-UFFDD_SRC := $(filter-out uffdd/uffdctl.c,$(UFFDD_SRC))
-CTL_SRC := uffdd/uffdctl.c
+UFFDD_DIRS := uffdd
+UFFDD_SRC := $(filter-out uffdd/uffdctl.c,$(foreach d,$(UFFDD_DIRS),$(wildcard $(d)/*.c)))
+CTL_SRC := uffdd/uffdctl.c uffdd/caps_json.c
 
 LIB_OBJ := $(patsubst %.c,$(BUILD)/lib/%.o,$(CLIENT_SRC) $(PROTO_SRC) $(KERNEL_SRC))
 D_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(UFFDD_SRC) $(PROTO_SRC) $(KERNEL_SRC))
 UFFDD_CORE_OBJ := $(filter-out $(BUILD)/obj/uffdd/main.o,$(D_OBJ))
+CTL_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(CTL_SRC) $(KERNEL_SRC))
 
 LIB_SONAME := libuffdclient.so.0
 BINS := $(BUILD)/uffdd $(BUILD)/uffdctl $(BUILD)/uffd-touch
 LIBS_OUT := $(BUILD)/libuffdclient.a $(BUILD)/$(LIB_SONAME) $(BUILD)/libuffdclient.so
 
-.PHONY: all clean deps check check-unit check-e2e demo install uninstall format lint
+.PHONY: all clean deps check check-unit check-e2e demo install uninstall \
+	format format-check lint tests-build
 all: $(BINS) $(LIBS_OUT) tests-build
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 # The library: position independent, only the public API exported.
 $(BUILD)/lib/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden $(DEPFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/libuffdclient.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
 $(BUILD)/$(LIB_SONAME): $(LIB_OBJ) client/libuffdclient.map
-	$(CC) -shared -Wl,-soname,$(LIB_SONAME) -Wl,--version-script=client/libuffdclient.map \
+	$(CC) $(CFLAGS) -shared -Wl,-soname,$(LIB_SONAME) \
+		-Wl,--version-script=client/libuffdclient.map \
 		-Wl,-z,defs -o $@ $(LIB_OBJ) $(LDFLAGS) -lpthread
 
 $(BUILD)/libuffdclient.so: $(BUILD)/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $@
 
 $(BUILD)/uffdd: $(D_OBJ)
-	$(CC) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lpthread
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lpthread
 
-$(BUILD)/uffdctl: $(BUILD)/obj/uffdd/uffdctl.o $(BUILD)/obj/uffdd/caps_json.o $(BUILD)/obj/kernel/probe.o
-	$(CC) -o $@ $^ $(LDFLAGS) \
-		$(shell pkg-config --libs json-c 2>/dev/null)
+$(BUILD)/uffdctl: $(CTL_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(shell pkg-config --libs json-c 2>/dev/null)
 
 $(BUILD)/uffd-touch: $(BUILD)/obj/client/tools/uffd-touch.o $(BUILD)/libuffdclient.a
-	$(CC) -o $@ $< $(BUILD)/libuffdclient.a $(LDFLAGS) -lpthread
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libuffdclient.a $(LDFLAGS) -lpthread
 
 # Tests ---------------------------------------------------------------------
-TEST_HARNESS := $(BUILD)/obj/tests/harness.o
-UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*.c))
-E2E_TESTS := $(patsubst tests/e2e/%.c,$(BUILD)/tests/%,$(wildcard tests/e2e/*.c))
+# Every test source is compiled like the rest (-MMD: a header change
+# rebuilds the tests that include it), then linked: unit tests with the
+# daemon's objects, end-to-end tests with the client library, all with the
+# one reporting core (tests/lib/report.c).
+TEST_REPORT := $(BUILD)/obj/tests/lib/report.o
+TEST_HARNESS := $(TEST_REPORT) $(BUILD)/obj/tests/lib/harness.o
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/*.c))
+E2E_TESTS := $(patsubst tests/e2e/%.c,$(BUILD)/tests/e2e/%,$(wildcard tests/e2e/*.c))
 
-$(BUILD)/tests/%: tests/unit/%.c $(UFFDD_CORE_OBJ) $(TEST_HARNESS)
+$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(TEST_HARNESS) $(UFFDD_CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Iuffdd -Itests -o $@ $< $(TEST_HARNESS) $(UFFDD_CORE_OBJ) \
-		$(LDFLAGS) $(PKG_LIBS) -lpthread
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lpthread
 
-$(BUILD)/tests/%: tests/e2e/%.c $(TEST_HARNESS) $(BUILD)/libuffdclient.a
+$(BUILD)/tests/e2e/%: $(BUILD)/obj/tests/e2e/%.o $(TEST_HARNESS) $(BUILD)/libuffdclient.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests -o $@ $< $(TEST_HARNESS) $(BUILD)/libuffdclient.a \
-		$(LDFLAGS) $(PKG_LIBS) -lpthread
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lpthread
 
-.PHONY: tests-build
 tests-build: $(UNIT_TESTS) $(E2E_TESTS)
 
 deps:
@@ -110,10 +124,20 @@ else
 CHECK_PRELOAD = $(PRELOAD_TEST)
 endif
 
+RUN_TESTS = UFFDD_SANITIZED=$(SANITIZE) ASAN_OPTIONS=handle_sigbus=0:detect_leaks=1 \
+	sh tools/check.sh $(BUILD)
+
 check: deps
 	$(MAKE) all $(CHECK_PRELOAD)
-	UFFDD_SANITIZED=$(SANITIZE) ASAN_OPTIONS=handle_sigbus=0:detect_leaks=1 \
-		sh tools/check.sh $(BUILD) $(UNIT_TESTS) $(E2E_TESTS) $(KERNEL_ABI_TESTS) $(CHECK_PRELOAD)
+	$(RUN_TESTS) $(UNIT_TESTS) $(E2E_TESTS) $(KERNEL_ABI_TESTS) $(CHECK_PRELOAD)
+
+check-unit: deps
+	$(MAKE) $(UNIT_TESTS)
+	$(RUN_TESTS) $(UNIT_TESTS)
+
+check-e2e: deps
+	$(MAKE) all
+	$(RUN_TESTS) $(E2E_TESTS)
 
 demo: deps
 	$(MAKE) all
@@ -138,15 +162,24 @@ uninstall:
 		$(DESTDIR)$(LIBDIR)/libuffdclient.* $(DESTDIR)$(INCLUDEDIR)/uffd/client.h \
 		$(DESTDIR)$(PKGCONFIGDIR)/libuffdclient.pc
 
+# Formatting: .clang-format, over every tracked C file.
+FORMAT_SRC = $(shell git ls-files '*.c' '*.h')
+
 format:
-	clang-format -i $$(git ls-files '*.c' '*.h')
+	clang-format -i $(FORMAT_SRC)
+
+format-check:
+	@command -v clang-format >/dev/null 2>&1 || sh tools/deps.sh clang-format
+	clang-format --dry-run -Werror $(FORMAT_SRC)
+	@echo "format-check: every C file is as clang-format leaves it"
 
 clean:
 	rm -rf build build-asan
 
--include kernel/kernel.mk
--include client/preload/preload.mk
--include tests/fuzz/fuzz.mk
--include bench/bench.mk
--include tests/systemd/systemd.mk
+include kernel/kernel.mk
+include client/preload/preload.mk
+include tests/fuzz/fuzz.mk
+include bench/bench.mk
+include tests/systemd/systemd.mk
+include tools/arm64.mk
 -include $(shell find $(BUILD)/obj $(BUILD)/lib -name '*.d' -type f 2>/dev/null)

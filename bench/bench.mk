@@ -1,5 +1,5 @@
 # bench/bench.mk: `make bench`, included by the top-level Makefile with
-# `-include bench/bench.mk`.  Uses $(BUILD), $(CC) and $(CFLAGS) from there.
+# `include bench/bench.mk`.  Uses $(BUILD), $(CC), $(CPPFLAGS) and $(CFLAGS) from there.
 #
 #   make bench                                  default run (~1-2 min)
 #   make bench BENCH_ARGS="--rounds 9 --shmem-size 256M --hugetlb-size 1G"
@@ -22,7 +22,7 @@ BENCH_CLIENT_LIB ?= $(BUILD)/libuffdclient.a
 
 $(BENCH_BIN): $(BENCH_SRCS) $(BENCH_HDRS) $(BENCH_CLIENT_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $(BENCH_SRCS) $(BENCH_CLIENT_LIB) $(LDFLAGS) -lpthread
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(BENCH_SRCS) $(BENCH_CLIENT_LIB) $(LDFLAGS) -lpthread
 
 # gnuplot only draws the charts: the numbers do not depend on it.
 bench-deps:
@@ -54,7 +54,7 @@ RESTORE_ARGS ?=
 
 $(RESTORE_BIN): $(RESTORE_SRCS) bench/restore.h bench/bench.h $(BENCH_CLIENT_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(shell pkg-config --cflags json-c 2>/dev/null) -o $@ $(RESTORE_SRCS) \
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(shell pkg-config --cflags json-c 2>/dev/null) -o $@ $(RESTORE_SRCS) \
 		$(BENCH_CLIENT_LIB) $(LDFLAGS) $(shell pkg-config --libs json-c 2>/dev/null) -lpthread
 
 bench-restore: $(RESTORE_BIN) $(BUILD)/uffdd

@@ -8,15 +8,12 @@
 #                       the ABI tests and the uffdd end-to-end test in the guest
 
 KERNEL_ABI_TESTS := $(BUILD)/tests/kernel/abi-minor $(BUILD)/tests/kernel/abi-register
-KT_DEPS := tests/kernel/kt.c tests/kernel/kt.h kernel/uffd_uapi.h
+# No json-c here: the guest of check-kernel has only libc and libpthread.
+KT_OBJ := $(BUILD)/obj/tests/kernel/kt.o $(TEST_REPORT)
 
-$(BUILD)/tests/kernel/abi-minor: tests/kernel/abi_minor.c $(KT_DEPS)
+$(BUILD)/tests/kernel/abi-%: $(BUILD)/obj/tests/kernel/abi_%.o $(KT_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/kernel -o $@ $< tests/kernel/kt.c $(LDFLAGS) -lpthread
-
-$(BUILD)/tests/kernel/abi-register: tests/kernel/abi_register.c $(KT_DEPS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/kernel -o $@ $< tests/kernel/kt.c $(LDFLAGS) -lpthread
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lpthread
 
 # `make all` (and so `make check`) builds them; check.sh runs them.
 tests-build: $(KERNEL_ABI_TESTS)

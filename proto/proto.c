@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 _Static_assert(sizeof(struct uffdd_hdr) == 16, "header is 16 bytes");
@@ -177,28 +178,18 @@ void uffdd_msg_close_fds(struct uffdd_msg *m)
 	m->nfds = 0;
 }
 
-int uffdd_send(int sock, uint16_t type, uint32_t seq, const void *body,
-	       size_t len, const int *fds, int nfds)
+ssize_t uffdd_sendmsg(int sock, const struct iovec *iov, int niov,
+		      const int *fds, int nfds)
 {
-	struct uffdd_hdr h = {
-		.magic = UFFDD_MAGIC,
-		.version = UFFDD_PROTO_MAX,
-		.type = type,
-		.length = (uint32_t)len,
-		.seq = seq,
-	};
-	struct iovec iov[2] = {
-		{ .iov_base = &h, .iov_len = sizeof(h) },
-		{ .iov_base = (void *)body, .iov_len = len },
-	};
 	union {
-		char buf[CMSG_SPACE(sizeof(int) * UFFDD_MAX_FDS)];
+		char buf[CMSG_SPACE(sizeof(int) * UFFDD_SENDMSG_MAX_FDS)];
 		struct cmsghdr align;
 	} cbuf;
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+	struct msghdr mh = { .msg_iov = (struct iovec *)iov,
+			     .msg_iovlen = (size_t)niov };
 	ssize_t n;
 
-	if (nfds < 0 || nfds > UFFDD_MAX_FDS || len > UFFDD_MAX_MSG)
+	if (nfds < 0 || nfds > UFFDD_SENDMSG_MAX_FDS)
 		return -EINVAL;
 	if (nfds > 0) {
 		struct cmsghdr *c;
@@ -215,8 +206,30 @@ int uffdd_send(int sock, uint16_t type, uint32_t seq, const void *body,
 	do
 		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+int uffdd_send(int sock, uint16_t type, uint32_t seq, const void *body,
+	       size_t len, const int *fds, int nfds)
+{
+	struct uffdd_hdr h = {
+		.magic = UFFDD_MAGIC,
+		.version = UFFDD_PROTO_MAX,
+		.type = type,
+		.length = (uint32_t)len,
+		.seq = seq,
+	};
+	struct iovec iov[2] = {
+		{ .iov_base = &h, .iov_len = sizeof(h) },
+		{ .iov_base = (void *)body, .iov_len = len },
+	};
+	ssize_t n;
+
+	if (nfds < 0 || nfds > UFFDD_MAX_FDS || len > UFFDD_MAX_MSG)
+		return -EINVAL;
+	n = uffdd_sendmsg(sock, iov, len ? 2 : 1, fds, nfds);
 	if (n < 0)
-		return -errno;
+		return (int)n;
 	if ((size_t)n != sizeof(h) + len)
 		return -EMSGSIZE;
 	return 0;

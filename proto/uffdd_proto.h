@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define UFFDD_MAGIC 0x44464655u /* "UFFD" in memory on little-endian */
 #define UFFDD_PROTO_MIN 1
@@ -157,6 +158,17 @@ int uffdd_decode(const void *buf, size_t n, int nfds, struct uffdd_msg *m,
  */
 int uffdd_send(int sock, uint16_t type, uint32_t seq, const void *body,
 	       size_t len, const int *fds, int nfds);
+
+/*
+ * The one place that puts descriptors in SCM_RIGHTS: sendmsg of iov with
+ * nfds descriptors (MSG_NOSIGNAL, EINTR retried).  uffdd_send frames a
+ * message with it; tests use it to send what no message would (any bytes,
+ * up to UFFDD_SENDMSG_MAX_FDS descriptors).  Bytes sent, or -errno.
+ */
+#define UFFDD_SENDMSG_MAX_FDS 64
+struct iovec;
+ssize_t uffdd_sendmsg(int sock, const struct iovec *iov, int niov,
+		      const int *fds, int nfds);
 
 /* Send an ERROR message with a printf-style text. */
 int uffdd_send_error(int sock, uint32_t seq, uint16_t ref_type, int code,

@@ -1,5 +1,5 @@
 # client/preload/preload.mk: uffd-run and libuffdpreload.so.  Included by the
-# top-level Makefile (-include client/preload/preload.mk); uses its BUILD, CC,
+# top-level Makefile (include client/preload/preload.mk); uses its BUILD, CC,
 # CFLAGS, LDFLAGS, LIBDIR, BINDIR, DESTDIR and the $(BUILD)/lib/%.o and
 # $(BUILD)/obj/%.o pattern rules.
 #
@@ -22,7 +22,7 @@ PRELOAD_SRC := client/preload/preload.c client/preload/regions.c \
 PRELOAD_OBJ := $(patsubst %.c,$(BUILD)/lib/%.o,$(PRELOAD_SRC))
 PRELOAD_SO := $(BUILD)/libuffdpreload.so
 UFFD_RUN := $(BUILD)/uffd-run
-PRELOAD_TEST := $(BUILD)/tests/preload_test
+PRELOAD_TEST := $(BUILD)/tests/preload/preload_test
 PRELOAD_REAL ?= 1
 PRELOAD_BENCH_ARGS ?=
 
@@ -32,17 +32,16 @@ $(PRELOAD_SO): $(PRELOAD_OBJ)
 	$(CC) -shared -Wl,-soname,libuffdpreload.so -Wl,-z,defs -o $@ \
 		$(PRELOAD_OBJ) $(LDFLAGS)
 
-$(BUILD)/obj/client/preload/uffd-run.o: CFLAGS += -DUFFD_PRELOAD_LIBDIR=\"$(LIBDIR)\"
+$(BUILD)/obj/client/preload/uffd-run.o: override CPPFLAGS += -DUFFD_PRELOAD_LIBDIR=\"$(LIBDIR)\"
 
 $(UFFD_RUN): $(BUILD)/obj/client/preload/uffd-run.o $(BUILD)/libuffdclient.a
 	$(CC) -o $@ $< $(BUILD)/libuffdclient.a $(LDFLAGS) -lpthread
 
 # The test program links the harness (it is its own driver and, run under
 # uffd-run, its own subject).
-$(PRELOAD_TEST): tests/preload/preload_test.c $(TEST_HARNESS) $(BUILD)/libuffdclient.a
+$(PRELOAD_TEST): $(BUILD)/obj/tests/preload/preload_test.o $(TEST_HARNESS) $(BUILD)/libuffdclient.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests -o $@ $< $(TEST_HARNESS) \
-		$(BUILD)/libuffdclient.a $(LDFLAGS) $(PKG_LIBS) -lpthread
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lpthread
 
 .PHONY: preload check-preload check-preload-prog check-preload-real \
 	bench-preload install-preload uninstall-preload

@@ -155,29 +155,20 @@ static void test_kind(const char *kind, const char *name, int64_t pages)
 	json_object_put(st1);
 }
 
-static void test_hugetlb(void)
+/* 64 MiB: hugetlb 32 faults and pages, shmem 16384. */
+static void test_touch(enum t_kind kind, const void *arg)
 {
-	t_start("hugetlb 64 MiB: 32 faults, 32 pages mapped, every byte right");
-	if (t_need_hugepages(40) < 0) {
-		t_skip("cannot reserve 40 hugepages");
-		return;
-	}
-	test_kind("hugetlb", "huge64", 32);
-	t_end();
-}
-
-static void test_shmem(void)
-{
-	t_start("shmem 64 MiB: 16384 faults, 16384 pages mapped, bytes right");
-	test_kind("shmem", "shm64", 16384);
-	t_end();
+	(void)arg;
+	if (kind == T_HUGETLB)
+		test_kind("hugetlb", "huge64", 32);
+	else
+		test_kind("shmem", "shm64", 16384);
 }
 
 static void test_threads(void)
 {
 	json_object *out = NULL, *st0 = td_status(&D), *st1;
 
-	t_start("a client with 8 threads faulting at once");
 	CHECK_EQ(touch(&out, "shmem", "32M", "8", "threads", "0"), 0);
 	CHECK(out && json_object_get_boolean(j_path(out, "verified")),
 	      "not verified");
@@ -189,7 +180,6 @@ static void test_threads(void)
 	json_object_put(out);
 	json_object_put(st0);
 	json_object_put(st1);
-	t_end();
 }
 
 static void test_many_clients(void)
@@ -199,7 +189,6 @@ static void test_many_clients(void)
 	pid_t pids[6];
 	json_object *st0 = td_status(&D), *st1;
 
-	t_start("six clients at once, hugetlb and shmem");
 	if (t_need_hugepages(20) < 0) {
 		t_skip("no hugepages");
 		json_object_put(st0);
@@ -218,7 +207,6 @@ static void test_many_clients(void)
 	CHECK_EQ(j_int(st1, "totals.errors"), j_int(st0, "totals.errors"));
 	json_object_put(st0);
 	json_object_put(st1);
-	t_end();
 }
 
 static void test_unprivileged(void)
@@ -228,7 +216,6 @@ static void test_unprivileged(void)
 	char path[160];
 	json_object *out;
 
-	t_start("an unprivileged client (uid 65534) is served");
 	pid = touch_bg("shmem", "8M", "nobody", "1", NOBODY);
 	for (int i = 0; i < 200; i++) {
 		st = td_status(&D);
@@ -256,7 +243,6 @@ static void test_unprivileged(void)
 	CHECK(out && json_object_get_boolean(j_path(out, "verified")),
 	      "not verified");
 	json_object_put(out);
-	t_end();
 }
 
 /*
@@ -331,8 +317,6 @@ static void test_grant(void)
 	char file[160], mode[32], buf[4096];
 	int fd, rc;
 
-	t_start("read() into an unmapped page: works with the grant, EFAULT "
-		"without");
 	snprintf(file, sizeof(file), "%s/data.bin", D.dir);
 	for (size_t i = 0; i < sizeof(buf); i++)
 		buf[i] = (char)(i * 7 + 3);
@@ -353,8 +337,6 @@ static void test_grant(void)
 	CHECK(rc == 0, "with grant: child exit %d, want 0", rc);
 	CHECK(strcmp(mode, "device") == 0, "mode %s", mode);
 	CHECK_EQ(td_stop(&g), 0);
-	if (t_end() < 0)
-		td_dump_log(&g);
 	D = saved;
 }
 
@@ -449,7 +431,6 @@ static void test_bad_input(void)
 	unsigned char junk[300];
 	int s, rc, fds[2], before;
 
-	t_start("bad input: each gets a clear error, others are still served");
 	before = t_fd_count(D.pid);
 
 	/* Garbage bytes: refused, session dropped. */
@@ -544,7 +525,6 @@ static void test_bad_input(void)
 	close(s);
 	still_serves("lying length and unknown type");
 	expect_clean(before, "bad input");
-	t_end();
 }
 
 struct blocker {
@@ -628,7 +608,6 @@ static void test_client_killed_mid_fault(void)
 	pid_t pid;
 	char x;
 
-	t_start("a client killed with threads blocked in faults: no leak");
 	before = t_fd_count(D.pid);
 	if (pipe(ready) < 0 || pipe(go) < 0)
 		abort();
@@ -636,7 +615,8 @@ static void test_client_killed_mid_fault(void)
 	CHECK(read(ready[0], &x, 1) == 1, "client not ready");
 	kill(D.pid, SIGSTOP);
 	CHECK(write(go[1], "g", 1) == 1, "go");
-	usleep(200000); /* its 4 threads are now blocked in faults */
+	CHECK(t_wait_uffd_blocked(pid, 4, 10000) == 4,
+	      "the client's 4 threads are not all blocked in faults");
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	kill(D.pid, SIGCONT);
@@ -646,7 +626,6 @@ static void test_client_killed_mid_fault(void)
 	close(ready[1]);
 	close(go[0]);
 	close(go[1]);
-	t_end();
 }
 
 static void test_daemon_killed(void)
@@ -656,7 +635,6 @@ static void test_daemon_killed(void)
 	pid_t pid;
 	char x;
 
-	t_start("uffdd killed while faults are blocked: the client carries on");
 	CHECK(td_start(&k, NULL, NULL) == 0, "daemon");
 	if (pipe(ready) < 0 || pipe(go) < 0)
 		abort();
@@ -664,7 +642,8 @@ static void test_daemon_killed(void)
 	CHECK(read(ready[0], &x, 1) == 1, "client not ready");
 	kill(k.pid, SIGSTOP);
 	CHECK(write(go[1], "g", 1) == 1, "go");
-	usleep(200000);
+	CHECK(t_wait_uffd_blocked(pid, 4, 10000) == 4,
+	      "the client's 4 threads are not all blocked in faults");
 	td_kill(&k);
 	/* Exit 30: every byte right, and the library reports the loss. */
 	rc = wait_exit(pid);
@@ -674,7 +653,6 @@ static void test_daemon_killed(void)
 	close(ready[1]);
 	close(go[0]);
 	close(go[1]);
-	t_end();
 }
 
 static void test_no_daemon(void)
@@ -688,7 +666,6 @@ static void test_no_daemon(void)
 				  "--fallback", NULL };
 	char outp[200];
 
-	t_start("no daemon: a clear error, and the fallback to plain memory");
 	snprintf(path, sizeof(path), "%s/absent.sock", D.dir);
 	snprintf(outp, sizeof(outp), "%s/fallback.json", D.dir);
 	CHECK_EQ(t_run(NULL, argv), 1);
@@ -698,35 +675,66 @@ static void test_no_daemon(void)
 		      json_object_get_boolean(j_path(out, "verified")),
 	      "fallback output");
 	json_object_put(out);
-	t_end();
 }
 
-int main(void)
+static int base_fds;
+
+static int setup(void)
 {
-	int base_fds;
-
-	signal(SIGPIPE, SIG_IGN);
-	if (td_start(&D, NULL, NULL) < 0) {
-		fprintf(stderr, "cannot start %s\n", t_bin("uffdd"));
-		td_dump_log(&D);
-		return 1;
-	}
+	if (td_setup(&D, NULL) < 0)
+		return -1;
 	base_fds = t_fd_count(D.pid);
-	test_hugetlb();
-	test_shmem();
-	test_threads();
-	test_many_clients();
-	test_unprivileged();
-	test_grant();
-	test_bad_input();
-	test_client_killed_mid_fault();
-	test_daemon_killed();
-	test_no_daemon();
+	return 0;
+}
 
-	t_start("daemon's descriptors back to where they started");
+static void teardown(void)
+{
 	expect_clean(base_fds, "the whole suite");
-	if (t_end() < 0)
-		td_dump_log(&D);
-	CHECK_EQ(td_stop(&D), 0);
-	return t_summary();
+	td_teardown(&D);
+}
+
+static const struct t_case cases[] = {
+	{ .name = "touch",
+	  .title = "64 MiB touched by uffd-touch: one fault and one page mapped per page, every byte right",
+	  .fn = test_touch,
+	  .kinds = T_KINDS,
+	  .hugepages = 40 },
+	{ .name = "threads",
+	  .title = "a client with 8 threads faulting at once",
+	  .run = test_threads },
+	{ .name = "many-clients",
+	  .title = "six clients at once, hugetlb and shmem",
+	  .run = test_many_clients },
+	{ .name = "unprivileged",
+	  .title = "an unprivileged client (uid 65534) is served",
+	  .needs = T_NEED_ROOT,
+	  .run = test_unprivileged },
+	{ .name = "grant",
+	  .title = "read() into an unmapped page: works with the grant, EFAULT "
+		"without",
+	  .needs = T_NEED_ROOT,
+	  .run = test_grant },
+	{ .name = "bad-input",
+	  .title = "bad input: each gets a clear error, others are still served",
+	  .run = test_bad_input },
+	{ .name = "client-killed",
+	  .title = "a client killed with threads blocked in faults: no leak",
+	  .run = test_client_killed_mid_fault },
+	{ .name = "daemon-killed",
+	  .title = "uffdd killed while faults are blocked: the client carries on",
+	  .run = test_daemon_killed },
+	{ .name = "no-daemon",
+	  .title = "no daemon: a clear error, and the fallback to plain memory",
+	  .run = test_no_daemon },
+};
+
+int main(int argc, char **argv)
+{
+	const struct t_suite s = {
+		"core", T_CASES(cases), setup,
+		"the daemon's descriptors are back where they started; it stops cleanly",
+		teardown,
+	};
+
+	return t_main(argc, argv, &s);
 }

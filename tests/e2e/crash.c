@@ -113,8 +113,10 @@ static void run(int how)
 		t_fail_at(__FILE__, __LINE__, "uffdd did not start");
 		return;
 	}
-	if (pipe(ready) < 0 || pipe(go) < 0)
+	if (pipe(ready) < 0 || pipe(go) < 0) {
+		t_fail_at(__FILE__, __LINE__, "pipe: %s", strerror(errno));
 		return;
+	}
 	pid = fork();
 	if (pid == 0) {
 		close(ready[0]);
@@ -155,15 +157,30 @@ static void run(int how)
 	}
 }
 
-int main(void)
+static void run_case(enum t_kind kind, const void *arg)
 {
+	(void)kind;
+	run(*(const int *)arg);
+}
+
+static const int sigkill = SIGKILL, sigterm = SIGTERM;
+
+static const struct t_case cases[] = {
+	{ .name = "sigkill",
+	  .title = "uffdd SIGKILLed with 16 threads blocked in faults: they carry "
+		   "on with the right bytes, the library reports the loss",
+	  .fn = run_case,
+	  .arg = &sigkill },
+	{ .name = "sigterm",
+	  .title = "uffdd stopped (SIGTERM) with threads blocked: the same",
+	  .fn = run_case,
+	  .arg = &sigterm },
+};
+
+int main(int argc, char **argv)
+{
+	const struct t_suite s = { "crash", T_CASES(cases), NULL, NULL, NULL };
+
 	signal(SIGPIPE, SIG_IGN);
-	t_start("uffdd SIGKILLed with 16 threads blocked in faults: they carry "
-		"on with the right bytes, the library reports the loss");
-	run(SIGKILL);
-	t_end();
-	t_start("uffdd stopped (SIGTERM) with threads blocked: the same");
-	run(SIGTERM);
-	t_end();
-	return t_summary();
+	return t_main(argc, argv, &s);
 }

@@ -29,11 +29,7 @@ static void fork_served(int kind, const char *policy, int from_image)
 	snprintf(t, sizeof(t), "fork on %s (%s): the child's faults are served "
 		 "by a session of its own with the parent's pid",
 		 pc_kind_name(kind), policy);
-	t_start(t);
-	if (kind == UFFD_KIND_HUGETLB && t_need_hugepages((long)pages + 2) < 0) {
-		t_skip("not enough hugepages");
-		return;
-	}
+	t_note("%s", t);
 	snprintf(name, sizeof(name), "fork-%s-%c", pc_kind_name(kind),
 		 policy[0]);
 	c = pc_connect(&D, "forker");
@@ -125,7 +121,18 @@ static void fork_served(int kind, const char *policy, int from_image)
 out:
 	uffd_region_release(r);
 	uffd_disconnect(c);
-	t_end();
+}
+
+static void fork_case(enum t_kind kind, const void *arg)
+{
+	char pol[160];
+
+	if (!arg) {
+		fork_served(kind, "continue", 0);
+		return;
+	}
+	snprintf(pol, sizeof(pol), "populate:%s", image);
+	fork_served(kind, pol, 1);
 }
 
 static void fork_exec(void)
@@ -135,7 +142,6 @@ static void fork_exec(void)
 	const char *argv[] = { "/bin/true", NULL };
 	int64_t clients = -1;
 
-	t_start("fork+exec: the child's session ends once it has exec'd");
 	c = pc_connect(&D, "forkexec");
 	r = c ? pc_alloc(c, UFFD_KIND_SHMEM, 1 << 20, "forkexec", "continue")
 	      : NULL;
@@ -153,7 +159,6 @@ static void fork_exec(void)
 	CHECK_EQ(clients, 1);
 	uffd_region_release(r);
 	uffd_disconnect(c);
-	t_end();
 }
 
 /* As nobody, without CAP_SYS_PTRACE: no EVENT_FORK, the kernel serves the
@@ -193,42 +198,55 @@ static int unprivileged(void *arg)
 
 static void no_ptrace(void)
 {
-	t_start("without CAP_SYS_PTRACE: registration falls back without "
-		"EVENT_FORK; the child is served by the kernel");
 	int before = td_log_count(&D, "forked: child session");
 
 	CHECK_EQ(pc_in_child(unprivileged, NULL), 0);
 	/* No fork event reached the daemon. */
 	CHECK_EQ(td_log_count(&D, "forked: child session"), before);
-	t_end();
 }
 
-int main(void)
+static int setup(void)
 {
-	int rc;
-
 	snprintf(image, sizeof(image), "/tmp/uffdd-test-fimage.%d", (int)getpid());
-	if (pc_write_image(image, 32u << 20) < 0)
-		return 1;
-	if (td_start(&D, PC_CONFIG_ALL, NULL) < 0) {
-		fprintf(stderr, "cannot start uffdd\n");
-		return 1;
+	if (pc_write_image(image, 32u << 20) < 0) {
+		perror(image);
+		return -1;
 	}
-	fork_served(UFFD_KIND_SHMEM, "continue", 0);
-	fork_served(UFFD_KIND_HUGETLB, "continue", 0);
-	{
-		char pol[160];
+	return td_setup(&D, PC_CONFIG_ALL);
+}
 
-		snprintf(pol, sizeof(pol), "populate:%s", image);
-		fork_served(UFFD_KIND_SHMEM, pol, 1);
-		fork_served(UFFD_KIND_HUGETLB, pol, 1);
-	}
-	fork_exec();
-	no_ptrace();
-	rc = t_summary();
-	if (rc)
-		td_dump_log(&D);
-	td_stop(&D);
+static void teardown(void)
+{
+	td_teardown(&D);
 	unlink(image);
-	return rc;
+}
+
+static const struct t_case cases[] = {
+	{ .name = "fork",
+	  .title = "the child's faults are served by a session of its own with the parent's pid (continue)",
+	  .fn = fork_case,
+	  .kinds = T_KINDS,
+	  .hugepages = 10 },
+	{ .name = "fork-populate",
+	  .title = "the same with populate: the child shares the parent's populated pages",
+	  .fn = fork_case,
+	  .kinds = T_KINDS,
+	  .hugepages = 10,
+	  .arg = "populate" },
+	{ .name = "fork-exec",
+	  .title = "fork+exec: the child's session ends once it has exec'd",
+	  .run = fork_exec },
+	{ .name = "no-ptrace",
+	  .title = "without CAP_SYS_PTRACE: registration falls back without "
+		"EVENT_FORK; the child is served by the kernel",
+	  .run = no_ptrace,
+	  .needs = T_NEED_ROOT },
+};
+
+int main(int argc, char **argv)
+{
+	const struct t_suite s = { "events-fork", T_CASES(cases), setup,
+				   "uffdd stops cleanly (exit 0)", teardown };
+
+	return t_main(argc, argv, &s);
 }

@@ -68,21 +68,18 @@ static void *reserve(size_t len, size_t align)
 	return (void *)a;
 }
 
-static void remap(int kind)
+static void remap(enum t_kind kind, const void *arg)
 {
 	char t[160], name[32];
 	struct uffd_client *c;
 	struct uffd_region *r;
 	size_t psz = pc_page(kind), pages = 16, len = pages * psz;
 
+	(void)arg;
 	snprintf(t, sizeof(t), "mremap on %s: the whole region moved, then "
 		 "half of it: faults at the new addresses are served",
 		 pc_kind_name(kind));
-	t_start(t);
-	if (kind == UFFD_KIND_HUGETLB && t_need_hugepages((long)pages + 2) < 0) {
-		t_skip("not enough hugepages");
-		return;
-	}
+	t_note("%s", t);
 	snprintf(name, sizeof(name), "remap-%s", pc_kind_name(kind));
 	c = pc_connect(&D, "remap");
 	r = c ? pc_alloc(c, kind, len, name, "continue") : NULL;
@@ -149,24 +146,20 @@ static void remap(int kind)
 done:
 	uffd_region_release(r);
 	uffd_disconnect(c);
-	t_end();
 }
 
-static void unmap(int kind)
+static void unmap(enum t_kind kind, const void *arg)
 {
 	char t[160], name[32];
 	struct uffd_client *c;
 	struct uffd_region *r;
 	size_t psz = pc_page(kind), pages = 16, len = pages * psz;
 
+	(void)arg;
 	snprintf(t, sizeof(t), "munmap on %s: a hole splits the region, the "
 		 "rest is still served; unmapping all of it drops it",
 		 pc_kind_name(kind));
-	t_start(t);
-	if (kind == UFFD_KIND_HUGETLB && t_need_hugepages((long)pages + 2) < 0) {
-		t_skip("not enough hugepages");
-		return;
-	}
+	t_note("%s", t);
 	snprintf(name, sizeof(name), "unmap-%s", pc_kind_name(kind));
 	c = pc_connect(&D, "unmap");
 	r = c ? pc_alloc(c, kind, len, name, "continue") : NULL;
@@ -207,24 +200,20 @@ static void unmap(int kind)
 	/* The region is gone: release says so, and frees what it owns. */
 	CHECK(uffd_region_release(r) == -ENOENT, "release of a dropped region");
 	uffd_disconnect(c);
-	t_end();
 }
 
-static void madv(int kind)
+static void madv(enum t_kind kind, const void *arg)
 {
 	char t[160], name[32];
 	struct uffd_client *c;
 	struct uffd_region *r;
 	size_t psz = pc_page(kind), pages = 16, len = pages * psz;
 
+	(void)arg;
 	snprintf(t, sizeof(t), "MADV_REMOVE and MADV_DONTNEED on %s: events "
 		 "read at once, removed pages read zeros, kept pages are "
 		 "served again", pc_kind_name(kind));
-	t_start(t);
-	if (kind == UFFD_KIND_HUGETLB && t_need_hugepages((long)pages + 2) < 0) {
-		t_skip("not enough hugepages");
-		return;
-	}
+	t_note("%s", t);
 	snprintf(name, sizeof(name), "madv-%s", pc_kind_name(kind));
 	c = pc_connect(&D, "madv");
 	r = c ? pc_alloc(c, kind, len, name, "continue") : NULL;
@@ -262,26 +251,39 @@ static void madv(int kind)
 	}
 	uffd_region_release(r);
 	uffd_disconnect(c);
-	t_end();
 }
 
-int main(void)
+static int setup(void)
 {
-	int rc;
+	return td_setup(&D, PC_CONFIG_ALL);
+}
 
-	if (td_start(&D, PC_CONFIG_ALL, NULL) < 0) {
-		fprintf(stderr, "cannot start uffdd\n");
-		return 1;
-	}
-	remap(UFFD_KIND_SHMEM);
-	remap(UFFD_KIND_HUGETLB);
-	unmap(UFFD_KIND_SHMEM);
-	unmap(UFFD_KIND_HUGETLB);
-	madv(UFFD_KIND_SHMEM);
-	madv(UFFD_KIND_HUGETLB);
-	rc = t_summary();
-	if (rc)
-		td_dump_log(&D);
-	td_stop(&D);
-	return rc;
+static void teardown(void)
+{
+	td_teardown(&D);
+}
+
+static const struct t_case cases[] = {
+	{ .name = "remap",
+	  .title = "mremap: the whole region moved, then half of it: faults at the new addresses are served",
+	  .fn = remap,
+	  .kinds = T_KINDS,
+	  .hugepages = 18 },
+	{ .name = "unmap",
+	  .title = "munmap: a hole splits the region, the rest is still served; unmapping all of it drops it",
+	  .fn = unmap,
+	  .kinds = T_KINDS,
+	  .hugepages = 18 },
+	{ .name = "madvise",
+	  .title = "MADV_REMOVE and MADV_DONTNEED: events read at once, removed pages read zeros, kept pages are served again",
+	  .fn = madv,
+	  .kinds = T_KINDS,
+	  .hugepages = 18 },
+};
+
+int main(int argc, char **argv)
+{
+	const struct t_suite s = { "events-mm", T_CASES(cases), setup, "uffdd stops cleanly (exit 0)", teardown };
+
+	return t_main(argc, argv, &s);
 }

@@ -34,15 +34,11 @@ static void sequential(int kind, size_t size, const char *win)
 	snprintf(t, sizeof(t), "around:%s on %s, %zu pages touched in order: "
 		 "1/%s the faults of continue", win, pc_kind_name(kind), pages,
 		 win);
-	t_start(t);
-	if (kind == UFFD_KIND_HUGETLB && t_need_hugepages(2 * (long)pages) < 0) {
-		t_skip("not enough hugepages");
-		return;
-	}
+	t_note("%s", t);
 	c = pc_connect(&D, "around");
 	CHECK(c != NULL, "connect");
 	if (!c)
-		goto out;
+		return;
 	snprintf(name, sizeof(name), "cont-%s", pc_kind_name(kind));
 	rc = pc_alloc(c, kind, size, name, "continue");
 	snprintf(name, sizeof(name), "around-%s", pc_kind_name(kind));
@@ -73,8 +69,12 @@ static void sequential(int kind, size_t size, const char *win)
 	uffd_region_release(rc);
 	uffd_region_release(ra);
 	uffd_disconnect(c);
-out:
-	t_end();
+}
+
+static void sequential_case(enum t_kind kind, const void *arg)
+{
+	(void)arg;
+	sequential(kind, 64u << 20, kind == T_HUGETLB ? "4" : "16");
 }
 
 /* A shuffled touch order still maps each page once, windows overlap. */
@@ -84,8 +84,6 @@ static void scattered(void)
 	struct uffd_region *r;
 	size_t psz = pc_page(UFFD_KIND_SHMEM), pages = 1024;
 
-	t_start("around:16, pages touched backwards: every byte right, "
-		"faults = windows, no errors");
 	c = pc_connect(&D, "around2");
 	r = c ? pc_alloc(c, UFFD_KIND_SHMEM, pages * psz, "around-back",
 			 "around:16")
@@ -107,7 +105,6 @@ static void scattered(void)
 	}
 	uffd_region_release(r);
 	uffd_disconnect(c);
-	t_end();
 }
 
 static void bad_specs(void)
@@ -135,8 +132,6 @@ static void bad_specs(void)
 	};
 	struct uffd_client *c;
 
-	t_start("bad policy names and parameters: clear errors at "
-		"registration");
 	c = pc_connect(&D, "bad");
 	CHECK(c != NULL, "connect");
 	for (size_t i = 0; c && i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -156,25 +151,37 @@ static void bad_specs(void)
 	if (c)
 		CHECK_EQ(uffd_client_check(c), 0); /* the session goes on */
 	uffd_disconnect(c);
-	t_end();
 }
 
-int main(void)
+static int setup(void)
 {
-	if (td_start(&D, PC_CONFIG_ALL, NULL) < 0) {
-		fprintf(stderr, "cannot start uffdd\n");
-		return 1;
-	}
-	sequential(UFFD_KIND_SHMEM, 64u << 20, "16");
-	sequential(UFFD_KIND_HUGETLB, 64u << 20, "4");
-	scattered();
-	bad_specs();
-	{
-		int rc = t_summary();
+	return td_setup(&D, PC_CONFIG_ALL);
+}
 
-		if (rc)
-			td_dump_log(&D);
-		td_stop(&D);
-		return rc;
-	}
+static void teardown(void)
+{
+	td_teardown(&D);
+}
+
+static const struct t_case cases[] = {
+	{ .name = "sequential",
+	  .title = "around:N, pages touched in order: 1/N the faults of continue (N = 16 on shmem, 4 on hugetlb)",
+	  .fn = sequential_case,
+	  .kinds = T_KINDS,
+	  .hugepages = 64 },
+	{ .name = "scattered",
+	  .title = "around:16, pages touched backwards: every byte right, "
+		"faults = windows, no errors",
+	  .run = scattered },
+	{ .name = "bad-specs",
+	  .title = "bad policy names and parameters: clear errors at "
+		"registration",
+	  .run = bad_specs },
+};
+
+int main(int argc, char **argv)
+{
+	const struct t_suite s = { "policy-around", T_CASES(cases), setup, "uffdd stops cleanly (exit 0)", teardown };
+
+	return t_main(argc, argv, &s);
 }

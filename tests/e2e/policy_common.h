@@ -25,6 +25,10 @@
 	"\"record\",\"prefetch\",\"gate\",\"deny\"],"                        \
 	"\"policy_paths\":[\"/tmp\"]}"
 
+/* Test cases run on the memory kinds of the library: the same numbers. */
+_Static_assert((int)T_SHMEM == UFFD_KIND_SHMEM, "kinds");
+_Static_assert((int)T_HUGETLB == UFFD_KIND_HUGETLB, "kinds");
+
 static inline const char *pc_kind_name(int kind)
 {
 	return kind == UFFD_KIND_HUGETLB ? "hugetlb" : "shmem";

@@ -70,8 +70,6 @@ static void rules(void)
 	struct uffd_region *a, *b, *g;
 	json_object *st;
 
-	t_start("rules: exe and region globs pick the policy; a uid's own "
-		"client_policies; a unit that does not match is skipped");
 	c = pc_connect(&D, "rules");
 	a = c ? pc_alloc(c, UFFD_KIND_SHMEM, 1 << 20, "auto-1", NULL) : NULL;
 	b = c ? pc_alloc(c, UFFD_KIND_SHMEM, 1 << 20, "other", NULL) : NULL;
@@ -106,7 +104,6 @@ static void rules(void)
 	uffd_region_release(b);
 	uffd_region_release(g);
 	uffd_disconnect(c);
-	t_end();
 }
 
 static void bad_configs(void)
@@ -132,7 +129,6 @@ static void bad_configs(void)
 	};
 	char path[160], out[160], cmd[512], line[512];
 
-	t_start("bad policy configuration: uffdd --check-config names the key");
 	snprintf(path, sizeof(path), "%s/bad.json", D.dir);
 	snprintf(out, sizeof(out), "%s/bad.out", D.dir);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -154,7 +150,6 @@ static void bad_configs(void)
 			fclose(f);
 		CHECK(found, "no \"%s\"", cases[i].want);
 	}
-	t_end();
 }
 
 static void reload(void)
@@ -162,14 +157,14 @@ static void reload(void)
 	struct uffd_client *c;
 	struct uffd_region *r;
 
-	t_start("SIGHUP: a bad configuration is refused and the running rules "
-		"stay; a good one replaces them");
+	int failed = td_log_count(&D, "reload failed"),
+	    done = td_log_count(&D, "configuration reloaded");
+
 	c = pc_connect(&D, "reload");
 	write_file(D.config, "{\"policy_rules\":[{\"match\":{\"uid\":\"root\"}}]}");
 	kill(D.pid, SIGHUP);
-	for (int i = 0; i < 100 && !td_log_count(&D, "reload failed"); i++)
-		usleep(10000);
-	CHECK(td_log_count(&D, "reload failed") == 1, "no reload failure");
+	CHECK(td_wait_log(&D, "reload failed", failed, 5000) == failed + 1,
+	      "no reload failure");
 	CHECK(td_log_count(&D, "policy_rules[0].match.uid") == 1, "key");
 	r = c ? pc_alloc(c, UFFD_KIND_SHMEM, 1 << 20, "auto-2", NULL) : NULL;
 	CHECK(strcmp(region_policy("auto-2"), "around:8") == 0, "%s",
@@ -177,18 +172,19 @@ static void reload(void)
 	uffd_region_release(r);
 	write_file(D.config, rules_v2);
 	kill(D.pid, SIGHUP);
-	for (int i = 0; i < 100 && !td_log_count(&D, "configuration reloaded");
-	     i++)
-		usleep(10000);
+	CHECK(td_wait_log(&D, "configuration reloaded", done, 5000) == done + 1,
+	      "rules_v2 not reloaded");
 	r = c ? pc_alloc(c, UFFD_KIND_SHMEM, 1 << 20, "auto-3", NULL) : NULL;
 	CHECK(strcmp(region_policy("auto-3"), "around:4") == 0, "%s",
 	      region_policy("auto-3"));
 	uffd_region_release(r);
 	uffd_disconnect(c);
+	/* The next case starts from rules_v1 again. */
 	write_file(D.config, rules_v1);
 	kill(D.pid, SIGHUP);
-	usleep(100000);
-	t_end();
+	CHECK(td_wait_log(&D, "configuration reloaded", done + 1, 5000) ==
+		      done + 2,
+	      "rules_v1 not reloaded");
 }
 
 static void *touch_fn(void *arg)
@@ -221,8 +217,6 @@ static void ctl_policy(void)
 	pthread_t th;
 	size_t psz = pc_page(UFFD_KIND_SHMEM);
 
-	t_start("uffdctl policy REGION SPEC: nobody is refused; root changes "
-		"gate to around:4 and the held fault goes through");
 	c = pc_connect(&D, "ctl");
 	r = c ? pc_alloc(c, UFFD_KIND_SHMEM, 64 * psz, "switch", "gate") : NULL;
 	CHECK(r != NULL, "region");
@@ -257,24 +251,41 @@ static void ctl_policy(void)
 	}
 	uffd_region_release(r);
 	uffd_disconnect(c);
-	t_end();
 }
 
-int main(void)
+static int setup(void)
 {
-	int rc;
+	return td_setup(&D, rules_v1);
+}
 
-	if (td_start(&D, rules_v1, NULL) < 0) {
-		fprintf(stderr, "cannot start uffdd\n");
-		return 1;
-	}
-	rules();
-	bad_configs();
-	reload();
-	ctl_policy();
-	rc = t_summary();
-	if (rc)
-		td_dump_log(&D);
-	td_stop(&D);
-	return rc;
+static void teardown(void)
+{
+	td_teardown(&D);
+}
+
+static const struct t_case cases[] = {
+	{ .name = "rules",
+	  .title = "rules: exe and region globs pick the policy; a uid's own "
+		"client_policies; a unit that does not match is skipped",
+	  .run = rules,
+	  .needs = T_NEED_ROOT },
+	{ .name = "bad-configs",
+	  .title = "bad policy configuration: uffdd --check-config names the key",
+	  .run = bad_configs },
+	{ .name = "reload",
+	  .title = "SIGHUP: a bad configuration is refused and the running rules "
+		"stay; a good one replaces them",
+	  .run = reload },
+	{ .name = "ctl-policy",
+	  .title = "uffdctl policy REGION SPEC: nobody is refused; root changes "
+		"gate to around:4 and the held fault goes through",
+	  .run = ctl_policy,
+	  .needs = T_NEED_ROOT },
+};
+
+int main(int argc, char **argv)
+{
+	const struct t_suite s = { "policy-config", T_CASES(cases), setup, "uffdd stops cleanly (exit 0)", teardown };
+
+	return t_main(argc, argv, &s);
 }

@@ -39,22 +39,37 @@ static void run(int kind, size_t size, const char *name)
 	uffd_disconnect(c);
 }
 
-int main(void)
+/* shmem: 8 MiB, 2048 pages; hugetlb: 16 MiB, 8 pages. */
+static void eager(enum t_kind kind, const void *arg)
 {
-	if (td_start(&D, NULL, NULL) < 0) {
-		td_dump_log(&D);
-		return 1;
-	}
-	t_start("eager on shmem: 2048 pages mapped at registration, 0 faults");
-	run(UFFD_KIND_SHMEM, 8 << 20, "eager-shmem");
-	t_end();
-	t_start("eager on hugetlb: 8 pages mapped at registration, 0 faults");
-	if (t_need_hugepages(8) < 0)
-		t_skip("no hugepages");
-	else {
+	(void)arg;
+	if (kind == T_HUGETLB)
 		run(UFFD_KIND_HUGETLB, 16 << 20, "eager-huge");
-		t_end();
-	}
-	CHECK_EQ(td_stop(&D), 0);
-	return t_summary();
+	else
+		run(UFFD_KIND_SHMEM, 8 << 20, "eager-shmem");
+}
+
+static int setup(void)
+{
+	return td_setup(&D, NULL);
+}
+
+static void teardown(void)
+{
+	td_teardown(&D);
+}
+
+static const struct t_case cases[] = {
+	{ .name = "eager",
+	  .title = "every resident page mapped at registration (2048 on shmem, 8 on hugetlb), 0 faults",
+	  .fn = eager,
+	  .kinds = T_KINDS,
+	  .hugepages = 8 },
+};
+
+int main(int argc, char **argv)
+{
+	const struct t_suite s = { "policy-eager", T_CASES(cases), setup, "uffdd stops cleanly (exit 0)", teardown };
+
+	return t_main(argc, argv, &s);
 }

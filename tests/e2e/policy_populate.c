@@ -43,12 +43,7 @@ static void lazy(int kind, size_t size, size_t step, uint64_t off)
 	snprintf(t, sizeof(t), "populate on %s: every %zu-th page touched has "
 		 "the image's bytes (offset %llu); only those pages are read",
 		 pc_kind_name(kind), step, (unsigned long long)off);
-	t_start(t);
-	if (kind == UFFD_KIND_HUGETLB &&
-	    t_need_hugepages((long)(size / psz) + 2) < 0) {
-		t_skip("not enough hugepages");
-		return;
-	}
+	t_note("%s", t);
 	snprintf(name, sizeof(name), "pop-%s-%zu", pc_kind_name(kind), step);
 	if (off)
 		snprintf(pol, sizeof(pol), "populate:%s@%llu", image,
@@ -82,7 +77,26 @@ static void lazy(int kind, size_t size, size_t step, uint64_t off)
 	}
 	uffd_region_release(r);
 	uffd_disconnect(c);
-	t_end();
+}
+
+/* shmem 16 MiB, every 7th page; hugetlb 32 MiB, every 3rd. */
+static void lazy_case(enum t_kind kind, const void *arg)
+{
+	(void)arg;
+	if (kind == T_HUGETLB)
+		lazy(UFFD_KIND_HUGETLB, 32u << 20, 3, 0);
+	else
+		lazy(UFFD_KIND_SHMEM, 16u << 20, 7, 0);
+}
+
+/* From an offset in the image: 12 KiB on shmem, 2 MiB on hugetlb. */
+static void lazy_offset_case(enum t_kind kind, const void *arg)
+{
+	(void)arg;
+	if (kind == T_HUGETLB)
+		lazy(UFFD_KIND_HUGETLB, 16u << 20, 2, 2u << 20);
+	else
+		lazy(UFFD_KIND_SHMEM, 8u << 20, 3, 12288);
 }
 
 static void with_around(void)
@@ -92,8 +106,6 @@ static void with_around(void)
 	struct uffd_region *r;
 	size_t psz = pc_page(UFFD_KIND_SHMEM), touched = 0;
 
-	t_start("populate+around:16 on shmem: one fault reads and maps its "
-		"16-page window; written in either order");
 	snprintf(pol, sizeof(pol), "around:16+populate:%s", image);
 	c = pc_connect(&D, "populate2");
 	r = c ? pc_alloc(c, UFFD_KIND_SHMEM, 256 * psz, "pop-around", pol)
@@ -125,7 +137,6 @@ static void with_around(void)
 	}
 	uffd_region_release(r);
 	uffd_disconnect(c);
-	t_end();
 }
 
 static void expect_refused(struct uffd_client *c, const char *pol,
@@ -151,8 +162,6 @@ static void refusals(void)
 	struct uffd_client *c;
 	struct tdaemon d2;
 
-	t_start("populate: short or missing image, unsealed memfd, files "
-		"outside policy_paths, not permitted: clear errors");
 	snprintf(small, sizeof(small), "%s.small", image);
 	pc_write_image(small, 1u << 20);
 	c = pc_connect(&D, "refusals");
@@ -205,37 +214,54 @@ static void refusals(void)
 				       "policy record not permitted");
 		}
 		uffd_disconnect(c);
-		td_stop(&d2);
+		CHECK_EQ(td_stop(&d2), 0);
 	} else {
 		CHECK(0, "second daemon");
 	}
 	unlink(small);
-	t_end();
 }
 
-int main(void)
+static int setup(void)
 {
-	int rc;
-
 	snprintf(image, sizeof(image), "/tmp/uffdd-test-image.%d", (int)getpid());
 	if (pc_write_image(image, 64u << 20) < 0) {
 		perror(image);
-		return 1;
+		return -1;
 	}
-	if (td_start(&D, PC_CONFIG_ALL, NULL) < 0) {
-		fprintf(stderr, "cannot start uffdd\n");
-		return 1;
-	}
-	lazy(UFFD_KIND_SHMEM, 16u << 20, 7, 0);
-	lazy(UFFD_KIND_SHMEM, 8u << 20, 3, 12288);
-	lazy(UFFD_KIND_HUGETLB, 32u << 20, 3, 0);
-	lazy(UFFD_KIND_HUGETLB, 16u << 20, 2, 2u << 20);
-	with_around();
-	refusals();
-	rc = t_summary();
-	if (rc)
-		td_dump_log(&D);
-	td_stop(&D);
+	return td_setup(&D, PC_CONFIG_ALL);
+}
+
+static void teardown(void)
+{
+	td_teardown(&D);
 	unlink(image);
-	return rc;
+}
+
+static const struct t_case cases[] = {
+	{ .name = "lazy",
+	  .title = "every n-th page touched has the image's bytes; only those pages are read",
+	  .fn = lazy_case,
+	  .kinds = T_KINDS,
+	  .hugepages = 18 },
+	{ .name = "lazy-offset",
+	  .title = "the same from an offset in the image",
+	  .fn = lazy_offset_case,
+	  .kinds = T_KINDS,
+	  .hugepages = 10 },
+	{ .name = "around",
+	  .title = "populate+around:16 on shmem: one fault reads and maps its "
+		"16-page window; written in either order",
+	  .run = with_around },
+	{ .name = "refusals",
+	  .title = "populate: short or missing image, unsealed memfd, files "
+		"outside policy_paths, not permitted: clear errors",
+	  .run = refusals },
+};
+
+int main(int argc, char **argv)
+{
+	const struct t_suite s = { "policy-populate", T_CASES(cases), setup,
+				   "uffdd stops cleanly (exit 0)", teardown };
+
+	return t_main(argc, argv, &s);
 }

@@ -81,11 +81,7 @@ static void record_then_prefetch(int kind, size_t total, size_t n)
 	snprintf(t, sizeof(t), "record then prefetch on %s: %zu of %zu pages "
 		 "in random order; the replay takes no faults",
 		 pc_kind_name(kind), n, total);
-	t_start(t);
-	if (kind == UFFD_KIND_HUGETLB && t_need_hugepages((long)total + 2) < 0) {
-		t_skip("not enough hugepages");
-		return;
-	}
+	t_note("%s", t);
 	snprintf(trace, sizeof(trace), "/tmp/uffdd-test-trace.%d.%s",
 		 (int)getpid(), pc_kind_name(kind));
 	snprintf(rname, sizeof(rname), "rec-%s", pc_kind_name(kind));
@@ -159,7 +155,16 @@ out:
 	unlink(trace);
 	free(pages);
 	free(got);
-	t_end();
+}
+
+/* shmem: 2000 of 8192 pages; hugetlb: 12 of 32. */
+static void record_case(enum t_kind kind, const void *arg)
+{
+	(void)arg;
+	if (kind == T_HUGETLB)
+		record_then_prefetch(UFFD_KIND_HUGETLB, 32, 12);
+	else
+		record_then_prefetch(UFFD_KIND_SHMEM, 8192, 2000);
 }
 
 static void bad_traces(void)
@@ -171,9 +176,6 @@ static void bad_traces(void)
 				       .name = "badtrace", .policy = pol };
 	struct uffd_region *r = NULL;
 
-	t_start("prefetch: a trace of another page size or not a trace is a "
-		"clear error at registration; entries beyond the region are "
-		"ignored");
 	snprintf(trace, sizeof(trace), "/tmp/uffdd-test-badtrace.%d",
 		 (int)getpid());
 	snprintf(pol, sizeof(pol), "prefetch:%s", trace);
@@ -202,27 +204,41 @@ static void bad_traces(void)
 	uffd_region_release(r);
 	uffd_disconnect(c);
 	unlink(trace);
-	t_end();
 }
 
-int main(void)
+static int setup(void)
 {
-	int rc;
-
 	snprintf(image, sizeof(image), "/tmp/uffdd-test-rimage.%d", (int)getpid());
-	if (pc_write_image(image, 64u << 20) < 0)
-		return 1;
-	if (td_start(&D, PC_CONFIG_ALL, NULL) < 0) {
-		fprintf(stderr, "cannot start uffdd\n");
-		return 1;
+	if (pc_write_image(image, 64u << 20) < 0) {
+		perror(image);
+		return -1;
 	}
-	record_then_prefetch(UFFD_KIND_SHMEM, 8192, 2000);
-	record_then_prefetch(UFFD_KIND_HUGETLB, 32, 12);
-	bad_traces();
-	rc = t_summary();
-	if (rc)
-		td_dump_log(&D);
-	td_stop(&D);
+	return td_setup(&D, PC_CONFIG_ALL);
+}
+
+static void teardown(void)
+{
+	td_teardown(&D);
 	unlink(image);
-	return rc;
+}
+
+static const struct t_case cases[] = {
+	{ .name = "record-prefetch",
+	  .title = "pages touched in random order are recorded; the replay takes no faults",
+	  .fn = record_case,
+	  .kinds = T_KINDS,
+	  .hugepages = 34 },
+	{ .name = "bad-traces",
+	  .title = "prefetch: a trace of another page size or not a trace is a "
+		"clear error at registration; entries beyond the region are "
+		"ignored",
+	  .run = bad_traces },
+};
+
+int main(int argc, char **argv)
+{
+	const struct t_suite s = { "policy-record", T_CASES(cases), setup,
+				   "uffdd stops cleanly (exit 0)", teardown };
+
+	return t_main(argc, argv, &s);
 }

@@ -258,8 +258,10 @@ static inline int sc_register(int sock, const struct uffdd_register *b,
 			      size_t len)
 {
 	int fds[2] = { fd0, fd1 };
-	int rc = uffdd_send(sock, UFFDD_REGISTER, 9, b, sizeof(*b), fds, 2);
+	int rc;
 
+	*code = 0;
+	rc = uffdd_send(sock, UFFDD_REGISTER, 9, b, sizeof(*b), fds, 2);
 	if (rc < 0)
 		return rc;
 	return sc_reply(sock, code, text, len, 5000);

@@ -52,31 +52,10 @@ static int reg(int s, struct sc_region *r, const char *name)
 	return -code;
 }
 
-int main(void)
+static void sockets(void)
 {
 	struct stat st;
-	struct sc_region r[6];
-	int s1, s2;
-	json_object *o;
-	FILE *f;
 
-	if (getuid() != 0) {
-		printf("1..0 # SKIP needs root\n");
-		return 77;
-	}
-	signal(SIGPIPE, SIG_IGN);
-	t_start("data and control sockets get their own owner, group and mode");
-	if (td_start(&D,
-		     "{\"socket_mode\":\"0660\",\"socket_group\":4242,"
-		     "\"control_socket_mode\":\"0640\",\"control_socket_owner\":"
-		     "1000,\"control_socket_group\":4343,"
-		     "\"access\":{\"allow_uids\":[0,1000]},"
-		     "\"limits\":{\"regions\":4}}",
-		     NULL) < 0) {
-		t_fail_at(__FILE__, __LINE__, "uffdd did not start");
-		t_end();
-		return t_summary();
-	}
 	CHECK(stat(D.sock, &st) == 0, "stat data socket");
 	CHECK_EQ(st.st_mode & 0777, 0660);
 	CHECK_EQ(st.st_uid, 0);
@@ -85,18 +64,26 @@ int main(void)
 	CHECK_EQ(st.st_mode & 0777, 0640);
 	CHECK_EQ(st.st_uid, 1000);
 	CHECK_EQ(st.st_gid, 4343);
-	t_end();
+}
 
-	t_start("socket mode 0660 root:4242 keeps uid 1001 out; at 0666, "
-		"access.allow_uids lets uid 1000 in and refuses uid 1001");
+static void allow(void)
+{
 	/* The socket's mode keeps uid 1001 out before uffdd sees it. */
 	CHECK_EQ(as_user(1001, try_hello, NULL), 2);
 	chmod(D.sock, 0666);
 	CHECK_EQ(as_user(1000, try_hello, NULL), 0);
 	CHECK_EQ(as_user(1001, try_hello, NULL), 1);
-	t_end();
+	chmod(D.sock, 0660); /* as the configuration made it */
+}
 
-	t_start("limits.regions: the daemon-wide region limit, across clients");
+/* limits.regions across clients, then raised by a reload. */
+static void regions_limit(void)
+{
+	struct sc_region r[6];
+	int s1, s2;
+	json_object *o;
+	FILE *f;
+
 	for (int i = 0; i < 6; i++)
 		CHECK(sc_region(&r[i], UFFD_KIND_SHMEM, 1 << 20, 1, 1) == 0,
 		      "fixture");
@@ -113,9 +100,7 @@ int main(void)
 	CHECK_EQ(j_int(o, "totals.regions_refused"), 1);
 	CHECK_EQ(j_int(o, "totals.live_regions"), 4);
 	json_object_put(o);
-	t_end();
-
-	t_start("a reload raises the limit for new requests");
+	/* A reload raises the limit for new requests. */
 	f = fopen(D.config, "w");
 	fputs("{\"socket_mode\":\"0660\",\"limits\":{\"regions\":5}}", f);
 	fclose(f);
@@ -129,10 +114,43 @@ int main(void)
 	      "every region released");
 	for (int i = 0; i < 6; i++)
 		sc_region_free(&r[i]);
-	t_end();
+}
 
-	t_start("uffdd stops cleanly");
-	CHECK_EQ(td_stop(&D), 0);
-	t_end();
-	return t_summary();
+static int setup(void)
+{
+	return td_setup(&D, "{\"socket_mode\":\"0660\",\"socket_group\":4242,"
+			    "\"control_socket_mode\":\"0640\",\"control_socket_owner\":"
+			    "1000,\"control_socket_group\":4343,"
+			    "\"access\":{\"allow_uids\":[0,1000]},"
+			    "\"limits\":{\"regions\":4}}");
+}
+
+static void teardown(void)
+{
+	td_teardown(&D);
+}
+
+static const struct t_case cases[] = {
+	{ .name = "sockets",
+	  .title = "data and control sockets get their own owner, group and mode",
+	  .run = sockets,
+	  .needs = T_NEED_ROOT },
+	{ .name = "allow",
+	  .title = "socket mode 0660 root:4242 keeps uid 1001 out; at 0666, "
+		   "access.allow_uids lets uid 1000 in and refuses uid 1001",
+	  .run = allow,
+	  .needs = T_NEED_ROOT },
+	{ .name = "regions-limit",
+	  .title = "limits.regions: the daemon-wide region limit, across clients; "
+		   "a reload raises it for new requests",
+	  .run = regions_limit,
+	  .needs = T_NEED_ROOT },
+};
+
+int main(int argc, char **argv)
+{
+	const struct t_suite s = { "sec-perms", T_CASES(cases), setup,
+				   "uffdd stops cleanly (exit 0)", teardown };
+
+	return t_main(argc, argv, &s);
 }

@@ -84,7 +84,8 @@ static long env_long(const char *name, long def)
 	return v && *v ? strtol(v, NULL, 10) : def;
 }
 
-int main(void)
+/* A warm-up of 200 cycles sets the baseline; then the soak itself. */
+static void soak(void)
 {
 	long cycles = env_long("UFFDD_SOAK_CYCLES", 1000);
 	int at_once = (int)env_long("UFFDD_SOAK_CLIENTS", 4);
@@ -94,25 +95,12 @@ int main(void)
 	uint64_t t0;
 	json_object *st;
 
-	signal(SIGPIPE, SIG_IGN);
-	t_start("start uffdd");
-	if (td_start(&D, "{\"limits\":{\"messages_per_second\":100000}}",
-		     "--log-level", "notice", NULL) < 0) {
-		t_fail_at(__FILE__, __LINE__, "uffdd did not start");
-		t_end();
-		return t_summary();
-	}
-	t_end();
-
-	t_start("warm-up: 200 cycles");
 	run(0, 200, at_once, &failed);
 	CHECK_EQ(failed, 0);
-	CHECK(sc_wait_idle(&D, 10000) == 0, "idle");
+	CHECK(sc_wait_idle(&D, 10000) == 0, "idle after the warm-up");
 	fd0 = sc_fds_settle(D.pid, -1, 0);
 	rss0 = t_rss_kb(D.pid);
-	t_end();
 
-	t_start("soak: connect/register/fault/exit cycles, several at once");
 	t0 = t_now_ns();
 	done = run(200, 200 + cycles, at_once, &failed);
 	CHECK_EQ(done, cycles);
@@ -133,10 +121,34 @@ int main(void)
 	if (!under_tool())
 		CHECK(rss1 <= rss0 + 2048, "RSS grew by %ld KiB", rss1 - rss0);
 	json_object_put(st);
-	t_end();
+}
 
-	t_start("uffdd stops cleanly");
-	CHECK_EQ(td_stop(&D), 0);
-	t_end();
-	return t_summary();
+static int setup(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (td_start(&D, "{\"limits\":{\"messages_per_second\":100000}}",
+		     "--log-level", "notice", NULL) == 0)
+		return 0;
+	td_dump_log(&D);
+	return -1;
+}
+
+static void teardown(void)
+{
+	td_teardown(&D);
+}
+
+static const struct t_case cases[] = {
+	{ .name = "soak",
+	  .title = "connect/register/fault/exit cycles, several at once (after "
+		   "200 to warm up): no fd, region or memory left behind",
+	  .run = soak },
+};
+
+int main(int argc, char **argv)
+{
+	const struct t_suite s = { "soak", T_CASES(cases), setup,
+				   "uffdd stops cleanly (exit 0)", teardown };
+
+	return t_main(argc, argv, &s);
 }

@@ -67,7 +67,7 @@ fuzz-short: fuzz-build
 
 fuzz-seeds:
 	@mkdir -p $(FUZZ_DIR) tests/fuzz/corpus/proto
-	$(CC) $(CFLAGS) -o $(FUZZ_DIR)/gen_seeds tests/fuzz/gen_seeds.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $(FUZZ_DIR)/gen_seeds tests/fuzz/gen_seeds.c
 	$(FUZZ_DIR)/gen_seeds tests/fuzz/corpus/proto
 
 # Static analysis ---------------------------------------------------------
@@ -124,4 +124,4 @@ check-valgrind: all
 soak: all
 	UFFDD_SOAK_CYCLES=$${UFFDD_SOAK_CYCLES:-10000} \
 		UFFDD_SOAK_CLIENTS=$${UFFDD_SOAK_CLIENTS:-8} \
-		sh tools/check.sh $(BUILD) $(BUILD)/tests/soak
+		sh tools/check.sh $(BUILD) $(BUILD)/tests/e2e/soak

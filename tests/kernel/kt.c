@@ -1,11 +1,10 @@
-// SPDX-License-Identifier: MIT
-/* Harness and helpers for the userfaultfd ABI tests; see kt.h. */
+/* SPDX-License-Identifier: MIT */
+/* Helpers for the userfaultfd ABI tests; see kt.h. */
 #include "kt.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,83 +17,6 @@
 #ifndef MFD_HUGETLB
 #define MFD_HUGETLB 0x0004U
 #endif
-
-static const char *plan_name = "kernel-abi";
-static int n_pass, n_fail, n_skip, n_test;
-
-void kt_plan(const char *name)
-{
-	plan_name = name;
-	/* Output is read from a serial console: keep it ordered. */
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("# %s\n", name);
-}
-
-__attribute__((format(printf, 3, 0)))
-static void vreport(const char *status, const char *suffix, const char *fmt, va_list ap)
-{
-	printf("%s %d - ", status, ++n_test);
-	vprintf(fmt, ap);
-	printf("%s\n", suffix);
-}
-
-bool kt_check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vreport(ok ? "ok" : "not ok", "", fmt, ap);
-	va_end(ap);
-	if (ok)
-		n_pass++;
-	else
-		n_fail++;
-	return ok;
-}
-
-void kt_skip(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	printf("ok %d - # SKIP ", ++n_test);
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-	n_skip++;
-}
-
-void kt_diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	printf("# ");
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-}
-
-int kt_done(void)
-{
-	/* The line tools/check.sh adds up: it must start with the counts. */
-	printf("%d passed, %d failed, %d skipped (%s)\n", n_pass, n_fail, n_skip, plan_name);
-	if (n_fail)
-		return 1;
-	return n_pass ? 0 : KT_SKIP;
-}
-
-void kt_skip_all(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	printf("%s: SKIP: ", plan_name);
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-	exit(KT_SKIP);
-}
 
 static int uffd_create(void)
 {
@@ -129,17 +51,6 @@ int kt_uffd_open(uint64_t features, uint64_t *got_features, uint64_t *got_ioctls
 	if (got_ioctls)
 		*got_ioctls = api.ioctls;
 	return fd;
-}
-
-uint64_t kt_kernel_features(void)
-{
-	uint64_t f = 0;
-	int fd = kt_uffd_open(0, &f, NULL);
-
-	if (fd < 0)
-		return 0;
-	close(fd);
-	return f;
 }
 
 int kt_register(int uffd, void *addr, size_t len, uint64_t mode, uint64_t *ioctls)
@@ -195,63 +106,11 @@ int kt_read_fault(int uffd, int timeout_ms, struct uffd_msg *msg)
 	}
 }
 
-static long meminfo(const char *key)
+int kt_memfd(enum t_kind kind, size_t pages, size_t *psize)
 {
-	char line[256];
-	long v = -1;
-	size_t klen = strlen(key);
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, klen) && line[klen] == ':') {
-			v = strtol(line + klen + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
-size_t kt_hugepage_size(void)
-{
-	long kb = meminfo("Hugepagesize");
-
-	return kb > 0 ? (size_t)kb * 1024 : 0;
-}
-
-long kt_hugepages_free(void)
-{
-	return meminfo("HugePages_Free");
-}
-
-const char *kt_kind_name(enum kt_kind kind)
-{
-	return kind == KT_HUGETLB ? "hugetlb" : "shmem";
-}
-
-bool kt_kind_usable(enum kt_kind kind, size_t pages, const char **why)
-{
-	uint64_t f = kt_kernel_features();
-	uint64_t need = kind == KT_HUGETLB ? UFFD_FEATURE_MINOR_HUGETLBFS : UFFD_FEATURE_MINOR_SHMEM;
-
-	if (!(f & need)) {
-		*why = kind == KT_HUGETLB ? "kernel lacks UFFD_FEATURE_MINOR_HUGETLBFS"
-					  : "kernel lacks UFFD_FEATURE_MINOR_SHMEM";
-		return false;
-	}
-	if (kind == KT_HUGETLB && (kt_hugepage_size() == 0 || kt_hugepages_free() < (long)pages)) {
-		*why = "not enough free hugepages (see /proc/sys/vm/nr_hugepages)";
-		return false;
-	}
-	return true;
-}
-
-int kt_memfd(enum kt_kind kind, size_t pages, size_t *psize)
-{
-	size_t ps = kind == KT_HUGETLB ? kt_hugepage_size() : (size_t)sysconf(_SC_PAGESIZE);
-	int fd = memfd_create(kind == KT_HUGETLB ? "kt-hugetlb" : "kt-shmem",
-			      MFD_CLOEXEC | (kind == KT_HUGETLB ? MFD_HUGETLB : 0));
+	size_t ps = kind == T_HUGETLB ? t_huge_page_size() : (size_t)sysconf(_SC_PAGESIZE);
+	int fd = memfd_create(kind == T_HUGETLB ? "kt-hugetlb" : "kt-shmem",
+			      MFD_CLOEXEC | (kind == T_HUGETLB ? MFD_HUGETLB : 0));
 
 	if (fd < 0)
 		return -1;
@@ -281,6 +140,7 @@ static void *toucher(void *arg)
 {
 	struct kt_toucher *t = arg;
 
+	__atomic_store_n(&t->tid, (int)syscall(SYS_gettid), __ATOMIC_RELEASE);
 	if (t->write)
 		*t->addr = t->value;
 	else
@@ -294,6 +154,7 @@ void kt_touch_start(struct kt_toucher *t, void *addr, bool write)
 	t->addr = addr;
 	t->write = write;
 	t->done = 0;
+	t->tid = 0;
 	if (pthread_create(&t->thread, NULL, toucher, t) != 0) {
 		perror("pthread_create");
 		exit(1);
@@ -311,6 +172,20 @@ bool kt_touch_join(struct kt_toucher *t, int timeout_ms)
 	}
 	pthread_join(t->thread, NULL);
 	return true;
+}
+
+bool kt_touch_blocked(struct kt_toucher *t, int timeout_ms)
+{
+	uint64_t until = t_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	int tid;
+
+	do {
+		tid = __atomic_load_n(&t->tid, __ATOMIC_ACQUIRE);
+		if (tid && t_uffd_blocked((int)getpid(), tid))
+			return true;
+		usleep(1000);
+	} while (t_now_ns() < until);
+	return false;
 }
 
 bool kt_vmflags(const void *addr, char *buf, size_t len)

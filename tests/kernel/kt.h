@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Small harness for the userfaultfd ABI tests: TAP-ish reporting, skips,
- * and the few uffd/memfd helpers every test needs.
+ * The few uffd/memfd helpers every userfaultfd ABI test needs; reporting,
+ * skips and the case table are the shared core's (tests/lib/report.h).
  *
  * The tests run unchanged on any kernel (mainline 5.14+, or 5.10 with the
  * series in kernel/patches/): passing on both is what shows the backport's
@@ -15,26 +15,11 @@
 #include <stdint.h>
 #include <pthread.h>
 
+#include "report.h"
 #include "uffd_uapi.h"
-
-#define KT_SKIP 77
-
-enum kt_kind { KT_SHMEM, KT_HUGETLB };
-
-/* Reporting.  kt_check() records one result; kt_skip() one skipped case. */
-void kt_plan(const char *name);
-bool kt_check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void kt_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void kt_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Prints the summary line and returns the exit status: 0, 1, or 77 if all skipped. */
-int kt_done(void);
-/* Whole-program skip: prints why and exits 77. */
-void kt_skip_all(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /* A uffd with UFFDIO_API done; features are what the test asks for. */
 int kt_uffd_open(uint64_t features, uint64_t *got_features, uint64_t *got_ioctls);
-/* Features the running kernel offers (UFFDIO_API with features = 0). */
-uint64_t kt_kernel_features(void);
 int kt_register(int uffd, void *addr, size_t len, uint64_t mode, uint64_t *ioctls);
 int kt_unregister(int uffd, void *addr, size_t len);
 /* UFFDIO_CONTINUE; returns the ioctl's result, errno, and .mapped. */
@@ -43,12 +28,7 @@ int kt_continue(int uffd, void *addr, size_t len, uint64_t mode, int64_t *mapped
 int kt_read_fault(int uffd, int timeout_ms, struct uffd_msg *msg);
 
 /* A memfd of @kind with @pages pages; page size returned in *psize. */
-int kt_memfd(enum kt_kind kind, size_t pages, size_t *psize);
-const char *kt_kind_name(enum kt_kind kind);
-/* Whether @kind can be tested here (hugepages free, feature offered). */
-bool kt_kind_usable(enum kt_kind kind, size_t pages, const char **why);
-size_t kt_hugepage_size(void);
-long kt_hugepages_free(void);
+int kt_memfd(enum t_kind kind, size_t pages, size_t *psize);
 
 /* The test pattern: byte i of page p. */
 static inline uint8_t kt_pattern(size_t page, size_t off)
@@ -65,10 +45,13 @@ struct kt_toucher {
 	bool write;
 	uint8_t value;          /* written, or read back */
 	volatile int done;
+	int tid;                /* set by the thread before it touches */
 };
 void kt_touch_start(struct kt_toucher *t, void *addr, bool write);
 /* Joins, waiting at most timeout_ms; false if the thread is still blocked. */
 bool kt_touch_join(struct kt_toucher *t, int timeout_ms);
+/* Waits (at most timeout_ms) until the thread sleeps in handle_userfault. */
+bool kt_touch_blocked(struct kt_toucher *t, int timeout_ms);
 
 /* VmFlags of the mapping that contains @addr, from /proc/self/smaps. */
 bool kt_vmflags(const void *addr, char *buf, size_t len);

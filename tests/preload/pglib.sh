@@ -63,7 +63,7 @@ pl_daemon_stop() {
 	DPID=""
 }
 
-pl_status() { "$B/tests/preload_test" --summary "$W/d/ctl.sock" "$1"; }
+pl_status() { "$B/tests/preload/preload_test" --summary "$W/d/ctl.sock" "$1"; }
 
 PGB=""
 pg_init() {

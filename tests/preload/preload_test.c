@@ -745,9 +745,10 @@ static void t_basic(void)
 	char tag[64], nm[96], nm2[96], buf[64];
 	pid_t pid, me = 0;
 
-	t_start("basic: shmem and hugetlb served, small/private left alone");
-	if (start(&r, "basic", 0, args_for(D.sock), NULL) < 0)
-		return (void)t_end();
+	if (start(&r, "basic", 0, args_for(D.sock), NULL) < 0) {
+		t_fail_at(__FILE__, __LINE__, "cannot start uffd-run");
+		return;
+	}
 	while (next_step(&r, tag, sizeof(tag), &pid) == 0) {
 		me = pid;
 		rname(nm, sizeof(nm), me, "shmem", 1, NULL);
@@ -766,7 +767,6 @@ static void t_basic(void)
 	}
 	CHECK_EQ(finish(&r), 0);
 	CHECK_EQ(wait_nregions(me, -1), -1); /* session gone at exit */
-	t_end();
 }
 
 static void t_fork(void)
@@ -775,9 +775,10 @@ static void t_fork(void)
 	char tag[64], a[96], h[96], buf[64], want[64];
 	pid_t pid, parent = 0;
 
-	t_start("fork: from main and from a signal handler, own session each");
-	if (start(&r, "fork", 0, args_for(D.sock), NULL) < 0)
-		return (void)t_end();
+	if (start(&r, "fork", 0, args_for(D.sock), NULL) < 0) {
+		t_fail_at(__FILE__, __LINE__, "cannot start uffd-run");
+		return;
+	}
 	while (next_step(&r, tag, sizeof(tag), &pid) == 0) {
 		if (!parent)
 			parent = pid;
@@ -807,7 +808,6 @@ static void t_fork(void)
 		go(&r);
 	}
 	CHECK_EQ(finish(&r), 0);
-	t_end();
 }
 
 static void t_threads(void)
@@ -816,9 +816,10 @@ static void t_threads(void)
 	char tag[64], needle[64];
 	pid_t pid, parent = 0;
 
-	t_start("threads: 20 forks while 2 threads map and unmap");
-	if (start(&r, "threads", 0, args_for(D.sock), NULL) < 0)
-		return (void)t_end();
+	if (start(&r, "threads", 0, args_for(D.sock), NULL) < 0) {
+		t_fail_at(__FILE__, __LINE__, "cannot start uffd-run");
+		return;
+	}
 	while (next_step(&r, tag, sizeof(tag), &pid) == 0) {
 		parent = pid;
 		/* only the stable region is left in the parent's session */
@@ -828,7 +829,6 @@ static void t_threads(void)
 	CHECK_EQ(finish(&r), 0);
 	snprintf(needle, sizeof(needle), "ppid=%d\") connected", (int)parent);
 	CHECK_EQ(td_log_count(&D, needle), 20);
-	t_end();
 }
 
 static void t_exec(void)
@@ -837,9 +837,10 @@ static void t_exec(void)
 	char tag[64], a[96], buf[64];
 	pid_t pid, parent = 0;
 
-	t_start("exec of a shell, posix_spawn, vfork");
-	if (start(&r, "exec", 0, args_for(D.sock), NULL) < 0)
-		return (void)t_end();
+	if (start(&r, "exec", 0, args_for(D.sock), NULL) < 0) {
+		t_fail_at(__FILE__, __LINE__, "cannot start uffd-run");
+		return;
+	}
 	while (next_step(&r, tag, sizeof(tag), &pid) == 0) {
 		if (!parent)
 			parent = pid;
@@ -864,7 +865,6 @@ static void t_exec(void)
 		go(&r);
 	}
 	CHECK_EQ(finish(&r), 0);
-	t_end();
 }
 
 static void t_remap(void)
@@ -873,9 +873,10 @@ static void t_remap(void)
 	char tag[64], n1[96], n2[96], n2b[96], n3[96], n3b[96];
 	pid_t pid, me = 0;
 
-	t_start("munmap, partial munmap, mremap move/shrink/grow, MAP_FIXED over");
-	if (start(&r, "remap", 0, args_for(D.sock), NULL) < 0)
-		return (void)t_end();
+	if (start(&r, "remap", 0, args_for(D.sock), NULL) < 0) {
+		t_fail_at(__FILE__, __LINE__, "cannot start uffd-run");
+		return;
+	}
 	while (next_step(&r, tag, sizeof(tag), &pid) == 0) {
 		me = pid;
 		rname(n1, sizeof(n1), me, "shmem", 1, NULL);
@@ -915,7 +916,6 @@ static void t_remap(void)
 		go(&r);
 	}
 	CHECK_EQ(finish(&r), 0);
-	t_end();
 }
 
 static void t_read(const char *title, uid_t uid, const char *const *extra,
@@ -927,14 +927,16 @@ static void t_read(const char *title, uid_t uid, const char *const *extra,
 	pid_t pid, me = 0;
 	int n = 0;
 
-	t_start(title);
+	t_note("%s", title);
 	for (const char *const *p = args_for(D.sock); *p; p++)
 		args[n++] = *p;
 	for (; extra && *extra; extra++)
 		args[n++] = *extra;
 	args[n] = NULL;
-	if (start(&r, "read", uid, args, env) < 0)
-		return (void)t_end();
+	if (start(&r, "read", uid, args, env) < 0) {
+		t_fail_at(__FILE__, __LINE__, "cannot start uffd-run");
+		return;
+	}
 	while (next_step(&r, tag, sizeof(tag), &pid) == 0) {
 		me = pid;
 		rname(a, sizeof(a), me, "shmem", 1, NULL);
@@ -955,7 +957,6 @@ static void t_read(const char *title, uid_t uid, const char *const *extra,
 	if (!served)
 		CHECK(err_has(&r, "runs without the service"),
 		      "uffd-run did not say why (%s)", r.err);
-	t_end();
 }
 
 static void t_unserved(void)
@@ -969,7 +970,6 @@ static void t_unserved(void)
 	const char *badpol[] = { "--socket", D.sock, "--policy", "no-such-policy",
 				 NULL };
 
-	t_start("no daemon: the program runs unwrapped; --require; bad policy");
 	if (start(&r, "plain", 0, absent, NULL) == 0) {
 		while (next_step(&r, tag, sizeof(tag), &pid) == 0)
 			go(&r);
@@ -988,7 +988,6 @@ static void t_unserved(void)
 		CHECK(err_has(&r, "refused policy \"no-such-policy\""),
 		      "policy refusal not reported");
 	}
-	t_end();
 }
 
 static void t_kill(void)
@@ -997,9 +996,10 @@ static void t_kill(void)
 	char tag[64], a[96], h[96];
 	pid_t pid;
 
-	t_start("daemon killed mid-run: the program goes on unserved");
-	if (start(&r, "kill", 0, args_for(D.sock), NULL) < 0)
-		return (void)t_end();
+	if (start(&r, "kill", 0, args_for(D.sock), NULL) < 0) {
+		t_fail_at(__FILE__, __LINE__, "cannot start uffd-run");
+		return;
+	}
 	while (next_step(&r, tag, sizeof(tag), &pid) == 0) {
 		rname(a, sizeof(a), pid, "shmem", 1, NULL);
 		rname(h, sizeof(h), pid, "hugetlb", 2, NULL);
@@ -1011,7 +1011,6 @@ static void t_kill(void)
 		go(&r);
 	}
 	CHECK_EQ(finish(&r), 0);
-	t_end();
 }
 
 static int grant_test_possible(void)
@@ -1082,8 +1081,138 @@ static int summary(const char *ctl, const char *comm)
 	return 0;
 }
 
+static void read_root(void)
+{
+	t_read("read()/recv() into untouched pages (device grant, root)", 0,
+	       NULL, NULL, 1);
+}
+
+static void grant_refused(void)
+{
+	if (!grant_test_possible()) {
+		t_skip("needs root and vm.unprivileged_userfaultfd=0");
+		return;
+	}
+	t_read("grant refused (nobody): uffd-run says so, runs unserved",
+	       NOBODY, NULL, NULL, 0);
+}
+
+static void user_only_ok(void)
+{
+	if (!grant_test_possible()) {
+		t_skip("needs root and vm.unprivileged_userfaultfd=0");
+		return;
+	}
+	t_read("--user-only-ok (nobody): read() fails with EFAULT, as warned",
+	       NOBODY, (const char *[]){ "--user-only-ok", NULL },
+	       "PRELOAD_TEST_EXPECT=efault", 2);
+}
+
+/* Run fn with D a daemon of its own that grants nobody the device. */
+static void with_granting_daemon(void (*fn)(void), int killed)
+{
+	struct tdaemon saved = D;
+
+	if (td_start(&D, "{\"grant\": {\"uids\": [0, 65534]}}", NULL) < 0) {
+		t_fail_at(__FILE__, __LINE__, "a second uffdd did not start");
+		td_dump_log(&D);
+		D = saved;
+		return;
+	}
+	fn();
+	if (!killed) {
+		CHECK_EQ(td_stop(&D), 0);
+	} else {
+		char cmd[160];
+
+		/* td_stop would report the killed daemon as a failure. */
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", D.dir);
+		if (!getenv("UFFDD_TEST_KEEP") && system(cmd) != 0)
+			perror("rm");
+	}
+	D = saved;
+}
+
+static void read_granted_run(void)
+{
+	t_read("read()/recv() into untouched pages (nobody, granted)", NOBODY,
+	       NULL, NULL, 1);
+}
+
+static void read_granted(void)
+{
+	if (!grant_test_possible()) {
+		t_skip("needs root and vm.unprivileged_userfaultfd=0");
+		return;
+	}
+	with_granting_daemon(read_granted_run, 0);
+}
+
+static void kill_case(void)
+{
+	with_granting_daemon(t_kill, 1);
+}
+
+/* Root gets the device grant; nobody only from the second daemon of
+ * read-granted, to show the refusal first. */
+static int setup(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (t_need_hugepages(32) < 0) {
+		fprintf(stderr, "# needs 32 free hugepages\n");
+		return -1;
+	}
+	return td_setup(&D, "{\"grant\": {\"uids\": [0]}}");
+}
+
+static void teardown(void)
+{
+	td_teardown(&D);
+}
+
+static const struct t_case cases[] = {
+	{ .name = "basic",
+	  .title = "shmem and hugetlb served, small/private left alone",
+	  .run = t_basic },
+	{ .name = "fork",
+	  .title = "from main and from a signal handler, own session each",
+	  .run = t_fork },
+	{ .name = "threads",
+	  .title = "20 forks while 2 threads map and unmap",
+	  .run = t_threads },
+	{ .name = "exec",
+	  .title = "exec of a shell, posix_spawn, vfork",
+	  .run = t_exec },
+	{ .name = "remap",
+	  .title = "munmap, partial munmap, mremap move/shrink/grow, MAP_FIXED over",
+	  .run = t_remap },
+	{ .name = "read",
+	  .title = "read()/recv() into untouched pages (device grant, root)",
+	  .run = read_root },
+	{ .name = "grant-refused",
+	  .title = "grant refused (nobody): uffd-run says so, runs unserved",
+	  .run = grant_refused,
+	  .needs = T_NEED_ROOT },
+	{ .name = "user-only-ok",
+	  .title = "--user-only-ok (nobody): read() fails with EFAULT, as warned",
+	  .run = user_only_ok,
+	  .needs = T_NEED_ROOT },
+	{ .name = "unserved",
+	  .title = "no daemon: the program runs unwrapped; --require; bad policy",
+	  .run = t_unserved },
+	{ .name = "read-granted",
+	  .title = "read()/recv() into untouched pages (nobody, granted)",
+	  .run = read_granted,
+	  .needs = T_NEED_ROOT },
+	{ .name = "kill",
+	  .title = "daemon killed mid-run: the program goes on unserved",
+	  .run = kill_case },
+};
+
 int main(int argc, char **argv)
 {
+	const struct t_suite s = { "preload", T_CASES(cases), setup,
+				   "uffdd stops cleanly (exit 0)", teardown };
 	ssize_t n;
 
 	if (argc >= 3 && !strcmp(argv[1], "--subject"))
@@ -1094,47 +1223,5 @@ int main(int argc, char **argv)
 	if (n <= 0)
 		return 1;
 	self_path[n] = '\0';
-	signal(SIGPIPE, SIG_IGN);
-	if (t_need_hugepages(32) < 0) {
-		fprintf(stderr, "# needs 32 free hugepages\n");
-		return 77;
-	}
-	/* Root and nobody get the device grant (nobody only in the second
-	 * daemon below, to show the refusal first). */
-	if (td_start(&D, "{\"grant\": {\"uids\": [0]}}", NULL) < 0) {
-		fprintf(stderr, "# cannot start uffdd\n");
-		return 1;
-	}
-	t_basic();
-	t_fork();
-	t_threads();
-	t_exec();
-	t_remap();
-	t_read("read()/recv() into untouched pages (device grant, root)", 0,
-	       NULL, NULL, 1);
-	if (grant_test_possible()) {
-		t_read("grant refused (nobody): uffd-run says so, runs unserved",
-		       NOBODY, NULL, NULL, 0);
-		t_read("--user-only-ok (nobody): read() fails with EFAULT, as warned",
-		       NOBODY, (const char *[]){ "--user-only-ok", NULL },
-		       "PRELOAD_TEST_EXPECT=efault", 2);
-	}
-	t_unserved();
-	td_stop(&D);
-
-	if (td_start(&D, "{\"grant\": {\"uids\": [0, 65534]}}", NULL) < 0)
-		return 1;
-	if (grant_test_possible())
-		t_read("read()/recv() into untouched pages (nobody, granted)",
-		       NOBODY, NULL, NULL, 1);
-	t_kill();
-	{
-		char cmd[160];
-
-		/* td_stop would report the killed daemon as a failure. */
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", D.dir);
-		if (!getenv("UFFDD_TEST_KEEP") && system(cmd) != 0)
-			perror("rm");
-	}
-	return t_summary();
+	return t_main(argc, argv, &s);
 }

@@ -1,5 +1,5 @@
 # systemd units and the real-systemd tests.  Included by the top-level
-# Makefile (-include tests/systemd/systemd.mk); uses its BUILD, CC, CFLAGS,
+# Makefile (include tests/systemd/systemd.mk); uses its BUILD, CC, CPPFLAGS, CFLAGS,
 # PREFIX and DESTDIR.
 #
 #   make install-systemd [DESTDIR=...] [PREFIX=...]
@@ -47,7 +47,7 @@ install-systemd:
 # The client that faults in a loop while the daemon restarts under it.
 $(SYSTEMD_TESTBIN)/fault-loop: tests/systemd/fault_loop.c client/uffd/client.h $(BUILD)/libuffdclient.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libuffdclient.a -lpthread
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libuffdclient.a $(LDFLAGS) -lpthread
 
 # What a user would do: install into a staging root, with PREFIX=/usr like a
 # distribution package; the tests unpack it inside the container.

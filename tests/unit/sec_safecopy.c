@@ -53,22 +53,40 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-int main(void)
+static void truncated(void)
 {
+	unsigned long before = safe_copy_faults();
+
+	CHECK_EQ(safe_copy_init(), 0);
+	CHECK_EQ(copy_after_truncate(), 0);
+	CHECK_EQ(safe_copy_faults() - before, 2);
+}
+
+static void blocked_signals(void)
+{
+	unsigned long before = safe_copy_faults();
 	pthread_t t;
 	int rc = -1;
 
-	t_start("safe_copy: SIGBUS from a truncated memfd gives -EFAULT");
 	CHECK_EQ(safe_copy_init(), 0);
-	CHECK_EQ(copy_after_truncate(), 0);
-	CHECK_EQ(safe_copy_faults(), 2);
-	t_end();
-
-	t_start("safe_copy in a thread that blocks every signal");
 	pthread_create(&t, NULL, worker, &rc);
 	pthread_join(t, NULL);
 	CHECK_EQ(rc, 0);
-	CHECK_EQ(safe_copy_faults(), 4);
-	t_end();
-	return t_summary();
+	CHECK_EQ(safe_copy_faults() - before, 2);
+}
+
+static const struct t_case cases[] = {
+	{ .name = "truncated",
+	  .title = "safe_copy: SIGBUS from a truncated memfd gives -EFAULT",
+	  .run = truncated },
+	{ .name = "blocked-signals",
+	  .title = "safe_copy in a thread that blocks every signal",
+	  .run = blocked_signals },
+};
+
+int main(int argc, char **argv)
+{
+	const struct t_suite s = { "safecopy", T_CASES(cases), NULL, NULL, NULL };
+
+	return t_main(argc, argv, &s);
 }

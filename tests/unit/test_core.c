@@ -18,7 +18,6 @@ static void test_histo(void)
 {
 	static struct histo h;
 
-	t_start("latency histogram percentiles are within one bucket");
 	CHECK_EQ(histo_pct(&h, 50), 0);
 	for (uint64_t v = 1; v <= 1000; v++)
 		histo_add(&h, v * 1000); /* 1 us .. 1 ms */
@@ -33,7 +32,6 @@ static void test_histo(void)
 	histo_add(&h, 0);
 	histo_add(&h, UINT64_MAX); /* saturates into the last bucket */
 	CHECK_EQ(histo_max(&h), UINT64_MAX);
-	t_end();
 }
 
 static struct region *mkreg(uint64_t start, uint64_t len)
@@ -52,7 +50,6 @@ static void test_regions(void)
 	struct region *a = mkreg(0x10000, 0x4000), *b = mkreg(0x20000, 0x1000),
 		      *c = mkreg(0x14000, 0x1000), *o = mkreg(0x13000, 0x2000);
 
-	t_start("region table: sorted insert, lookup at the edges, overlap");
 	CHECK_EQ(region_insert(&s, b), 0);
 	CHECK_EQ(region_insert(&s, a), 0);
 	CHECK_EQ(region_insert(&s, c), 0); /* adjacent to a: allowed */
@@ -72,7 +69,6 @@ static void test_regions(void)
 	free(c);
 	free(o);
 	free(s.regions);
-	t_end();
 }
 
 static void cfg_bad(const char *text, const char *want)
@@ -99,7 +95,6 @@ static void test_config(void)
 			   "  \"socket_mode\": \"0660\", \"log_level\": "
 			   "\"debug\"\n}\n";
 
-	t_start("config: good file parsed, bad ones refused with line or key");
 	config_defaults(&c);
 	CHECK_EQ(config_parse(&c, good, strlen(good), "t.json", err, sizeof(err)),
 		 0);
@@ -121,7 +116,6 @@ static void test_config(void)
 	cfg_bad("{\"socket_mode\": \"999\"}", "octal");
 	cfg_bad("[1, 2]", "top level");
 	cfg_bad("{} {}", "t.json:1:4");
-	t_end();
 }
 
 /* The README's configuration example parses, and is the defaults. */
@@ -132,7 +126,6 @@ static void test_readme_config(void)
 	FILE *f = fopen("README.md", "r");
 	long n;
 
-	t_start("the README's configuration example is valid and is the defaults");
 	if (!f) {
 		t_skip("no README.md in the working directory");
 		return;
@@ -158,7 +151,6 @@ static void test_readme_config(void)
 		      "the example differs from the built-in defaults");
 	}
 	free(buf);
-	t_end();
 }
 
 static void test_policy_specs(void)
@@ -166,7 +158,6 @@ static void test_policy_specs(void)
 	struct policy *p;
 	char err[256];
 
-	t_start("policy specs: known names accepted, others refused clearly");
 	CHECK_EQ(policy_create("continue", &p, err, sizeof(err)), 0);
 	CHECK(p && strcmp(p->spec, "continue") == 0, "spec kept");
 	policy_destroy(p);
@@ -174,7 +165,6 @@ static void test_policy_specs(void)
 	CHECK(strstr(err, "takes no arguments") != NULL, "%s", err);
 	CHECK_EQ(policy_create("bogus", &p, err, sizeof(err)), -EINVAL);
 	CHECK(strstr(err, "unknown policy \"bogus\"") != NULL, "%s", err);
-	t_end();
 }
 
 static void test_probe(void)
@@ -182,7 +172,6 @@ static void test_probe(void)
 	struct uffd_caps caps;
 	char buf[512];
 
-	t_start("kernel probe finds minor faults and the CONTINUE number");
 	CHECK_EQ(uffd_probe(&caps), 0);
 	/* This suite runs on kernels that serve both kinds (5.14+). */
 	CHECK(caps.minor_shmem, "no minor_shmem on %s", caps.release);
@@ -194,16 +183,32 @@ static void test_probe(void)
 	CHECK(strstr(buf, "UFFD_FEATURE_MINOR_HUGETLBFS (Linux 5.13+)") &&
 		      strstr(buf, "UFFD_FEATURE_MINOR_SHMEM (Linux 5.14+)"),
 	      "%s", buf);
-	t_end();
 }
 
-int main(void)
+static const struct t_case cases[] = {
+	{ .name = "histo",
+	  .title = "latency histogram percentiles are within one bucket",
+	  .run = test_histo },
+	{ .name = "region-table",
+	  .title = "region table: sorted insert, lookup at the edges, overlap",
+	  .run = test_regions },
+	{ .name = "config",
+	  .title = "config: good file parsed, bad ones refused with line or key",
+	  .run = test_config },
+	{ .name = "readme-config",
+	  .title = "the README's configuration example is valid and is the defaults",
+	  .run = test_readme_config },
+	{ .name = "policy-specs",
+	  .title = "policy specs: known names accepted, others refused clearly",
+	  .run = test_policy_specs },
+	{ .name = "probe",
+	  .title = "kernel probe finds minor faults and the CONTINUE number",
+	  .run = test_probe },
+};
+
+int main(int argc, char **argv)
 {
-	test_histo();
-	test_regions();
-	test_config();
-	test_readme_config();
-	test_policy_specs();
-	test_probe();
-	return t_summary();
+	const struct t_suite s = { "core", T_CASES(cases), NULL, NULL, NULL };
+
+	return t_main(argc, argv, &s);
 }

@@ -22,7 +22,6 @@ static void test_paths(void)
 {
 	char u[128];
 
-	t_start("the unit is the last .service or .scope of a cgroup path");
 	unit_of_cgroup_path("/system.slice/uffdd.service", u, sizeof(u));
 	CHECK(strcmp(u, "uffdd.service") == 0, "%s", u);
 	unit_of_cgroup_path("/user.slice/user-1000.slice/user@1000.service/app.slice/"
@@ -35,7 +34,6 @@ static void test_paths(void)
 	CHECK_EQ(u[0], '\0');
 	unit_of_cgroup_path("/x.servicey/.scope", u, sizeof(u));
 	CHECK_EQ(u[0], '\0');
-	t_end();
 }
 
 static const char *cg2(void)
@@ -57,7 +55,6 @@ static void test_peer_unit(void)
 	int l, c, rc, go[2];
 	pid_t pid;
 
-	t_start("peer_unit names the cgroup of the process at the other end");
 	if (!root || getuid() != 0) {
 		t_skip("needs root and a cgroup2 hierarchy");
 		return;
@@ -75,8 +72,10 @@ static void test_peer_unit(void)
 	l = socket(AF_UNIX, SOCK_STREAM, 0);
 	CHECK(bind(l, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(l, 1) == 0,
 	      "listen");
-	if (pipe(go) < 0)
+	if (pipe(go) < 0) {
+		t_fail_at(__FILE__, __LINE__, "pipe: %s", strerror(errno));
 		return;
+	}
 	pid = fork();
 	if (pid == 0) {
 		char b[16];
@@ -106,12 +105,20 @@ static void test_peer_unit(void)
 	close(l);
 	unlink(sa.sun_path);
 	rmdir(dir);
-	t_end();
 }
 
-int main(void)
+static const struct t_case cases[] = {
+	{ .name = "cgroup-path",
+	  .title = "the unit is the last .service or .scope of a cgroup path",
+	  .run = test_paths },
+	{ .name = "peer-unit",
+	  .title = "peer_unit names the cgroup of the process at the other end",
+	  .run = test_peer_unit },
+};
+
+int main(int argc, char **argv)
 {
-	test_paths();
-	test_peer_unit();
-	return t_summary();
+	const struct t_suite s = { "peer", T_CASES(cases), NULL, NULL, NULL };
+
+	return t_main(argc, argv, &s);
 }

@@ -84,7 +84,6 @@ static void test_round_trips(void)
 	struct uffdd_publish p = { 1, 2, 3 };
 	struct uffdd_error e = { EINVAL, UFFDD_REGISTER, 0, "nope" };
 
-	t_start("every message type round-trips with its descriptors");
 	wg.flags = UFFDD_WELCOME_GRANT;
 	round_trip(UFFDD_HELLO, &h, sizeof(h), 0);
 	round_trip(UFFDD_WELCOME, &w, sizeof(w), 0);
@@ -95,7 +94,6 @@ static void test_round_trips(void)
 	round_trip(UFFDD_OK, NULL, 0, 0);
 	round_trip(UFFDD_ERROR, &e, sizeof(e), 0);
 	round_trip(UFFDD_PUBLISH, &p, sizeof(p), 0);
-	t_end();
 }
 
 struct bad_case {
@@ -149,7 +147,6 @@ static void test_malformed(void)
 	for (int i = 0; i < 20; i++)
 		efd[i] = eventfd(0, EFD_CLOEXEC);
 
-	t_start("malformed datagrams are refused and leak nothing");
 	memset(buf, 0xa5, sizeof(buf));
 	expect_refused("garbage bytes", buf, 100, NULL, 0, -EBADMSG);
 	expect_refused("shorter than the header", buf, 5, NULL, 0, -EBADMSG);
@@ -191,7 +188,6 @@ static void test_malformed(void)
 	expect_refused("empty version range", buf, n, NULL, 0, -EBADMSG);
 	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_HELLO, 1500, buf + 16, 1500);
 	expect_refused("oversized datagram", buf, n, NULL, 0, -EMSGSIZE);
-	t_end();
 	for (int i = 0; i < 20; i++)
 		close(efd[i]);
 }
@@ -201,13 +197,11 @@ static void test_end_of_stream(void)
 	struct uffdd_msg m;
 	char err[64];
 
-	t_start("end of stream and empty queue are told apart");
 	pair();
 	CHECK_EQ(uffdd_recv(sp[1], &m, err, sizeof(err)), -EAGAIN);
 	close(sp[0]);
 	CHECK_EQ(uffdd_recv(sp[1], &m, err, sizeof(err)), -ECONNRESET);
 	close(sp[1]);
-	t_end();
 }
 
 static void test_fd_kinds(void)
@@ -219,7 +213,6 @@ static void test_fd_kinds(void)
 	struct uffdio_api api = { .api = UFFD_API,
 				  .features = UFFD_FEATURE_MINOR_SHMEM };
 
-	t_start("descriptor kinds are told apart");
 	if (pipe2(pipefd, O_CLOEXEC) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sock) < 0)
 		abort();
 	efd = eventfd(0, EFD_CLOEXEC);
@@ -263,14 +256,26 @@ static void test_fd_kinds(void)
 	close(file);
 	close(mfd);
 	close(uffd);
-	t_end();
 }
 
-int main(void)
+static const struct t_case cases[] = {
+	{ .name = "round-trips",
+	  .title = "every message type round-trips with its descriptors",
+	  .run = test_round_trips },
+	{ .name = "malformed",
+	  .title = "malformed datagrams are refused and leak nothing",
+	  .run = test_malformed },
+	{ .name = "end-of-stream",
+	  .title = "end of stream and empty queue are told apart",
+	  .run = test_end_of_stream },
+	{ .name = "fd-kinds",
+	  .title = "descriptor kinds are told apart",
+	  .run = test_fd_kinds },
+};
+
+int main(int argc, char **argv)
 {
-	test_round_trips();
-	test_malformed();
-	test_end_of_stream();
-	test_fd_kinds();
-	return t_summary();
+	const struct t_suite s = { "proto", T_CASES(cases), NULL, NULL, NULL };
+
+	return t_main(argc, argv, &s);
 }

@@ -1,47 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Test harness: TAP-like reporting, a real uffdd started on private
- * sockets, status queries over its control socket, and fd counting.
- * Binaries are found in $UFFDD_BUILD (default "build").
+ * End-to-end test helpers on top of the reporting core (report.h): a real
+ * uffdd started on private sockets, status queries over its control
+ * socket, JSON paths, fd and RSS counts.  Binaries are found in
+ * $UFFDD_BUILD (default "build").
  */
 #ifndef UFFDD_TEST_HARNESS_H
 #define UFFDD_TEST_HARNESS_H
 
+#include "report.h"
+
 #include <json-c/json.h>
 #include <stdint.h>
 #include <sys/types.h>
-
-/* Reporting ---------------------------------------------------------------- */
-void t_start(const char *name);
-/* Records a failure of the current test; the test goes on. */
-void t_fail_at(const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-/* Ends the current test: prints "ok N - name" or "not ok N - name". */
-int t_end(void);
-/* Skips the current test with a reason. */
-void t_skip(const char *why);
-/* Prints "N passed, N failed[, N skipped]"; returns the exit status. */
-int t_summary(void);
-
-/* A detail line under the last failure. */
-void t_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-#define CHECK(cond, ...)                                                 \
-	do {                                                             \
-		if (!(cond)) {                                           \
-			t_fail_at(__FILE__, __LINE__, "check failed: %s", \
-				  #cond);                                \
-			t_note(__VA_ARGS__);                             \
-		}                                                        \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                        \
-	do {                                                                  \
-		long long a_ = (long long)(a), b_ = (long long)(b);           \
-		if (a_ != b_)                                                 \
-			t_fail_at(__FILE__, __LINE__, "%s == %lld, expected " \
-				  "%s == %lld", #a, a_, #b, b_);              \
-	} while (0)
 
 /* A daemon under test ------------------------------------------------------ */
 struct tdaemon {
@@ -64,12 +35,23 @@ const char *t_bin(const char *name);
 int td_start(struct tdaemon *d, const char *config_json, ...);
 /* SIGTERM, wait; returns the exit status (or 128+signal). */
 int td_stop(struct tdaemon *d);
+/*
+ * The shape of most end-to-end suites: one daemon started before the
+ * first case (its log printed if it does not start) and stopped by the
+ * teardown, whose check is that it exits 0; its log is printed when any
+ * test of the run failed.
+ */
+int td_setup(struct tdaemon *d, const char *config_json);
+void td_teardown(struct tdaemon *d);
 /* SIGKILL without cleanup of the directory. */
 void td_kill(struct tdaemon *d);
 /* Print the daemon's log to stderr (on failure). */
 void td_dump_log(const struct tdaemon *d);
 /* Count of lines in the log that contain needle. */
 int td_log_count(const struct tdaemon *d, const char *needle);
+/* Wait until more than more_than lines contain needle; the count then. */
+int td_wait_log(const struct tdaemon *d, const char *needle, int more_than,
+		int timeout_ms);
 
 /* {"command": cmd} on the control socket; NULL on failure. */
 json_object *td_ask(const struct tdaemon *d, const char *cmd);
@@ -92,20 +74,12 @@ json_object *j_client(json_object *status, pid_t pid);
 int td_wait_total(const struct tdaemon *d, const char *path, int64_t want,
 		  int timeout_ms);
 
-/* The default hugepage size in bytes (Hugepagesize in /proc/meminfo). */
-size_t t_huge_page_size(void);
-
-/* Hugepages: make sure n are free (raising nr_hugepages if root). */
-int t_need_hugepages(long n);
-
 /* Run a command, return its exit status; output to the given file (or
  * /dev/null when NULL). */
 int t_run(const char *out_path, const char *const argv[]);
 
-uint64_t t_now_ns(void);
-
-/* Send one raw datagram with nfds descriptors (any number, up to 64)
- * in SCM_RIGHTS, bypassing the protocol encoder.  0 or -errno. */
+/* One raw datagram with nfds descriptors (up to UFFDD_SENDMSG_MAX_FDS),
+ * through the protocol's own sender but without its framing.  0 or -errno. */
 int t_send_raw(int sock, const void *buf, size_t n, const int *fds, int nfds);
 
 #endif

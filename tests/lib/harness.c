@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "harness.h"
+#include "uffdd_proto.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,87 +13,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static int n_pass, n_fail, n_skip, n_test, cur_failed, cur_skipped;
-static const char *cur_name;
-
-uint64_t t_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-void t_start(const char *name)
-{
-	cur_name = name;
-	cur_failed = 0;
-	cur_skipped = 0;
-	n_test++;
-	fprintf(stderr, "# %s\n", name);
-}
-
-void t_fail_at(const char *file, int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "#   %s:%d: ", file, line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	cur_failed++;
-}
-
-void t_note(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "#     ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-void t_skip(const char *why)
-{
-	cur_skipped = 1;
-	printf("ok %d - %s # SKIP %s\n", n_test, cur_name, why);
-	fflush(stdout);
-	n_skip++;
-}
-
-int t_end(void)
-{
-	if (cur_skipped)
-		return 0;
-	if (cur_failed) {
-		printf("not ok %d - %s\n", n_test, cur_name);
-		n_fail++;
-	} else {
-		printf("ok %d - %s\n", n_test, cur_name);
-		n_pass++;
-	}
-	fflush(stdout);
-	return cur_failed ? -1 : 0;
-}
-
-int t_summary(void)
-{
-	printf("1..%d\n", n_test);
-	if (n_skip)
-		printf("%d passed, %d failed, %d skipped\n", n_pass, n_fail,
-		       n_skip);
-	else
-		printf("%d passed, %d failed\n", n_pass, n_fail);
-	return n_fail ? 1 : 0;
-}
 
 const char *t_bin(const char *name)
 {
@@ -316,6 +241,23 @@ int td_stop(struct tdaemon *d)
 	return rc;
 }
 
+int td_setup(struct tdaemon *d, const char *config_json)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (td_start(d, config_json, NULL) == 0)
+		return 0;
+	fprintf(stderr, "# cannot start %s\n", t_bin("uffdd"));
+	td_dump_log(d);
+	return -1;
+}
+
+void td_teardown(struct tdaemon *d)
+{
+	if (t_failures())
+		td_dump_log(d);
+	CHECK_EQ(td_stop(d), 0);
+}
+
 void td_kill(struct tdaemon *d)
 {
 	if (d->pid > 0) {
@@ -445,6 +387,17 @@ json_object *j_client(json_object *status, pid_t pid)
 	return NULL;
 }
 
+int td_wait_log(const struct tdaemon *d, const char *needle, int more_than,
+		int timeout_ms)
+{
+	uint64_t until = t_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	int n;
+
+	while ((n = td_log_count(d, needle)) <= more_than && t_now_ns() < until)
+		usleep(5000);
+	return n;
+}
+
 int td_wait_total(const struct tdaemon *d, const char *path, int64_t want,
 		  int timeout_ms)
 {
@@ -462,39 +415,6 @@ int td_wait_total(const struct tdaemon *d, const char *path, int64_t want,
 	fprintf(stderr, "#   %s is %lld, waited for %lld\n", path,
 		(long long)v, (long long)want);
 	return -1;
-}
-
-static long meminfo(const char *key)
-{
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[256];
-	long v = -1;
-	size_t kl = strlen(key);
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
-			v = strtol(line + kl + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
-int t_need_hugepages(long n)
-{
-	long free_ = meminfo("HugePages_Free"), total = meminfo("HugePages_Total");
-	FILE *f;
-
-	if (free_ >= n)
-		return 0;
-	f = fopen("/proc/sys/vm/nr_hugepages", "w");
-	if (!f)
-		return -1;
-	fprintf(f, "%ld\n", total + (n - free_));
-	fclose(f);
-	return meminfo("HugePages_Free") >= n ? 0 : -1;
 }
 
 int t_run(const char *out_path, const char *const argv[])
@@ -523,36 +443,7 @@ int t_run(const char *out_path, const char *const argv[])
 int t_send_raw(int sock, const void *buf, size_t n, const int *fds, int nfds)
 {
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = n };
-	char cbuf[CMSG_SPACE(sizeof(int) * 64)];
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t rc = uffdd_sendmsg(sock, &iov, 1, fds, nfds);
 
-	if (nfds < 0 || nfds > 64)
-		return -EINVAL;
-	if (nfds > 0) {
-		struct cmsghdr *c;
-
-		memset(cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-	}
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
-}
-
-size_t t_huge_page_size(void)
-{
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[128];
-	size_t kb = 2048;
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "Hugepagesize: %zu kB", &kb) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return kb << 10;
+	return rc < 0 ? (int)rc : 0;
 }
