@@ -44,13 +44,13 @@ DEPFLAGS = -MMD -MP
 PROTO_SRC := proto/proto.c proto/fdcheck.c
 KERNEL_SRC := kernel/probe.c
 CLIENT_SRC := client/client.c
-UFFDD_DIRS := uffdd
-UFFDD_SRC := $(filter-out uffdd/uffdctl.c,$(foreach d,$(UFFDD_DIRS),$(wildcard $(d)/*.c)))
-CTL_SRC := uffdd/uffdctl.c uffdd/caps_json.c
+UFFDD_DIRS := uffdd/core uffdd/policy uffdd/control uffdd/config
+UFFDD_SRC := $(foreach d,$(UFFDD_DIRS),$(wildcard $(d)/*.c))
+CTL_SRC := uffdd/ctl/uffdctl.c uffdd/control/caps_json.c
 
 LIB_OBJ := $(patsubst %.c,$(BUILD)/lib/%.o,$(CLIENT_SRC) $(PROTO_SRC) $(KERNEL_SRC))
 D_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(UFFDD_SRC) $(PROTO_SRC) $(KERNEL_SRC))
-UFFDD_CORE_OBJ := $(filter-out $(BUILD)/obj/uffdd/main.o,$(D_OBJ))
+UFFDD_CORE_OBJ := $(filter-out $(BUILD)/obj/uffdd/core/main.o,$(D_OBJ))
 CTL_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(CTL_SRC) $(KERNEL_SRC))
 
 LIB_SONAME := libuffdclient.so.0

@@ -1,7 +1,7 @@
 # tests/fuzz/fuzz.mk: fuzzing, static analysis, the e2e tests under
 # valgrind and the long soak (issue 7; SECURITY.md).  Included by the
 # top-level Makefile, which defines BUILD, VERSION, PKG_CFLAGS, PKG_LIBS,
-# E2E_TESTS.
+# UFFDD_SRC, CTL_SRC, E2E_TESTS.
 #
 #   make fuzz          each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make fuzz-short    each for 20 s (CI)
@@ -21,7 +21,7 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -D_GNU_SOURCE \
 	       -DUFFDD_VERSION=\"$(VERSION)\" -Ikernel -Iproto -Iclient -Iuffdd \
 	       $(FUZZ_SAN)
-FUZZ_CORE_SRC := $(filter-out uffdd/main.c uffdd/uffdctl.c,$(wildcard uffdd/*.c)) \
+FUZZ_CORE_SRC := $(filter-out uffdd/core/main.c,$(UFFDD_SRC)) \
 		 proto/proto.c proto/fdcheck.c kernel/probe.c
 FUZZ_CORE_OBJ := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_CORE_SRC))
 FUZZERS := $(FUZZ_DIR)/fuzz_proto $(FUZZ_DIR)/fuzz_config
@@ -71,7 +71,8 @@ fuzz-seeds:
 	$(FUZZ_DIR)/gen_seeds tests/fuzz/corpus/proto
 
 # Static analysis ---------------------------------------------------------
-LINT_SRC := $(wildcard proto/*.c client/*.c client/tools/*.c uffdd/*.c) kernel/probe.c
+LINT_SRC := $(wildcard proto/*.c client/*.c client/tools/*.c) $(UFFDD_SRC) \
+	    $(CTL_SRC) kernel/probe.c
 LINT_INC := -D_GNU_SOURCE -DUFFDD_VERSION=\"$(VERSION)\" -Ikernel -Iproto \
 	    -Iclient -Iuffdd
 # Real-bug checks: the clang static analyzer and bugprone-*.  Left out,

@@ -4,7 +4,7 @@
  * /etc/uffdd/uffdd.json at start and on every SIGHUP.  It must refuse
  * bad input with a message and never leave a half-applied configuration.
  */
-#include "config.h"
+#include "config/config.h"
 
 #include <stddef.h>
 #include <stdint.h>

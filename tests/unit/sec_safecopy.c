@@ -6,7 +6,7 @@
  * (as the workers do).
  */
 #include "harness.h"
-#include "safecopy.h"
+#include "core/safecopy.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of the daemon's pure parts: histogram, region table, config,
  * policy specs, kernel probe. */
-#include "config.h"
-#include "daemon.h"
+#include "config/config.h"
+#include "core/daemon.h"
 #include "harness.h"
-#include "histo.h"
-#include "policy.h"
+#include "core/histo.h"
+#include "policy/policy.h"
 #include "probe.h"
-#include "region.h"
+#include "core/region.h"
 
 #include <errno.h>
 #include <stdio.h>

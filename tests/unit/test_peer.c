@@ -5,7 +5,7 @@
  * cgroup connects, and the daemon's code must name that cgroup.
  */
 #include "harness.h"
-#include "peer.h"
+#include "core/peer.h"
 
 #include <errno.h>
 #include <fcntl.h>

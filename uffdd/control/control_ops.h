@@ -5,7 +5,7 @@
 
 #include <sys/socket.h>
 
-#include "daemon.h"
+#include "core/daemon.h"
 
 struct json_object;
 

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "daemon.h"
+#include "core/daemon.h"
 
 /*
  * The policy spec for a REGISTER of region `name` by s, which asked for

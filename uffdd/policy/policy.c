@@ -4,7 +4,7 @@
  * chain of stages (a single policy is a chain of one), sorted by phase.
  */
 #include "policy.h"
-#include "daemon.h"
+#include "core/daemon.h"
 
 #include <errno.h>
 #include <json-c/json.h>

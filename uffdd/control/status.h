@@ -4,7 +4,7 @@
 #define UFFDD_STATUS_H
 
 #include "caps_json.h"
-#include "daemon.h"
+#include "core/daemon.h"
 
 struct json_object;
 

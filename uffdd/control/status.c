@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "status.h"
-#include "bounds.h"
-#include "policy.h"
+#include "core/bounds.h"
+#include "policy/policy.h"
 #include "uffd_uapi.h"
 
 #include <inttypes.h>

@@ -24,7 +24,7 @@
 #include "fdstore.h"
 #include "bounds.h"
 #include "log.h"
-#include "policy.h"
+#include "policy/policy.h"
 #include "region.h"
 #include "session.h"
 

@@ -7,9 +7,9 @@
  * that faults on other pages are still served on demand in between.  A
  * workload that touches mostly its recorded working set sees few faults.
  */
-#include "daemon.h"
-#include "fault.h"
-#include "log.h"
+#include "core/daemon.h"
+#include "core/fault.h"
+#include "core/log.h"
 #include "policy.h"
 #include "policy_populate.h"
 

@@ -1,17 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* uffdd: start-up, the main loop, signals and systemd notification. */
 #include "access.h"
-#include "control.h"
+#include "control/control.h"
 #include "fdstore.h"
 #include "daemon.h"
 #include "fault.h"
 #include "bounds.h"
 #include "listen.h"
 #include "log.h"
-#include "policy.h"
+#include "policy/policy.h"
 #include "safecopy.h"
 #include "session.h"
-#include "status.h"
+#include "control/status.h"
 #include "worker.h"
 
 #include <errno.h>

@@ -6,13 +6,13 @@
  * touch the region's policy.
  */
 #include "control_ops.h"
-#include "fdstore.h"
-#include "access.h"
-#include "log.h"
-#include "policy.h"
-#include "region.h"
-#include "rules.h"
-#include "wcall.h"
+#include "core/fdstore.h"
+#include "core/access.h"
+#include "core/log.h"
+#include "policy/policy.h"
+#include "core/region.h"
+#include "config/rules.h"
+#include "core/wcall.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* continue: map the faulting page at once. */
-#include "daemon.h"
+#include "core/daemon.h"
 #include "policy.h"
 
 #include <errno.h>

@@ -12,8 +12,8 @@
  * carry F_SEAL_SHRINK, so the client cannot truncate it under the mapping.
  * A missing or short file refuses the region at registration.
  */
-#include "daemon.h"
-#include "log.h"
+#include "core/daemon.h"
+#include "core/log.h"
 #include "policy.h"
 #include "policy_populate.h"
 

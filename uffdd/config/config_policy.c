@@ -18,8 +18,8 @@
  * administrator's: their policies are not checked against either list.
  */
 #include "config.h"
-#include "peer.h"
-#include "policy.h"
+#include "core/peer.h"
+#include "policy/policy.h"
 #include "rules.h"
 
 #include <errno.h>

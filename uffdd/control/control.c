@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "control.h"
-#include "access.h"
+#include "core/access.h"
 #include "control_ops.h"
-#include "bounds.h"
-#include "log.h"
+#include "core/bounds.h"
+#include "core/log.h"
 #include "status.h"
 
 #include <errno.h>

@@ -6,7 +6,7 @@
  * Pages of the window that are not in the page cache, or already mapped,
  * are skipped page by page by the fault path (a "soft" range).
  */
-#include "daemon.h"
+#include "core/daemon.h"
 #include "policy.h"
 
 #include <errno.h>

@@ -4,11 +4,11 @@
  * released and its threads carry on, served by the kernel).  The main
  * thread finds the session; the worker that owns it ends it (wcall).
  */
-#include "access.h"
+#include "core/access.h"
 #include "control.h"
-#include "log.h"
-#include "session.h"
-#include "wcall.h"
+#include "core/log.h"
+#include "core/session.h"
+#include "core/wcall.h"
 
 #include <errno.h>
 #include <inttypes.h>

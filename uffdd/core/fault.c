@@ -7,7 +7,7 @@
 #include "events.h"
 #include "bounds.h"
 #include "log.h"
-#include "policy.h"
+#include "policy/policy.h"
 #include "region.h"
 #include "session.h"
 #include "uffd_uapi.h"

@@ -16,7 +16,7 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "histo.h"
 #include "bounds.h"
 #include "probe.h"

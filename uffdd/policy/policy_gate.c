@@ -8,9 +8,9 @@
  * a fault held that long is mapped anyway (action=map, the default) or
  * refused with SIGBUS (action=deny).
  */
-#include "daemon.h"
-#include "fault.h"
-#include "log.h"
+#include "core/daemon.h"
+#include "core/fault.h"
+#include "core/log.h"
 #include "policy.h"
 
 #include <errno.h>

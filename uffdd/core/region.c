@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "region.h"
 #include "bounds.h"
-#include "policy.h"
+#include "policy/policy.h"
 
 #include <ctype.h>
 #include <errno.h>

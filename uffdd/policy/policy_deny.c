@@ -6,7 +6,7 @@
  * (before Linux 6.6) cannot refuse a minor fault without leaving the thread
  * hanging, so the region is refused at registration instead.
  */
-#include "daemon.h"
+#include "core/daemon.h"
 #include "policy.h"
 
 #include <errno.h>

@@ -2,7 +2,7 @@
 #include "fdstore.h"
 #include "fdcheck.h"
 #include "log.h"
-#include "policy.h"
+#include "policy/policy.h"
 #include "region.h"
 #include "session.h"
 #include "worker.h"

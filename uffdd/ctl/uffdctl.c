@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* uffdctl: query uffdd over its control socket; print JSON. */
-#include "caps_json.h"
+#include "control/caps_json.h"
 #include "probe.h"
 
 #include <errno.h>

@@ -14,9 +14,9 @@
 #include "fdcheck.h"
 #include "bounds.h"
 #include "log.h"
-#include "policy.h"
+#include "policy/policy.h"
 #include "region.h"
-#include "rules.h"
+#include "config/rules.h"
 #include "uffd_uapi.h"
 
 #include <ctype.h>

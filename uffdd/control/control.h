@@ -6,7 +6,7 @@
 #ifndef UFFDD_CONTROL_H
 #define UFFDD_CONTROL_H
 
-#include "daemon.h"
+#include "core/daemon.h"
 
 struct conn;
 struct peer;

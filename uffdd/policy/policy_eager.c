@@ -6,9 +6,9 @@
  * at registration instead of one fault per page it touches: cheap with 2 MiB
  * pages, costly for large regions of 4 KiB pages.
  */
-#include "daemon.h"
-#include "fault.h"
-#include "log.h"
+#include "core/daemon.h"
+#include "core/fault.h"
+#include "core/log.h"
 #include "policy.h"
 
 #include <errno.h>

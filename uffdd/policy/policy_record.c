@@ -16,8 +16,8 @@
  * The file is written through a buffer; it is complete once the region
  * ends (unregistered, or its client gone).
  */
-#include "daemon.h"
-#include "log.h"
+#include "core/daemon.h"
+#include "core/log.h"
 #include "policy.h"
 
 #include <errno.h>

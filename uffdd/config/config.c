@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "config.h"
-#include "log.h"
-#include "policy.h"
+#include "core/log.h"
+#include "policy/policy.h"
 
 #include <errno.h>
 #include <fcntl.h>
