@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* libuffdclient: connection, hand-off of regions, errors. */
 #include "uffd/client.h"
+#include "client_fork.h"
 #include "probe.h"
 #include "uffd_uapi.h"
 #include "uffdd_proto.h"
@@ -18,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/ioctl.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -251,119 +253,94 @@ API uint64_t uffd_client_kernel_features(const struct uffd_client *c)
 	return c->kernel_features;
 }
 
-static int mode_from_how(int how)
+#define EVENTS                                               \
+	(UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP | \
+	 UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP)
+
+/* Why uffd_raw_register failed at stage, as the caller's error. */
+static int raw_failed(struct uffd_client *c, const struct uffd_region *r,
+		      const char *stage, int rc)
 {
-	switch (how) {
-	case 2:
-		return UFFD_MODE_DEVICE;
-	case 1:
-		return UFFD_MODE_USER_ONLY;
-	default:
-		return UFFD_MODE_SYSCALL;
+	if (!strcmp(stage, "creating a userfaultfd"))
+		return fail(-rc, "cannot create a userfaultfd: %s",
+			    strerror(-rc));
+	if (!strcmp(stage, "UFFDIO_REGISTER"))
+		return fail(-rc, "UFFDIO_REGISTER MINOR at %p+%zu: %s", r->addr,
+			    r->size, strerror(-rc));
+	if (!strcmp(stage, "sending REGISTER")) {
+		if (rc == -EPIPE || rc == -ECONNRESET)
+			c->dead = 1;
+		return fail(-rc, "sending REGISTER to uffdd: %s", strerror(-rc));
 	}
+	return fail(-rc, "%s: %s", stage, strerror(-rc));
 }
 
-/* UFFDIO_API with features; 0 or -errno (the uffd may be asked again). */
-static int api_handshake(int uffd, uint64_t features)
+/* REGISTER r, and wait for the answer (the caller holds c->lock). */
+static int register_region(struct uffd_client *c, struct uffd_region *r,
+			   const struct uffd_raw_region *rr)
 {
-	struct uffdio_api api = { .api = UFFD_API, .features = features };
-
-	return ioctl(uffd, UFFDIO_API, &api) < 0 ? -errno : 0;
-}
-
-/*
- * Make a uffd for one region, register [addr, addr+len) MINOR on it and
- * hand it over.  The uffd is closed here once the daemon holds it: if the
- * daemon dies, the last reference goes and the kernel wakes every faulting
- * thread instead of leaving them blocked on a uffd nobody reads.
- */
-static int hand_off(struct uffd_client *c, struct uffd_region *r, int kind,
-		    off_t offset, const char *name, const char *policy)
-{
-	struct uffdd_register reg = { 0 };
-	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register ur = { 0 };
+	struct uffd_raw raw = { .sock = c->sock, .dev_fd = c->dev_fd,
+				.seq = c->seq,
+				.kernel_features = c->kernel_features };
+	int uffd = -1, rc;
+	struct uffd_raw_sent sent = { .uffd = &uffd };
 	struct uffdd_msg m;
-	int uffd, how, rc, fds[2];
 
-	uffd = uffd_create(c->dev_fd, O_CLOEXEC | O_NONBLOCK, &how);
-	if (uffd < 0)
-		return fail(-uffd, "cannot create a userfaultfd: %s",
-			    strerror(-uffd));
-	api.features = kind == UFFD_KIND_HUGETLB ? UFFD_FEATURE_MINOR_HUGETLBFS
-						 : UFFD_FEATURE_MINOR_SHMEM;
-	if (c->kernel_features & UFFD_FEATURE_THREAD_ID)
-		api.features |= UFFD_FEATURE_THREAD_ID;
-	/*
-	 * Lifecycle events, so that the daemon follows fork, mremap, munmap
-	 * and madvise.  EVENT_FORK needs CAP_SYS_PTRACE: without it UFFDIO_API
-	 * fails with EPERM, and the library asks again without it (a forked
-	 * child's copy of the region is then served by the kernel).
-	 */
-	api.features |= c->kernel_features &
-			(UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP |
-			 UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP);
-	if (getenv("UFFD_CLIENT_NO_EVENTS"))
-		api.features &= ~(uint64_t)(UFFD_FEATURE_EVENT_FORK |
-					    UFFD_FEATURE_EVENT_REMAP |
-					    UFFD_FEATURE_EVENT_REMOVE |
-					    UFFD_FEATURE_EVENT_UNMAP);
-	rc = api_handshake(uffd, api.features);
-	if (rc == -EPERM && (api.features & UFFD_FEATURE_EVENT_FORK)) {
-		api.features &= ~(uint64_t)UFFD_FEATURE_EVENT_FORK;
-		rc = api_handshake(uffd, api.features);
-	}
-	if (rc < 0) {
-		rc = fail(-rc, "UFFDIO_API (features 0x%llx): %s",
-			  (unsigned long long)api.features, strerror(-rc));
-		goto out;
-	}
-	ur.range.start = (uintptr_t)r->addr;
-	ur.range.len = r->size;
-	ur.mode = UFFDIO_REGISTER_MODE_MINOR;
-	if (ioctl(uffd, UFFDIO_REGISTER, &ur) < 0) {
-		rc = fail(errno, "UFFDIO_REGISTER MINOR at %p+%zu: %s", r->addr,
-			  r->size, strerror(errno));
-		goto out;
-	}
-
-	reg.start = (uintptr_t)r->addr;
-	reg.length = r->size;
-	reg.offset = (uint64_t)offset;
-	reg.page_size = (uint32_t)r->page_size;
-	reg.kind = (uint8_t)kind;
-	c->mode = mode_from_how(how);
-	reg.uffd_mode = (uint8_t)c->mode;
-	if (uffdd_set_str(reg.name, sizeof(reg.name), name ? name : "anon") < 0) {
-		rc = fail(ENAMETOOLONG, "region name longer than %d bytes",
-			  UFFDD_REGION_NAME_LEN - 1);
-		goto unreg;
-	}
-	if (uffdd_set_str(reg.policy, sizeof(reg.policy), policy) < 0) {
-		rc = fail(ENAMETOOLONG, "policy longer than %d bytes",
-			  UFFDD_POLICY_LEN - 1);
-		goto unreg;
-	}
-	fds[0] = uffd;
-	fds[1] = r->memfd;
-	pthread_mutex_lock(&c->lock);
-	rc = request(c, UFFDD_REGISTER, &reg, sizeof(reg), fds, 2, &m);
-	pthread_mutex_unlock(&c->lock);
+	if (c->dead)
+		return fail(ECONNRESET, "uffdd connection is gone");
+	rc = uffd_raw_register(&raw, rr, 1, &sent);
+	c->seq = raw.seq;
 	if (rc < 0)
-		goto unreg;
-	if (m.hdr.type != UFFDD_REGISTERED) {
+		return raw_failed(c, r, sent.stage, rc);
+	c->mode = (enum uffd_mode)sent.mode;
+	rc = await_reply(c, sent.seq, &m);
+	if (rc == 0 && m.hdr.type != UFFDD_REGISTERED) {
 		uffdd_msg_close_fds(&m);
 		rc = fail(EPROTO, "uffdd answered REGISTER with %s",
 			  uffdd_type_name(m.hdr.type));
-		goto unreg;
 	}
-	r->id = m.u.registered.region_id;
-	rc = 0;
-	goto out;
-unreg:
-	ioctl(uffd, UFFDIO_UNREGISTER, &ur.range);
-out:
+	if (rc == 0) {
+		r->id = m.u.registered.region_id;
+	} else {
+		struct uffdio_range rg = { (uintptr_t)r->addr, r->size };
+
+		ioctl(uffd, UFFDIO_UNREGISTER, &rg);
+	}
+	/* The daemon holds the uffd now: if it dies, the last reference
+	 * goes and the kernel wakes every faulting thread instead of
+	 * leaving them blocked on a uffd nobody reads. */
 	close(uffd);
+	return rc;
+}
+
+/* Hand r (a memfd's mapping, kind and offset) to the daemon. */
+static int hand_off(struct uffd_client *c, struct uffd_region *r, int kind,
+		    off_t offset, const char *name, const char *policy)
+{
+	const struct uffd_raw_region rr = {
+		.start = (uintptr_t)r->addr,
+		.length = r->size,
+		.offset = (uint64_t)offset,
+		.page_size = (uint32_t)r->page_size,
+		.kind = kind,
+		.memfd = r->memfd,
+		.name = name ? name : "anon",
+		.policy = policy,
+		/* Lifecycle events, so that the daemon follows fork, mremap,
+		 * munmap and madvise; UFFD_CLIENT_NO_EVENTS asks for none. */
+		.events = getenv("UFFD_CLIENT_NO_EVENTS") ? 0 : EVENTS,
+	};
+	int rc;
+
+	if (strlen(rr.name) >= UFFDD_REGION_NAME_LEN)
+		return fail(ENAMETOOLONG, "region name longer than %d bytes",
+			    UFFDD_REGION_NAME_LEN - 1);
+	if (policy && strlen(policy) >= UFFDD_POLICY_LEN)
+		return fail(ENAMETOOLONG, "policy longer than %d bytes",
+			    UFFDD_POLICY_LEN - 1);
+	pthread_mutex_lock(&c->lock);
+	rc = register_region(c, r, &rr);
+	pthread_mutex_unlock(&c->lock);
 	return rc;
 }
 

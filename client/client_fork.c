@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The async-signal-safe client: see client_fork.h for why it exists. */
 #include "client_fork.h"
+#include "probe.h"
 #include "uffd_uapi.h"
 
 #include <errno.h>
@@ -11,32 +12,6 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-int uffd_raw_new_uffd(int dev_fd, int allow_user_only, int *mode)
-{
-	int flags = O_CLOEXEC | O_NONBLOCK, fd, err;
-
-	if (dev_fd >= 0) {
-		fd = ioctl(dev_fd, USERFAULTFD_IOC_NEW, flags);
-		if (fd >= 0) {
-			*mode = UFFDD_UFFD_DEVICE;
-			return fd;
-		}
-	}
-	fd = (int)syscall(SYS_userfaultfd, flags);
-	if (fd >= 0) {
-		*mode = UFFDD_UFFD_SYSCALL;
-		return fd;
-	}
-	err = errno;
-	if (!allow_user_only)
-		return -err;
-	fd = (int)syscall(SYS_userfaultfd, flags | UFFD_USER_MODE_ONLY);
-	if (fd < 0)
-		return -errno;
-	*mode = UFFDD_UFFD_USER_ONLY;
-	return fd;
-}
 
 int uffd_raw_open(struct uffd_raw *c, const char *path)
 {
@@ -76,53 +51,98 @@ int uffd_raw_hello(struct uffd_raw *c, const char *name, uint32_t flags,
 	return uffdd_send(c->sock, UFFDD_HELLO, *seq, &h, sizeof(h), NULL, 0);
 }
 
-int uffd_raw_register(struct uffd_raw *c, const struct uffd_raw_region *r,
-		      int allow_user_only, uint32_t *seq, int *mode,
-		      const char **stage)
+_Static_assert((int)UFFD_HOW_DEVICE == UFFDD_UFFD_DEVICE &&
+		       (int)UFFD_HOW_SYSCALL == UFFDD_UFFD_SYSCALL &&
+		       (int)UFFD_HOW_USER_ONLY == UFFDD_UFFD_USER_ONLY,
+	       "uffd_create says how in the protocol's numbers");
+
+#define EVENTS                                               \
+	(UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP | \
+	 UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP)
+
+/*
+ * UFFDIO_API with the minor-fault feature for kind, the faulting thread's
+ * id when the kernel has it, and the events asked for that the kernel
+ * offers.  EVENT_FORK needs CAP_SYS_PTRACE: without it UFFDIO_API fails
+ * with EPERM, and the uffd is asked again without it (a forked child's
+ * copy of the region is then served by the kernel).  0 or -errno.
+ */
+static int api(int uffd, uint64_t features)
 {
-	struct uffdd_register reg = { 0 };
-	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register ur = { 0 };
+	/* Fresh each time: a refused UFFDIO_API zeroes the struct. */
+	struct uffdio_api a = { .api = UFFD_API, .features = features };
+
+	return ioctl(uffd, UFFDIO_API, &a) < 0 ? -errno : 0;
+}
+
+static int handshake(int uffd, int kind, uint64_t kernel_features,
+		     uint64_t events)
+{
+	uint64_t f = kind == UFFDD_KIND_HUGETLB ? UFFD_FEATURE_MINOR_HUGETLBFS
+						: UFFD_FEATURE_MINOR_SHMEM;
+	int rc;
+
+	f |= kernel_features & (UFFD_FEATURE_THREAD_ID | (events & EVENTS));
+	rc = api(uffd, f);
+	if (rc == -EPERM && (f & UFFD_FEATURE_EVENT_FORK))
+		rc = api(uffd, f & ~(uint64_t)UFFD_FEATURE_EVENT_FORK);
+	return rc;
+}
+
+/* The REGISTER body for r, registered with a uffd made as mode says. */
+static int body(const struct uffd_raw_region *r, int mode,
+		struct uffdd_register *reg)
+{
+	memset(reg, 0, sizeof(*reg));
+	reg->start = r->start;
+	reg->length = r->length;
+	reg->offset = r->offset;
+	reg->page_size = r->page_size;
+	reg->kind = (uint8_t)r->kind;
+	reg->uffd_mode = (uint8_t)mode;
+	if (uffdd_set_str(reg->name, sizeof(reg->name),
+			  r->name ? r->name : "anon") < 0)
+		return -ENAMETOOLONG;
+	return uffdd_set_str(reg->policy, sizeof(reg->policy), r->policy);
+}
+
+int uffd_raw_register(struct uffd_raw *c, const struct uffd_raw_region *r,
+		      int allow_user_only, struct uffd_raw_sent *out)
+{
+	struct uffdio_register ur = { .mode = UFFDIO_REGISTER_MODE_MINOR };
+	struct uffdd_register reg;
 	int uffd, rc, fds[2];
 
-	*stage = "creating a userfaultfd";
-	uffd = uffd_raw_new_uffd(c->dev_fd, allow_user_only, mode);
+	out->stage = "creating a userfaultfd";
+	uffd = uffd_create(c->dev_fd, O_CLOEXEC | O_NONBLOCK, allow_user_only,
+			   &out->mode);
 	if (uffd < 0)
 		return uffd;
-	api.features = r->kind == UFFDD_KIND_HUGETLB ? UFFD_FEATURE_MINOR_HUGETLBFS
-						     : UFFD_FEATURE_MINOR_SHMEM;
-	if (c->kernel_features & UFFD_FEATURE_THREAD_ID)
-		api.features |= UFFD_FEATURE_THREAD_ID;
-	*stage = "UFFDIO_API";
-	if (ioctl(uffd, UFFDIO_API, &api) < 0) {
-		rc = -errno;
+	out->stage = "UFFDIO_API";
+	rc = handshake(uffd, r->kind, c->kernel_features, r->events);
+	if (rc < 0)
 		goto out;
-	}
 	ur.range.start = r->start;
 	ur.range.len = r->length;
-	ur.mode = UFFDIO_REGISTER_MODE_MINOR;
-	*stage = "UFFDIO_REGISTER";
+	out->stage = "UFFDIO_REGISTER";
 	if (ioctl(uffd, UFFDIO_REGISTER, &ur) < 0) {
 		rc = -errno;
 		goto out;
 	}
-	reg.start = r->start;
-	reg.length = r->length;
-	reg.offset = r->offset;
-	reg.page_size = r->page_size;
-	reg.kind = (uint8_t)r->kind;
-	reg.uffd_mode = (uint8_t)*mode;
-	(void)uffdd_set_str(reg.name, sizeof(reg.name), r->name);
-	if (uffdd_set_str(reg.policy, sizeof(reg.policy), r->policy) < 0) {
-		*stage = "policy name";
-		rc = -ENAMETOOLONG;
+	out->stage = "the region's name or policy";
+	rc = body(r, out->mode, &reg);
+	if (rc < 0)
 		goto unreg;
-	}
 	fds[0] = uffd;
 	fds[1] = r->memfd;
-	*seq = ++c->seq;
-	*stage = "sending REGISTER";
-	rc = uffdd_send(c->sock, UFFDD_REGISTER, *seq, &reg, sizeof(reg), fds, 2);
+	out->seq = ++c->seq;
+	out->stage = "sending REGISTER";
+	rc = uffdd_send(c->sock, UFFDD_REGISTER, out->seq, &reg, sizeof(reg),
+			fds, 2);
+	if (rc == 0 && out->uffd) {
+		*out->uffd = uffd; /* the caller's, until the answer */
+		return 0;
+	}
 	if (rc == 0)
 		goto out;
 unreg:

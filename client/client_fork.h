@@ -34,17 +34,24 @@ struct uffd_raw_region {
 	int memfd; /* sent along; stays open here */
 	const char *name;
 	const char *policy; /* "" or NULL: the daemon's default */
+	/*
+	 * UFFD_FEATURE_EVENT_* to ask for (those the kernel offers).  The
+	 * library asks for all, so that the daemon follows fork, mremap,
+	 * munmap and madvise; the preload library for none, since it
+	 * follows them itself and registers again in forked children.
+	 */
+	uint64_t events;
 };
 
-/* uffd_raw_new_uffd() results: how the uffd was made (enum uffdd_uffd_mode). */
-
-/*
- * Make a userfaultfd for this process: from dev_fd (a /dev/userfaultfd
- * grant) if >= 0, else userfaultfd(2); a user-mode-only uffd (whose
- * kernel-mode faults fail with EFAULT) only if allow_user_only.  Returns
- * the fd (O_CLOEXEC) and the UFFDD_UFFD_* mode in *mode, or -errno.
- */
-int uffd_raw_new_uffd(int dev_fd, int allow_user_only, int *mode);
+/* What uffd_raw_register sent. */
+struct uffd_raw_sent {
+	uint32_t seq;      /* the request's number */
+	int mode;          /* UFFDD_UFFD_*: how the uffd was made */
+	const char *stage; /* the step that failed */
+	/* Non-NULL: the uffd is kept (not closed) and returned here, for
+	 * the caller to close once the daemon has answered. */
+	int *uffd;
+};
 
 /* socket + connect (blocking, close-on-exec).  0 or -errno; c->sock set. */
 int uffd_raw_open(struct uffd_raw *c, const char *path);
@@ -54,17 +61,17 @@ int uffd_raw_hello(struct uffd_raw *c, const char *name, uint32_t flags,
 		   uint32_t *seq);
 
 /*
- * Make a uffd, UFFDIO_API with the minor-fault feature for r->kind,
- * register [start, start+length) MINOR, send REGISTER with the uffd and
- * memfd, and close this process's copy of the uffd: once the message is
- * queued the daemon's copy keeps it alive, and if the daemon dies the
- * last reference goes with it, so no fault ever waits for a dead daemon.
- * Returns 0 (*seq = the request's number, *mode = UFFDD_UFFD_*) or
- * -errno; *stage names the step that failed.
+ * The one way a region is handed to the daemon: make a uffd (a
+ * user-mode-only one only if allow_user_only), UFFDIO_API with the
+ * minor-fault feature for r->kind and r->events, register [start,
+ * start+length) MINOR, send REGISTER with the uffd and memfd.  Unless
+ * out->uffd asks to keep it, this process's copy of the uffd is closed:
+ * once the message is queued the daemon's copy keeps it alive, and if
+ * the daemon dies the last reference goes with it, so no fault ever
+ * waits for a dead daemon.  0 or -errno (out->stage names the step).
  */
 int uffd_raw_register(struct uffd_raw *c, const struct uffd_raw_region *r,
-		      int allow_user_only, uint32_t *seq, int *mode,
-		      const char **stage);
+		      int allow_user_only, struct uffd_raw_sent *out);
 
 /* Send UNREGISTER for region id. */
 int uffd_raw_unregister(struct uffd_raw *c, uint64_t id, uint32_t *seq);

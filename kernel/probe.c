@@ -43,29 +43,32 @@ void uffd_features_each(uint64_t features,
 			fn(feature_names[i].name, arg);
 }
 
-int uffd_create(int dev_fd, int flags, int *how)
+int uffd_create(int dev_fd, int flags, int allow_user_only, int *how)
 {
-	int fd;
+	int fd, err;
 
 	if (dev_fd >= 0) {
 		fd = ioctl(dev_fd, USERFAULTFD_IOC_NEW, flags);
 		if (fd >= 0) {
 			if (how)
-				*how = 2;
+				*how = UFFD_HOW_DEVICE;
 			return fd;
 		}
 	}
 	fd = (int)syscall(SYS_userfaultfd, flags);
 	if (fd >= 0) {
 		if (how)
-			*how = 0;
+			*how = UFFD_HOW_SYSCALL;
 		return fd;
 	}
+	err = errno;
+	if (!allow_user_only)
+		return -err;
 	/* vm.unprivileged_userfaultfd=0 still allows user-mode-only uffds. */
 	fd = (int)syscall(SYS_userfaultfd, flags | UFFD_USER_MODE_ONLY);
 	if (fd >= 0) {
 		if (how)
-			*how = 1;
+			*how = UFFD_HOW_USER_ONLY;
 		return fd;
 	}
 	return -errno;
@@ -121,7 +124,7 @@ int uffd_probe(struct uffd_caps *caps)
 {
 	struct utsname u;
 	struct uffdio_api api = { .api = UFFD_API, .features = 0 };
-	int dev, uffd, how = 0;
+	int dev, uffd;
 
 	memset(caps, 0, sizeof(*caps));
 	if (uname(&u) == 0)
@@ -129,7 +132,7 @@ int uffd_probe(struct uffd_caps *caps)
 
 	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
 	caps->dev_userfaultfd = dev >= 0;
-	uffd = uffd_create(dev, O_CLOEXEC | O_NONBLOCK, &how);
+	uffd = uffd_create(dev, O_CLOEXEC | O_NONBLOCK, 1, NULL);
 	if (dev >= 0)
 		close(dev);
 	if (uffd < 0) {
@@ -140,7 +143,6 @@ int uffd_probe(struct uffd_caps *caps)
 			 strerror(-uffd));
 		return uffd;
 	}
-	caps->created_with = how;
 	if (ioctl(uffd, UFFDIO_API, &api) < 0) {
 		snprintf(caps->error, sizeof(caps->error), "UFFDIO_API: %s",
 			 strerror(errno));
@@ -160,7 +162,7 @@ int uffd_probe(struct uffd_caps *caps)
 			.features = UFFD_FEATURE_MINOR_SHMEM,
 		};
 		dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
-		uffd = uffd_create(dev, O_CLOEXEC | O_NONBLOCK, NULL);
+		uffd = uffd_create(dev, O_CLOEXEC | O_NONBLOCK, 1, NULL);
 		if (dev >= 0)
 			close(dev);
 		if (uffd >= 0 && ioctl(uffd, UFFDIO_API, &api2) == 0)

@@ -15,7 +15,6 @@ struct uffd_caps {
 	int continue_ok;        /* a CONTINUE request number works */
 	unsigned long continue_req; /* UFFDIO_CONTINUE or UFFDIO_CONTINUE_OLD */
 	int dev_userfaultfd;    /* /dev/userfaultfd could be opened */
-	int created_with;       /* 0 syscall, 1 syscall user-mode-only, 2 device */
 	char release[65];       /* uname -r */
 	char error[256];        /* why the probe failed, if it did */
 };
@@ -39,8 +38,19 @@ const char *uffd_caps_missing(const struct uffd_caps *caps, char *buf,
 void uffd_features_each(uint64_t features,
 			void (*fn)(const char *name, void *arg), void *arg);
 
-/* Make a uffd: via dev_fd if >= 0, else userfaultfd(2), falling back to
- * UFFD_USER_MODE_ONLY.  *how: 0 syscall, 1 user-mode-only, 2 device. */
-int uffd_create(int dev_fd, int flags, int *how);
+/* How uffd_create made a uffd (the numbers of the protocol's uffd modes). */
+enum uffd_how {
+	UFFD_HOW_DEVICE = 1,    /* from a /dev/userfaultfd grant */
+	UFFD_HOW_SYSCALL = 2,   /* userfaultfd(2), a full uffd */
+	UFFD_HOW_USER_ONLY = 3, /* UFFD_USER_MODE_ONLY: kernel faults fail */
+};
+
+/*
+ * Make a uffd: via dev_fd if >= 0, else userfaultfd(2), and, only if
+ * allow_user_only, UFFD_USER_MODE_ONLY as the last resort.  The fd or
+ * -errno; *how (if given) says which.  Only system calls: safe in a
+ * forked child or a signal handler.
+ */
+int uffd_create(int dev_fd, int flags, int allow_user_only, int *how);
 
 #endif

@@ -10,6 +10,7 @@
  * a REGISTER the daemon refuses leaves the mapping plain memory at once.
  */
 #include "preload.h"
+#include "probe.h"
 #include "uffd_uapi.h"
 
 #include <errno.h>
@@ -239,7 +240,7 @@ int pl_connect(void)
 	 * read()/recv() into its memory fail with EFAULT.  Better unserved.
 	 */
 	if (pl.conn.dev_fd < 0 && !pl_cfg.allow_user_only) {
-		int mode, fd = uffd_raw_new_uffd(-1, 0, &mode);
+		int fd = uffd_create(-1, O_CLOEXEC | O_NONBLOCK, 0, NULL);
 
 		if (fd < 0) {
 			say("uffdd gave no /dev/userfaultfd grant and "
@@ -287,28 +288,29 @@ int pl_region_register(struct pl_region *e, int wait)
 		.memfd = e->memfd,
 		.name = name,
 		.policy = pl_cfg.policy,
+		/* No events: fork, munmap and mremap are followed here, and
+		 * a forked child registers its copies itself. */
+		.events = 0,
 	};
-	const char *stage = "";
-	uint32_t seq;
-	int mode, rc;
+	struct uffd_raw_sent sent = { .stage = "" };
+	int rc;
 
 	if (pl.conn.sock < 0)
 		return -ENOTCONN;
 	if (!pl_fd_is(e->memfd, e->memfd_ino))
 		return -EBADF;
 	pl_region_name(e, name, sizeof(name));
-	rc = uffd_raw_register(&pl.conn, &rr, pl_cfg.allow_user_only, &seq,
-			       &mode, &stage);
+	rc = uffd_raw_register(&pl.conn, &rr, pl_cfg.allow_user_only, &sent);
 	if (rc < 0) {
-		say(stage, e, -rc);
+		say(sent.stage, e, -rc);
 		if (rc == -EPIPE || rc == -ECONNRESET || rc == -ENOTCONN)
 			pl_forget_connection();
 		return rc;
 	}
-	e->reg_seq = seq;
+	e->reg_seq = sent.seq;
 	if (!wait)
 		return 0;
-	pl_drain(seq, PL_REPLY_TIMEOUT_MS);
+	pl_drain(sent.seq, PL_REPLY_TIMEOUT_MS);
 	return e->id ? 0 : -EIO;
 }
 

@@ -219,7 +219,7 @@ static void test_fd_kinds(void)
 	file = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	mfd = memfd_create("t", MFD_CLOEXEC);
 	CHECK(ftruncate(mfd, 1 << 20) == 0, "ftruncate");
-	uffd = uffd_create(-1, O_CLOEXEC, NULL);
+	uffd = uffd_create(-1, O_CLOEXEC, 1, NULL);
 	CHECK(uffd >= 0, "uffd_create");
 	CHECK(ioctl(uffd, UFFDIO_API, &api) == 0, "UFFDIO_API");
 
