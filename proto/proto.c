@@ -39,14 +39,14 @@ const char *uffdd_type_name(unsigned type)
 	return types[type].name;
 }
 
-long uffdd_body_len(unsigned type)
+static long body_len(unsigned type)
 {
 	if (type == 0 || type > UFFDD_TYPE_MAX)
 		return -1;
 	return types[type].len;
 }
 
-int uffdd_type_fds(unsigned type)
+static int type_fds(unsigned type)
 {
 	if (type == 0 || type > UFFDD_TYPE_MAX)
 		return -1;
@@ -99,16 +99,16 @@ int uffdd_validate(const struct uffdd_msg *m, char *err, size_t errlen)
 		return bad(err, errlen, EPROTONOSUPPORT,
 			   "protocol version %u not supported (%u..%u)",
 			   h->version, UFFDD_PROTO_MIN, UFFDD_PROTO_MAX);
-	if (uffdd_body_len(h->type) < 0)
+	if (body_len(h->type) < 0)
 		return bad(err, errlen, EBADMSG, "unknown message type %u",
 			   h->type);
-	if (h->length != (uint32_t)uffdd_body_len(h->type))
+	if (h->length != (uint32_t)body_len(h->type))
 		return bad(err, errlen, EBADMSG,
 			   "%s body is %u bytes, expected %ld",
 			   uffdd_type_name(h->type), h->length,
-			   uffdd_body_len(h->type));
+			   body_len(h->type));
 
-	want_fds = uffdd_type_fds(h->type);
+	want_fds = type_fds(h->type);
 	if (h->type == UFFDD_WELCOME)
 		want_fds = (m->u.welcome.flags & UFFDD_WELCOME_GRANT) ? 1 : 0;
 	if (m->nfds != want_fds)

@@ -186,12 +186,6 @@ int uffdd_recv(int sock, struct uffdd_msg *m, char *err, size_t errlen);
 /* Close the descriptors held by m and forget them. */
 void uffdd_msg_close_fds(struct uffdd_msg *m);
 
-/* Body length for each type, or -1 for an unknown type. */
-long uffdd_body_len(unsigned type);
-
-/* Number of descriptors each type carries (exact), -1 if it varies. */
-int uffdd_type_fds(unsigned type);
-
 /* Copy s into a fixed field, NUL-padded, truncating; returns 0 or -ENAMETOOLONG. */
 int uffdd_set_str(char *field, size_t size, const char *s);
 

@@ -29,24 +29,23 @@ static json_object *regions_named(json_object *st, const char *name, int *n)
 }
 
 /*
- * The status once the client's regions named name number want (or after
- * 2 s).  A split is made of several steps on the worker (pieces in, the
- * old region out); a status taken between them is not the final one.
+ * The status once the daemon has applied the client's event number
+ * `count` of kind `event` ("events.remap", "events.unmap": counted once
+ * the regions show it), and the regions named name in it.
  */
-static json_object *settled(json_object **st, const char *name, int want,
-			    int *n)
+static json_object *settled(json_object **st, const char *event,
+			    int64_t count, const char *name, int *n)
 {
 	json_object *rs = NULL;
 
-	for (int i = 0; i < 200; i++) {
-		json_object_put(rs);
+	for (int i = 0; i < 500; i++) {
 		json_object_put(*st);
 		*st = td_status(&D);
-		rs = regions_named(*st, name, n);
-		if (*n == want)
+		if (j_int(j_client(*st, getpid()), event) >= count)
 			break;
-		usleep(10000);
+		usleep(5000);
 	}
+	rs = regions_named(*st, name, n);
 	return rs;
 }
 
@@ -104,7 +103,7 @@ static void remap(enum t_kind kind, const void *arg)
 		for (size_t i = 0; i < pages / 2; i++)
 			CHECK_EQ(m[i * psz], 0x30 + i);
 		st = NULL;
-		rs = settled(&st, name, 1, &n);
+		rs = settled(&st, "events.remap", 1, name, &n);
 		CHECK_EQ(n, 1);
 		if (n == 1) {
 			json_object *rg = json_object_array_get_idx(rs, 0);
@@ -124,7 +123,7 @@ static void remap(enum t_kind kind, const void *arg)
 			CHECK_EQ(((volatile unsigned char *)to2)[(i - pages / 2) * psz],
 				 0x30 + i);
 		st = NULL;
-		rs = settled(&st, name, 2, &n);
+		rs = settled(&st, "events.remap", 2, name, &n);
 		CHECK_EQ(n, 2);
 		if (n == 2) {
 			json_object *lo = json_object_array_get_idx(rs, 0),
@@ -174,7 +173,7 @@ static void unmap(enum t_kind kind, const void *arg)
 			fill[i * psz] = (unsigned char)(0x50 + i);
 		CHECK_EQ(munmap((char *)a + 4 * psz, 8 * psz), 0);
 		st = NULL;
-		rs = settled(&st, name, 2, &n);
+		rs = settled(&st, "events.unmap", 1, name, &n);
 		CHECK_EQ(n, 2);
 		if (n == 2) {
 			CHECK_EQ(j_int(json_object_array_get_idx(rs, 0), "length"),

@@ -2,7 +2,6 @@
 /* Unit tests of the daemon's pure parts: histogram, region table, config,
  * policy specs, kernel probe. */
 #include "config/config.h"
-#include "core/daemon.h"
 #include "harness.h"
 #include "core/histo.h"
 #include "policy/policy.h"
@@ -38,15 +37,15 @@ static struct region *mkreg(uint64_t start, uint64_t len)
 {
 	struct region *r = calloc(1, sizeof(*r));
 
-	r->start = start;
-	r->len = len;
-	r->uffd = r->memfd = -1;
+	r->v.start = start;
+	r->v.len = len;
+	r->uffd = r->v.memfd = -1;
 	return r;
 }
 
 static void test_regions(void)
 {
-	struct session s = { 0 };
+	struct region_table s = { 0 };
 	struct region *a = mkreg(0x10000, 0x4000), *b = mkreg(0x20000, 0x1000),
 		      *c = mkreg(0x14000, 0x1000), *o = mkreg(0x13000, 0x2000);
 
@@ -63,12 +62,12 @@ static void test_regions(void)
 	CHECK(region_find(&s, 0x21000) == NULL, "above");
 	region_remove(&s, c);
 	CHECK(region_find(&s, 0x14000) == NULL, "removed");
-	CHECK_EQ(s.nregions, 2);
+	CHECK_EQ(s.n, 2);
 	free(a);
 	free(b);
 	free(c);
 	free(o);
-	free(s.regions);
+	free(s.v);
 }
 
 static void cfg_bad(const char *text, const char *want)
@@ -81,8 +80,8 @@ static void cfg_bad(const char *text, const char *want)
 	      "accepted: %s", text);
 	CHECK(strstr(err, want) != NULL, "error \"%s\" lacks \"%s\"", err, want);
 	/* A failed parse leaves the old values. */
-	CHECK_EQ(c.max_clients, 1024);
-	CHECK(strcmp(c.default_policy, "continue") == 0, "policy changed");
+	CHECK_EQ(c.limits.clients, 1024);
+	CHECK(strcmp(c.policy.default_policy, "continue") == 0, "policy changed");
 }
 
 static void test_config(void)
@@ -98,12 +97,12 @@ static void test_config(void)
 	config_defaults(&c);
 	CHECK_EQ(config_parse(&c, good, strlen(good), "t.json", err, sizeof(err)),
 		 0);
-	CHECK_EQ(c.workers, 3);
-	CHECK_EQ(c.grant_uids.n, 2);
-	CHECK_EQ(c.grant_uids.v[1], 1000);
-	CHECK_EQ(c.grant_gids.v[0], 27);
-	CHECK_EQ(c.max_clients, 7);
-	CHECK_EQ(c.socket_mode, 0660);
+	CHECK_EQ(c.work.n, 3);
+	CHECK_EQ(c.access.grant_uids.n, 2);
+	CHECK_EQ(c.access.grant_uids.v[1], 1000);
+	CHECK_EQ(c.access.grant_gids.v[0], 27);
+	CHECK_EQ(c.limits.clients, 7);
+	CHECK_EQ(c.sock.data_mode, 0660);
 	CHECK_EQ(c.log_level, 7);
 	cfg_bad("{\n  \"workers\": 3,\n  oops\n}", "t.json:3:");
 	cfg_bad("{\"workers\": 3", "unexpected end");

@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 #include "control.h"
-#include "core/access.h"
-#include "control_ops.h"
-#include "core/bounds.h"
-#include "core/log.h"
+#include "commands.h"
 #include "status.h"
+#include "core/access.h"
+#include "core/bounds.h"
+#include "core/daemon.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -25,33 +27,18 @@ static unsigned open_conns;
 
 struct conn {
 	struct bufferevent *bev;
-	struct ucred cred;
-	struct peer peer; /* cred and supplementary groups (access.h) */
+	struct peer peer; /* credentials and supplementary groups */
 	int replied;
 };
 
-int control_privileged(const struct conn *c)
+/* The answer to a state-changing command c may not run, logged once. */
+static json_object *denied(const struct conn *c, const char *cmd)
 {
-	return access_is_admin(&daemon_->cfg, &c->peer);
-}
-
-const struct peer *control_peer(const struct conn *c)
-{
-	return &c->peer;
-}
-
-json_object *control_denied(const struct conn *c, const char *cmd)
-{
-	json_object *o = json_object_new_object();
-	char msg[200];
-
 	log_notice("control: pid %d uid %u may not run \"%.32s\": it needs "
 		   "root or a group in admin_gids",
-		   (int)c->cred.pid, (unsigned)c->cred.uid, cmd);
-	snprintf(msg, sizeof(msg), "\"%.32s\" needs root or a group in "
-		 "admin_gids", cmd);
-	json_object_object_add(o, "error", json_object_new_string(msg));
-	return o;
+		   (int)c->peer.cr.pid, (unsigned)c->peer.cr.uid, cmd);
+	return control_error("\"%.32s\" needs root or a group in admin_gids",
+			     cmd);
 }
 
 static void conn_free(struct conn *c)
@@ -71,46 +58,38 @@ static void reply(struct conn *c, json_object *o)
 	bufferevent_disable(c->bev, EV_READ);
 }
 
-static json_object *error_obj(const char *msg)
+static json_object *command(struct conn *c, const char *name, json_object *req)
 {
-	json_object *o = json_object_new_object();
+	json_object *out;
 
-	json_object_object_add(o, "error", json_object_new_string(msg));
-	return o;
+	if (strcmp(name, "status") == 0)
+		return status_build(daemon_);
+	out = control_region(daemon_, &c->peer, name, req);
+	if (out) /* publish, policy */
+		return out;
+	if (strcmp(name, "disconnect") == 0)
+		return access_is_admin(&daemon_->conf.cfg.access, &c->peer)
+			       ? control_disconnect(daemon_, &c->peer, req)
+			       : denied(c, name);
+	if (strcmp(name, "ping") == 0) {
+		out = json_object_new_object();
+		json_object_object_add(out, "pong", json_object_new_boolean(1));
+		return out;
+	}
+	return control_error("unknown command \"%.64s\"", name);
 }
 
 static void handle(struct conn *c, const char *line)
 {
 	json_object *req = json_tokener_parse(line), *cmd, *out;
-	const char *name;
 
 	if (!req || !json_object_is_type(req, json_type_object) ||
 	    !json_object_object_get_ex(req, "command", &cmd) ||
-	    !json_object_is_type(cmd, json_type_string)) {
-		out = error_obj("request must be a JSON object with a string "
-				"\"command\"");
-		goto done;
-	}
-	name = json_object_get_string(cmd);
-	if (strcmp(name, "status") == 0) {
-		out = status_build(daemon_);
-	} else if ((out = control_region_command(daemon_, control_peer(c), name,
-						 req)) != NULL) {
-		/* publish, policy */
-	} else if (strcmp(name, "disconnect") == 0) {
-		out = control_privileged(c)
-			      ? control_disconnect(daemon_, &c->peer, req)
-			      : control_denied(c, name);
-	} else if (strcmp(name, "ping") == 0) {
-		out = json_object_new_object();
-		json_object_object_add(out, "pong", json_object_new_boolean(1));
-	} else {
-		char msg[160];
-
-		snprintf(msg, sizeof(msg), "unknown command \"%.64s\"", name);
-		out = error_obj(msg);
-	}
-done:
+	    !json_object_is_type(cmd, json_type_string))
+		out = control_error("request must be a JSON object with a "
+				    "string \"command\"");
+	else
+		out = command(c, json_object_get_string(cmd), req);
 	reply(c, out);
 	json_object_put(out);
 	json_object_put(req);
@@ -128,7 +107,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF);
 	if (!line) {
 		if (evbuffer_get_length(in) > MAX_REQUEST) {
-			json_object *e = error_obj("request too long");
+			json_object *e = control_error("request too long");
 
 			reply(c, e);
 			json_object_put(e);
@@ -169,6 +148,22 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 	conn_free(c);
 }
 
+/* limits.control_connections: say why, and hang up. */
+static void busy(int s)
+{
+	static struct throttle t;
+	static const char msg[] = "{\"error\":\"too many control connections "
+				  "(limits.control_connections)\"}\n";
+
+	throttle_log(&t, LOG_WARNING, "control: %u connections open "
+		     "(limits.control_connections); refusing more",
+		     open_conns);
+	if (write(s, msg, sizeof(msg) - 1) < 0) {
+		/* the peer will see the close */
+	}
+	close(s);
+}
+
 static void accept_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct timeval tmo = { REQUEST_TIMEOUT_S, 0 };
@@ -183,19 +178,8 @@ static void accept_cb(evutil_socket_t fd, short what, void *arg)
 			log_warn("control socket accept: %s", strerror(errno));
 		return;
 	}
-	if (open_conns >= daemon_->cfg.max_control_conns) {
-		static struct throttle t;
-		static const char busy[] =
-			"{\"error\":\"too many control connections "
-			"(limits.control_connections)\"}\n";
-
-		throttle_log(&t, LOG_WARNING, "control: %u connections open "
-			     "(limits.control_connections); refusing more",
-			     open_conns);
-		if (write(s, busy, sizeof(busy) - 1) < 0) {
-			/* the peer will see the close */
-		}
-		close(s);
+	if (open_conns >= daemon_->conf.cfg.limits.control_conns) {
+		busy(s);
 		return;
 	}
 	c = calloc(1, sizeof(*c));
@@ -208,7 +192,6 @@ static void accept_cb(evutil_socket_t fd, short what, void *arg)
 		c->peer.cr.uid = (uid_t)-1;
 		c->peer.cr.gid = (gid_t)-1;
 	}
-	c->cred = c->peer.cr;
 	c->bev = bufferevent_socket_new(daemon_->base, s, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev) {
 		close(s);
@@ -224,7 +207,7 @@ static void accept_cb(evutil_socket_t fd, short what, void *arg)
 int control_start(struct daemon *d)
 {
 	daemon_ = d;
-	accept_ev = event_new(d->base, d->control_fd, EV_READ | EV_PERSIST,
+	accept_ev = event_new(d->base, d->sock.control_fd, EV_READ | EV_PERSIST,
 			      accept_cb, d);
 	if (!accept_ev)
 		return -ENOMEM;

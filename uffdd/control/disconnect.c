@@ -4,15 +4,16 @@
  * released and its threads carry on, served by the kernel).  The main
  * thread finds the session; the worker that owns it ends it (wcall).
  */
-#include "core/access.h"
-#include "control.h"
+#include "commands.h"
+#include "core/daemon.h"
 #include "core/log.h"
+#include "core/peer.h"
 #include "core/session.h"
 #include "core/wcall.h"
+#include "core/worker.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,31 +27,12 @@ struct kick {
 	pid_t by_pid;
 };
 
-static json_object *answer(const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static json_object *answer(const char *key, const char *fmt, ...)
-{
-	json_object *o = json_object_new_object();
-	char msg[200];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	json_object_object_add(o, key, json_object_new_string(msg));
-	return o;
-}
-
 static int do_kick(struct worker *w, void *arg)
 {
 	struct kick *k = arg;
-	struct session *s;
+	struct session *s = session_find(w, k->sid);
 	char why[96];
 
-	TAILQ_FOREACH(s, &w->sessions, link)
-		if (s->id == k->sid && !s->dying)
-			break;
 	if (!s)
 		return -ENOENT;
 	snprintf(why, sizeof(why), "disconnected by uffdctl (pid %d, uid %u)",
@@ -59,69 +41,95 @@ static int do_kick(struct worker *w, void *arg)
 	return 0;
 }
 
+/* Who to disconnect: a session id (16 hex digits) or a pid. */
+struct target {
+	uint64_t sid;
+	long pid;
+	uint64_t found_sid; /* the session found */
+	pid_t found_pid;
+};
+
+static void match(struct session *s, void *arg)
+{
+	struct target *t = arg;
+
+	if (t->found_sid || s->dying || s->child)
+		return;
+	if ((t->sid && s->id == t->sid) ||
+	    (!t->sid && s->who.pid == (pid_t)t->pid)) {
+		t->found_sid = s->id;
+		t->found_pid = s->who.pid;
+	}
+}
+
+/* The worker holding the target's session, or NULL. */
+static struct worker *find(struct daemon *d, struct target *t)
+{
+	for (int i = 0; i < workers_count(d->workers); i++) {
+		struct worker *w = worker_at(d->workers, i);
+
+		sessions_each(w, match, t);
+		if (t->found_sid)
+			return w;
+	}
+	return NULL;
+}
+
+static int parse_target(const char *arg, struct target *t)
+{
+	char *end;
+
+	memset(t, 0, sizeof(*t));
+	if (strlen(arg) == 16) {
+		t->sid = strtoull(arg, &end, 16);
+		if (*end)
+			t->sid = 0;
+	}
+	if (t->sid)
+		return 0;
+	t->pid = strtol(arg, &end, 10);
+	return *end || t->pid <= 0 ? -1 : 0;
+}
+
+static json_object *done(const struct target *t)
+{
+	json_object *v = json_object_new_object();
+	char sid[20];
+
+	json_object_object_add(v, "disconnected",
+			       json_object_new_int(t->found_pid));
+	snprintf(sid, sizeof(sid), "%016" PRIx64, t->found_sid);
+	json_object_object_add(v, "session", json_object_new_string(sid));
+	return v;
+}
+
 json_object *control_disconnect(struct daemon *d, const struct peer *by,
 				json_object *req)
 {
-	json_object *v;
-	const char *arg;
-	char *end;
-	uint64_t want_sid = 0;
-	long want_pid = 0;
 	struct kick k = { .by_uid = by->cr.uid, .by_pid = by->cr.pid };
-	struct worker *home = NULL;
-	pid_t pid = 0;
+	struct worker *home;
+	struct target t;
+	const char *arg;
+	json_object *v;
 	int rc;
 
 	if (!json_object_object_get_ex(req, "client", &v))
-		return answer("error", "disconnect needs \"client\": a pid or a "
-			      "session id");
+		return control_error("disconnect needs \"client\": a pid or a "
+				     "session id");
 	arg = json_object_get_string(v);
-	/* 16 hex digits: a session id; otherwise a pid. */
-	if (strlen(arg) == 16) {
-		want_sid = strtoull(arg, &end, 16);
-		if (*end)
-			want_sid = 0;
-	}
-	if (!want_sid) {
-		want_pid = strtol(arg, &end, 10);
-		if (*end || want_pid <= 0)
-			return answer("error", "\"%.40s\" is neither a pid nor "
-				      "a session id", arg);
-	}
-	for (int i = 0; i < d->nworkers && !home; i++) {
-		struct worker *w = &d->workers[i];
-		struct session *s;
-
-		pthread_mutex_lock(&w->lock);
-		TAILQ_FOREACH(s, &w->sessions, link)
-		{
-			if (s->dying || s->child)
-				continue;
-			if ((want_sid && s->id == want_sid) ||
-			    (!want_sid && s->pid == (pid_t)want_pid)) {
-				k.sid = s->id;
-				pid = s->pid;
-				home = w;
-				break;
-			}
-		}
-		pthread_mutex_unlock(&w->lock);
-	}
+	if (parse_target(arg, &t) < 0)
+		return control_error("\"%.40s\" is neither a pid nor a session "
+				     "id",
+				     arg);
+	home = find(d, &t);
 	if (!home)
-		return answer("error", "no client %.40s", arg);
+		return control_error("no client %.40s", arg);
+	k.sid = t.found_sid;
 	rc = wcall(home, do_kick, &k, sizeof(k), CALL_TIMEOUT_MS);
 	if (rc < 0)
-		return answer("error", "disconnecting client %d: %s", (int)pid,
-			      strerror(-rc));
+		return control_error("disconnecting client %d: %s",
+				     (int)t.found_pid, strerror(-rc));
 	log_notice("control: client %d disconnected by pid %d uid %u",
-		   (int)pid, (int)by->cr.pid, (unsigned)by->cr.uid);
-	v = json_object_new_object();
-	json_object_object_add(v, "disconnected", json_object_new_int(pid));
-	{
-		char sid[20];
-
-		snprintf(sid, sizeof(sid), "%016" PRIx64, k.sid);
-		json_object_object_add(v, "session", json_object_new_string(sid));
-	}
-	return v;
+		   (int)t.found_pid, (int)by->cr.pid, (unsigned)by->cr.uid);
+	return done(&t);
 }

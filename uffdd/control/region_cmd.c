@@ -5,21 +5,19 @@
  * the change itself runs on the region's worker (wcall), which alone may
  * touch the region's policy.
  */
-#include "control_ops.h"
-#include "core/fdstore.h"
+#include "commands.h"
 #include "core/access.h"
+#include "core/daemon.h"
 #include "core/log.h"
-#include "policy/policy.h"
-#include "core/region.h"
-#include "config/rules.h"
+#include "core/session.h"
 #include "core/wcall.h"
+#include "core/worker.h"
+#include "policy/policy.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <json-c/json.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define CALL_TIMEOUT_MS 5000
@@ -31,133 +29,128 @@ struct job {
 	char err[200];
 };
 
-static json_object *fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static json_object *fail(const char *fmt, ...)
+/* On the worker: the region the job names, or NULL (err set). */
+static struct region *job_region(struct worker *w, struct job *j,
+				 struct session **s)
 {
-	json_object *o = json_object_new_object();
-	char msg[300];
-	va_list ap;
+	struct region *r;
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	json_object_object_add(o, "error", json_object_new_string(msg));
-	return o;
-}
-
-static struct session *find_session(struct worker *w, uint64_t id)
-{
-	struct session *s;
-
-	TAILQ_FOREACH(s, &w->sessions, link)
-		if (s->id == id && !s->dying)
-			return s;
-	return NULL;
+	*s = session_find(w, j->sid);
+	r = *s ? region_by_id(&(*s)->regions, j->rid) : NULL;
+	if (!r)
+		snprintf(j->err, sizeof(j->err), "the region has gone");
+	return r;
 }
 
 static int do_publish(struct worker *w, void *arg)
 {
 	struct job *j = arg;
-	struct session *s = find_session(w, j->sid);
-	struct region *r = s ? region_by_id(s, j->rid) : NULL;
+	struct session *s;
+	struct region *r = job_region(w, j, &s);
 
-	if (!r) {
-		snprintf(j->err, sizeof(j->err), "the region has gone");
+	if (!r)
 		return -ENOENT;
-	}
-	return policy_publish(r, j->off, j->len, j->err, sizeof(j->err));
+	return policy_publish(&r->v, j->off, j->len, j->err, sizeof(j->err));
 }
 
 static int do_policy(struct worker *w, void *arg)
 {
 	struct job *j = arg;
-	struct session *s = find_session(w, j->sid);
-	struct region *r = s ? region_by_id(s, j->rid) : NULL;
+	struct session *s;
+	struct region *r = job_region(w, j, &s);
 	struct policy *np, *old;
 	int rc;
 
-	if (!r) {
-		snprintf(j->err, sizeof(j->err), "the region has gone");
+	if (!r)
 		return -ENOENT;
-	}
 	rc = policy_create(j->spec, &np, j->err, sizeof(j->err));
 	if (rc < 0)
 		return rc;
-	old = r->pol;
-	/* Status reads r->pol under the worker's lock. */
-	pthread_mutex_lock(&w->lock);
-	r->pol = np;
-	pthread_mutex_unlock(&w->lock);
-	rc = policy_attach(np, r, j->err, sizeof(j->err));
+	old = r->v.pol;
+	/* Status reads the policy under the worker's lock. */
+	worker_lock(w);
+	r->v.pol = np;
+	worker_unlock(w);
+	rc = policy_attach(np, &r->v, j->err, sizeof(j->err));
 	if (rc < 0) {
-		pthread_mutex_lock(&w->lock);
-		r->pol = old;
-		pthread_mutex_unlock(&w->lock);
+		worker_lock(w);
+		r->v.pol = old;
+		worker_unlock(w);
 		policy_destroy(np);
 		return rc;
 	}
-	/* The old instance lets its held faults go (the new one fills). */
-	policy_release(old, r);
+	/* The old instance lets its held faults go (the new one prepares). */
+	policy_release(old, &r->v);
 	/* A restarted daemon must come back with the new policy. */
-	fdstore_update_region(r);
-	log_client(LOG_NOTICE, s->pid, r->id,
+	session_keep_region(s, r, 1);
+	log_client(LOG_NOTICE, s->who.pid, r->v.id,
 		   "client %d region %s: policy changed to %s by uffdctl",
-		   (int)s->pid, r->name, np->spec);
+		   (int)s->who.pid, r->name, np->spec);
 	return 0;
 }
 
+/* What locate looks for, and what it found. */
+struct hunt {
+	const char *want;
+	struct job *j;
+	const struct policy *first; /* the first match's policy instance */
+	unsigned found;
+	int by_id;
+	uid_t owner;
+};
+
 /*
- * Find the region named by id, or by a name no other region has.  A
+ * A region is named by its id, or by a name no other region has.  A
  * forked child's copy of a region shares the region's policy instance:
- * those count as one region, and the parent's (the first) is taken.
+ * those count as one region, and the parent's (the first: parents come
+ * before their children in a worker's list) is taken.
  */
+static void hunt_session(struct session *s, void *arg)
+{
+	struct hunt *h = arg;
+	char id[20];
+
+	for (size_t k = 0; k < s->regions.n && !h->by_id; k++) {
+		struct region *r = s->regions.v[k];
+
+		snprintf(id, sizeof(id), "%016" PRIx64, r->v.id);
+		h->by_id = strcmp(id, h->want) == 0;
+		if (!h->by_id && strcmp(r->name, h->want))
+			continue;
+		if (!h->by_id && h->found && r->v.pol == h->first)
+			continue; /* a fork copy */
+		if (h->by_id || !h->found) {
+			h->j->sid = s->id;
+			h->j->rid = r->v.id;
+			h->owner = s->who.uid;
+		}
+		if (!h->first)
+			h->first = r->v.pol;
+		h->found = h->by_id ? 1 : h->found + 1;
+	}
+}
+
+/* The worker of the region named want (into j), or an error answer. */
 static json_object *locate(struct daemon *d, const char *want, struct job *j,
 			   struct worker **wout, uid_t *owner)
 {
-	const struct policy *first = NULL;
-	unsigned found = 0;
-	int by_id = 0;
-	char id[20];
+	struct hunt h = { .want = want, .j = j };
 
-	for (int i = 0; i < d->nworkers && !by_id; i++) {
-		struct worker *w = &d->workers[i];
-		struct session *s;
+	for (int i = 0; i < workers_count(d->workers) && !h.by_id; i++) {
+		unsigned before = h.found;
 
-		pthread_mutex_lock(&w->lock);
-		TAILQ_FOREACH(s, &w->sessions, link)
-		{
-			for (size_t k = 0; k < s->nregions && !by_id; k++) {
-				struct region *r = s->regions[k];
-
-				snprintf(id, sizeof(id), "%016" PRIx64, r->id);
-				by_id = strcmp(id, want) == 0;
-				if (!by_id && strcmp(r->name, want))
-					continue;
-				if (!by_id && found && r->pol == first)
-					continue; /* a fork copy */
-				/* Parents come before their children in the
-				 * worker's list: the parent's copy is taken. */
-				if (by_id || !found) {
-					j->sid = s->id;
-					j->rid = r->id;
-					*wout = w;
-					*owner = s->uid;
-				}
-				if (!first)
-					first = r->pol;
-				found = by_id ? 1 : found + 1;
-			}
-			if (by_id)
-				break;
-		}
-		pthread_mutex_unlock(&w->lock);
+		sessions_each(worker_at(d->workers, i), hunt_session, &h);
+		if (h.by_id || (h.found && !before))
+			*wout = worker_at(d->workers, i);
 	}
-	if (!found)
-		return fail("no region \"%.64s\" (see uffdctl regions)", want);
-	if (found > 1)
-		return fail("%u regions are named \"%.64s\": name one by its id "
-			    "(see uffdctl regions)", found, want);
+	*owner = h.owner;
+	if (!h.found)
+		return control_error("no region \"%.64s\" (see uffdctl regions)",
+				     want);
+	if (h.found > 1)
+		return control_error("%u regions are named \"%.64s\": name one "
+				     "by its id (see uffdctl regions)",
+				     h.found, want);
 	return NULL;
 }
 
@@ -180,62 +173,75 @@ static int get_u64(json_object *req, const char *key, uint64_t *out)
 	return -1;
 }
 
-json_object *control_region_command(struct daemon *d, const struct peer *peer,
-				    const char *cmd, json_object *req)
+/* The request's arguments into j; an error answer if they are wrong. */
+static json_object *arguments(const char *cmd, int publish, json_object *req,
+			      struct job *j)
 {
-	struct job j = { 0 };
-	struct worker *w = NULL;
-	json_object *v, *out;
-	const char *want;
-	uid_t owner = 0;
+	json_object *v;
+
+	if (publish) {
+		if (get_u64(req, "offset", &j->off) < 0 ||
+		    get_u64(req, "length", &j->len) < 0)
+			return control_error("publish needs \"offset\" and "
+					     "\"length\" in bytes");
+		return NULL;
+	}
+	if (!json_object_object_get_ex(req, "policy", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    strlen(json_object_get_string(v)) >= sizeof(j->spec))
+		return control_error("%s needs \"policy\": a policy spec (%s)",
+				     cmd, policy_names());
+	snprintf(j->spec, sizeof(j->spec), "%s", json_object_get_string(v));
+	if (policy_check(j->spec, j->err, sizeof(j->err)) < 0)
+		return control_error("%s", j->err);
+	return NULL;
+}
+
+static json_object *done(const struct job *j, int publish)
+{
+	json_object *out = json_object_new_object();
+	char id[20];
+
+	json_object_object_add(out, "ok", json_object_new_boolean(1));
+	snprintf(id, sizeof(id), "%016" PRIx64, j->rid);
+	json_object_object_add(out, "region", json_object_new_string(id));
+	if (!publish)
+		json_object_object_add(out, "policy",
+				       json_object_new_string(j->spec));
+	return out;
+}
+
+json_object *control_region(struct daemon *d, const struct peer *by,
+			    const char *cmd, json_object *req)
+{
 	int publish = strcmp(cmd, "publish") == 0, rc;
+	struct worker *w = NULL;
+	struct job j = { 0 };
+	uid_t owner = 0;
+	json_object *v, *out;
 
 	if (!publish && strcmp(cmd, "policy") != 0)
 		return NULL;
 	if (!json_object_object_get_ex(req, "region", &v) ||
 	    !json_object_is_type(v, json_type_string))
-		return fail("%s needs \"region\": a region id or name", cmd);
-	want = json_object_get_string(v);
-	if (publish) {
-		if (get_u64(req, "offset", &j.off) < 0 ||
-		    get_u64(req, "length", &j.len) < 0)
-			return fail("publish needs \"offset\" and \"length\" "
-				    "in bytes");
-	} else {
-		if (!json_object_object_get_ex(req, "policy", &v) ||
-		    !json_object_is_type(v, json_type_string) ||
-		    strlen(json_object_get_string(v)) >= sizeof(j.spec))
-			return fail("policy needs \"policy\": a policy spec "
-				    "(%s)", policy_names());
-		snprintf(j.spec, sizeof(j.spec), "%s", json_object_get_string(v));
-		if (policy_check(j.spec, j.err, sizeof(j.err)) < 0)
-			return fail("%s", j.err);
-	}
-	out = locate(d, want, &j, &w, &owner);
-	if (out)
+		return control_error("%s needs \"region\": a region id or name",
+				     cmd);
+	if ((out = arguments(cmd, publish, req, &j)) ||
+	    (out = locate(d, json_object_get_string(v), &j, &w, &owner)))
 		return out;
 	/* Changing a policy is the administrator's; a producer may publish
-	 * into regions of its own uid. */
-	/* Groups from SO_PEERGROUPS, not /proc: no pid-reuse race, and it
-	 * works when ProtectProc= hides the caller. */
-	if (!access_is_admin(&d->cfg, peer) &&
-	    (!publish || peer->cr.uid != owner))
-		return fail("permission denied: %s needs root or a group in "
-			    "admin_gids%s", cmd,
-			    publish ? ", or the region owner's uid" : "");
+	 * into regions of its own uid.  Groups from SO_PEERGROUPS, not
+	 * /proc: no pid-reuse race, and it works when ProtectProc= hides
+	 * the caller. */
+	if (!access_is_admin(&d->conf.cfg.access, by) &&
+	    (!publish || by->cr.uid != owner))
+		return control_error("permission denied: %s needs root or a "
+				     "group in admin_gids%s",
+				     cmd,
+				     publish ? ", or the region owner's uid" : "");
 	rc = wcall(w, publish ? do_publish : do_policy, &j, sizeof(j),
 		   CALL_TIMEOUT_MS);
 	if (rc < 0)
-		return fail("%s", j.err[0] ? j.err : strerror(-rc));
-	out = json_object_new_object();
-	json_object_object_add(out, "ok", json_object_new_boolean(1));
-	{
-		char id[20];
-
-		snprintf(id, sizeof(id), "%016" PRIx64, j.rid);
-		json_object_object_add(out, "region", json_object_new_string(id));
-	}
-	if (!publish)
-		json_object_object_add(out, "policy", json_object_new_string(j.spec));
-	return out;
+		return control_error("%s", j.err[0] ? j.err : strerror(-rc));
+	return done(&j, publish);
 }

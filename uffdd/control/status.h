@@ -3,14 +3,13 @@
 #ifndef UFFDD_STATUS_H
 #define UFFDD_STATUS_H
 
-#include "caps_json.h"
-#include "core/daemon.h"
+#include <stdint.h>
 
+struct daemon;
 struct json_object;
 
 /* Main thread.  The caller owns the result (json_object_put). */
 struct json_object *status_build(struct daemon *d);
-
 
 /* Totals for the systemd STATUS= line. */
 void status_totals(struct daemon *d, unsigned *clients, unsigned *regions,

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "daemon.h"
+#include "clock.h"
 
 #include <time.h>
 

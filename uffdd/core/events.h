@@ -6,23 +6,22 @@
 #ifndef UFFDD_EVENTS_H
 #define UFFDD_EVENTS_H
 
-#include "daemon.h"
+#include <stdint.h>
+
 #include "uffd_uapi.h"
+
+struct region;
+struct session;
 
 /* A non-fault message read from home's uffd (home may be retired). */
 void events_handle(struct region *home, const struct uffd_msg *m);
 
-/* A forked child's session learns its pid from a faulting thread's id. */
+/* events_fork.c: the child session a fork of home's process makes, with
+ * the kernel's uffd for its copy of home's registration. */
+void events_fork(struct region *home, int ufd);
+
+/* events_fork.c: a forked child's session learns its pid from a faulting
+ * thread's id. */
 void events_learn_pid(struct session *s, uint32_t tid);
-
-/* Session end: release what a child session holds (pidfd, timers). */
-void events_session_end(struct session *s);
-
-/*
- * Take r out of its session now (table, event, policy) and free it from
- * the event loop later, so that a fault batch being resolved never sees
- * its descriptors closed under it.
- */
-void region_retire(struct region *r, const char *why);
 
 #endif

@@ -1,19 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * The fault path: drain a region's uffd, ask the policy, install mappings.
- * Runs on the region's worker only; it takes no lock and allocates nothing.
- */
 #include "fault.h"
-#include "events.h"
 #include "bounds.h"
+#include "clock.h"
+#include "daemon.h"
+#include "events.h"
+#include "fdcheck.h"
 #include "log.h"
-#include "policy/policy.h"
-#include "region.h"
 #include "session.h"
 #include "uffd_uapi.h"
+#include "worker.h"
 
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -21,6 +20,7 @@
 #define FAULT_BATCH 64
 #define FAULT_ROUNDS 16
 #define EAGAIN_RETRIES 16
+#define RESUME_CHECK_MS 50
 
 static unsigned long continue_req = UFFDIO_CONTINUE;
 
@@ -30,11 +30,17 @@ void fault_init(const struct uffd_caps *caps)
 		continue_req = caps->continue_req;
 }
 
-struct pending {
-	uint64_t start, len;
-	int faults; /* fault messages this range answers */
-	int soft;   /* pages beyond the faulting ones: absent or mapped is fine */
-};
+/* A polite busy-wait step, on every architecture. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
 
 static void wake(int uffd, uint64_t start, uint64_t len)
 {
@@ -46,21 +52,26 @@ static void wake(int uffd, uint64_t start, uint64_t len)
 			  strerror(errno));
 }
 
+/* What a CONTINUE achieved: bytes mapped, faults another thread won. */
+struct outcome {
+	uint64_t mapped;
+	int raced;
+};
+
+static int continue_range(const struct region *r, int uffd, uint64_t start,
+			  uint64_t len, struct outcome *o, int soft);
+
 /*
  * CONTINUE [start, start+len) page by page after an EEXIST, since the
  * kernel stops at the first mapped page and says nothing of the rest.
  */
-static int continue_range(struct region *r, int uffd, uint64_t start,
-			  uint64_t len, uint64_t *mapped, int *raced, int soft);
-
-static int continue_pages(struct region *r, int uffd, uint64_t start,
-			  uint64_t len, uint64_t *mapped, int *raced, int soft)
+static int continue_pages(const struct region *r, int uffd, uint64_t start,
+			  uint64_t len, struct outcome *o, int soft)
 {
 	int rc = 0;
 
-	for (uint64_t a = start; a < start + len; a += r->page_size) {
-		int e = continue_range(r, uffd, a, r->page_size, mapped, raced,
-				       soft);
+	for (uint64_t a = start; a < start + len; a += r->v.page_size) {
+		int e = continue_range(r, uffd, a, r->v.page_size, o, soft);
 
 		if (e == -ESRCH)
 			return e;
@@ -70,68 +81,146 @@ static int continue_pages(struct region *r, int uffd, uint64_t start,
 	return rc;
 }
 
-static int continue_range(struct region *r, int uffd, uint64_t start,
-			  uint64_t len, uint64_t *mapped, int *raced, int soft)
+/* After a CONTINUE failed with e on [start, start+len): 1 to try the rest
+ * again, else the range's result. */
+static int after_error(const struct region *r, int uffd, int e, uint64_t start,
+		       uint64_t len, int done_some, int tries,
+		       struct outcome *o, int soft, int *rc)
+{
+	uint64_t psz = r->v.page_size;
+
+	switch (e) {
+	case EEXIST:
+		if (len > psz) {
+			*rc = continue_pages(r, uffd, start, len, o, soft);
+			return 0;
+		}
+		/* Another thread's fault mapped it first (or, in a window,
+		 * an earlier window did). */
+		if (!soft)
+			o->raced++;
+		wake(uffd, start, len);
+		*rc = 0;
+		return 0;
+	case EAGAIN:
+		/*
+		 * Part done, the rest absent or racing: try the rest.
+		 * Nothing done: the mm is changing (a remove, remap or fork
+		 * event is queued for us).  Retrying before that event is
+		 * read cannot succeed; wake the thread instead, so that it
+		 * faults again after the event.
+		 */
+		if (done_some && tries < EAGAIN_RETRIES && len)
+			return 1;
+		wake(uffd, start, len);
+		*rc = done_some ? -EAGAIN : 0;
+		return 0;
+	case ESRCH:
+		*rc = -ESRCH;
+		return 0;
+	case EFAULT:
+		/* A window may hold pages that are not in the page cache:
+		 * map the others one by one. */
+		if (soft && len > psz) {
+			*rc = continue_pages(r, uffd, start, len, o, soft);
+			return 0;
+		}
+		wake(uffd, start, len);
+		*rc = soft ? 0 : -e;
+		return 0;
+	default:
+		/*
+		 * The page left the page cache (hole punched); woken, the
+		 * thread faults again as a missing fault, which the kernel
+		 * serves itself.
+		 */
+		wake(uffd, start, len);
+		*rc = -e;
+		return 0;
+	}
+}
+
+static int continue_range(const struct region *r, int uffd, uint64_t start,
+			  uint64_t len, struct outcome *o, int soft)
 {
 	for (int tries = 0;; tries++) {
 		struct uffdio_continue c = {
 			.range = { .start = start, .len = len },
 		};
-		int e;
+		int e, rc = 0;
 
 		if (ioctl(uffd, continue_req, &c) == 0) {
-			*mapped += len;
+			o->mapped += len;
 			return 0;
 		}
 		e = errno;
 		if (c.mapped > 0) {
-			*mapped += (uint64_t)c.mapped;
+			o->mapped += (uint64_t)c.mapped;
 			start += (uint64_t)c.mapped;
 			len -= (uint64_t)c.mapped;
 		}
-		switch (e) {
-		case EEXIST:
-			if (len > r->page_size)
-				return continue_pages(r, uffd, start, len,
-						      mapped, raced, soft);
-			/* Another thread's fault mapped it first (or, in a
-			 * window, an earlier window did). */
-			if (!soft)
-				(*raced)++;
-			wake(uffd, start, len);
-			return 0;
-		case EAGAIN:
-			/*
-			 * Part done, the rest absent or racing: try the rest.
-			 * Nothing done: the mm is changing (a remove, remap
-			 * or fork event is queued for us).  Retrying before
-			 * that event is read cannot succeed; wake the thread
-			 * instead, so that it faults again after the event.
-			 */
-			if (c.mapped > 0 && tries < EAGAIN_RETRIES && len)
-				continue;
-			wake(uffd, start, len);
-			return c.mapped > 0 ? -EAGAIN : 0;
-		case ESRCH:
-			return -ESRCH;
-		case EFAULT:
-			/* A window may hold pages that are not in the page
-			 * cache: map the others one by one. */
-			if (soft && len > r->page_size)
-				return continue_pages(r, uffd, start, len,
-						      mapped, raced, soft);
-			wake(uffd, start, len);
-			return soft ? 0 : -e;
-		default:
-			/*
-			 * EFAULT: the page left the page cache (hole punched);
-			 * woken, the thread faults again as a missing fault,
-			 * which the kernel serves itself.
-			 */
-			wake(uffd, start, len);
-			return -e;
-		}
+		if (!after_error(r, uffd, e, start, len, c.mapped > 0, tries, o,
+				 soft, &rc))
+			return rc;
 	}
+}
+
+/* Count what a CONTINUE did into r's and its worker's stats. */
+static void count(struct region *r, const struct outcome *o, int rc)
+{
+	struct worker_stats *ws = worker_stats(r->s->w);
+	uint64_t pages = o->mapped / r->v.page_size;
+
+	CNT_ADD(r->st.pages_mapped, pages);
+	CNT_ADD(ws->pages_mapped, pages);
+	if (o->raced) {
+		CNT_ADD(r->st.races, (uint64_t)o->raced);
+		CNT_ADD(ws->races, (uint64_t)o->raced);
+	}
+	if (rc < 0 && rc != -ESRCH) {
+		CNT_ADD(r->st.errors, 1);
+		CNT_ADD(ws->errors, 1);
+	}
+}
+
+long fault_map(struct region *r, uint64_t start, uint64_t len, int soft)
+{
+	struct outcome o = { 0 };
+	int rc;
+
+	if (r->dead || r->uffd < 0)
+		return -ESRCH;
+	rc = continue_range(r, r->uffd, start, len, &o, soft);
+	o.raced = 0; /* mapping ahead of a fault races with nobody */
+	count(r, &o, rc);
+	return rc < 0 ? rc : (long)(o.mapped / r->v.page_size);
+}
+
+int fault_deny(struct region *r, uint64_t addr, uint32_t tid)
+{
+	struct uffdio_poison p = {
+		.range = { .start = addr & ~((uint64_t)r->v.page_size - 1),
+			   .len = r->v.page_size },
+	};
+	int e = 0;
+
+	CNT_ADD(r->st.denied, 1);
+	if (ioctl(r->uffd, UFFDIO_POISON, &p) < 0 && errno != EEXIST) {
+		/* Without a poison marker the thread would fault forever:
+		 * let the kernel serve that page instead. */
+		struct uffdio_range rg = p.range;
+
+		e = errno;
+		if (ioctl(r->uffd, UFFDIO_UNREGISTER, &rg) < 0)
+			wake(r->uffd, rg.start, rg.len);
+		CNT_ADD(r->st.errors, 1);
+	}
+	log_client(LOG_NOTICE, r->s->who.pid, r->v.id,
+		   "client %d tid %u region %s: access at %#llx denied%s%s",
+		   (int)r->s->who.pid, tid, r->name, (unsigned long long)addr,
+		   e ? ": UFFDIO_POISON failed: " : " (SIGBUS)",
+		   e ? strerror(e) : "");
+	return e ? -e : 0;
 }
 
 /*
@@ -144,98 +233,141 @@ static void stray_fault(struct session *s, int uffd, uint64_t addr,
 {
 	struct uffdio_range rg = { .start = addr & ~(psz - 1), .len = psz };
 
-	log_client(LOG_WARNING, s->pid, 0,
+	log_client(LOG_WARNING, s->who.pid, 0,
 		   "client %d: fault at %#llx outside its regions; "
 		   "unregistering that page",
-		   (int)s->pid, (unsigned long long)addr);
+		   (int)s->who.pid, (unsigned long long)addr);
 	if (ioctl(uffd, UFFDIO_UNREGISTER, &rg) < 0)
 		wake(uffd, rg.start, rg.len);
-	CNT_ADD(s->w->st.errors, 1);
+	CNT_ADD(worker_stats(s->w)->errors, 1);
 }
 
-long fault_map(struct region *r, uint64_t start, uint64_t len, int soft)
-{
-	struct worker_stats *ws = &r->s->w->st;
-	uint64_t mapped = 0;
-	int raced = 0, rc;
+/* Batches ------------------------------------------------------------------- */
 
-	if (r->dead || r->uffd < 0)
-		return -ESRCH;
-	rc = continue_range(r, r->uffd, start, len, &mapped, &raced, soft);
-	CNT_ADD(r->st.pages_mapped, mapped / r->page_size);
-	CNT_ADD(ws->pages_mapped, mapped / r->page_size);
-	if (rc < 0 && rc != -ESRCH) {
-		CNT_ADD(r->st.errors, 1);
-		CNT_ADD(ws->errors, 1);
+/* A range to CONTINUE and the faults it answers. */
+struct pending {
+	struct region *r; /* whose range */
+	uint64_t start, len;
+	int faults; /* fault messages this range answers */
+	int soft;   /* pages beyond the faulting ones: absent or mapped is fine */
+};
+
+struct batch {
+	struct pending p[FAULT_BATCH];
+	int n;
+};
+
+/* The region that serves addr: home, or another of its session. */
+static struct region *serving(struct region *home, uint64_t addr)
+{
+	if (!home->dead && addr >= home->v.start &&
+	    addr - home->v.start < home->v.len)
+		return home;
+	return region_find(&home->s->regions, addr);
+}
+
+/* Ask r's policy about the fault at addr: 1 with *mr to map, 0 if the
+ * policy holds or refuses it. */
+static int decide(struct region *home, struct region *r, uint64_t addr,
+		  uint32_t tid, struct map_range *mr)
+{
+	mr->start = addr;
+	mr->len = r->v.page_size;
+	switch (policy_fault(&r->v, addr, tid, mr)) {
+	case POLICY_MAP:
+		break;
+	case POLICY_HOLD:
+		home->hold.held_est++; /* limits.pending_faults */
+		return 0;
+	case POLICY_DENY:
+	default:
+		fault_deny(r, addr, tid);
+		return 0;
 	}
-	return rc < 0 ? rc : (long)(mapped / r->page_size);
-}
-
-int fault_deny(struct region *r, uint64_t addr, uint32_t tid)
-{
-	struct uffdio_poison p = {
-		.range = { .start = addr & ~((uint64_t)r->page_size - 1),
-			   .len = r->page_size },
-	};
-	int e = 0;
-
-	CNT_ADD(r->st.denied, 1);
-	if (ioctl(r->uffd, UFFDIO_POISON, &p) < 0 && errno != EEXIST) {
-		e = errno;
-		/* Without a poison marker the thread would fault forever:
-		 * let the kernel serve that page instead. */
-		struct uffdio_range rg = p.range;
-
-		if (ioctl(r->uffd, UFFDIO_UNREGISTER, &rg) < 0)
-			wake(r->uffd, rg.start, rg.len);
-		CNT_ADD(r->st.errors, 1);
+	/* A stage must keep the faulting page inside its range. */
+	if (mr->start > addr || mr->start + mr->len < addr + r->v.page_size ||
+	    mr->start < r->v.start || mr->start + mr->len > r->v.start + r->v.len) {
+		mr->start = addr;
+		mr->len = r->v.page_size;
 	}
-	log_client(LOG_NOTICE, r->s->pid, r->id,
-		   "client %d tid %u region %s: access at %#llx denied%s%s",
-		   (int)r->s->pid, tid, r->name, (unsigned long long)addr,
-		   e ? ": UFFDIO_POISON failed: " : " (SIGBUS)",
-		   e ? strerror(e) : "");
-	return e ? -e : 0;
+	return 1;
 }
 
-static int cmp_pending(const void *a, const void *b)
+/* Two threads on one page, or adjacent pages of one region: one ioctl. */
+static void batch_add(struct batch *b, struct region *r,
+		      const struct map_range *mr)
 {
-	const struct pending *x = a, *y = b;
+	struct pending *last = b->n ? &b->p[b->n - 1] : NULL;
+	int soft = mr->len != r->v.page_size;
 
-	return x->start < y->start ? -1 : x->start > y->start;
+	if (last && last->r == r && last->start + last->len >= mr->start &&
+	    last->start <= mr->start) {
+		uint64_t end = mr->start + mr->len;
+
+		if (end > last->start + last->len)
+			last->len = end - last->start;
+		last->faults++;
+		last->soft |= soft;
+		return;
+	}
+	b->p[b->n++] = (struct pending){ r, mr->start, mr->len, 1, soft };
 }
 
-/* Insertion sort: batches are small and usually sorted already. */
-static void sort_pending(struct pending *p, int n)
+/* Insertion sort by address: batches are small and usually sorted. */
+static void batch_sort(struct batch *b)
 {
-	for (int i = 1; i < n; i++) {
-		struct pending t = p[i];
+	for (int i = 1; i < b->n; i++) {
+		struct pending t = b->p[i];
 		int j = i;
 
-		while (j > 0 && cmp_pending(&p[j - 1], &t) > 0) {
-			p[j] = p[j - 1];
+		while (j > 0 && b->p[j - 1].start > t.start) {
+			b->p[j] = b->p[j - 1];
 			j--;
 		}
-		p[j] = t;
+		b->p[j] = t;
 	}
+}
+
+/* CONTINUE every range of b; -ESRCH when the client's mm is gone. */
+static int batch_map(struct batch *b, int uffd, uint64_t t0)
+{
+	for (int i = 0; i < b->n; i++) {
+		struct pending *p = &b->p[i];
+		struct region *r = p->r;
+		struct outcome o = { 0 };
+		uint64_t t1;
+		int rc = continue_range(r, uffd, p->start, p->len, &o, p->soft);
+
+		if (rc == -ESRCH)
+			return rc;
+		t1 = now_ns();
+		count(r, &o, rc);
+		if (rc < 0)
+			log_client(LOG_WARNING, r->s->who.pid, r->v.id,
+				   "client %d region %s: CONTINUE %#llx+%llu: %s",
+				   (int)r->s->who.pid, r->name,
+				   (unsigned long long)p->start,
+				   (unsigned long long)p->len, strerror(-rc));
+		for (int k = 0; k < p->faults; k++)
+			histo_add(&r->lat, t1 - t0);
+	}
+	return 0;
 }
 
 /* Returns -ESRCH when the client's mm is gone (session must go). */
-static int resolve_batch(struct region *home, int uffd, struct uffd_msg *msgs,
-			 int n, uint64_t t0)
+static int resolve_batch(struct region *home, int uffd,
+			 const struct uffd_msg *msgs, int n, uint64_t t0)
 {
 	struct session *s = home->s;
-	struct worker_stats *ws = &s->w->st;
-	struct pending p[FAULT_BATCH];
-	struct region *owner[FAULT_BATCH];
-	int np = 0;
+	struct worker_stats *ws = worker_stats(s->w);
+	struct batch b = { .n = 0 };
 
 	for (int i = 0; i < n; i++) {
-		struct uffd_msg *m = &msgs[i];
-		struct region *r;
+		const struct uffd_msg *m = &msgs[i];
+		uint32_t tid = m->arg.pagefault.feat.ptid;
 		struct map_range mr;
+		struct region *r;
 		uint64_t addr;
-		int soft;
 
 		if (m->event != UFFD_EVENT_PAGEFAULT) {
 			events_handle(home, m);
@@ -244,108 +376,158 @@ static int resolve_batch(struct region *home, int uffd, struct uffd_msg *msgs,
 			continue;
 		}
 		addr = m->arg.pagefault.address;
-		r = home;
-		if (r->dead || addr < r->start || addr - r->start >= r->len)
-			r = region_find(s, addr);
+		r = serving(home, addr);
 		if (!r) {
-			stray_fault(s, uffd, addr, home->page_size);
+			stray_fault(s, uffd, addr, home->v.page_size);
 			continue;
 		}
-		addr &= ~((uint64_t)r->page_size - 1);
+		addr &= ~((uint64_t)r->v.page_size - 1);
 		CNT_ADD(r->st.faults, 1);
 		CNT_ADD(ws->faults, 1);
-		if (!s->pid_known)
-			events_learn_pid(s, m->arg.pagefault.feat.ptid);
-		mr.start = addr;
-		mr.len = r->page_size;
-		/* No fault hook: the proposed range (this page) is mapped. */
-		switch (!r->pol->ops->fault
-				? POLICY_MAP
-				: r->pol->ops->fault(r->pol->state, r, addr,
-						     m->arg.pagefault.feat.ptid,
-						     &mr)) {
-		case POLICY_MAP:
-			break;
-		case POLICY_HOLD:
-			home->held_est++; /* limits.pending_faults */
-			continue;
-		case POLICY_DENY:
-		default:
-			fault_deny(r, addr, m->arg.pagefault.feat.ptid);
-			continue;
-		}
-		/* A stage must keep the faulting page inside its range. */
-		if (mr.start > addr || mr.start + mr.len < addr + r->page_size ||
-		    mr.start < r->start || mr.start + mr.len > r->start + r->len) {
-			mr.start = addr;
-			mr.len = r->page_size;
-		}
-		soft = mr.len != r->page_size;
-		/* Two threads on one page, or adjacent pages: one ioctl. */
-		if (np && p[np - 1].start + p[np - 1].len >= mr.start &&
-		    p[np - 1].start <= mr.start && owner[np - 1] == r) {
-			uint64_t end = mr.start + mr.len;
-
-			if (end > p[np - 1].start + p[np - 1].len)
-				p[np - 1].len = end - p[np - 1].start;
-			p[np - 1].faults++;
-			p[np - 1].soft |= soft;
-			continue;
-		}
-		p[np] = (struct pending){ mr.start, mr.len, 1, soft };
-		owner[np] = r;
-		np++;
+		if (!s->who.pid_known)
+			events_learn_pid(s, tid);
+		if (decide(home, r, addr, tid, &mr))
+			batch_add(&b, r, &mr);
 	}
-	if (np > 1 && n > 1) {
-		/* Sorting would separate p[] from owner[]: only when one
-		 * region answers all, which is the common case. */
-		int same = 1;
+	batch_sort(&b);
+	return batch_map(&b, uffd, t0);
+}
 
-		for (int i = 1; i < np; i++)
-			same &= owner[i] == owner[0];
-		if (same)
-			sort_pending(p, np);
-	}
+/* limits.pending_faults ------------------------------------------------------ */
 
-	for (int i = 0; i < np; i++) {
-		struct region *r = owner[i];
-		uint64_t mapped = 0, t1;
-		int raced = 0, rc;
+/* Faults read from the uffd but not yet answered: the kernel's count. */
+static int held_now(int fd, unsigned *held)
+{
+	unsigned long pending, total;
 
-		rc = continue_range(r, uffd, p[i].start, p[i].len, &mapped,
-				    &raced, p[i].soft);
-		if (rc == -ESRCH)
-			return rc;
-		t1 = now_ns();
-		CNT_ADD(r->st.pages_mapped, mapped / r->page_size);
-		CNT_ADD(ws->pages_mapped, mapped / r->page_size);
-		if (raced) {
-			CNT_ADD(r->st.races, (uint64_t)raced);
-			CNT_ADD(ws->races, (uint64_t)raced);
-		}
-		if (rc < 0) {
-			CNT_ADD(r->st.errors, 1);
-			CNT_ADD(ws->errors, 1);
-			log_client(LOG_WARNING, s->pid, r->id,
-				   "client %d region %s: CONTINUE %#llx+%llu: %s",
-				   (int)s->pid, r->name,
-				   (unsigned long long)p[i].start,
-				   (unsigned long long)p[i].len, strerror(-rc));
-		}
-		for (int k = 0; k < p[i].faults; k++)
-			histo_add(&r->lat, t1 - t0);
-	}
+	if (fd_uffd_counts(fd, &pending, &total) < 0)
+		return -1;
+	*held = total > pending ? (unsigned)(total - pending) : 0;
 	return 0;
 }
 
-void fault_cb(evutil_socket_t fd, short what, void *arg)
+static unsigned pending_limit(struct region *r)
+{
+	struct daemon *d = worker_daemon(r->s->w);
+
+	return daemon_cfg_word(d, &d->conf.cfg.limits.pending_faults);
+}
+
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct region *r = arg;
+	struct timeval tv = { 0, RESUME_CHECK_MS * 1000 };
+
+	(void)fd;
+	(void)what;
+	if (r->dead || r->s->dying || !r->hold.paused)
+		return;
+	if (held_now(r->uffd, &r->hold.held_est) == 0 &&
+	    r->hold.held_est < pending_limit(r)) {
+		r->hold.paused = 0;
+		log_client(LOG_INFO, r->s->who.pid, r->v.id,
+			   "client %d region %s: %u faults held, reading its "
+			   "uffd again",
+			   (int)r->s->who.pid, r->name, r->hold.held_est);
+		event_add(r->ev, NULL);
+		return;
+	}
+	evtimer_add(r->hold.resume_ev, &tv);
+}
+
+/* Stop reading r's uffd until its policy lets some held faults go. */
+static int pause_reading(struct region *r, unsigned lim)
+{
+	struct timeval tv = { 0, RESUME_CHECK_MS * 1000 };
+
+	/* Further faults stay queued in the kernel, where they cost the
+	 * client, not us.  The faulting threads were waiting anyway. */
+	if (!r->hold.resume_ev)
+		r->hold.resume_ev = evtimer_new(worker_base(r->s->w), resume_cb, r);
+	if (!r->hold.resume_ev)
+		return 1; /* cannot pause safely: trickle */
+	event_del(r->ev);
+	r->hold.paused = 1;
+	evtimer_add(r->hold.resume_ev, &tv);
+	bounds_count(BOUNDS_FAULT_PAUSE);
+	log_client(LOG_WARNING, r->s->who.pid, r->v.id,
+		   "client %d region %s: %u faults held (limits.pending_faults "
+		   "%u); not reading more until the policy lets some go",
+		   (int)r->s->who.pid, r->name, r->hold.held_est, lim);
+	return 0;
+}
+
+/* How many fault messages to read from r's uffd now (0: paused). */
+static int budget(struct region *r, int fd, int batch)
+{
+	unsigned lim = pending_limit(r);
+	int n;
+
+	/* The common case: a policy that holds nothing, or little. */
+	if (r->hold.held_est + (unsigned)batch <= lim)
+		return batch;
+	if (held_now(fd, &r->hold.held_est) < 0)
+		return batch; /* no fdinfo: cannot tell, do not stall */
+	n = bounds_fault_budget(r->hold.held_est, lim, batch);
+	return n ? n : pause_reading(r, lim);
+}
+
+/* The event callback ------------------------------------------------------- */
+
+/*
+ * One batch from r's uffd: 1 to read on, 0 when this wake-up is done (the
+ * uffd drained, paused, or the region or session gone).
+ */
+static int one_round(struct region *r, int fd, uint64_t spin_ns,
+		     uint64_t *spin_until)
+{
 	struct session *s = r->s;
 	struct uffd_msg msgs[FAULT_BATCH];
+	int want = budget(r, fd, FAULT_BATCH);
+	ssize_t n;
+
+	if (want <= 0)
+		return 0; /* paused: limits.pending_faults */
+	n = read(fd, msgs, sizeof(msgs[0]) * (size_t)want);
+	if (n < 0) {
+		if (errno == EINTR)
+			return 1;
+		if (errno == EAGAIN && *spin_until && now_ns() < *spin_until) {
+			cpu_relax();
+			return 2; /* not a round */
+		}
+		if (errno != EAGAIN) {
+			log_client(LOG_ERR, s->who.pid, r->v.id,
+				   "client %d: reading its uffd: %s",
+				   (int)s->who.pid, strerror(errno));
+			session_drop(s, "uffd read failed");
+		}
+		return 0;
+	}
+	CNT_ADD(worker_stats(s->w)->wakeups, 1);
+	if (resolve_batch(r, fd, msgs, (int)(n / sizeof(msgs[0])), now_ns()) ==
+	    -ESRCH) {
+		session_drop(s, "process has exited");
+		return 0;
+	}
+	/* An event may have ended the region or the session (s is freed
+	 * later than its regions: test it first). */
+	if (s->dying || r->dead)
+		return 0;
+	if (*spin_until) {
+		*spin_until = now_ns() + spin_ns;
+		return 1;
+	}
+	return (size_t)n == sizeof(msgs[0]) * (size_t)want;
+}
+
+static void fault_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct region *r = arg;
+	struct daemon *d = worker_daemon(r->s->w);
 	/* Low-latency mode: poll a while before sleeping, so that the next
 	 * fault of a sequential toucher needs no wake-up of this thread. */
-	uint64_t spin_ns = (uint64_t)CNT_LD(s->w->d->cfg.spin_us) * 1000;
+	uint64_t spin_ns = (uint64_t)CNT_LD(d->conf.cfg.work.spin_us) * 1000;
 	uint64_t spin_until = spin_ns ? now_ns() + spin_ns : 0;
 
 	(void)what;
@@ -355,46 +537,19 @@ void fault_cb(evutil_socket_t fd, short what, void *arg)
 	 * event is level-triggered, so the rest is read on the next turn).
 	 */
 	for (int round = 0; round < FAULT_ROUNDS; round++) {
-		int want = limits_fault_budget(r, (int)fd, FAULT_BATCH);
-		ssize_t n;
-		uint64_t t0;
+		int more = one_round(r, (int)fd, spin_ns, &spin_until);
 
-		if (want <= 0)
-			return; /* paused: limits.pending_faults */
-		n = read(fd, msgs, sizeof(msgs[0]) * (size_t)want);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN && spin_until && now_ns() < spin_until) {
-				round--;
-				__builtin_ia32_pause();
-				continue;
-			}
-			if (errno == EAGAIN)
-				return;
-			log_client(LOG_ERR, s->pid, r->id,
-				   "client %d: reading its uffd: %s", (int)s->pid,
-				   strerror(errno));
-			session_drop(s, "uffd read failed");
+		if (!more)
 			return;
-		}
-		t0 = now_ns();
-		CNT_ADD(s->w->st.wakeups, 1);
-		if (resolve_batch(r, fd, msgs, (int)(n / sizeof(msgs[0])), t0) ==
-		    -ESRCH) {
-			session_drop(s, "process has exited");
-			return;
-		}
-		/* An event may have ended the region or the session (s is
-		 * freed later than its regions: test it first). */
-		if (s->dying || r->dead)
-			return;
-		if (spin_until) {
-			spin_until = now_ns() + spin_ns;
-			continue;
-		}
-		if ((size_t)n < sizeof(msgs[0]) * (size_t)want)
-			return;
+		if (more == 2)
+			round--; /* spinning on an empty uffd */
 	}
+}
+
+int fault_watch(struct region *r, struct event_base *base)
+{
+	/* The fault path must never block on a uffd read. */
+	fcntl(r->uffd, F_SETFL, fcntl(r->uffd, F_GETFL) | O_NONBLOCK);
+	r->ev = event_new(base, r->uffd, EV_READ | EV_PERSIST, fault_cb, r);
+	return r->ev ? 0 : -ENOMEM;
 }

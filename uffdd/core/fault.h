@@ -1,16 +1,23 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * The fault path: drain a region's uffd, ask the policy, install the
+ * mappings.  Runs on the region's worker only; it takes no lock on the
+ * way and allocates nothing.
+ */
 #ifndef UFFDD_FAULT_H
 #define UFFDD_FAULT_H
 
-#include <event2/util.h>
+#include <stdint.h>
 
-#include "daemon.h"
+struct event_base;
+struct region;
+struct uffd_caps;
 
 /* Pick the CONTINUE request number the kernel answers. */
 void fault_init(const struct uffd_caps *caps);
 
-/* libevent callback for a region's uffd (arg: the region). */
-void fault_cb(evutil_socket_t fd, short what, void *arg);
+/* Serve r's uffd from loop base (the event is made, not added). */
+int fault_watch(struct region *r, struct event_base *base);
 
 /*
  * Map [start, start+len) of r now, without a fault (a gate letting go, a

@@ -2,7 +2,8 @@
 /*
  * systemd's file descriptor store: every client connection, uffd and memfd
  * is kept there with a small description, so that a restarted uffdd takes
- * its clients back instead of dropping them.
+ * its clients back instead of dropping them (session_restore.c).  This
+ * module knows names, descriptions and descriptors, not sessions.
  *
  * Names (FDNAME=):  S<sid> connection, s<sid> session description,
  *                   U<rid> uffd, M<rid> memfd, r<rid> region description,
@@ -12,26 +13,65 @@
 #ifndef UFFDD_FDSTORE_H
 #define UFFDD_FDSTORE_H
 
-#include "daemon.h"
+#include <stdint.h>
+#include <time.h>
 
-/* Whether a service manager is there to hold descriptors for us. */
-int fdstore_enabled(void);
+#include "uffdd_proto.h"
 
-/* Worker threads: keep a session / region in the store, or drop it. */
-void fdstore_add_session(const struct session *s);
-void fdstore_add_region(const struct region *r);
-void fdstore_remove_session(const struct session *s);
+struct fdstore_session {
+	char name[UFFDD_NAME_LEN];
+	int granted;
+	int uffd_mode;
+	time_t since;
+};
+
+struct fdstore_region {
+	uint64_t sid; /* its session */
+	uint64_t start, len, offset;
+	int kind;
+	uint32_t page_size;
+	char name[UFFDD_REGION_NAME_LEN];
+	char policy[UFFDD_POLICY_LEN];
+};
+
+/* Worker threads: keep a session's connection / a region, or drop it.
+ * Nothing happens without a service manager to hold them. */
+void fdstore_keep_session(uint64_t sid, int sock,
+			  const struct fdstore_session *d);
+void fdstore_forget_session(uint64_t sid);
+void fdstore_keep_region(uint64_t rid, int uffd, int memfd,
+			 const struct fdstore_region *d);
 /* r's description changed (`uffdctl policy`): store it anew. */
-void fdstore_update_region(const struct region *r);
-void fdstore_remove_region(const struct region *r);
+void fdstore_update_region(uint64_t rid, const struct fdstore_region *d);
+void fdstore_forget_region(uint64_t rid);
+
+/* What systemd passed back at start, by name. */
+struct fdstore_entry {
+	char tag; /* S s U M r */
+	uint64_t id;
+	int fd; /* -1 once taken or dropped */
+};
+
+struct fdstore_set {
+	struct fdstore_entry *e;
+	int n;
+};
 
 /*
- * Main thread, at start: rebuild sessions and regions from the
- * descriptors systemd passed (fds[i] named names[i]; those used are set
- * to -1), and hand them to workers.  Leftovers of clients that exited
- * while we were down are removed from the store.  Returns the number of
- * sessions restored.
+ * Take fds[i] named names[i] (set to -1) into set; descriptors with names
+ * that are none of ours leave the store.  0 or -ENOMEM.
  */
-int fdstore_restore(struct daemon *d, int *fds, char **names, int n);
+int fdstore_open_set(struct fdstore_set *set, int *fds, char **names, int n);
+/* The entry tag/id still held in set, or NULL. */
+struct fdstore_entry *fdstore_get(struct fdstore_set *set, char tag,
+				  uint64_t id);
+/* Take e out of the store and close it. */
+void fdstore_drop(struct fdstore_entry *e);
+/* The description e holds; 0 or -1 (unreadable). */
+int fdstore_read_session(const struct fdstore_entry *e,
+			 struct fdstore_session *d);
+int fdstore_read_region(const struct fdstore_entry *e, struct fdstore_region *d);
+/* Drop whatever no session claimed (logged), free the set. */
+void fdstore_close_set(struct fdstore_set *set);
 
 #endif

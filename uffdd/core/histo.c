@@ -69,12 +69,3 @@ uint64_t histo_pct(const struct histo *h, double p)
 	}
 	return max;
 }
-
-void histo_merge(struct histo *dst, const struct histo *src)
-{
-	for (unsigned i = 0; i < HISTO_N; i++)
-		dst->b[i] += LD(src->b[i]);
-	dst->count += LD(src->count);
-	if (LD(src->max) > dst->max)
-		dst->max = LD(src->max);
-}

@@ -21,7 +21,5 @@ void histo_add(struct histo *h, uint64_t v);
 uint64_t histo_pct(const struct histo *h, double p);
 uint64_t histo_max(const struct histo *h);
 uint64_t histo_count(const struct histo *h);
-/* Add src into dst (reader side: src may be updated meanwhile). */
-void histo_merge(struct histo *dst, const struct histo *src);
 
 #endif

@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 #include "listen.h"
+#include "access.h"
+#include "bounds.h"
+#include "daemon.h"
 #include "log.h"
+#include "session.h"
+#include "session_proto.h"
+#include "worker.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,7 +88,7 @@ static int make_socket(const char *path, int type, unsigned mode)
 	return fd;
 }
 
-/* socket_owner/socket_group (config_security.c); -1 keeps ours. */
+/* socket_owner/socket_group (config_sockets.c); -1 keeps ours. */
 static int set_owner(const char *path, int64_t uid, int64_t gid)
 {
 	if (uid < 0 && gid < 0)
@@ -116,22 +123,23 @@ static int sock_type(int fd)
 /* Anything else systemd hands us comes from the fd store (fdstore.c). */
 static void keep_stored(struct daemon *d, int fd, const char *name)
 {
-	int *nf = realloc(d->stored_fds, sizeof(int) * (size_t)(d->nstored + 1));
+	struct daemon_stored *st = &d->stored;
+	int *nf = realloc(st->fds, sizeof(int) * (size_t)(st->n + 1));
 	char **nn;
 
 	if (nf)
-		d->stored_fds = nf;
-	nn = realloc(d->stored_names, sizeof(char *) * (size_t)(d->nstored + 1));
+		st->fds = nf;
+	nn = realloc(st->names, sizeof(char *) * (size_t)(st->n + 1));
 	if (nn)
-		d->stored_names = nn;
+		st->names = nn;
 	if (!nf || !nn) {
 		close(fd);
 		return;
 	}
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
-	d->stored_fds[d->nstored] = fd;
-	d->stored_names[d->nstored] = strdup(name);
-	d->nstored++;
+	st->fds[st->n] = fd;
+	st->names[st->n] = strdup(name);
+	st->n++;
 }
 
 static void from_systemd(struct daemon *d)
@@ -145,12 +153,12 @@ static void from_systemd(struct daemon *d)
 		int t = sock_type(fd), listening = is_listening(fd);
 		int named = !strcmp(name, "data") || !strcmp(name, "control");
 
-		if (listening && t == SOCK_SEQPACKET && d->data_fd < 0 &&
+		if (listening && t == SOCK_SEQPACKET && d->sock.data_fd < 0 &&
 		    (!strcmp(name, "data") || !named))
-			d->data_fd = fd;
-		else if (listening && t == SOCK_STREAM && d->control_fd < 0 &&
+			d->sock.data_fd = fd;
+		else if (listening && t == SOCK_STREAM && d->sock.control_fd < 0 &&
 			 (!strcmp(name, "control") || !named))
-			d->control_fd = fd;
+			d->sock.control_fd = fd;
 		else if (!named && !listening)
 			keep_stored(d, fd, name); /* from the fd store */
 		else {
@@ -163,36 +171,37 @@ static void from_systemd(struct daemon *d)
 	for (int i = 0; names && i < n; i++)
 		free(names[i]);
 	free(names);
-	if (d->data_fd >= 0)
-		fcntl(d->data_fd, F_SETFL,
-		      fcntl(d->data_fd, F_GETFL) | O_NONBLOCK);
-	if (d->control_fd >= 0)
-		fcntl(d->control_fd, F_SETFL,
-		      fcntl(d->control_fd, F_GETFL) | O_NONBLOCK);
+	if (d->sock.data_fd >= 0)
+		fcntl(d->sock.data_fd, F_SETFL,
+		      fcntl(d->sock.data_fd, F_GETFL) | O_NONBLOCK);
+	if (d->sock.control_fd >= 0)
+		fcntl(d->sock.control_fd, F_SETFL,
+		      fcntl(d->sock.control_fd, F_GETFL) | O_NONBLOCK);
 }
 
 int listen_open(struct daemon *d)
 {
-	d->data_fd = d->control_fd = -1;
+	const struct config_sockets *c = &d->conf.cfg.sock;
+
+	d->sock.data_fd = d->sock.control_fd = -1;
 	from_systemd(d);
-	if (d->data_fd < 0) {
-		d->data_fd = make_socket(d->cfg.socket_path, SOCK_SEQPACKET,
-					 d->cfg.socket_mode);
-		if (d->data_fd < 0)
-			return d->data_fd;
-		d->own_data_sock = 1;
-		if (set_owner(d->cfg.socket_path, d->cfg.socket_uid,
-			      d->cfg.socket_gid) < 0)
+	if (d->sock.data_fd < 0) {
+		d->sock.data_fd = make_socket(c->data_path, SOCK_SEQPACKET,
+					      c->data_mode);
+		if (d->sock.data_fd < 0)
+			return d->sock.data_fd;
+		d->sock.own_data = 1;
+		if (set_owner(c->data_path, c->data_uid, c->data_gid) < 0)
 			return -EPERM;
 	}
-	if (d->control_fd < 0) {
-		d->control_fd = make_socket(d->cfg.control_path, SOCK_STREAM,
-					    d->cfg.control_mode);
-		if (d->control_fd < 0)
-			return d->control_fd;
-		d->own_control_sock = 1;
-		if (set_owner(d->cfg.control_path, d->cfg.control_uid,
-			      d->cfg.control_gid) < 0)
+	if (d->sock.control_fd < 0) {
+		d->sock.control_fd = make_socket(c->control_path, SOCK_STREAM,
+						 c->control_mode);
+		if (d->sock.control_fd < 0)
+			return d->sock.control_fd;
+		d->sock.own_control = 1;
+		if (set_owner(c->control_path, c->control_uid,
+			      c->control_gid) < 0)
 			return -EPERM;
 	}
 	return 0;
@@ -200,12 +209,141 @@ int listen_open(struct daemon *d)
 
 void listen_close(struct daemon *d)
 {
-	if (d->data_fd >= 0)
-		close(d->data_fd);
-	if (d->control_fd >= 0)
-		close(d->control_fd);
-	if (d->own_data_sock)
-		unlink(d->cfg.socket_path);
-	if (d->own_control_sock)
-		unlink(d->cfg.control_path);
+	if (d->sock.data_fd >= 0)
+		close(d->sock.data_fd);
+	if (d->sock.control_fd >= 0)
+		close(d->sock.control_fd);
+	if (d->sock.own_data)
+		unlink(d->conf.cfg.sock.data_path);
+	if (d->sock.own_control)
+		unlink(d->conf.cfg.sock.control_path);
+}
+
+/* The accept loop --------------------------------------------------------- */
+
+static struct event *data_ev, *pause_ev;
+static struct throttle refusals;
+
+/*
+ * May the peer of a connection just accepted come in: access, then
+ * limits.clients and limits.clients_per_uid.  0 to go on; -1 refused
+ * (the peer got an ERROR, the refusal is logged at most once a second,
+ * sock is closed).
+ */
+static int admit(struct daemon *d, int sock)
+{
+	const struct config *c = &d->conf.cfg;
+	struct peer p;
+	char why[160];
+	int code = 0;
+
+	if (peer_read(sock, &p) < 0) {
+		code = EPROTO;
+		snprintf(why, sizeof(why), "no peer credentials");
+	} else if (access_data_allowed(&c->access, &p, why, sizeof(why)) < 0) {
+		code = EACCES;
+		__atomic_add_fetch(&d->n.denied_clients, 1, __ATOMIC_RELAXED);
+	} else if (__atomic_load_n(&d->n.clients, __ATOMIC_RELAXED) >=
+		   c->limits.clients) {
+		code = EUSERS;
+		snprintf(why, sizeof(why), "uffdd serves at most %u clients "
+			 "(limits.clients)", c->limits.clients);
+	} else if (sessions_of_uid(d->workers, p.cr.uid) >=
+		   c->limits.clients_per_uid) {
+		code = EUSERS;
+		snprintf(why, sizeof(why), "uid %u has %u connections already "
+			 "(limits.clients_per_uid)", (unsigned)p.cr.uid,
+			 c->limits.clients_per_uid);
+	}
+	if (!code)
+		return 0;
+	d->n.rejected_clients++;
+	uffdd_send_error(sock, 0, 0, code, "%s", why);
+	close(sock);
+	throttle_log(&refusals, LOG_WARNING, "connection from pid %d uid %u "
+		     "refused: %s", (int)p.cr.pid, (unsigned)p.cr.uid, why);
+	return -1;
+}
+
+/* A connection admitted: its session, served by the least loaded worker. */
+static void serve(struct daemon *d, int c)
+{
+	struct session *s = session_new(c);
+
+	if (!s) {
+		close(c);
+		return;
+	}
+	__atomic_add_fetch(&d->n.clients, 1, __ATOMIC_RELAXED);
+	if (session_serve(s, worker_pick(d->workers)) < 0) {
+		session_discard(s);
+		__atomic_sub_fetch(&d->n.clients, 1, __ATOMIC_RELAXED);
+	}
+}
+
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	event_add(data_ev, NULL);
+}
+
+/* accept failed with errno: say so, at most once a second; pause when
+ * out of descriptors. */
+static void accept_failed(void)
+{
+	static struct throttle t;
+
+	if (errno == EMFILE || errno == ENFILE) {
+		/* The backlog stays readable: without a pause this callback
+		 * would spin. */
+		struct timeval tv = { 0, 100000 };
+
+		throttle_log(&t, LOG_WARNING,
+			     "accept: %s (raise LimitNOFILE=); not accepting "
+			     "for 100 ms",
+			     strerror(errno));
+		event_del(data_ev);
+		event_add(pause_ev, &tv);
+	} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+		throttle_log(&t, LOG_WARNING, "accept: %s", strerror(errno));
+	}
+}
+
+static void accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)what;
+	for (int i = 0; i < 64; i++) {
+		int c = accept4((int)fd, NULL, NULL,
+				SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (c < 0) {
+			accept_failed();
+			return;
+		}
+		if (admit(d, c) == 0)
+			serve(d, c);
+	}
+}
+
+int listen_start(struct daemon *d)
+{
+	data_ev = event_new(d->base, d->sock.data_fd, EV_READ | EV_PERSIST,
+			    accept_cb, d);
+	pause_ev = evtimer_new(d->base, resume_cb, NULL);
+	if (!data_ev || !pause_ev)
+		return -ENOMEM;
+	return event_add(data_ev, NULL);
+}
+
+void listen_stop(void)
+{
+	if (data_ev)
+		event_free(data_ev);
+	if (pause_ev)
+		event_free(pause_ev);
+	data_ev = pause_ev = NULL;
 }

@@ -1,15 +1,24 @@
 /* SPDX-License-Identifier: MIT */
-/* The daemon's two listening sockets: from systemd, or made here. */
+/*
+ * The daemon's two listening sockets (from systemd, or made here), and
+ * the accept loop of the data socket: who may come in, and to which
+ * worker.  Main thread.
+ */
 #ifndef UFFDD_LISTEN_H
 #define UFFDD_LISTEN_H
 
-#include "daemon.h"
+struct daemon;
 
 /*
- * Take "data" and "control" from sd_listen_fds_with_names(), else create
- * them at the configured paths.  Returns 0 or -errno (logged).
+ * Take "data" and "control" from sd_listen_fds_with_names() (anything
+ * else systemd passes is kept for the restore), else create them at the
+ * configured paths.  Returns 0 or -errno (logged).
  */
 int listen_open(struct daemon *d);
 void listen_close(struct daemon *d);
+
+/* Accept clients on the data socket from d's loop. */
+int listen_start(struct daemon *d);
+void listen_stop(void);
 
 #endif

@@ -40,21 +40,6 @@ void log_set_level(int max_level)
 	level = max_level;
 }
 
-int log_level_parse(const char *s)
-{
-	static const char *names[] = { "emerg", "alert", "crit",   "err",
-				       "warning", "notice", "info", "debug" };
-
-	for (int i = 0; i < 8; i++)
-		if (strcmp(s, names[i]) == 0)
-			return i;
-	if (strcmp(s, "error") == 0)
-		return LOG_ERR;
-	if (strcmp(s, "warn") == 0)
-		return LOG_WARNING;
-	return -1;
-}
-
 static void emit(int prio, pid_t pid, uint64_t region, const char *fmt,
 		 va_list ap)
 {

@@ -10,7 +10,6 @@
 
 void log_init(int max_level);
 void log_set_level(int max_level);
-int log_level_parse(const char *s); /* -1 if unknown */
 
 void log_msg(int prio, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

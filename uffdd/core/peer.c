@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include "peer.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/types.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -113,7 +116,7 @@ static int peer_info(int sock, struct pidfd_info *info)
 	return rc < 0 ? -errno : 0;
 }
 
-int peer_ppid(int sock, int *ppid)
+static int peer_ppid(int sock, int *ppid)
 {
 	struct pidfd_info info;
 	int rc = peer_info(sock, &info);
@@ -147,5 +150,117 @@ int peer_unit(int sock, char *unit, size_t len)
 	if (!find_ino(path, sizeof(path), info.cgroupid, 0, &budget))
 		return -ENOENT;
 	unit_of_cgroup_path(path + strlen(root), unit, len);
+	return 0;
+}
+
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59
+#endif
+
+int peer_read(int sock, struct peer *p)
+{
+	socklen_t len = sizeof(p->cr);
+
+	memset(p, 0, sizeof(*p));
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &p->cr, &len) < 0)
+		return -errno;
+	/*
+	 * Supplementary groups as they were at connect (Linux 4.13+); more
+	 * than we keep gives ERANGE: the first PEER_MAX_GROUPS are lost then,
+	 * so the peer may be refused an admin group it has, never granted
+	 * one it lacks.
+	 */
+	len = sizeof(p->groups);
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERGROUPS, p->groups, &len) == 0)
+		p->ngroups = (int)(len / sizeof(gid_t));
+	else
+		p->ngroups = 0;
+	return 0;
+}
+
+void peer_comm(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(buf, len, "?");
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+void peer_printable(char *s)
+{
+	for (; *s; s++)
+		if (!isprint((unsigned char)*s))
+			*s = '?';
+}
+
+/* The executable's name and the systemd unit of pid, from /proc. */
+static void proc_identity(pid_t pid, char *exe, size_t exelen, char *unit,
+			  size_t unitlen)
+{
+	char path[64], buf[PATH_MAX], line[1024];
+	ssize_t n;
+	FILE *f;
+
+	exe[0] = unit[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	n = readlink(path, buf, sizeof(buf) - 1);
+	if (n > 0) {
+		const char *b;
+
+		buf[n] = '\0';
+		b = strrchr(buf, '/');
+		snprintf(exe, exelen, "%.*s", (int)exelen - 1, b ? b + 1 : buf);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		/* The unified hierarchy's line, "0::/system.slice/x.service". */
+		if (strncmp(line, "0::", 3) != 0)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		unit_of_cgroup_path(line + 3, unit, unitlen);
+	}
+	fclose(f);
+}
+
+int peer_identify(int sock, struct peer_id *id)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	int ppid;
+
+	memset(id, 0, sizeof(*id));
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+		return -errno;
+	id->pid = cr.pid;
+	id->uid = cr.uid;
+	id->gid = cr.gid;
+	id->pid_known = 1;
+	peer_comm(cr.pid, id->comm, sizeof(id->comm));
+	proc_identity(cr.pid, id->exe, sizeof(id->exe), id->unit,
+		      sizeof(id->unit));
+	/* Hidden /proc (ProtectProc=invisible): ask the socket instead. */
+	if (!id->unit[0])
+		peer_unit(sock, id->unit, sizeof(id->unit));
+	if (peer_ppid(sock, &ppid) == 0)
+		id->parent_pid = ppid;
+	peer_printable(id->comm);
+	peer_printable(id->exe);
+	peer_printable(id->unit);
 	return 0;
 }

@@ -1,27 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 #include "region.h"
 #include "bounds.h"
-#include "policy/policy.h"
+#include "clock.h"
+#include "peer.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/random.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 /* Index of the first region whose end is above addr. */
-static size_t lower(const struct session *s, uint64_t addr)
+static size_t lower(const struct region_table *t, uint64_t addr)
 {
-	size_t lo = 0, hi = s->nregions;
+	size_t lo = 0, hi = t->n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		const struct region *r = s->regions[mid];
+		const struct region *r = t->v[mid];
 
-		if (r->start + r->len <= addr)
+		if (r->v.start + r->v.len <= addr)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -29,53 +30,51 @@ static size_t lower(const struct session *s, uint64_t addr)
 	return lo;
 }
 
-struct region *region_find(const struct session *s, uint64_t addr)
+struct region *region_find(const struct region_table *t, uint64_t addr)
 {
-	size_t i = lower(s, addr);
+	size_t i = lower(t, addr);
 
-	if (i < s->nregions && s->regions[i]->start <= addr)
-		return s->regions[i];
+	if (i < t->n && t->v[i]->v.start <= addr)
+		return t->v[i];
 	return NULL;
 }
 
-struct region *region_by_id(const struct session *s, uint64_t id)
+struct region *region_by_id(const struct region_table *t, uint64_t id)
 {
-	for (size_t i = 0; i < s->nregions; i++)
-		if (s->regions[i]->id == id)
-			return s->regions[i];
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i]->v.id == id)
+			return t->v[i];
 	return NULL;
 }
 
-int region_insert(struct session *s, struct region *r)
+int region_insert(struct region_table *t, struct region *r)
 {
-	size_t i = lower(s, r->start);
+	size_t i = lower(t, r->v.start);
 
-	if (i < s->nregions && s->regions[i]->start < r->start + r->len)
+	if (i < t->n && t->v[i]->v.start < r->v.start + r->v.len)
 		return -EEXIST;
-	if (s->nregions == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 4;
-		struct region **n = realloc(s->regions, cap * sizeof(*n));
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 4;
+		struct region **n = realloc(t->v, cap * sizeof(*n));
 
 		if (!n)
 			return -ENOMEM;
-		s->regions = n;
-		s->cap = cap;
+		t->v = n;
+		t->cap = cap;
 	}
-	memmove(&s->regions[i + 1], &s->regions[i],
-		(s->nregions - i) * sizeof(*s->regions));
-	s->regions[i] = r;
-	s->nregions++;
+	memmove(&t->v[i + 1], &t->v[i], (t->n - i) * sizeof(*t->v));
+	t->v[i] = r;
+	t->n++;
 	return 0;
 }
 
-void region_remove(struct session *s, struct region *r)
+void region_remove(struct region_table *t, struct region *r)
 {
-	for (size_t i = 0; i < s->nregions; i++) {
-		if (s->regions[i] != r)
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->v[i] != r)
 			continue;
-		memmove(&s->regions[i], &s->regions[i + 1],
-			(s->nregions - i - 1) * sizeof(*s->regions));
-		s->nregions--;
+		memmove(&t->v[i], &t->v[i + 1], (t->n - i - 1) * sizeof(*t->v));
+		t->n--;
 		return;
 	}
 }
@@ -83,16 +82,17 @@ void region_remove(struct session *s, struct region *r)
 void region_free(struct region *r)
 {
 	/* First: a policy lets go of the faults it holds through the uffd. */
-	policy_release(r->pol, r);
-	r->pol = NULL;
-	limits_region_end(r);
-	limits_region_freed();
+	policy_release(r->v.pol, &r->v);
+	r->v.pol = NULL;
+	bounds_region_freed();
+	if (r->hold.resume_ev)
+		event_free(r->hold.resume_ev);
 	if (r->ev)
 		event_free(r->ev);
 	if (r->uffd >= 0)
 		close(r->uffd);
-	if (r->memfd >= 0)
-		close(r->memfd);
+	if (r->v.memfd >= 0)
+		close(r->v.memfd);
 	free(r);
 }
 
@@ -106,36 +106,96 @@ uint64_t random_id(void)
 	return id;
 }
 
-struct region *region_make(struct session *s, const struct region_params *p,
-			   char *err, size_t errlen)
+/* A region of s with no descriptors and no policy, counted as alive. */
+static struct region *blank(struct session *s)
 {
 	struct region *r = calloc(1, sizeof(*r));
 
+	if (!r)
+		return NULL;
+	r->uffd = -1;
+	r->v.memfd = -1;
+	r->v.name = r->name;
+	r->s = s;
+	bounds_region_made(); /* region_free counts it out */
+	return r;
+}
+
+struct region *region_make(struct session *s, const struct region_table *t,
+			   const struct region_params *p, char *err,
+			   size_t errlen)
+{
+	struct policy *pol;
+	struct region *r;
+
+	if (policy_create(p->policy, &pol, err, errlen) < 0)
+		return NULL;
+	r = blank(s);
 	if (!r) {
+		policy_destroy(pol);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	r->uffd = -1;
-	r->memfd = -1;
-	if (policy_create(p->policy, &r->pol, err, errlen) < 0) {
-		free(r);
-		return NULL;
-	}
-	limits_region_made();
-	r->id = p->id;
-	while (!r->id || region_by_id(s, r->id))
-		r->id = random_id();
-	r->s = s;
-	r->start = p->start;
-	r->len = p->len;
-	r->offset = p->offset;
-	r->page_size = p->page_size;
+	r->v.pol = pol;
+	r->v.id = p->id;
+	while (!r->v.id || region_by_id(t, r->v.id))
+		r->v.id = random_id();
+	r->v.start = p->start;
+	r->v.len = p->len;
+	r->v.offset = p->offset;
+	r->v.page_size = p->page_size;
 	r->kind = p->kind;
 	r->uffd_features = p->uffd_features;
 	snprintf(r->name, sizeof(r->name), "%s", p->name[0] ? p->name : "anon");
-	/* Names end up in logs and JSON: keep them printable. */
-	for (char *c = r->name; *c; c++)
-		if (!isprint((unsigned char)*c))
-			*c = '?';
+	peer_printable(r->name);
 	return r;
+}
+
+struct region *region_clone(struct region *src, struct session *dst, int uffd,
+			    uint64_t start, uint64_t len, uint64_t offset,
+			    char *err, size_t errlen)
+{
+	struct region *nr = blank(dst);
+	char why[200];
+
+	if (!nr) {
+		close(uffd);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	nr->uffd = uffd;
+	nr->v.memfd = fcntl(src->v.memfd, F_DUPFD_CLOEXEC, 0);
+	nr->v.id = random_id();
+	nr->v.start = start;
+	nr->v.len = len;
+	nr->v.offset = offset;
+	nr->v.page_size = src->v.page_size;
+	nr->kind = src->kind;
+	nr->uffd_features = src->uffd_features;
+	nr->ctx = src->ctx;
+	nr->parent_ctx = src->parent_ctx;
+	snprintf(nr->name, sizeof(nr->name), "%s", src->name);
+	fcntl(uffd, F_SETFL, fcntl(uffd, F_GETFL) | O_NONBLOCK);
+	nr->v.pol = src->v.pol;
+	if (nr->v.memfd < 0) {
+		snprintf(err, errlen, "dup of the memfd: %s", strerror(errno));
+		nr->v.pol = NULL;
+		region_free(nr);
+		return NULL;
+	}
+	if (policy_attach(nr->v.pol, &nr->v, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "policy %s: %s", src->v.pol->spec, why);
+		nr->v.pol = NULL; /* not attached: not ours to release */
+		region_free(nr);
+		return NULL;
+	}
+	/* The same fault path, on the same loop, as the region it copies. */
+	nr->ev = event_new(event_get_base(src->ev), uffd, EV_READ | EV_PERSIST,
+			   event_get_callback(src->ev), nr);
+	if (!nr->ev) {
+		snprintf(err, errlen, "out of memory");
+		region_free(nr);
+		return NULL;
+	}
+	return nr;
 }

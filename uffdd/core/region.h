@@ -1,18 +1,82 @@
 /* SPDX-License-Identifier: MIT */
-/* A session's region table: sorted by address, binary searched. */
+/*
+ * A region: one client mapping of a memfd, registered MINOR on a uffd the
+ * daemon reads.  Its geometry, memfd, name and policy are what its policy
+ * sees (struct policy_region, `v`); the rest is the core's.
+ *
+ * A region belongs to its session's worker, which alone changes it and
+ * runs its fault path; the worker's lock is held around changes of a
+ * session's table so that other threads may read them.
+ */
 #ifndef UFFDD_REGION_H
 #define UFFDD_REGION_H
 
-#include "daemon.h"
+#include <stddef.h>
+#include <stdint.h>
 
-/* The region of s that contains addr, or NULL. */
-struct region *region_find(const struct session *s, uint64_t addr);
-struct region *region_by_id(const struct session *s, uint64_t id);
+#include "histo.h"
+#include "policy/policy.h"
+#include "uffdd_proto.h"
 
+struct event;
+struct session;
+
+struct region_stats {
+	uint64_t faults;       /* fault messages handled */
+	uint64_t pages_mapped; /* pages installed by CONTINUE */
+	uint64_t errors;       /* faults that could not be resolved cleanly */
+	uint64_t races;        /* EEXIST: another thread won, woken */
+	uint64_t denied;       /* faults refused (UFFDIO_POISON) */
+};
+
+/* limits.pending_faults (fault.c): faults held unanswered, and the pause. */
+struct region_hold {
+	unsigned held_est; /* an estimate, synced from the kernel's count */
+	int paused;        /* not reading the uffd until the policy lets go */
+	struct event *resume_ev;
+};
+
+struct region {
+	struct policy_region v; /* id, start, len, offset, page_size, memfd,
+				   name, pol: what policies see */
+	struct session *s;
+	uint8_t kind; /* UFFDD_KIND_* */
+	int uffd;
+	uint64_t uffd_features;
+	struct event *ev; /* reads the uffd: the fault path */
+	char name[UFFDD_REGION_NAME_LEN];
+	struct region_stats st;
+	struct histo lat; /* ns from reading the fault to the mapping */
+	int dead;         /* retired: freed from the event loop */
+	/*
+	 * Regions cut from one registration (split by munmap/mremap) share
+	 * one userfaultfd context (each holds a dup of it): same ctx id.
+	 */
+	uint64_t ctx;
+	uint64_t parent_ctx; /* fork copy: the parent's ctx id */
+	struct region_hold hold;
+};
+
+/* The region that holds policy view v. */
+static inline struct region *region_of(const struct policy_region *v)
+{
+	return (struct region *)((char *)v - offsetof(struct region, v));
+}
+
+/* A session's regions: sorted by start, never overlapping. */
+struct region_table {
+	struct region **v;
+	size_t n, cap;
+	uint64_t bytes; /* registered bytes */
+};
+
+/* The region of t that contains addr, or NULL. */
+struct region *region_find(const struct region_table *t, uint64_t addr);
+struct region *region_by_id(const struct region_table *t, uint64_t id);
 /* Insert r (caller holds the worker lock).  -EEXIST if it overlaps. */
-int region_insert(struct session *s, struct region *r);
-/* Remove r from its session's table (caller holds the worker lock). */
-void region_remove(struct session *s, struct region *r);
+int region_insert(struct region_table *t, struct region *r);
+/* Remove r from t (caller holds the worker lock). */
+void region_remove(struct region_table *t, struct region *r);
 
 /* What a region is made of, from a REGISTER or from the fd store. */
 struct region_params {
@@ -26,16 +90,28 @@ struct region_params {
 };
 
 /*
- * A region of s (not yet in its table, no descriptors, no event) with its
- * policy created.  NULL with a message in err when the policy is refused.
+ * A region of s (not yet in a table, no descriptors, no event) with its
+ * policy created; its id is unique in t.  NULL with a message in err
+ * when the policy is refused.
  */
-struct region *region_make(struct session *s, const struct region_params *p,
-			   char *err, size_t errlen);
+struct region *region_make(struct session *s, const struct region_table *t,
+			   const struct region_params *p, char *err,
+			   size_t errlen);
 
-/* A random id, never 0 (region and session ids). */
-uint64_t random_id(void);
+/*
+ * A region like src for session dst over [start, start+len) at memfd
+ * offset, serving uffd (taken over, closed on failure), its uffd watched
+ * like src's on the same loop, its policy src's (attached).  Not in a
+ * table.  NULL with a message in err.
+ */
+struct region *region_clone(struct region *src, struct session *dst, int uffd,
+			    uint64_t start, uint64_t len, uint64_t offset,
+			    char *err, size_t errlen);
 
 /* Release everything r holds: its event, uffd, memfd and policy. */
 void region_free(struct region *r);
+
+/* A random id, never 0 (region and session ids). */
+uint64_t random_id(void);
 
 #endif

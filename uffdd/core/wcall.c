@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include "wcall.h"
-#include "log.h"
+#include "worker.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 struct wcall {
 	int (*fn)(struct worker *w, void *arg);
@@ -14,7 +14,6 @@ struct wcall {
 	int done;
 	int refs; /* the caller and the worker */
 	size_t size;
-	TAILQ_ENTRY(wcall) link;
 	unsigned char arg[];
 };
 
@@ -28,12 +27,39 @@ static void put(struct wcall *c)
 		free(c);
 }
 
+/* On the worker. */
+static void run(struct worker *w, void *arg)
+{
+	struct wcall *c = arg;
+	int rc = c->fn(w, c->arg);
+
+	pthread_mutex_lock(&mu);
+	c->rc = rc;
+	c->done = 1;
+	pthread_cond_broadcast(&cv);
+	put(c);
+	pthread_mutex_unlock(&mu);
+}
+
+static struct timespec deadline(int timeout_ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	return until;
+}
+
 int wcall(struct worker *w, int (*fn)(struct worker *w, void *arg), void *arg,
 	  size_t size, int timeout_ms)
 {
 	struct wcall *c = calloc(1, sizeof(*c) + size);
 	struct timespec until;
-	char b = 1;
 	int rc;
 
 	if (!c)
@@ -42,18 +68,11 @@ int wcall(struct worker *w, int (*fn)(struct worker *w, void *arg), void *arg,
 	c->size = size;
 	c->refs = 2;
 	memcpy(c->arg, arg, size);
-	pthread_mutex_lock(&w->lock);
-	TAILQ_INSERT_TAIL(&w->calls, c, link);
-	pthread_mutex_unlock(&w->lock);
-	if (write(w->notify[1], &b, 1) < 0 && errno != EAGAIN)
-		log_err("worker %d: notify: %s", w->idx, strerror(errno));
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
+	if (worker_post(w, run, c) < 0) {
+		free(c);
+		return -ENOMEM;
 	}
+	until = deadline(timeout_ms);
 	pthread_mutex_lock(&mu);
 	while (!c->done)
 		if (pthread_cond_timedwait(&cv, &mu, &until) == ETIMEDOUT)
@@ -67,27 +86,4 @@ int wcall(struct worker *w, int (*fn)(struct worker *w, void *arg), void *arg,
 	put(c);
 	pthread_mutex_unlock(&mu);
 	return rc;
-}
-
-void wcall_run(struct worker *w)
-{
-	for (;;) {
-		struct wcall *c;
-		int rc;
-
-		pthread_mutex_lock(&w->lock);
-		c = TAILQ_FIRST(&w->calls);
-		if (c)
-			TAILQ_REMOVE(&w->calls, c, link);
-		pthread_mutex_unlock(&w->lock);
-		if (!c)
-			return;
-		rc = c->fn(w, c->arg);
-		pthread_mutex_lock(&mu);
-		c->rc = rc;
-		c->done = 1;
-		pthread_cond_broadcast(&cv);
-		put(c);
-		pthread_mutex_unlock(&mu);
-	}
 }

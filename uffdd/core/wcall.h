@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Calls from the main thread into a worker: the control socket's requests
- * that change a region (publish, policy) must run on the region's worker,
- * which alone touches its sessions and policies.
+ * Calls from the main thread into a worker that wait for the answer: the
+ * control socket's requests that change what a worker owns (a region's
+ * policy, a publish, a disconnect) must run on that worker.
  */
 #ifndef UFFDD_WCALL_H
 #define UFFDD_WCALL_H
 
 #include <stddef.h>
 
-#include "daemon.h"
+struct worker;
 
 /*
  * Run fn(w, arg) on worker w and wait for it (main thread).  arg (size
@@ -19,8 +19,5 @@
  */
 int wcall(struct worker *w, int (*fn)(struct worker *w, void *arg), void *arg,
 	  size_t size, int timeout_ms);
-
-/* Worker thread: run the calls queued for w. */
-void wcall_run(struct worker *w);
 
 #endif

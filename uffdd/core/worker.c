@@ -1,18 +1,51 @@
 /* SPDX-License-Identifier: MIT */
 #include "worker.h"
+#include "clock.h"
 #include "log.h"
-#include "session.h"
-#include "wcall.h"
 
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <unistd.h>
 
 #define BEAT_MS 250
+
+struct job {
+	void (*fn)(struct worker *w, void *arg);
+	void *arg;
+	TAILQ_ENTRY(job) link;
+};
+TAILQ_HEAD(job_list, job);
+
+struct worker {
+	int idx;
+	int cpu; /* pinned to this CPU, or -1 */
+	struct worker_pool *pool;
+	pthread_t thread;
+	struct event_base *base;
+	int notify[2]; /* other threads -> worker: jobs, stop */
+	struct event *notify_ev;
+	struct event *beat_ev;
+	uint64_t last_beat_ns; /* atomic: the worker's loop is turning */
+	pthread_mutex_t lock;  /* what it serves; and the job queue */
+	struct job_list jobs;
+	unsigned load; /* atomic */
+	int stop;      /* atomic */
+	struct worker_stats st;
+};
+
+struct worker_pool {
+	struct daemon *d;
+	struct worker *w;
+	int n;
+	int next; /* round robin start of worker_pick */
+	void (*on_exit)(struct worker *w);
+};
 
 static void beat_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -23,30 +56,32 @@ static void beat_cb(evutil_socket_t fd, short what, void *arg)
 	__atomic_store_n(&w->last_beat_ns, now_ns(), __ATOMIC_RELAXED);
 }
 
+static void run_jobs(struct worker *w)
+{
+	struct job_list in;
+
+	TAILQ_INIT(&in);
+	pthread_mutex_lock(&w->lock);
+	TAILQ_CONCAT(&in, &w->jobs, link);
+	pthread_mutex_unlock(&w->lock);
+	while (!TAILQ_EMPTY(&in)) {
+		struct job *j = TAILQ_FIRST(&in);
+
+		TAILQ_REMOVE(&in, j, link);
+		j->fn(w, j->arg);
+		free(j);
+	}
+}
+
 static void notify_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 	char buf[64];
-	struct session_list in;
 
 	(void)what;
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
-	TAILQ_INIT(&in);
-	pthread_mutex_lock(&w->lock);
-	TAILQ_CONCAT(&in, &w->incoming, link);
-	pthread_mutex_unlock(&w->lock);
-	while (!TAILQ_EMPTY(&in)) {
-		struct session *s = TAILQ_FIRST(&in);
-
-		TAILQ_REMOVE(&in, s, link);
-		if (session_attach(s, w) < 0) {
-			log_err("worker %d: cannot attach a session", w->idx);
-			session_discard(s);
-			__atomic_sub_fetch(&w->d->clients, 1, __ATOMIC_RELAXED);
-		}
-	}
-	wcall_run(w);
+	run_jobs(w);
 	if (__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE))
 		event_base_loopbreak(w->base);
 }
@@ -80,28 +115,30 @@ static void *worker_main(void *arg)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	event_base_dispatch(w->base);
-	while (!TAILQ_EMPTY(&w->sessions))
-		session_drop(TAILQ_FIRST(&w->sessions), "daemon stopping");
+	/* What was handed to it meanwhile, then what it serves, ends here. */
+	run_jobs(w);
+	if (w->pool->on_exit)
+		w->pool->on_exit(w);
 	/* Run the deferred frees. */
 	event_base_loop(w->base, EVLOOP_NONBLOCK);
 	return NULL;
 }
 
-static int worker_init(struct daemon *d, struct worker *w, int idx)
+static int worker_init(struct worker_pool *p, struct worker *w, int idx,
+		       int pinned)
 {
 	struct timeval beat = { 0, BEAT_MS * 1000 };
 
 	w->idx = idx;
-	w->d = d;
+	w->pool = p;
 	w->cpu = -1;
-	if (d->cfg.placement == PLACEMENT_PINNED) {
+	w->notify[0] = w->notify[1] = -1;
+	if (pinned) {
 		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 		w->cpu = (int)(idx % (ncpu > 0 ? ncpu : 1));
 	}
-	TAILQ_INIT(&w->sessions);
-	TAILQ_INIT(&w->incoming);
-	TAILQ_INIT(&w->calls);
+	TAILQ_INIT(&w->jobs);
 	pthread_mutex_init(&w->lock, NULL);
 	w->base = event_base_new();
 	if (!w->base)
@@ -119,26 +156,31 @@ static int worker_init(struct daemon *d, struct worker *w, int idx)
 	return 0;
 }
 
-int workers_start(struct daemon *d, int n)
+struct worker_pool *workers_start(struct daemon *d, int n, int pinned,
+				  void (*on_exit)(struct worker *w))
 {
-	int rc;
+	struct worker_pool *p = calloc(1, sizeof(*p));
 
-	d->workers = calloc((size_t)n, sizeof(*d->workers));
-	if (!d->workers)
-		return -ENOMEM;
-	for (int i = 0; i < n; i++) {
-		rc = worker_init(d, &d->workers[i], i);
-		if (rc < 0)
-			return rc;
-		rc = pthread_create(&d->workers[i].thread, NULL, worker_main,
-				    &d->workers[i]);
-		if (rc) {
-			log_err("cannot start worker %d: %s", i, strerror(rc));
-			return -rc;
-		}
-		d->nworkers = i + 1;
+	if (!p || !(p->w = calloc((size_t)n, sizeof(*p->w)))) {
+		free(p);
+		return NULL;
 	}
-	return 0;
+	p->d = d;
+	p->on_exit = on_exit;
+	for (int i = 0; i < n; i++) {
+		int rc = worker_init(p, &p->w[i], i, pinned);
+
+		if (rc == 0)
+			rc = -pthread_create(&p->w[i].thread, NULL, worker_main,
+					     &p->w[i]);
+		if (rc < 0) {
+			log_err("cannot start worker %d: %s", i, strerror(-rc));
+			workers_stop(p);
+			return NULL;
+		}
+		p->n = i + 1;
+	}
+	return p;
 }
 
 static void poke(struct worker *w)
@@ -149,48 +191,65 @@ static void poke(struct worker *w)
 		log_err("worker %d: notify: %s", w->idx, strerror(errno));
 }
 
-struct worker *worker_for_cpu(struct daemon *d, int cpu)
+int worker_post(struct worker *w, void (*fn)(struct worker *w, void *arg),
+		void *arg)
 {
-	for (int i = 0; i < d->nworkers; i++)
-		if (d->workers[i].cpu == cpu)
-			return &d->workers[i];
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return -ENOMEM;
+	j->fn = fn;
+	j->arg = arg;
+	pthread_mutex_lock(&w->lock);
+	TAILQ_INSERT_TAIL(&w->jobs, j, link);
+	pthread_mutex_unlock(&w->lock);
+	poke(w);
+	return 0;
+}
+
+int workers_count(const struct worker_pool *p)
+{
+	return p->n;
+}
+
+struct worker *worker_at(struct worker_pool *p, int i)
+{
+	return &p->w[i];
+}
+
+struct worker *worker_for_cpu(struct worker_pool *p, int cpu)
+{
+	for (int i = 0; i < p->n; i++)
+		if (p->w[i].cpu == cpu)
+			return &p->w[i];
 	return NULL;
 }
 
-void worker_give(struct worker *w, struct session *s)
-{
-	pthread_mutex_lock(&w->lock);
-	TAILQ_INSERT_TAIL(&w->incoming, s, link);
-	pthread_mutex_unlock(&w->lock);
-	poke(w);
-}
-
-int worker_assign(struct daemon *d, struct session *s)
+struct worker *worker_pick(struct worker_pool *p)
 {
 	/* There is always a worker once started: the first is the fallback. */
-	struct worker *best = &d->workers[d->next_worker % d->nworkers];
+	struct worker *best = &p->w[p->next % p->n];
 	unsigned load = ~0u;
 
-	for (int i = 0; i < d->nworkers; i++) {
-		struct worker *w = &d->workers[(d->next_worker + i) % d->nworkers];
-		unsigned l = __atomic_load_n(&w->nsessions, __ATOMIC_RELAXED);
+	for (int i = 0; i < p->n; i++) {
+		struct worker *w = &p->w[(p->next + i) % p->n];
+		unsigned l = worker_load_now(w);
 
 		if (l < load) {
 			load = l;
 			best = w;
 		}
 	}
-	d->next_worker = (d->next_worker + 1) % d->nworkers;
-	worker_give(best, s);
-	return best->idx;
+	p->next = (p->next + 1) % p->n;
+	return best;
 }
 
-int workers_healthy(struct daemon *d, uint64_t max_age_ns)
+int workers_healthy(struct worker_pool *p, uint64_t max_age_ns)
 {
 	uint64_t now = now_ns();
 
-	for (int i = 0; i < d->nworkers; i++) {
-		uint64_t b = __atomic_load_n(&d->workers[i].last_beat_ns,
+	for (int i = 0; i < p->n; i++) {
+		uint64_t b = __atomic_load_n(&p->w[i].last_beat_ns,
 					     __ATOMIC_RELAXED);
 
 		if (now - b > max_age_ns)
@@ -199,30 +258,74 @@ int workers_healthy(struct daemon *d, uint64_t max_age_ns)
 	return 1;
 }
 
-void workers_stop(struct daemon *d)
+int worker_idx(const struct worker *w)
 {
-	for (int i = 0; i < d->nworkers; i++) {
-		__atomic_store_n(&d->workers[i].stop, 1, __ATOMIC_RELEASE);
-		poke(&d->workers[i]);
-	}
-	for (int i = 0; i < d->nworkers; i++) {
-		struct worker *w = &d->workers[i];
+	return w->idx;
+}
 
+struct daemon *worker_daemon(const struct worker *w)
+{
+	return w->pool->d;
+}
+
+struct event_base *worker_base(const struct worker *w)
+{
+	return w->base;
+}
+
+struct worker_stats *worker_stats(struct worker *w)
+{
+	return &w->st;
+}
+
+void worker_lock(struct worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+}
+
+void worker_unlock(struct worker *w)
+{
+	pthread_mutex_unlock(&w->lock);
+}
+
+void worker_load(struct worker *w, int delta)
+{
+	__atomic_add_fetch(&w->load, (unsigned)delta, __ATOMIC_RELAXED);
+}
+
+unsigned worker_load_now(const struct worker *w)
+{
+	return __atomic_load_n(&w->load, __ATOMIC_RELAXED);
+}
+
+/* A worker whose start failed half way has no thread or loop to stop. */
+static void worker_free(struct worker *w, int joined)
+{
+	if (joined)
 		pthread_join(w->thread, NULL);
-		while (!TAILQ_EMPTY(&w->incoming)) {
-			struct session *s = TAILQ_FIRST(&w->incoming);
-
-			TAILQ_REMOVE(&w->incoming, s, link);
-			session_discard(s);
-		}
+	if (w->notify_ev)
 		event_free(w->notify_ev);
+	if (w->beat_ev)
 		event_free(w->beat_ev);
+	if (w->base)
 		event_base_free(w->base);
+	if (w->notify[0] >= 0)
 		close(w->notify[0]);
+	if (w->notify[1] >= 0)
 		close(w->notify[1]);
-		pthread_mutex_destroy(&w->lock);
+	pthread_mutex_destroy(&w->lock);
+}
+
+void workers_stop(struct worker_pool *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < p->n; i++) {
+		__atomic_store_n(&p->w[i].stop, 1, __ATOMIC_RELEASE);
+		poke(&p->w[i]);
 	}
-	free(d->workers);
-	d->workers = NULL;
-	d->nworkers = 0;
+	for (int i = 0; i < p->n; i++)
+		worker_free(&p->w[i], 1);
+	free(p->w);
+	free(p);
 }

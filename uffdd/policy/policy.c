@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The policy table, spec parsing and composition.  Every instance is a
- * chain of stages (a single policy is a chain of one), sorted by phase.
+ * The table of policies (from POLICY_LIST), their names and allow-list
+ * bits, and the calls a policy makes into the core, forwarded to the host
+ * the core gave at start-up.
  */
 #include "policy.h"
-#include "core/daemon.h"
+#include "table.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -12,53 +13,105 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_STAGES 6
-
-static const struct policy_ops *const all[] = {
-	&policy_continue, &policy_around, &policy_populate, &policy_record,
-	&policy_prefetch, &policy_gate,	  &policy_deny,	   &policy_eager,
-};
-
-struct stage {
+#define POLICY_ENTRY(n, client) { &policy_ops_##n, client },
+static const struct {
 	const struct policy_ops *ops;
-	void *state;
-};
+	int client; /* a client may ask for it by default */
+} all[] = { POLICY_LIST(POLICY_ENTRY) };
+#undef POLICY_ENTRY
 
-struct chain {
-	int n;
-	struct stage st[MAX_STAGES];
-};
+#define NPOLICIES (sizeof(all) / sizeof(all[0]))
+_Static_assert(NPOLICIES <= 32, "a policy is a bit in a uint32_t");
+
+static const struct policy_host *host;
+
+void policy_set_host(const struct policy_host *h)
+{
+	host = h;
+}
+
+long policy_map(struct policy_region *r, uint64_t start, uint64_t len,
+		int soft)
+{
+	return host->map(r, start, len, soft);
+}
+
+int policy_deny(struct policy_region *r, uint64_t addr, uint32_t tid)
+{
+	return host->deny(r, addr, tid);
+}
+
+struct event_base *policy_loop(const struct policy_region *r)
+{
+	return host->loop(r);
+}
+
+const struct uffd_caps *policy_caps(const struct policy_region *r)
+{
+	return host->caps(r);
+}
+
+pid_t policy_pid(const struct policy_region *r)
+{
+	return host->pid(r);
+}
+
+uint64_t policy_now_ns(void)
+{
+	return host->now();
+}
+
+void policy_log(const struct policy_region *r, int prio, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	host->log(r, prio, msg);
+}
 
 const char *policy_names(void)
 {
 	static char buf[512];
 
 	if (!buf[0])
-		for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		for (size_t i = 0; i < NPOLICIES; i++) {
 			size_t n = strlen(buf);
 
 			snprintf(buf + n, sizeof(buf) - n, "%s%s", n ? " " : "",
-				 all[i]->usage);
+				 all[i].ops->usage);
 		}
 	return buf;
 }
 
+uint32_t policy_bit(const char *name, size_t n)
+{
+	for (size_t i = 0; i < NPOLICIES; i++)
+		if (strlen(all[i].ops->name) == n &&
+		    strncmp(all[i].ops->name, name, n) == 0)
+			return 1u << i;
+	return 0;
+}
+
 const struct policy_ops *policy_lookup(const char *name, size_t n)
 {
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		if (strlen(all[i]->name) == n &&
-		    strncmp(all[i]->name, name, n) == 0)
-			return all[i];
+	for (size_t i = 0; i < NPOLICIES; i++)
+		if (strlen(all[i].ops->name) == n &&
+		    strncmp(all[i].ops->name, name, n) == 0)
+			return all[i].ops;
 	return NULL;
 }
 
-uint32_t policy_bit(const char *name, size_t n)
+uint32_t policy_client_default(void)
 {
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		if (strlen(all[i]->name) == n &&
-		    strncmp(all[i]->name, name, n) == 0)
-			return 1u << i;
-	return 0;
+	uint32_t bits = 0;
+
+	for (size_t i = 0; i < NPOLICIES; i++)
+		if (all[i].client)
+			bits |= 1u << i;
+	return bits;
 }
 
 const char *policy_bit_names(uint32_t bits, char *buf, size_t len)
@@ -66,24 +119,13 @@ const char *policy_bit_names(uint32_t bits, char *buf, size_t len)
 	size_t n = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+	for (size_t i = 0; i < NPOLICIES; i++)
 		if ((bits & (1u << i)) && n < len)
 			n += (size_t)snprintf(buf + n, len - n, "%s%s",
-					      n ? " " : "", all[i]->name);
+					      n ? " " : "", all[i].ops->name);
 	if (!buf[0])
 		snprintf(buf, len, "(none)");
 	return buf;
-}
-
-uint32_t policy_bits(const struct policy *p)
-{
-	const struct chain *c = p->state;
-	uint32_t bits = 0;
-
-	for (int i = 0; i < c->n; i++)
-		bits |= policy_bit(c->st[i].ops->name,
-				   strlen(c->st[i].ops->name));
-	return bits;
 }
 
 int policy_parse_u64(const char *s, uint64_t *out)
@@ -118,332 +160,6 @@ int policy_parse_u64(const char *s, uint64_t *out)
 		return -EINVAL;
 	*out = v;
 	return 0;
-}
-
-/* Chain callbacks -------------------------------------------------------- */
-
-static void chain_destroy(void *state)
-{
-	struct chain *c = state;
-
-	for (int i = 0; i < c->n; i++)
-		if (c->st[i].ops->destroy)
-			c->st[i].ops->destroy(c->st[i].state);
-	free(c);
-}
-
-static void chain_detach(void *state, struct region *r)
-{
-	struct chain *c = state;
-
-	for (int i = c->n - 1; i >= 0; i--)
-		if (c->st[i].ops->detach)
-			c->st[i].ops->detach(c->st[i].state, r);
-}
-
-static int chain_attach(void *state, struct region *r, char *err,
-			size_t errlen)
-{
-	struct chain *c = state;
-
-	for (int i = 0; i < c->n; i++) {
-		int rc;
-
-		if (!c->st[i].ops->attach)
-			continue;
-		rc = c->st[i].ops->attach(c->st[i].state, r, err, errlen);
-		if (rc < 0) {
-			while (--i >= 0)
-				if (c->st[i].ops->detach)
-					c->st[i].ops->detach(c->st[i].state, r);
-			return rc;
-		}
-	}
-	return 0;
-}
-
-static enum policy_verdict chain_fault(void *state, struct region *r,
-				       uint64_t addr, uint32_t tid,
-				       struct map_range *out)
-{
-	struct chain *c = state;
-
-	for (int i = 0; i < c->n; i++) {
-		enum policy_verdict v;
-
-		if (!c->st[i].ops->fault)
-			continue;
-		v = c->st[i].ops->fault(c->st[i].state, r, addr, tid, out);
-		if (v != POLICY_MAP)
-			return v;
-	}
-	return POLICY_MAP;
-}
-
-static int chain_fill(void *state, struct region *r, uint64_t start,
-		      uint64_t len)
-{
-	struct chain *c = state;
-
-	for (int i = 0; i < c->n; i++) {
-		int rc;
-
-		if (!c->st[i].ops->fill)
-			continue;
-		rc = c->st[i].ops->fill(c->st[i].state, r, start, len);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
-}
-
-static int chain_publish(void *state, struct region *r, uint64_t off,
-			 uint64_t len, char *err, size_t errlen)
-{
-	struct chain *c = state;
-
-	for (int i = 0; i < c->n; i++)
-		if (c->st[i].ops->publish)
-			return c->st[i].ops->publish(c->st[i].state, r, off,
-						     len, err, errlen);
-	snprintf(err, errlen, "PUBLISH needs a region with the gate policy");
-	return -EOPNOTSUPP;
-}
-
-static void chain_status(void *state, struct json_object *o)
-{
-	struct chain *c = state;
-
-	for (int i = 0; i < c->n; i++)
-		if (c->st[i].ops->status)
-			c->st[i].ops->status(c->st[i].state, o);
-}
-
-static const struct policy_ops chain_ops = {
-	.name = "chain",
-	.usage = "a+b",
-	.destroy = chain_destroy,
-	.attach = chain_attach,
-	.detach = chain_detach,
-	.fault = chain_fault,
-	.fill = chain_fill,
-	.publish = chain_publish,
-	.status = chain_status,
-};
-
-/* Instances ---------------------------------------------------------------- */
-
-static int add_stage(struct chain *c, const char *part, size_t plen,
-		     char *err, size_t errlen)
-{
-	char buf[128];
-	const char *colon;
-	size_t nlen;
-	const struct policy_ops *ops;
-	int rc;
-
-	if (plen == 0) {
-		snprintf(err, errlen, "empty policy in a composition");
-		return -EINVAL;
-	}
-	snprintf(buf, sizeof(buf), "%.*s", (int)plen, part);
-	colon = strchr(buf, ':');
-	nlen = colon ? (size_t)(colon - buf) : strlen(buf);
-	ops = policy_lookup(buf, nlen);
-	if (!ops) {
-		snprintf(err, errlen, "unknown policy \"%.*s\" (known: %s)",
-			 (int)nlen, buf, policy_names());
-		return -EINVAL;
-	}
-	for (int i = 0; i < c->n; i++)
-		if (c->st[i].ops == ops) {
-			snprintf(err, errlen,
-				 "policy \"%s\" appears twice in \"%s\"",
-				 ops->name, buf);
-			return -EINVAL;
-		}
-	if (c->n == MAX_STAGES) {
-		snprintf(err, errlen, "more than %d policies composed",
-			 MAX_STAGES);
-		return -EINVAL;
-	}
-	if (colon && !colon[1]) {
-		snprintf(err, errlen, "policy \"%s\": empty argument after ':' "
-			 "(usage: %s)", ops->name, ops->usage);
-		return -EINVAL;
-	}
-	rc = ops->create(colon ? colon + 1 : NULL, &c->st[c->n].state, err,
-			 errlen);
-	if (rc < 0)
-		return rc;
-	c->st[c->n].ops = ops;
-	c->n++;
-	return 0;
-}
-
-int policy_create(const char *spec, struct policy **out, char *err,
-		  size_t errlen)
-{
-	struct policy *p;
-	struct chain *c;
-	const char *s;
-	int rc;
-
-	*out = NULL;
-	if (strlen(spec) >= sizeof(p->spec)) {
-		snprintf(err, errlen, "policy \"%.32s...\" is too long", spec);
-		return -EINVAL;
-	}
-	if (!*spec) {
-		snprintf(err, errlen, "empty policy (known: %s)", policy_names());
-		return -EINVAL;
-	}
-	p = calloc(1, sizeof(*p));
-	c = calloc(1, sizeof(*c));
-	if (!p || !c) {
-		free(p);
-		free(c);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	for (s = spec;;) {
-		const char *plus = strchr(s, '+');
-		size_t plen = plus ? (size_t)(plus - s) : strlen(s);
-
-		rc = add_stage(c, s, plen, err, errlen);
-		if (rc < 0) {
-			chain_destroy(c);
-			free(p);
-			return rc;
-		}
-		if (!plus)
-			break;
-		s = plus + 1;
-	}
-	/* Stable sort by phase: the written order breaks ties. */
-	for (int i = 1; i < c->n; i++) {
-		struct stage t = c->st[i];
-		int j = i;
-
-		while (j > 0 && c->st[j - 1].ops->phase > t.ops->phase) {
-			c->st[j] = c->st[j - 1];
-			j--;
-		}
-		c->st[j] = t;
-	}
-	for (int i = 1; i < c->n; i++)
-		if (c->st[i].ops->phase == PHASE_DECIDE &&
-		    c->st[i - 1].ops->phase == PHASE_DECIDE) {
-			snprintf(err, errlen, "\"%s\" and \"%s\" cannot be "
-				 "composed: both decide on every fault",
-				 c->st[i - 1].ops->name, c->st[i].ops->name);
-			chain_destroy(c);
-			free(p);
-			return -EINVAL;
-		}
-	p->ops = &chain_ops;
-	p->state = c;
-	snprintf(p->spec, sizeof(p->spec), "%s", spec);
-	*out = p;
-	return 0;
-}
-
-int policy_check(const char *spec, char *err, size_t errlen)
-{
-	struct policy *p;
-	int rc = policy_create(spec, &p, err, errlen);
-
-	if (rc == 0)
-		policy_destroy(p);
-	return rc;
-}
-
-void policy_destroy(struct policy *p)
-{
-	if (!p)
-		return;
-	if (p->ops->destroy)
-		p->ops->destroy(p->state);
-	free(p);
-}
-
-int policy_attach(struct policy *p, struct region *r, char *err,
-		  size_t errlen)
-{
-	int rc;
-
-	if (!p->based) {
-		p->base_offset = r->offset;
-		p->based = 1;
-	}
-	rc = p->ops->attach ? p->ops->attach(p->state, r, err, errlen) : 0;
-	if (rc < 0) {
-		if (!p->refs)
-			p->based = 0;
-		return rc;
-	}
-	p->refs++;
-	return 0;
-}
-
-void policy_release(struct policy *p, struct region *r)
-{
-	if (!p)
-		return;
-	if (!p->refs) { /* never attached */
-		policy_destroy(p);
-		return;
-	}
-	if (p->ops->detach)
-		p->ops->detach(p->state, r);
-	if (--p->refs == 0)
-		policy_destroy(p);
-}
-
-int policy_fill(struct region *r, uint64_t start, uint64_t len)
-{
-	return r->pol->ops->fill ? r->pol->ops->fill(r->pol->state, r, start,
-						     len)
-				 : 0;
-}
-
-int policy_publish(struct region *r, uint64_t off, uint64_t len, char *err,
-		   size_t errlen)
-{
-	if (off > r->len || len > r->len - off || !len) {
-		snprintf(err, errlen,
-			 "range %llu+%llu is not inside the region (%llu bytes)",
-			 (unsigned long long)off, (unsigned long long)len,
-			 (unsigned long long)r->len);
-		return -EINVAL;
-	}
-	return chain_publish(r->pol->state, r, off, len, err, errlen);
-}
-
-void policy_each(const struct policy *p,
-		 void (*fn)(const struct policy_ops *ops, void *state,
-			    void *arg),
-		 void *arg)
-{
-	const struct chain *c = p->state;
-
-	for (int i = 0; i < c->n; i++)
-		fn(c->st[i].ops, c->st[i].state, arg);
-}
-
-uint64_t policy_page(const struct region *r, uint64_t addr)
-{
-	return (addr - r->start + r->offset - r->pol->base_offset) /
-	       r->page_size;
-}
-
-uint64_t policy_addr(const struct region *r, uint64_t idx)
-{
-	uint64_t m = r->pol->base_offset + idx * r->page_size;
-
-	if (m < r->offset || m - r->offset >= r->len)
-		return 0;
-	return r->start + (m - r->offset);
 }
 
 void policy_json_count(struct json_object *o, const char *key,

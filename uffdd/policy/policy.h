@@ -1,6 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Policies: what the daemon does with a minor fault in a region.
+ * Policies: what the daemon does with a minor fault in a region.  This
+ * header is the whole world a policy sees: the region it serves (struct
+ * policy_region, kept current by the core), what it may do with it
+ * (policy_map, policy_deny, policy_loop, policy_caps, policy_log), and the
+ * hooks it implements (struct policy_ops).  A policy includes this header
+ * and nothing else of the daemon (its counters come with it).
+ *
  * Each policy is a module with one policy_ops; an instance (struct policy)
  * lives with its region and is called only from the region's worker.
  *
@@ -18,11 +24,52 @@
 #ifndef UFFDD_POLICY_H
 #define UFFDD_POLICY_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <syslog.h>
 
-struct region;
+#include "counter.h"
+#include "probe.h"
+
+struct event_base;
 struct json_object;
+struct policy;
+
+/*
+ * Every policy, once: X(name, client).  client is 1 when a client may ask
+ * for it by default (the default of client_policies); 0 for those that
+ * open a file named by the client or otherwise need the administrator's
+ * say.  The table, the allow-list bits, --help and the documented lists
+ * all follow this order.  Adding a policy: its file (policy_NAME.c
+ * defining `const struct policy_ops policy_ops_NAME`) and one line here.
+ */
+#define POLICY_LIST(X) \
+	X(continue, 1) \
+	X(around, 1)   \
+	X(populate, 0) \
+	X(record, 0)   \
+	X(prefetch, 0) \
+	X(gate, 1)     \
+	X(deny, 1)     \
+	X(eager, 1)
+
+/*
+ * What a policy sees of a region it serves.  Read-only for policies; the
+ * core keeps it current (a region moved by mremap has a new start, a piece
+ * of a split region its own start, len and offset).
+ */
+struct policy_region {
+	uint64_t id;        /* the region's id (status, logs) */
+	uint64_t start;     /* its first byte in the client's address space */
+	uint64_t len;       /* bytes, a multiple of page_size */
+	uint64_t offset;    /* memfd offset of start */
+	uint32_t page_size; /* 4 KiB (shmem) or the hugepage size */
+	int memfd;          /* the client's memfd: a policy may map it */
+	const char *name;   /* as the client named it (printable) */
+	struct policy *pol; /* the instance serving it */
+};
 
 enum policy_verdict {
 	POLICY_MAP,  /* CONTINUE the range in *out */
@@ -40,14 +87,12 @@ enum policy_phase {
 	PHASE_OBSERVE = 0, /* record: sees every fault */
 	PHASE_SHAPE = 10,  /* around: widens the range */
 	PHASE_DECIDE = 20, /* gate, deny: may hold, refuse or narrow */
-	PHASE_FILL = 30,   /* populate: makes the range's contents */
+	PHASE_CONTENT = 30, /* populate: makes the range's bytes */
 	PHASE_BASE = 40,   /* continue, prefetch */
 };
 
 /* policy_ops.flags */
 #define POLICY_F_FILE 0x1u /* reads or writes a file named in its args */
-#define POLICY_F_MAPS 0x2u /* maps the client's memfd (needs F_SEAL_SHRINK) */
-#define POLICY_F_ONCE 0x4u /* at most one stage of this kind in a composition */
 
 struct policy_ops {
 	const char *name;
@@ -66,12 +111,13 @@ struct policy_ops {
 	 * copy, a piece of a split region, or `uffdctl policy`).  The first
 	 * attach may refuse (the registration fails with err).  Worker thread.
 	 */
-	int (*attach)(void *state, struct region *r, char *err, size_t errlen);
+	int (*attach)(void *state, struct policy_region *r, char *err,
+		      size_t errlen);
 	/*
 	 * Optional: r stops using the instance.  Must let go of every fault of
 	 * r it holds (map them) and stop background work on r.
 	 */
-	void (*detach)(void *state, struct region *r);
+	void (*detach)(void *state, struct policy_region *r);
 	/*
 	 * addr is the faulting page's address (page aligned, inside r), tid
 	 * the faulting thread (0 if unknown).  *out holds the range proposed
@@ -79,17 +125,18 @@ struct policy_ops {
 	 * widen or narrow it but must keep addr inside.  NULL: map the
 	 * proposed range as it is.
 	 */
-	enum policy_verdict (*fault)(void *state, struct region *r,
+	enum policy_verdict (*fault)(void *state, struct policy_region *r,
 				     uint64_t addr, uint32_t tid,
 				     struct map_range *out);
 	/*
 	 * Optional: make [start, start+len) ready to be mapped without a fault
 	 * (prefetch, a gate letting held faults go).  < 0 vetoes mapping it.
 	 */
-	int (*fill)(void *state, struct region *r, uint64_t start, uint64_t len);
+	int (*prepare)(void *state, struct policy_region *r, uint64_t start,
+		       uint64_t len);
 	/* Optional: a producer published [off, off+len) of r (region bytes). */
-	int (*publish)(void *state, struct region *r, uint64_t off, uint64_t len,
-		       char *err, size_t errlen);
+	int (*publish)(void *state, struct policy_region *r, uint64_t off,
+		       uint64_t len, char *err, size_t errlen);
 	/* Optional: the policy's own counters for `uffdctl status`. */
 	void (*status)(void *state, struct json_object *o);
 	/* Optional (POLICY_F_FILE): the path the instance uses. */
@@ -100,10 +147,57 @@ struct policy {
 	const struct policy_ops *ops; /* a single policy or the chain */
 	void *state;
 	char spec[128];
-	unsigned refs;     /* regions using it (worker thread only) */
-	int based;         /* base_offset set */
+	unsigned refs;        /* regions using it (worker thread only) */
+	int based;            /* base_offset set */
 	uint64_t base_offset; /* memfd offset of the first region's start */
 };
+
+#define POLICY_DECLARE(n, client) extern const struct policy_ops policy_ops_##n;
+POLICY_LIST(POLICY_DECLARE)
+#undef POLICY_DECLARE
+
+/* What a policy may do with a region (the core answers) ---------------------- */
+
+/*
+ * Map [start, start+len) of r now, without a fault (a gate letting go, a
+ * prefetch, eager).  soft: pages absent from the page cache or already
+ * mapped are skipped quietly.  The pages mapped, or -errno (-ESRCH: the
+ * process is gone or r was retired).
+ */
+long policy_map(struct policy_region *r, uint64_t start, uint64_t len,
+		int soft);
+/* Refuse the access to the page at addr (UFFDIO_POISON: SIGBUS). */
+int policy_deny(struct policy_region *r, uint64_t addr, uint32_t tid);
+/* The event loop of r's worker: a policy's timers and background work. */
+struct event_base *policy_loop(const struct policy_region *r);
+/* What the running kernel offers (UFFDIO_POISON, its release, ...). */
+const struct uffd_caps *policy_caps(const struct policy_region *r);
+/* The pid of r's client (as it is known now). */
+pid_t policy_pid(const struct policy_region *r);
+/* The daemon's clock (CLOCK_MONOTONIC, ns). */
+uint64_t policy_now_ns(void);
+/* A log line carrying r's client pid and region id as journal fields;
+ * r may be NULL (a line about no region). */
+void policy_log(const struct policy_region *r, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * The core's side of the calls above, given once at start-up.  The
+ * policy_region a call gets is always one the core handed to a hook.
+ */
+struct policy_host {
+	long (*map)(struct policy_region *r, uint64_t start, uint64_t len,
+		    int soft);
+	int (*deny)(struct policy_region *r, uint64_t addr, uint32_t tid);
+	struct event_base *(*loop)(const struct policy_region *r);
+	const struct uffd_caps *(*caps)(const struct policy_region *r);
+	pid_t (*pid)(const struct policy_region *r);
+	uint64_t (*now)(void);
+	void (*log)(const struct policy_region *r, int prio, const char *msg);
+};
+void policy_set_host(const struct policy_host *host);
+
+/* The framework: instances, composition, the table ------------------------- */
 
 /* "name", "name:args" or "a+b...".  Returns 0 or -errno with err set. */
 int policy_create(const char *spec, struct policy **out, char *err,
@@ -113,16 +207,21 @@ int policy_check(const char *spec, char *err, size_t errlen);
 void policy_destroy(struct policy *p);
 
 /* r starts using p (takes a reference); on failure p is untouched. */
-int policy_attach(struct policy *p, struct region *r, char *err,
+int policy_attach(struct policy *p, struct policy_region *r, char *err,
 		  size_t errlen);
 /* r stops using p (drops the reference, frees p with the last one). */
-void policy_release(struct policy *p, struct region *r);
+void policy_release(struct policy *p, struct policy_region *r);
 
-/* Run every stage's fill over the range; < 0 if a stage vetoed it. */
-int policy_fill(struct region *r, uint64_t start, uint64_t len);
+/* The fault hook of r's policy (its stages in order); *out as above. */
+enum policy_verdict policy_fault(struct policy_region *r, uint64_t addr,
+				 uint32_t tid, struct map_range *out);
+/* Run every stage's prepare over the range; < 0 if a stage vetoed it. */
+int policy_prepare(struct policy_region *r, uint64_t start, uint64_t len);
 /* Hand a publish to the stage that takes it (-EOPNOTSUPP if none). */
-int policy_publish(struct region *r, uint64_t off, uint64_t len, char *err,
-		   size_t errlen);
+int policy_publish(struct policy_region *r, uint64_t off, uint64_t len,
+		   char *err, size_t errlen);
+/* Every stage's counters into o (status). */
+void policy_status(const struct policy *p, struct json_object *o);
 
 /* Call fn for each stage's ops/state (one call for a single policy). */
 void policy_each(const struct policy *p,
@@ -131,21 +230,21 @@ void policy_each(const struct policy *p,
 		 void *arg);
 
 /* The memfd page index of addr in r, relative to r's policy's base. */
-uint64_t policy_page(const struct region *r, uint64_t addr);
+uint64_t policy_page(const struct policy_region *r, uint64_t addr);
 /* The address in r of policy page idx, or 0 if r does not map it. */
-uint64_t policy_addr(const struct region *r, uint64_t idx);
+uint64_t policy_addr(const struct policy_region *r, uint64_t idx);
 
 /* Add counter v (read with a relaxed load) to a policy's status object. */
 void policy_json_count(struct json_object *o, const char *key,
 		       const uint64_t *v);
 
-/* Names of all policies, space separated (for --help). */
+/* Names of all policies with their usage, space separated (--help). */
 const char *policy_names(void);
-/* The ops of a policy name (length n), or NULL. */
-const struct policy_ops *policy_lookup(const char *name, size_t n);
 
 /* A bit per policy name (for allow lists); 0 if unknown. */
 uint32_t policy_bit(const char *name, size_t n);
+/* The bits of the policies a client may ask for by default. */
+uint32_t policy_client_default(void);
 /* The names whose bits are set, space separated, into buf. */
 const char *policy_bit_names(uint32_t bits, char *buf, size_t len);
 /* The bits of every stage of p. */
@@ -153,14 +252,5 @@ uint32_t policy_bits(const struct policy *p);
 
 /* Shared argument parsing: "123", "4k", "2M"; returns 0 or -EINVAL. */
 int policy_parse_u64(const char *s, uint64_t *out);
-
-extern const struct policy_ops policy_continue;
-extern const struct policy_ops policy_around;
-extern const struct policy_ops policy_populate;
-extern const struct policy_ops policy_record;
-extern const struct policy_ops policy_prefetch;
-extern const struct policy_ops policy_gate;
-extern const struct policy_ops policy_deny;
-extern const struct policy_ops policy_eager;
 
 #endif

@@ -6,7 +6,6 @@
  * Pages of the window that are not in the page cache, or already mapped,
  * are skipped page by page by the fault path (a "soft" range).
  */
-#include "core/daemon.h"
 #include "policy.h"
 
 #include <errno.h>
@@ -50,7 +49,7 @@ static void around_destroy(void *state)
 	free(state);
 }
 
-static enum policy_verdict around_fault(void *state, struct region *r,
+static enum policy_verdict around_fault(void *state, struct policy_region *r,
 					uint64_t addr, uint32_t tid,
 					struct map_range *out)
 {
@@ -84,7 +83,7 @@ static void around_status(void *state, struct json_object *o)
 	policy_json_count(o, "around_windows", &a->windows);
 }
 
-const struct policy_ops policy_around = {
+const struct policy_ops policy_ops_around = {
 	.name = "around",
 	.usage = "around:N",
 	.phase = PHASE_SHAPE,

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* continue: map the faulting page at once. */
-#include "core/daemon.h"
 #include "policy.h"
 
 #include <errno.h>
@@ -17,7 +16,7 @@ static int cont_create(const char *args, void **state, char *err,
 	return 0;
 }
 
-const struct policy_ops policy_continue = {
+const struct policy_ops policy_ops_continue = {
 	.name = "continue",
 	.usage = "continue",
 	.phase = PHASE_BASE,

@@ -6,7 +6,6 @@
  * (before Linux 6.6) cannot refuse a minor fault without leaving the thread
  * hanging, so the region is refused at registration instead.
  */
-#include "core/daemon.h"
 #include "policy.h"
 
 #include <errno.h>
@@ -23,20 +22,22 @@ static int deny_create(const char *args, void **state, char *err,
 	return 0;
 }
 
-static int deny_attach(void *state, struct region *r, char *err,
+static int deny_attach(void *state, struct policy_region *r, char *err,
 		       size_t errlen)
 {
+	const struct uffd_caps *caps = policy_caps(r);
+
 	(void)state;
-	if (!r->s->w->d->caps.poison) {
+	if (!caps->poison) {
 		snprintf(err, errlen,
 			 "deny needs UFFDIO_POISON (Linux 6.6+), which this "
-			 "kernel (%s) lacks", r->s->w->d->caps.release);
+			 "kernel (%s) lacks", caps->release);
 		return -EOPNOTSUPP;
 	}
 	return 0;
 }
 
-static enum policy_verdict deny_fault(void *state, struct region *r,
+static enum policy_verdict deny_fault(void *state, struct policy_region *r,
 				      uint64_t addr, uint32_t tid,
 				      struct map_range *out)
 {
@@ -49,7 +50,7 @@ static enum policy_verdict deny_fault(void *state, struct region *r,
 }
 
 /* Nothing is ever mapped ahead of a fault (prefetch) either. */
-static int deny_fill(void *state, struct region *r, uint64_t start,
+static int deny_prepare(void *state, struct policy_region *r, uint64_t start,
 		     uint64_t len)
 {
 	(void)state;
@@ -59,12 +60,12 @@ static int deny_fill(void *state, struct region *r, uint64_t start,
 	return -EACCES;
 }
 
-const struct policy_ops policy_deny = {
+const struct policy_ops policy_ops_deny = {
 	.name = "deny",
 	.usage = "deny",
 	.phase = PHASE_DECIDE,
 	.create = deny_create,
 	.attach = deny_attach,
 	.fault = deny_fault,
-	.fill = deny_fill,
+	.prepare = deny_prepare,
 };

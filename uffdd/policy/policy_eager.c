@@ -6,9 +6,6 @@
  * at registration instead of one fault per page it touches: cheap with 2 MiB
  * pages, costly for large regions of 4 KiB pages.
  */
-#include "core/daemon.h"
-#include "core/fault.h"
-#include "core/log.h"
 #include "policy.h"
 
 #include <errno.h>
@@ -46,7 +43,7 @@ static void eager_destroy(void *state)
 	free(state);
 }
 
-static int eager_attach(void *state, struct region *r, char *err,
+static int eager_attach(void *state, struct policy_region *r, char *err,
 			size_t errlen)
 {
 	struct eager *e = state;
@@ -55,11 +52,10 @@ static int eager_attach(void *state, struct region *r, char *err,
 	(void)err;
 	(void)errlen;
 	/* Soft: pages not in the page cache are left to fault as usual. */
-	n = fault_map(r, r->start, r->len, 1);
+	n = policy_map(r, r->start, r->len, 1);
 	if (n < 0)
-		log_client(LOG_WARNING, r->s->pid, r->id,
-			   "eager: mapping region %016" PRIx64 ": %s", r->id,
-			   strerror((int)-n));
+		policy_log(r, LOG_WARNING, "eager: mapping region %016" PRIx64
+			   ": %s", r->id, strerror((int)-n));
 	else
 		CNT_ADD(e->pages, (uint64_t)n);
 	CNT_ADD(e->attaches, 1);
@@ -74,11 +70,10 @@ static void eager_status(void *state, struct json_object *o)
 	policy_json_count(o, "eager_attaches", &e->attaches);
 }
 
-const struct policy_ops policy_eager = {
+const struct policy_ops policy_ops_eager = {
 	.name = "eager",
 	.usage = "eager",
 	.phase = PHASE_BASE,
-	.flags = POLICY_F_ONCE,
 	.create = eager_create,
 	.destroy = eager_destroy,
 	.attach = eager_attach,

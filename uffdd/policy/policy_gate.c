@@ -8,9 +8,6 @@
  * a fault held that long is mapped anyway (action=map, the default) or
  * refused with SIGBUS (action=deny).
  */
-#include "core/daemon.h"
-#include "core/fault.h"
-#include "core/log.h"
 #include "policy.h"
 
 #include <errno.h>
@@ -23,7 +20,7 @@
 #define MAX_TIMEOUT_MS (24ull * 3600 * 1000)
 
 struct held {
-	struct region *r;
+	struct policy_region *r;
 	uint64_t addr;
 	uint32_t tid;
 	uint64_t since_ns;
@@ -109,7 +106,7 @@ static int published(const struct gate *g, uint64_t idx)
 
 static void arm(struct gate *g)
 {
-	uint64_t first = UINT64_MAX, now = now_ns(), due;
+	uint64_t first = UINT64_MAX, now = policy_now_ns(), due;
 	struct timeval tv;
 
 	if (!g->timer || !g->timeout_ms || !g->nheld)
@@ -132,22 +129,22 @@ static void let_go(struct gate *g, size_t i, int deny)
 	g->held[i] = g->held[--g->nheld];
 	CNT_ADD(g->waiting, (uint64_t)-1);
 	if (deny) {
-		fault_deny(h.r, h.addr, h.tid);
+		policy_deny(h.r, h.addr, h.tid);
 		return;
 	}
 	g->bypass++;
 	/* Composed with populate: the page's bytes first. */
-	if (policy_fill(h.r, h.addr, h.r->page_size) < 0)
-		fault_deny(h.r, h.addr, h.tid);
+	if (policy_prepare(h.r, h.addr, h.r->page_size) < 0)
+		policy_deny(h.r, h.addr, h.tid);
 	else
-		fault_map(h.r, h.addr, h.r->page_size, 1);
+		policy_map(h.r, h.addr, h.r->page_size, 1);
 	g->bypass--;
 }
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct gate *g = arg;
-	uint64_t now = now_ns(), tmo = g->timeout_ms * 1000000ull;
+	uint64_t now = policy_now_ns(), tmo = g->timeout_ms * 1000000ull;
 
 	(void)fd;
 	(void)what;
@@ -156,10 +153,10 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 			struct held *h = &g->held[i];
 
 			CNT_ADD(g->timeouts, 1);
-			log_client(LOG_NOTICE, h->r->s->pid, h->r->id,
+			policy_log(h->r, LOG_NOTICE,
 				   "client %d tid %u region %s: fault at "
 				   "%#llx not published within %llu ms: %s",
-				   (int)h->r->s->pid, h->tid, h->r->name,
+				   (int)policy_pid(h->r), h->tid, h->r->name,
 				   (unsigned long long)h->addr,
 				   (unsigned long long)g->timeout_ms,
 				   g->deny_on_timeout ? "denied" : "mapped");
@@ -171,14 +168,14 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	arm(g);
 }
 
-static int gate_attach(void *state, struct region *r, char *err,
+static int gate_attach(void *state, struct policy_region *r, char *err,
 		       size_t errlen)
 {
 	struct gate *g = state;
 
 	if (g->pub)
 		return 0; /* a fork copy or a piece: same pages */
-	if (g->deny_on_timeout && !r->s->w->d->caps.poison) {
+	if (g->deny_on_timeout && !policy_caps(r)->poison) {
 		snprintf(err, errlen,
 			 "gate action=deny needs UFFDIO_POISON (Linux 6.6+), "
 			 "which this kernel lacks");
@@ -191,7 +188,7 @@ static int gate_attach(void *state, struct region *r, char *err,
 		return -ENOMEM;
 	}
 	if (g->timeout_ms) {
-		g->timer = event_new(r->s->w->base, -1, 0, timer_cb, g);
+		g->timer = event_new(policy_loop(r), -1, 0, timer_cb, g);
 		if (!g->timer) {
 			free(g->pub);
 			g->pub = NULL;
@@ -202,7 +199,7 @@ static int gate_attach(void *state, struct region *r, char *err,
 	return 0;
 }
 
-static void gate_detach(void *state, struct region *r)
+static void gate_detach(void *state, struct policy_region *r)
 {
 	struct gate *g = state;
 
@@ -215,7 +212,7 @@ static void gate_detach(void *state, struct region *r)
 		event_del(g->timer);
 }
 
-static enum policy_verdict gate_fault(void *state, struct region *r,
+static enum policy_verdict gate_fault(void *state, struct policy_region *r,
 				      uint64_t addr, uint32_t tid,
 				      struct map_range *out)
 {
@@ -241,7 +238,7 @@ static enum policy_verdict gate_fault(void *state, struct region *r,
 		struct held *n = realloc(g->held, cap * sizeof(*n));
 
 		if (!n) {
-			log_client(LOG_ERR, r->s->pid, r->id,
+			policy_log(r, LOG_ERR,
 				   "gate: out of memory: mapping %#llx "
 				   "unpublished", (unsigned long long)addr);
 			return POLICY_MAP;
@@ -249,7 +246,7 @@ static enum policy_verdict gate_fault(void *state, struct region *r,
 		g->held = n;
 		g->cap = cap;
 	}
-	g->held[g->nheld++] = (struct held){ r, addr, tid, now_ns() };
+	g->held[g->nheld++] = (struct held){ r, addr, tid, policy_now_ns() };
 	CNT_ADD(g->waiting, 1);
 	CNT_ADD(g->held_total, 1);
 	if (g->nheld == 1)
@@ -257,7 +254,7 @@ static enum policy_verdict gate_fault(void *state, struct region *r,
 	return POLICY_HOLD;
 }
 
-static int gate_fill(void *state, struct region *r, uint64_t start,
+static int gate_prepare(void *state, struct policy_region *r, uint64_t start,
 		     uint64_t len)
 {
 	struct gate *g = state;
@@ -270,7 +267,7 @@ static int gate_fill(void *state, struct region *r, uint64_t start,
 	return 0;
 }
 
-static int gate_publish(void *state, struct region *r, uint64_t off,
+static int gate_publish(void *state, struct policy_region *r, uint64_t off,
 			uint64_t len, char *err, size_t errlen)
 {
 	struct gate *g = state;
@@ -322,7 +319,7 @@ static void gate_status(void *state, struct json_object *o)
 									 : "map"));
 }
 
-const struct policy_ops policy_gate = {
+const struct policy_ops policy_ops_gate = {
 	.name = "gate",
 	.usage = "gate[:timeout=MS[,action=map|deny]]",
 	.phase = PHASE_DECIDE,
@@ -331,7 +328,7 @@ const struct policy_ops policy_gate = {
 	.attach = gate_attach,
 	.detach = gate_detach,
 	.fault = gate_fault,
-	.fill = gate_fill,
+	.prepare = gate_prepare,
 	.publish = gate_publish,
 	.status = gate_status,
 };

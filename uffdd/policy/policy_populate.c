@@ -12,8 +12,6 @@
  * carry F_SEAL_SHRINK, so the client cannot truncate it under the mapping.
  * A missing or short file refuses the region at registration.
  */
-#include "core/daemon.h"
-#include "core/log.h"
 #include "policy.h"
 #include "policy_populate.h"
 
@@ -95,7 +93,7 @@ static void pop_destroy(void *state)
 	free(p);
 }
 
-static int pop_attach(void *state, struct region *r, char *err, size_t errlen)
+static int pop_attach(void *state, struct policy_region *r, char *err, size_t errlen)
 {
 	struct populate *p = state;
 	struct stat st;
@@ -184,7 +182,7 @@ static int is_filled(const struct populate *p, uint64_t idx)
  * once all its bytes are in; on an error the pages read completely before
  * it stay filled.  0, or -errno for the page that could not be read.
  */
-static int read_run(struct populate *p, struct region *r, uint64_t idx,
+static int read_run(struct populate *p, struct policy_region *r, uint64_t idx,
 		    uint64_t n)
 {
 	uint64_t len = n * p->psz, done = 0, marked = 0;
@@ -202,10 +200,10 @@ static int read_run(struct populate *p, struct region *r, uint64_t idx,
 		if (got <= 0) {
 			rc = got < 0 ? -errno : -EIO;
 			CNT_ADD(p->read_errors, 1);
-			log_client(LOG_WARNING, r->s->pid, r->id,
+			policy_log(r, LOG_WARNING,
 				   "client %d region %s: populate from %s at "
 				   "%llu: %s",
-				   (int)r->s->pid, r->name, p->path,
+				   (int)policy_pid(r), r->name, p->path,
 				   (unsigned long long)(p->file_off +
 							idx * p->psz + done),
 				   got < 0 ? strerror(-rc)
@@ -228,7 +226,7 @@ static int read_run(struct populate *p, struct region *r, uint64_t idx,
  * cannot be filled: *stop (if given) is its address (addr + len when all
  * are filled).  0, or -errno.
  */
-static int fill_range(struct populate *p, struct region *r, uint64_t addr,
+static int fill_range(struct populate *p, struct policy_region *r, uint64_t addr,
 		      uint64_t len, uint64_t *stop)
 {
 	uint64_t m = addr - r->start + r->offset, first, end, idx;
@@ -276,7 +274,7 @@ static int fill_range(struct populate *p, struct region *r, uint64_t addr,
 	return rc;
 }
 
-static enum policy_verdict pop_fault(void *state, struct region *r,
+static enum policy_verdict pop_fault(void *state, struct policy_region *r,
 				     uint64_t addr, uint32_t tid,
 				     struct map_range *out)
 {
@@ -312,7 +310,7 @@ static enum policy_verdict pop_fault(void *state, struct region *r,
 	return POLICY_MAP;
 }
 
-static int pop_fill(void *state, struct region *r, uint64_t start,
+static int pop_prepare(void *state, struct policy_region *r, uint64_t start,
 		    uint64_t len)
 {
 	return fill_range(state, r, start, len, NULL);
@@ -324,7 +322,7 @@ static int pop_fill(void *state, struct region *r, uint64_t start,
  * preads find the cache warm and the disk sees many reads at once instead
  * of one).  Pages already filled at either end are left out.  0 or -errno.
  */
-int populate_advise(void *state, struct region *r, uint64_t addr,
+int populate_advise(void *state, struct policy_region *r, uint64_t addr,
 		    uint64_t len)
 {
 	struct populate *p = state;
@@ -363,16 +361,16 @@ static const char *pop_file(void *state)
 	return ((struct populate *)state)->path;
 }
 
-const struct policy_ops policy_populate = {
+const struct policy_ops policy_ops_populate = {
 	.name = "populate",
 	.usage = "populate:PATH[@OFFSET]",
-	.phase = PHASE_FILL,
-	.flags = POLICY_F_FILE | POLICY_F_MAPS,
+	.phase = PHASE_CONTENT,
+	.flags = POLICY_F_FILE,
 	.create = pop_create,
 	.destroy = pop_destroy,
 	.attach = pop_attach,
 	.fault = pop_fault,
-	.fill = pop_fill,
+	.prepare = pop_prepare,
 	.status = pop_status,
 	.file = pop_file,
 };

@@ -8,14 +8,14 @@
 
 #include <stdint.h>
 
-struct region;
+struct policy_region;
 
 /*
  * state: populate's instance.  Start reading the image bytes of
  * [addr, addr + len) of r into the page cache without waiting for them
  * (POSIX_FADV_WILLNEED).  0 or -errno.
  */
-int populate_advise(void *state, struct region *r, uint64_t addr,
+int populate_advise(void *state, struct policy_region *r, uint64_t addr,
 		    uint64_t len);
 
 #endif

@@ -7,9 +7,6 @@
  * that faults on other pages are still served on demand in between.  A
  * workload that touches mostly its recorded working set sees few faults.
  */
-#include "core/daemon.h"
-#include "core/fault.h"
-#include "core/log.h"
 #include "policy.h"
 #include "policy_populate.h"
 
@@ -54,7 +51,7 @@ struct prefetch {
 	size_t adv;          /* trace entries below this were advised */
 	void *pop;           /* the populate stage's state, if there is one */
 	int pop_looked;
-	struct region *home; /* the region prefetched into */
+	struct policy_region *home; /* the region prefetched into */
 	struct event *ev;
 	uint64_t t0;
 	/* counters (atomic) */
@@ -94,7 +91,7 @@ static void pf_destroy(void *state)
 }
 
 /* Parse the trace; every page index below npages is kept, in order. */
-static int load(struct prefetch *p, const struct region *r, char *err,
+static int load(struct prefetch *p, const struct policy_region *r, char *err,
 		size_t errlen)
 {
 	FILE *f = fopen(p->path, "re");
@@ -171,7 +168,7 @@ static void find_populate(const struct policy_ops *ops, void *state,
 {
 	struct prefetch *p = arg;
 
-	if (ops == &policy_populate)
+	if (ops == &policy_ops_populate)
 		p->pop = state;
 }
 
@@ -189,9 +186,9 @@ static size_t run_at(const struct prefetch *p, size_t i, size_t end,
 }
 
 /* Advise the image ranges of the trace entries ahead of the fills. */
-static void advise_ahead(struct prefetch *p, struct region *r)
+static void advise_ahead(struct prefetch *p, struct policy_region *r)
 {
-	uint64_t psz = r->page_size, t_end = now_ns() + ADVISE_TURN_NS;
+	uint64_t psz = r->page_size, t_end = policy_now_ns() + ADVISE_TURN_NS;
 
 	if (p->adv < p->next)
 		p->adv = p->next;
@@ -211,7 +208,7 @@ static void advise_ahead(struct prefetch *p, struct region *r)
 		if (addr)
 			populate_advise(p->pop, r, addr, k * psz);
 		p->adv += k;
-		if (now_ns() > t_end)
+		if (policy_now_ns() > t_end)
 			break;
 	}
 }
@@ -219,8 +216,8 @@ static void advise_ahead(struct prefetch *p, struct region *r)
 static void pf_turn(evutil_socket_t fd, short what, void *arg)
 {
 	struct prefetch *p = arg;
-	struct region *r = p->home;
-	uint64_t budget = CHUNK_BYTES, t_end = now_ns() + TURN_NS;
+	struct policy_region *r = p->home;
+	uint64_t budget = CHUNK_BYTES, t_end = policy_now_ns() + TURN_NS;
 	size_t lim;
 	static const struct timeval now = { 0, 0 };
 
@@ -254,11 +251,11 @@ static void pf_turn(evutil_socket_t fd, short what, void *arg)
 		budget = budget > k * r->page_size ? budget - k * r->page_size
 						    : 0;
 		CNT_ADD(p->done, k);
-		if (!addr || policy_fill(r, addr, k * r->page_size) < 0) {
+		if (!addr || policy_prepare(r, addr, k * r->page_size) < 0) {
 			CNT_ADD(p->skipped, k);
 			continue;
 		}
-		got = fault_map(r, addr, k * r->page_size, 1);
+		got = policy_map(r, addr, k * r->page_size, 1);
 		if (got == -ESRCH) {
 			p->home = NULL;
 			break;
@@ -267,7 +264,7 @@ static void pf_turn(evutil_socket_t fd, short what, void *arg)
 			CNT_ADD(p->mapped, (uint64_t)got);
 		if (got < (long)k)
 			CNT_ADD(p->skipped, k - (uint64_t)(got > 0 ? got : 0));
-		if (now_ns() > t_end)
+		if (policy_now_ns() > t_end)
 			break;
 	}
 	if (p->home && p->next < p->n) {
@@ -276,13 +273,14 @@ static void pf_turn(evutil_socket_t fd, short what, void *arg)
 	}
 	if (!p->finished) {
 		p->finished = 1;
-		log_info("prefetch from %s: %" PRIu64 " of %zu pages mapped in "
-			 "%.1f ms", p->path, CNT_LD(p->mapped), p->n,
-			 (double)(now_ns() - p->t0) / 1e6);
+		policy_log(NULL, LOG_INFO, "prefetch from %s: %" PRIu64
+			   " of %zu pages mapped in %.1f ms", p->path,
+			   CNT_LD(p->mapped), p->n,
+			   (double)(policy_now_ns() - p->t0) / 1e6);
 	}
 }
 
-static int pf_attach(void *state, struct region *r, char *err, size_t errlen)
+static int pf_attach(void *state, struct policy_region *r, char *err, size_t errlen)
 {
 	struct prefetch *p = state;
 	static const struct timeval now = { 0, 0 };
@@ -293,18 +291,18 @@ static int pf_attach(void *state, struct region *r, char *err, size_t errlen)
 	rc = load(p, r, err, errlen);
 	if (rc < 0)
 		return rc;
-	p->ev = event_new(r->s->w->base, -1, 0, pf_turn, p);
+	p->ev = event_new(policy_loop(r), -1, 0, pf_turn, p);
 	if (!p->ev) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	p->home = r;
-	p->t0 = now_ns();
+	p->t0 = policy_now_ns();
 	event_add(p->ev, &now);
 	return 0;
 }
 
-static void pf_detach(void *state, struct region *r)
+static void pf_detach(void *state, struct policy_region *r)
 {
 	struct prefetch *p = state;
 
@@ -335,7 +333,7 @@ static const char *pf_file(void *state)
 	return ((struct prefetch *)state)->path;
 }
 
-const struct policy_ops policy_prefetch = {
+const struct policy_ops policy_ops_prefetch = {
 	.name = "prefetch",
 	.usage = "prefetch:PATH",
 	.phase = PHASE_BASE,

@@ -16,8 +16,6 @@
  * The file is written through a buffer; it is complete once the region
  * ends (unregistered, or its client gone).
  */
-#include "core/daemon.h"
-#include "core/log.h"
 #include "policy.h"
 
 #include <errno.h>
@@ -73,8 +71,9 @@ static void flush(struct record *p)
 			continue;
 		if (n <= 0) {
 			CNT_ADD(p->write_errors, 1);
-			log_warn("record: writing %s: %s", p->path,
-				 n < 0 ? strerror(errno) : "short write");
+			policy_log(NULL, LOG_WARNING, "record: writing %s: %s",
+				   p->path,
+				   n < 0 ? strerror(errno) : "short write");
 			break;
 		}
 		off += (size_t)n;
@@ -93,7 +92,7 @@ static void rec_destroy(void *state)
 	free(p);
 }
 
-static int rec_attach(void *state, struct region *r, char *err, size_t errlen)
+static int rec_attach(void *state, struct policy_region *r, char *err, size_t errlen)
 {
 	struct record *p = state;
 	struct stat st;
@@ -134,13 +133,13 @@ static int rec_attach(void *state, struct region *r, char *err, size_t errlen)
 	return 0;
 }
 
-static void rec_detach(void *state, struct region *r)
+static void rec_detach(void *state, struct policy_region *r)
 {
 	(void)r;
 	flush(state);
 }
 
-static enum policy_verdict rec_fault(void *state, struct region *r,
+static enum policy_verdict rec_fault(void *state, struct policy_region *r,
 				     uint64_t addr, uint32_t tid,
 				     struct map_range *out)
 {
@@ -177,7 +176,7 @@ static const char *rec_file(void *state)
 	return ((struct record *)state)->path;
 }
 
-const struct policy_ops policy_record = {
+const struct policy_ops policy_ops_record = {
 	.name = "record",
 	.usage = "record:PATH",
 	.phase = PHASE_OBSERVE,

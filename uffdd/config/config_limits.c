@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * "limits": what no client can talk its way past (SECURITY.md).
+ *
+ *   "limits": { "clients": 1024, "clients_per_uid": 256, "regions": 8192,
+ *               "regions_per_client": 256, "bytes_per_client": 1 TiB,
+ *               "messages_per_second": 1000, "pending_faults": 4096,
+ *               "hello_timeout_ms": 5000, "control_connections": 64 }
+ */
+#include "keys.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+void config_limits_defaults(struct config_limits *c)
+{
+	c->clients = 1024;
+	c->clients_per_uid = 256;
+	c->regions = 8192;
+	c->regions_per_client = 256;
+	c->bytes_per_client = (uint64_t)1 << 40;
+	c->msg_rate = 1000;
+	c->pending_faults = 4096;
+	c->hello_timeout_ms = 5000;
+	c->control_conns = 64;
+}
+
+#define U32(f) offsetof(struct config_limits, f), sizeof(unsigned)
+static const struct {
+	const char *key;
+	size_t off, size;
+	uint64_t min, max;
+} limits[] = {
+	{ "clients", U32(clients), 1, 1000000 },
+	{ "clients_per_uid", U32(clients_per_uid), 1, 1000000 },
+	{ "regions", U32(regions), 1, 10000000 },
+	{ "regions_per_client", U32(regions_per_client), 1, 1000000 },
+	{ "bytes_per_client", offsetof(struct config_limits, bytes_per_client),
+	  sizeof(uint64_t), 1, INT64_MAX },
+	{ "messages_per_second", U32(msg_rate), 1, 10000000 },
+	{ "pending_faults", U32(pending_faults), 1, 10000000 },
+	{ "hello_timeout_ms", U32(hello_timeout_ms), 10, 3600000 },
+	{ "control_connections", U32(control_conns), 1, 100000 },
+};
+#undef U32
+
+static int parse_limit(struct config_limits *c, const struct cfg_ctx *x,
+		       const char *key, json_object *v)
+{
+	char full[64];
+	uint64_t u = 0;
+
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		if (strcmp(key, limits[i].key) != 0)
+			continue;
+		snprintf(full, sizeof(full), "limits.%s", key);
+		if (cfg_uint(x, full, v, limits[i].min, limits[i].max, &u) < 0)
+			return -EINVAL;
+		if (limits[i].size == sizeof(uint64_t))
+			*(uint64_t *)((char *)c + limits[i].off) = u;
+		else
+			*(unsigned *)((char *)c + limits[i].off) = (unsigned)u;
+		return 0;
+	}
+	return cfg_fail(x, key, "unknown key in \"limits\"");
+}
+
+int config_limits_key(struct config_limits *c, const struct cfg_ctx *x,
+		      const char *key, json_object *v)
+{
+	if (strcmp(key, "limits") != 0)
+		return 0;
+	if (cfg_object(x, "limits", v) < 0)
+		return -EINVAL;
+	json_object_object_foreach(v, k, lv)
+	{
+		if (parse_limit(c, x, k, lv) < 0)
+			return -EINVAL;
+	}
+	return 1;
+}

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Inside the config module: reading typed values from the JSON, errors
+ * that name the key, and the parser of each part of the file.
+ */
+#ifndef UFFDD_CONFIG_KEYS_H
+#define UFFDD_CONFIG_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct json_object;
+
+/* Where keys are read from, and where an error goes. */
+struct cfg_ctx {
+	const char *origin;
+	char *err;
+	size_t errlen;
+};
+
+/* "origin: key \"key\": what" into the error; returns -EINVAL. */
+int cfg_fail(const struct cfg_ctx *x, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* An integer in [min, max]. */
+int cfg_uint(const struct cfg_ctx *x, const char *key, struct json_object *v,
+	     uint64_t min, uint64_t max, uint64_t *out);
+/* A string that fits size (empty only if empty_ok). */
+int cfg_str(const struct cfg_ctx *x, const char *key, struct json_object *v,
+	    char *dst, size_t size, int empty_ok);
+/* An octal mode in a string, "0660". */
+int cfg_mode(const struct cfg_ctx *x, const char *key, struct json_object *v,
+	     unsigned *out);
+/* An array of numeric ids. */
+int cfg_ids(const struct cfg_ctx *x, const char *key, struct json_object *v,
+	    struct id_list *out);
+/* A user (group: a group) by name or numeric id. */
+int cfg_owner(const struct cfg_ctx *x, const char *key, struct json_object *v,
+	      int group, int64_t *out);
+/* v must be an object. */
+int cfg_object(const struct cfg_ctx *x, const char *key, struct json_object *v);
+
+/*
+ * The parts of the file.  Each *_key takes one top-level key: 1 if it was
+ * its key (parsed, or -EINVAL with the error set), 0 if not.
+ */
+void config_sockets_defaults(struct config_sockets *c);
+int config_sockets_key(struct config_sockets *c, const struct cfg_ctx *x,
+		       const char *key, struct json_object *v);
+void config_access_defaults(struct config_access *c);
+int config_access_key(struct config_access *c, const struct cfg_ctx *x,
+		      const char *key, struct json_object *v);
+void config_limits_defaults(struct config_limits *c);
+int config_limits_key(struct config_limits *c, const struct cfg_ctx *x,
+		      const char *key, struct json_object *v);
+void config_policy_defaults(struct config_policies *c);
+int config_policy_key(struct config_policies *c, const struct cfg_ctx *x,
+		      const char *key, struct json_object *v);
+
+#endif

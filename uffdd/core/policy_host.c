@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The core's side of policy.h: what a policy asks of the region it serves
+ * (map, deny, its loop, the kernel's capabilities, its client's pid, a log
+ * line), answered from the region's session and worker.
+ */
+#include "policy_host.h"
+#include "clock.h"
+#include "daemon.h"
+#include "fault.h"
+#include "log.h"
+#include "session.h"
+#include "worker.h"
+
+static long host_map(struct policy_region *v, uint64_t start, uint64_t len,
+		     int soft)
+{
+	return fault_map(region_of(v), start, len, soft);
+}
+
+static int host_deny(struct policy_region *v, uint64_t addr, uint32_t tid)
+{
+	return fault_deny(region_of(v), addr, tid);
+}
+
+static struct event_base *host_loop(const struct policy_region *v)
+{
+	return worker_base(region_of(v)->s->w);
+}
+
+static const struct uffd_caps *host_caps(const struct policy_region *v)
+{
+	return &worker_daemon(region_of(v)->s->w)->caps;
+}
+
+static pid_t host_pid(const struct policy_region *v)
+{
+	return region_of(v)->s->who.pid;
+}
+
+static void host_log(const struct policy_region *v, int prio, const char *msg)
+{
+	if (v)
+		log_client(prio, host_pid(v), v->id, "%s", msg);
+	else
+		log_msg(prio, "%s", msg);
+}
+
+static const struct policy_host host = {
+	.map = host_map,
+	.deny = host_deny,
+	.loop = host_loop,
+	.caps = host_caps,
+	.pid = host_pid,
+	.now = now_ns,
+	.log = host_log,
+};
+
+void policy_host_install(void)
+{
+	policy_set_host(&host);
+}

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * REGISTER: the client hands over a uffd with a range registered MINOR and
+ * the memfd behind it.  Every claim in the message is checked against the
+ * descriptors themselves, the configuration's limits and rules; then the
+ * region is made, its policy attached, and its uffd served.
+ */
+#include "daemon.h"
+#include "fault.h"
+#include "fdcheck.h"
+#include "log.h"
+#include "session.h"
+#include "session_proto.h"
+#include "config/rules.h"
+#include "uffd_uapi.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Highest user-space address on x86_64 and most 64-bit arches (47 bits). */
+#define USER_ADDR_LIMIT (1ULL << 56)
+
+static const char *kind_name(int kind)
+{
+	return kind == UFFDD_KIND_HUGETLB ? "hugetlb" : "shmem";
+}
+
+/* The descriptors are what the message says, and this kernel serves them. */
+static int check_descriptors(struct session *s, struct uffdd_msg *m,
+			     uint64_t *feats, struct memfd_info *mi)
+{
+	const struct uffd_caps *caps = &worker_daemon(s->w)->caps;
+	const struct uffdd_register *rq = &m->u.reg;
+	char err[200];
+
+	if (fd_check_uffd(m->fds[0], feats, err, sizeof(err)) < 0)
+		return session_refuse(s, m, EBADF, "first descriptor: %s", err);
+	if (fd_check_memfd(m->fds[1], mi, err, sizeof(err)) < 0)
+		return session_refuse(s, m, EBADF, "second descriptor: %s", err);
+	if (rq->kind != UFFDD_KIND_SHMEM && rq->kind != UFFDD_KIND_HUGETLB)
+		return session_refuse(s, m, EINVAL, "unknown region kind %u",
+				      rq->kind);
+	if (rq->kind != mi->kind)
+		return session_refuse(s, m, EINVAL,
+				      "region says %s but the memfd is %s",
+				      kind_name(rq->kind), kind_name(mi->kind));
+	if (rq->kind == UFFDD_KIND_HUGETLB && !caps->minor_hugetlbfs)
+		return session_refuse(s, m, EOPNOTSUPP,
+				      "this kernel has no minor faults on "
+				      "hugetlbfs (Linux 5.13+)");
+	if (rq->kind == UFFDD_KIND_SHMEM && !caps->minor_shmem)
+		return session_refuse(s, m, EOPNOTSUPP,
+				      "this kernel has no minor faults on shmem "
+				      "(Linux 5.14+)");
+	if (!(*feats & (rq->kind == UFFDD_KIND_HUGETLB
+				? UFFD_FEATURE_MINOR_HUGETLBFS
+				: UFFD_FEATURE_MINOR_SHMEM)))
+		return session_refuse(s, m, EINVAL,
+				      "the uffd was not opened with %s",
+				      rq->kind == UFFDD_KIND_HUGETLB
+					      ? "UFFD_FEATURE_MINOR_HUGETLBFS"
+					      : "UFFD_FEATURE_MINOR_SHMEM");
+	return 0;
+}
+
+/* The range is whole pages, in user space, and inside the memfd. */
+static int check_range(struct session *s, struct uffdd_msg *m,
+		       const struct memfd_info *mi)
+{
+	const struct uffdd_register *rq = &m->u.reg;
+
+	if (rq->page_size != mi->page_size)
+		return session_refuse(s, m, EINVAL,
+				      "page size %u, but the memfd's is %u",
+				      rq->page_size, mi->page_size);
+	if (!rq->length || rq->start % mi->page_size ||
+	    rq->length % mi->page_size || rq->offset % mi->page_size)
+		return session_refuse(s, m, EINVAL,
+				      "start, length and offset must be "
+				      "non-zero multiples of the page size %u",
+				      mi->page_size);
+	if (rq->start + rq->length < rq->start ||
+	    rq->start + rq->length > USER_ADDR_LIMIT)
+		return session_refuse(s, m, EINVAL,
+				      "range %#" PRIx64 "+%" PRIu64
+				      " is outside user space",
+				      rq->start, rq->length);
+	if (rq->offset + rq->length < rq->offset ||
+	    rq->offset + rq->length > mi->size)
+		return session_refuse(s, m, EINVAL,
+				      "memfd holds %" PRIu64 " bytes, region "
+				      "needs %" PRIu64 " from offset %" PRIu64,
+				      mi->size, rq->length, rq->offset);
+	return 0;
+}
+
+/* limits.bytes_per_client and regions (regions_per_client came first). */
+static int check_limits(struct session *s, struct uffdd_msg *m)
+{
+	const struct config_limits *l = &worker_daemon(s->w)->conf.cfg.limits;
+
+	if (s->regions.bytes + m->u.reg.length > l->bytes_per_client)
+		return session_refuse(s, m, ENOSPC,
+				      "limit of %" PRIu64
+				      " bytes per client reached",
+				      l->bytes_per_client);
+	if (bounds_regions() >= l->regions) {
+		bounds_count(BOUNDS_REGION_REFUSED);
+		return session_refuse(s, m, ENOSPC,
+				      "uffdd holds its limit of %u regions "
+				      "(limits.regions)",
+				      l->regions);
+	}
+	return 0;
+}
+
+/* Everything a REGISTER claims; 0, or -code once refused. */
+static int check_request(struct session *s, struct uffdd_msg *m,
+			 uint64_t *feats, struct memfd_info *mi)
+{
+	unsigned most = worker_daemon(s->w)->conf.cfg.limits.regions_per_client;
+	char err[200];
+	int rc;
+
+	if (!s->proto.hello_done)
+		return session_refuse(s, m, EPROTO, "HELLO must come first");
+	if (s->regions.n >= most)
+		return session_refuse(s, m, EMFILE, "limit of %u regions reached",
+				      most);
+	if ((rc = check_descriptors(s, m, feats, mi)) < 0 ||
+	    (rc = check_range(s, m, mi)) < 0 || (rc = check_limits(s, m)) < 0)
+		return rc;
+	/* Last, as it registers what the client forgot to: the range must
+	 * be a mapping of the right kind in the uffd's process. */
+	if (fd_check_uffd_range(m->fds[0], m->u.reg.start, m->u.reg.length, err,
+				sizeof(err)) < 0)
+		return session_refuse(s, m, EINVAL, "%s", err);
+	return 0;
+}
+
+/* The region's parameters, its policy from the rules.  0 or -code. */
+static int params(struct session *s, struct uffdd_msg *m, uint64_t feats,
+		  const struct memfd_info *mi, struct region_params *p)
+{
+	const struct uffdd_register *rq = &m->u.reg;
+	const struct rules_client who = {
+		.uid = s->who.uid, .gid = s->who.gid,
+		.exe = s->who.exe, .unit = s->who.unit,
+	};
+	char err[200];
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	p->start = rq->start;
+	p->len = rq->length;
+	p->offset = rq->offset;
+	p->page_size = mi->page_size;
+	p->kind = rq->kind;
+	p->uffd_features = feats;
+	snprintf(p->name, sizeof(p->name), "%s", rq->name);
+	/* The configuration's rules, and what the client may ask for.  The
+	 * caller holds the configuration still. */
+	rc = rules_choose(&worker_daemon(s->w)->conf.cfg.policy, &who,
+			  rq->name[0] ? rq->name : "anon", rq->policy, p->policy,
+			  sizeof(p->policy), err, sizeof(err));
+	return rc < 0 ? session_refuse(s, m, -rc, "%s", err) : 0;
+}
+
+/* The region in s's table, its policy attached; NULL once refused. */
+static struct region *make(struct session *s, struct uffdd_msg *m,
+			   const struct region_params *p)
+{
+	struct region *r;
+	char err[200];
+	int rc;
+
+	r = region_make(s, &s->regions, p, err, sizeof(err));
+	if (!r) {
+		session_refuse(s, m, EINVAL, "%s", err);
+		return NULL;
+	}
+	r->uffd = m->fds[0];
+	if (fault_watch(r, worker_base(s->w)) < 0) {
+		r->uffd = -1; /* still m's: the refusal closes it */
+		region_free(r);
+		session_refuse(s, m, ENOMEM, "out of memory");
+		return NULL;
+	}
+	rc = session_add_region(s, r);
+	if (rc < 0) {
+		r->uffd = -1;
+		region_free(r);
+		session_refuse(s, m, -rc,
+			       rc == -EEXIST ? "range overlaps a region of "
+					       "this client"
+					     : "out of memory");
+		return NULL;
+	}
+	r->v.memfd = m->fds[1];
+	r->ctx = r->v.id;
+	/* The policy may refuse the region (a file it cannot read, a memfd
+	 * that is not sealed, a kernel without UFFDIO_POISON). */
+	rc = policy_attach(r->v.pol, &r->v, err, sizeof(err));
+	if (rc < 0) {
+		session_remove_region(s, r);
+		r->uffd = -1; /* still m's: the refusal closes them */
+		r->v.memfd = -1;
+		region_free(r);
+		session_refuse(s, m, -rc, "%s", err);
+		return NULL;
+	}
+	m->nfds = 0; /* the region holds them now */
+	return r;
+}
+
+void session_register(struct session *s, struct uffdd_msg *m)
+{
+	struct uffdd_registered ok;
+	struct region_params p;
+	struct memfd_info mi;
+	struct region *r;
+	uint64_t feats = 0;
+
+	if (check_request(s, m, &feats, &mi) < 0 ||
+	    params(s, m, feats, &mi, &p) < 0 || !(r = make(s, m, &p)))
+		return;
+	s->proto.uffd_mode = m->u.reg.uffd_mode <= UFFDD_UFFD_USER_ONLY
+				     ? m->u.reg.uffd_mode
+				     : 0;
+	ok.region_id = r->v.id;
+	if (uffdd_send(s->proto.sock, UFFDD_REGISTERED, m->hdr.seq, &ok,
+		       sizeof(ok), NULL, 0) < 0) {
+		session_drop(s, "cannot answer REGISTER");
+		return;
+	}
+	/* Only now: faults queued before the answer are served right away. */
+	event_add(r->ev, NULL);
+	session_keep_region(s, r, 0);
+	log_client(LOG_INFO, s->who.pid, r->v.id,
+		   "client %d: region %016" PRIx64 " \"%s\" %s %" PRIu64
+		   " MiB at %#" PRIx64 " policy %s",
+		   (int)s->who.pid, r->v.id, r->name, kind_name(r->kind),
+		   r->v.len >> 20, r->v.start, r->v.pol->spec);
+}

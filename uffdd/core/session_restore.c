@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+#include "session_restore.h"
+#include "daemon.h"
+#include "fdcheck.h"
+#include "fdstore.h"
+#include "log.h"
+#include "session.h"
+#include "session_proto.h"
+#include "worker.h"
+
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Drop the uffd, memfd and description of the region described by meta. */
+static void drop_region(struct fdstore_set *set, struct fdstore_entry *meta)
+{
+	struct fdstore_entry *u = fdstore_get(set, 'U', meta->id);
+	struct fdstore_entry *m = fdstore_get(set, 'M', meta->id);
+
+	if (u)
+		fdstore_drop(u);
+	if (m)
+		fdstore_drop(m);
+	fdstore_drop(meta);
+}
+
+/* The region parameters of a description; 0, or -1 if it is unusable. */
+static int region_params_of(struct fdstore_set *set, struct fdstore_entry *meta,
+			    const struct fdstore_region *d,
+			    struct region_params *p)
+{
+	struct fdstore_entry *u = fdstore_get(set, 'U', meta->id);
+	struct fdstore_entry *m = fdstore_get(set, 'M', meta->id);
+	struct memfd_info mi;
+	uint64_t feats;
+	char err[256];
+
+	if (!u || !m || fd_check_uffd(u->fd, &feats, err, sizeof(err)) < 0 ||
+	    fd_check_memfd(m->fd, &mi, err, sizeof(err)) < 0)
+		return -1;
+	memset(p, 0, sizeof(*p));
+	p->id = meta->id;
+	p->start = d->start;
+	p->len = d->len;
+	p->offset = d->offset;
+	p->kind = (uint8_t)d->kind;
+	p->page_size = d->page_size;
+	p->uffd_features = feats;
+	snprintf(p->name, sizeof(p->name), "%s", d->name);
+	snprintf(p->policy, sizeof(p->policy), "%s", d->policy);
+	return 0;
+}
+
+/* Rebuild one region of s from its three entries; 0 or -1 (dropped). */
+static int restore_region(struct session *s, struct fdstore_set *set,
+			  struct fdstore_entry *meta,
+			  const struct fdstore_region *d)
+{
+	struct region_params p;
+	struct region *r;
+	char err[256];
+
+	if (region_params_of(set, meta, d, &p) < 0) {
+		log_warn("stored region %016" PRIx64 " is incomplete; dropped",
+			 meta->id);
+		drop_region(set, meta);
+		return -1;
+	}
+	r = region_make(s, &s->regions, &p, err, sizeof(err));
+	if (!r || region_insert(&s->regions, r) < 0) {
+		log_warn("stored region %016" PRIx64 " cannot be rebuilt: %s",
+			 meta->id, r ? "overlap" : err);
+		if (r)
+			region_free(r);
+		drop_region(set, meta);
+		return -1;
+	}
+	r->uffd = fdstore_get(set, 'U', meta->id)->fd;
+	r->v.memfd = fdstore_get(set, 'M', meta->id)->fd;
+	s->regions.bytes += r->v.len;
+	fdstore_get(set, 'U', meta->id)->fd = -1;
+	fdstore_get(set, 'M', meta->id)->fd = -1;
+	close(meta->fd);
+	meta->fd = -1;
+	return 0;
+}
+
+/* Every region description of session sid: restored into s, or (s NULL)
+ * released: they would pin the exited client's memory for ever. */
+static void regions_of(struct fdstore_set *set, uint64_t sid,
+		       struct session *s)
+{
+	for (int i = 0; i < set->n; i++) {
+		struct fdstore_entry *e = &set->e[i];
+		struct fdstore_region d;
+
+		if (e->fd < 0 || e->tag != 'r' ||
+		    fdstore_read_region(e, &d) < 0 || d.sid != sid)
+			continue;
+		if (s)
+			restore_region(s, set, e, &d);
+		else
+			drop_region(set, e);
+	}
+}
+
+/* The client's connection, unless it exited while we were down. */
+static struct fdstore_entry *live_socket(struct fdstore_set *set, uint64_t sid)
+{
+	struct fdstore_entry *sk = fdstore_get(set, 'S', sid);
+	struct pollfd pfd;
+
+	if (!sk)
+		return NULL;
+	pfd.fd = sk->fd;
+	pfd.events = POLLIN;
+	/* A client that exited while we were down: its end is shut. */
+	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR))) {
+		fdstore_drop(sk);
+		return NULL;
+	}
+	return sk;
+}
+
+static int restore_session(struct daemon *d, struct fdstore_set *set,
+			   struct fdstore_entry *meta)
+{
+	struct fdstore_entry *sk = live_socket(set, meta->id);
+	struct fdstore_session desc;
+	struct session *s = NULL;
+
+	if (sk && fdstore_read_session(meta, &desc) == 0)
+		s = session_new(sk->fd);
+	if (!s) {
+		/* systemd already closed the connection of a client that
+		 * exited: its uffds and memfds must go too. */
+		log_info("session %016" PRIx64 " ended while uffdd was down; "
+			 "releasing what it left in the store",
+			 meta->id);
+		regions_of(set, meta->id, NULL);
+		if (sk)
+			fdstore_drop(sk);
+		fdstore_drop(meta);
+		return -1;
+	}
+	s->id = meta->id;
+	s->proto.hello_done = 1;
+	s->proto.restored = 1;
+	memcpy(s->proto.name, desc.name, sizeof(s->proto.name));
+	s->proto.granted = desc.granted;
+	s->proto.uffd_mode = desc.uffd_mode;
+	s->since = desc.since;
+	sk->fd = -1;
+	close(meta->fd);
+	meta->fd = -1;
+	regions_of(set, s->id, s);
+	__atomic_add_fetch(&d->n.clients, 1, __ATOMIC_RELAXED);
+	log_notice("client %d (%s): session %016" PRIx64
+		   " restored with %zu region%s",
+		   (int)s->who.pid, s->who.comm, s->id, s->regions.n,
+		   s->regions.n == 1 ? "" : "s");
+	if (session_serve(s, worker_pick(d->workers)) < 0) {
+		log_err("cannot serve restored session %016" PRIx64, s->id);
+		session_discard(s);
+		__atomic_sub_fetch(&d->n.clients, 1, __ATOMIC_RELAXED);
+	}
+	return 0;
+}
+
+int sessions_restore(struct daemon *d)
+{
+	struct fdstore_set set;
+	int restored = 0;
+
+	if (fdstore_open_set(&set, d->stored.fds, d->stored.names,
+			     d->stored.n) == 0) {
+		for (int i = 0; i < set.n; i++)
+			if (set.e[i].fd >= 0 && set.e[i].tag == 's' &&
+			    restore_session(d, &set, &set.e[i]) == 0)
+				restored++;
+		/* Whatever no session claimed. */
+		fdstore_close_set(&set);
+	}
+	for (int i = 0; i < d->stored.n; i++)
+		free(d->stored.names[i]);
+	free(d->stored.names);
+	free(d->stored.fds);
+	d->stored.names = NULL;
+	d->stored.fds = NULL;
+	d->stored.n = 0;
+	return restored;
+}
