@@ -359,74 +359,84 @@ static size_t hugetlb_page_size(void)
 	return kb << 10;
 }
 
-static int alloc_memory(const struct uffd_region_spec *spec,
-			struct uffd_region *r)
+/* The page size of spec's kind, and its size rounded up to pages. */
+static int size_up(const struct uffd_region_spec *spec, struct uffd_region *r)
 {
-	unsigned mflags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
-	const char *name = spec->name ? spec->name : "anon";
-	int rc;
-
-	if (spec->kind == UFFD_KIND_HUGETLB) {
-		mflags |= MFD_HUGETLB;
+	if (spec->kind == UFFD_KIND_HUGETLB)
 		r->page_size = hugetlb_page_size();
-	} else if (spec->kind == UFFD_KIND_SHMEM) {
+	else if (spec->kind == UFFD_KIND_SHMEM)
 		r->page_size = (size_t)sysconf(_SC_PAGESIZE);
-	} else {
+	else
 		return fail(EINVAL, "unknown region kind %d", spec->kind);
-	}
 	if (spec->size == 0)
 		return fail(EINVAL, "region size is 0");
 	if (spec->size > SIZE_MAX - r->page_size)
 		return fail(EOVERFLOW, "region size too large");
 	r->size = (spec->size + r->page_size - 1) & ~(r->page_size - 1);
+	return 0;
+}
 
-	r->memfd = memfd_create(name, mflags);
+/* A sealed memfd of r->size bytes, every page in the page cache. */
+static int make_memfd(const struct uffd_region_spec *spec,
+		      struct uffd_region *r, const char *name)
+{
+	int huge = spec->kind == UFFD_KIND_HUGETLB;
+
+	r->memfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING |
+					      (huge ? MFD_HUGETLB : 0));
 	if (r->memfd < 0)
 		return fail(errno, "memfd_create(%s%s): %s", name,
-			    spec->kind == UFFD_KIND_HUGETLB ? ", MFD_HUGETLB" : "",
+			    huge ? ", MFD_HUGETLB" : "", strerror(errno));
+	if (ftruncate(r->memfd, (off_t)r->size) < 0)
+		return fail(errno, "ftruncate memfd to %zu: %s", r->size,
 			    strerror(errno));
-	if (ftruncate(r->memfd, (off_t)r->size) < 0) {
-		rc = fail(errno, "ftruncate memfd to %zu: %s", r->size,
-			  strerror(errno));
-		goto err;
-	}
 	/* Minor faults need every page in the page cache before the touch. */
 	if (fallocate(r->memfd, 0, 0, (off_t)r->size) < 0) {
-		if (errno == ENOSPC && spec->kind == UFFD_KIND_HUGETLB)
-			rc = fail(ENOMEM,
-				  "not enough free hugepages for %zu MiB (see "
-				  "HugePages_Free in /proc/meminfo; reserve "
-				  "more in /proc/sys/vm/nr_hugepages)",
-				  r->size >> 20);
-		else
-			rc = fail(errno, "fallocate %zu bytes: %s", r->size,
-				  strerror(errno));
-		goto err;
+		if (errno == ENOSPC && huge)
+			return fail(ENOMEM,
+				    "not enough free hugepages for %zu MiB (see "
+				    "HugePages_Free in /proc/meminfo; reserve "
+				    "more in /proc/sys/vm/nr_hugepages)",
+				    r->size >> 20);
+		return fail(errno, "fallocate %zu bytes: %s", r->size,
+			    strerror(errno));
 	}
 	/* The daemon may map the memfd: it must not shrink under it. */
-	if (fcntl(r->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0) {
-		rc = fail(errno, "sealing memfd: %s", strerror(errno));
-		goto err;
-	}
-	r->fill = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		       r->memfd, 0);
-	if (r->fill == MAP_FAILED) {
-		r->fill = NULL;
-		rc = fail(errno, "mmap fill mapping: %s", strerror(errno));
-		goto err;
-	}
-	r->addr = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		       r->memfd, 0);
-	if (r->addr == MAP_FAILED) {
-		r->addr = NULL;
-		rc = fail(errno, "mmap served mapping: %s", strerror(errno));
-		goto err;
-	}
+	if (fcntl(r->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0)
+		return fail(errno, "sealing memfd: %s", strerror(errno));
 	return 0;
-err:
+}
+
+/* A shared mapping of r's memfd into *at (NULL on failure). */
+static int map_memfd(struct uffd_region *r, void **at, const char *what)
+{
+	*at = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, r->memfd,
+		   0);
+	if (*at != MAP_FAILED)
+		return 0;
+	*at = NULL;
+	return fail(errno, "mmap %s mapping: %s", what, strerror(errno));
+}
+
+/* The memory of a region: a memfd mapped twice, to fill and to serve. */
+static int alloc_memory(const struct uffd_region_spec *spec,
+			struct uffd_region *r)
+{
+	int rc = size_up(spec, r);
+
+	if (rc == 0)
+		rc = make_memfd(spec, r, spec->name ? spec->name : "anon");
+	if (rc == 0)
+		rc = map_memfd(r, &r->fill, "fill");
+	if (rc == 0)
+		rc = map_memfd(r, &r->addr, "served");
+	if (rc == 0)
+		return 0;
 	if (r->fill)
 		munmap(r->fill, r->size);
-	close(r->memfd);
+	r->fill = NULL;
+	if (r->memfd >= 0)
+		close(r->memfd);
 	r->memfd = -1;
 	return rc;
 }

@@ -269,100 +269,124 @@ static void run(char **argv)
 	exit(err == ENOENT ? 127 : 126);
 }
 
-int main(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "policy", required_argument, NULL, 'p' },
-		{ "min-size", required_argument, NULL, 'm' },
-		{ "huge-only", no_argument, NULL, 'H' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "require", no_argument, NULL, 'r' },
-		{ "user-only-ok", no_argument, NULL, 'U' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "no-check", no_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *policy = NULL, *sock = NULL, *lib;
-	char libbuf[PATH_MAX + 32], num[32], *preload;
-	size_t min_size = 2u << 20;
-	int huge_only = 0, require = 0, user_only_ok = 0, check = 1, o;
-	enum check ck = CHECK_OK;
+/* What the command line asks for. */
+struct run_opts {
+	const char *policy, *sock;
+	size_t min_size;
+	int huge_only, require, user_only_ok, check;
+};
 
-	while ((o = getopt_long(argc, argv, "+p:m:Hs:rvhV", opts, NULL)) != -1) {
-		switch (o) {
-		case 'p': policy = optarg; break;
-		case 'm':
-			if (parse_size(optarg, &min_size) < 0) {
-				fprintf(stderr, "uffd-run: bad size \"%s\" "
-					"(e.g. 4096, 64K, 2M, 1G)\n", optarg);
-				return EX_USAGE;
-			}
-			break;
-		case 'H': huge_only = 1; break;
-		case 's': sock = optarg; break;
-		case 'r': require = 1; break;
-		case 'U': user_only_ok = 1; break;
-		case 'v': verbose = 1; break;
-		case 'C': check = 0; break;
-		case 'h': fputs(usage_text, stdout); return 0;
-		case 'V': printf("uffd-run %s\n", uffd_client_version()); return 0;
-		default:
-			fprintf(stderr, "usage: uffd-run [OPTIONS] -- PROGRAM "
-				"[ARGS...]   (uffd-run --help)\n");
-			return EX_USAGE;
-		}
+static const struct option opts[] = {
+	{ "policy", required_argument, NULL, 'p' },
+	{ "min-size", required_argument, NULL, 'm' },
+	{ "huge-only", no_argument, NULL, 'H' },
+	{ "socket", required_argument, NULL, 's' },
+	{ "require", no_argument, NULL, 'r' },
+	{ "user-only-ok", no_argument, NULL, 'U' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "no-check", no_argument, NULL, 'C' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* One option: 0, EX_USAGE (said), or -1 after --help/--version. */
+static int option(int o, struct run_opts *r)
+{
+	switch (o) {
+	case 'p': r->policy = optarg; return 0;
+	case 'm':
+		if (parse_size(optarg, &r->min_size) == 0)
+			return 0;
+		fprintf(stderr, "uffd-run: bad size \"%s\" "
+			"(e.g. 4096, 64K, 2M, 1G)\n", optarg);
+		return EX_USAGE;
+	case 'H': r->huge_only = 1; return 0;
+	case 's': r->sock = optarg; return 0;
+	case 'r': r->require = 1; return 0;
+	case 'U': r->user_only_ok = 1; return 0;
+	case 'v': verbose = 1; return 0;
+	case 'C': r->check = 0; return 0;
+	case 'h': fputs(usage_text, stdout); return -1;
+	case 'V': printf("uffd-run %s\n", uffd_client_version()); return -1;
+	default:
+		fprintf(stderr, "usage: uffd-run [OPTIONS] -- PROGRAM "
+			"[ARGS...]   (uffd-run --help)\n");
+		return EX_USAGE;
 	}
+}
+
+static int options(int argc, char **argv, struct run_opts *r)
+{
+	int o, rc;
+
+	while ((o = getopt_long(argc, argv, "+p:m:Hs:rvhV", opts, NULL)) != -1)
+		if ((rc = option(o, r)) != 0)
+			return rc;
 	if (optind >= argc) {
 		fprintf(stderr, "uffd-run: no PROGRAM given (uffd-run --help)\n");
 		return EX_USAGE;
 	}
-	if (policy && strlen(policy) >= 128) {
+	if (r->policy && strlen(r->policy) >= 128) {
 		fprintf(stderr, "uffd-run: policy longer than 127 bytes\n");
 		return EX_USAGE;
 	}
-	if (sock)
-		setenv_or_die("UFFDD_SOCKET", sock);
+	if (r->sock)
+		setenv_or_die("UFFDD_SOCKET", r->sock);
 	else
-		sock = getenv("UFFDD_SOCKET");
-	if (!sock || !*sock)
-		sock = UFFD_CLIENT_DEFAULT_SOCKET;
+		r->sock = getenv("UFFDD_SOCKET");
+	if (!r->sock || !*r->sock)
+		r->sock = UFFD_CLIENT_DEFAULT_SOCKET;
+	return 0;
+}
 
+/* The preload library's settings, and the library in LD_PRELOAD. */
+static void preload_env(const struct run_opts *r, const char *lib)
+{
+	const char *old = getenv("LD_PRELOAD");
+	size_t n = strlen(lib) + (old ? strlen(old) : 0) + 2;
+	char num[32], *preload = malloc(n);
+
+	if (!preload)
+		exit(EX_USAGE);
+	snprintf(num, sizeof(num), "%zu", r->min_size);
+	setenv_or_die("UFFD_RUN_MIN_SIZE", num);
+	setenv_or_die("UFFD_RUN_POLICY", r->policy ? r->policy : "");
+	setenv_or_die("UFFD_RUN_HUGE_ONLY", r->huge_only ? "1" : "0");
+	setenv_or_die("UFFD_RUN_USER_ONLY_OK", r->user_only_ok ? "1" : "0");
+	setenv_or_die("UFFD_RUN_VERBOSE", verbose ? "1" : "0");
+	snprintf(preload, n, "%s%s%s", lib, old && *old ? ":" : "",
+		 old && *old ? old : "");
+	setenv_or_die("LD_PRELOAD", preload);
+}
+
+int main(int argc, char **argv)
+{
+	struct run_opts r = { .min_size = 2u << 20, .check = 1 };
+	char libbuf[PATH_MAX + 32];
+	const char *lib;
+	enum check ck = CHECK_OK;
+	int rc = options(argc, argv, &r);
+
+	if (rc)
+		return rc < 0 ? 0 : rc;
 	lib = find_library(libbuf, sizeof(libbuf));
 	if (!lib) {
 		fprintf(stderr, "uffd-run: cannot find %s (set UFFD_RUN_LIBRARY); "
 			"%s runs without the service\n", PRELOAD_NAME, argv[optind]);
 		ck = CHECK_UNSERVED;
-	} else if (check) {
-		ck = preflight(sock, policy, user_only_ok, argv[optind]);
+	} else if (r.check) {
+		ck = preflight(r.sock, r.policy, r.user_only_ok, argv[optind]);
 	}
 	if (ck == CHECK_POLICY)
 		return EX_USAGE;
 	if (ck == CHECK_UNSERVED) {
-		if (require)
+		if (r.require)
 			return EX_UNAVAILABLE;
 		unsetenv("UFFD_RUN_POLICY");
 		run(argv + optind);
 	}
-
-	snprintf(num, sizeof(num), "%zu", min_size);
-	setenv_or_die("UFFD_RUN_MIN_SIZE", num);
-	setenv_or_die("UFFD_RUN_POLICY", policy ? policy : "");
-	setenv_or_die("UFFD_RUN_HUGE_ONLY", huge_only ? "1" : "0");
-	setenv_or_die("UFFD_RUN_USER_ONLY_OK", user_only_ok ? "1" : "0");
-	setenv_or_die("UFFD_RUN_VERBOSE", verbose ? "1" : "0");
-	{
-		const char *old = getenv("LD_PRELOAD");
-		size_t n = strlen(lib) + (old ? strlen(old) : 0) + 2;
-
-		preload = malloc(n);
-		if (!preload)
-			return EX_USAGE;
-		snprintf(preload, n, "%s%s%s", lib, old && *old ? ":" : "",
-			 old && *old ? old : "");
-		setenv_or_die("LD_PRELOAD", preload);
-	}
+	preload_env(&r, lib);
 	run(argv + optind);
 	return 127;
 }

@@ -113,148 +113,184 @@ static int parse_size(const char *s, size_t *out)
 	return v ? 0 : -1;
 }
 
-int main(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "kind", required_argument, NULL, 'k' },
-		{ "size", required_argument, NULL, 's' },
-		{ "socket", required_argument, NULL, 'S' },
-		{ "policy", required_argument, NULL, 'p' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "name", required_argument, NULL, 'n' },
-		{ "hold", required_argument, NULL, 'H' },
-		{ "fallback", no_argument, NULL, 'f' },
-		{ "no-grant", no_argument, NULL, 'G' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct uffd_region_spec spec = { .name = "touch" };
-	const char *sock = NULL;
-	struct uffd_client *c = NULL;
-	struct uffd_region *r;
-	unsigned nthreads = 1, flags = 0;
-	int opt, rc, fallback = 0, hold = 0;
-	static const char *modes[] = { "none", "device", "syscall",
-				       "user-mode-only" };
+/* What the command line asks for. */
+struct touch {
+	struct uffd_region_spec spec;
+	const char *sock;
+	unsigned nthreads, flags;
+	int fallback, hold;
+};
 
-	while ((opt = getopt_long(argc, argv, "k:s:S:p:t:n:H:fGh", opts, NULL)) !=
-	       -1) {
-		switch (opt) {
-		case 'k':
-			if (strcmp(optarg, "hugetlb") == 0)
-				spec.kind = UFFD_KIND_HUGETLB;
-			else if (strcmp(optarg, "shmem") == 0)
-				spec.kind = UFFD_KIND_SHMEM;
-			else {
-				fprintf(stderr, "uffd-touch: --kind is hugetlb "
-						"or shmem\n");
-				return 2;
-			}
-			break;
-		case 's':
-			if (parse_size(optarg, &spec.size) < 0) {
-				fprintf(stderr, "uffd-touch: bad size '%s'\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'S':
-			sock = optarg;
-			break;
-		case 'p':
-			spec.policy = optarg;
-			break;
-		case 't':
-			nthreads = (unsigned)atoi(optarg);
-			if (nthreads < 1 || nthreads > 1024) {
-				fprintf(stderr, "uffd-touch: --threads takes "
-						"1 to 1024\n");
-				return 2;
-			}
-			break;
-		case 'n':
-			spec.name = optarg;
-			break;
-		case 'H':
-			hold = atoi(optarg);
-			break;
-		case 'f':
-			fallback = 1;
-			break;
-		case 'G':
-			flags |= UFFD_CONNECT_NO_GRANT;
-			break;
-		case 'h':
-			fputs(usage, stdout);
+static const struct option opts[] = {
+	{ "kind", required_argument, NULL, 'k' },
+	{ "size", required_argument, NULL, 's' },
+	{ "socket", required_argument, NULL, 'S' },
+	{ "policy", required_argument, NULL, 'p' },
+	{ "threads", required_argument, NULL, 't' },
+	{ "name", required_argument, NULL, 'n' },
+	{ "hold", required_argument, NULL, 'H' },
+	{ "fallback", no_argument, NULL, 'f' },
+	{ "no-grant", no_argument, NULL, 'G' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* One option: 0, 2 on a usage error (said), -1 after --help. */
+static int option(int opt, struct touch *t)
+{
+	switch (opt) {
+	case 'k':
+		t->spec.kind = !strcmp(optarg, "hugetlb") ? UFFD_KIND_HUGETLB
+			       : !strcmp(optarg, "shmem") ? UFFD_KIND_SHMEM
+							  : 0;
+		if (t->spec.kind)
 			return 0;
-		default:
-			fputs("Try 'uffd-touch --help'.\n", stderr);
-			return 2;
-		}
+		fprintf(stderr, "uffd-touch: --kind is hugetlb or shmem\n");
+		return 2;
+	case 's':
+		if (parse_size(optarg, &t->spec.size) == 0)
+			return 0;
+		fprintf(stderr, "uffd-touch: bad size '%s'\n", optarg);
+		return 2;
+	case 'S':
+		t->sock = optarg;
+		return 0;
+	case 'p':
+		t->spec.policy = optarg;
+		return 0;
+	case 't':
+		t->nthreads = (unsigned)atoi(optarg);
+		if (t->nthreads >= 1 && t->nthreads <= 1024)
+			return 0;
+		fprintf(stderr, "uffd-touch: --threads takes 1 to 1024\n");
+		return 2;
+	case 'n':
+		t->spec.name = optarg;
+		return 0;
+	case 'H':
+		t->hold = atoi(optarg);
+		return 0;
+	case 'f':
+		t->fallback = 1;
+		return 0;
+	case 'G':
+		t->flags |= UFFD_CONNECT_NO_GRANT;
+		return 0;
+	case 'h':
+		fputs(usage, stdout);
+		return -1;
+	default:
+		fputs("Try 'uffd-touch --help'.\n", stderr);
+		return 2;
 	}
-	if (!spec.kind || !spec.size || optind != argc) {
+}
+
+static int options(int argc, char **argv, struct touch *t)
+{
+	int opt, rc;
+
+	while ((opt = getopt_long(argc, argv, "k:s:S:p:t:n:H:fGh", opts,
+				  NULL)) != -1)
+		if ((rc = option(opt, t)) != 0)
+			return rc;
+	if (!t->spec.kind || !t->spec.size || optind != argc) {
 		fputs(usage, stderr);
 		return 2;
 	}
+	return 0;
+}
 
-	rc = uffd_connect(sock, "uffd-touch", flags, &c);
-	if (rc < 0) {
-		fprintf(stderr, "uffd-touch: %s\n", uffd_last_error());
-		if (!fallback)
-			return 1;
-		fprintf(stderr, "uffd-touch: running on plain memory\n");
-		c = NULL;
-	}
-	rc = uffd_region_alloc(c, &spec, &r);
-	if (rc < 0) {
-		fprintf(stderr, "uffd-touch: %s\n", uffd_last_error());
-		uffd_disconnect(c);
-		return 1;
-	}
-
-	size_t psz = uffd_region_page_size(r), size = uffd_region_size(r);
-	size_t pages = size / psz, words = size / sizeof(uint64_t);
-	uint64_t *fill = uffd_region_fill_addr(r), *served = uffd_region_addr(r);
-	pthread_t *th = calloc(nthreads, sizeof(*th));
-	struct job *jobs = calloc(nthreads, sizeof(*jobs));
+/* Touch every page of r from n threads at once; the ns it took. */
+static uint64_t touch_all(struct uffd_region *r, unsigned n)
+{
+	size_t psz = uffd_region_page_size(r);
+	pthread_t *th = calloc(n, sizeof(*th));
+	struct job *jobs = calloc(n, sizeof(*jobs));
 	pthread_barrier_t start;
-	uint64_t t0, t1, bad = 0;
+	uint64_t t0, t1;
 
-	for (size_t i = 0; i < words; i++)
-		fill[i] = pattern(i);
-
-	pthread_barrier_init(&start, NULL, nthreads + 1);
-	for (unsigned i = 0; i < nthreads; i++) {
-		jobs[i] = (struct job){ .base = (char *)served, .psz = psz,
-					.pages = pages, .idx = i,
-					.nthreads = nthreads, .start = &start };
+	pthread_barrier_init(&start, NULL, n + 1);
+	for (unsigned i = 0; i < n; i++) {
+		jobs[i] = (struct job){ .base = uffd_region_addr(r), .psz = psz,
+					.pages = uffd_region_size(r) / psz,
+					.idx = i, .nthreads = n, .start = &start };
 		pthread_create(&th[i], NULL, toucher, &jobs[i]);
 	}
 	t0 = now_ns();
 	pthread_barrier_wait(&start);
-	for (unsigned i = 0; i < nthreads; i++)
+	for (unsigned i = 0; i < n; i++)
 		pthread_join(th[i], NULL);
 	t1 = now_ns();
+	pthread_barrier_destroy(&start);
+	free(th);
+	free(jobs);
+	return t1 - t0;
+}
 
-	for (size_t i = 0; i < words; i++)
-		if (served[i] != pattern(i))
-			bad++;
+/* The JSON line: what was touched, how, and whether every byte was right. */
+static void report(const struct touch *t, struct uffd_client *c,
+		   struct uffd_region *r, uint64_t bad, uint64_t ns)
+{
+	static const char *modes[] = { "none", "device", "syscall",
+				       "user-mode-only" };
+	size_t psz = uffd_region_page_size(r), size = uffd_region_size(r);
 
 	printf("{\"kind\":\"%s\",\"size\":%zu,\"pages\":%zu,\"page_size\":%zu,"
 	       "\"threads\":%u,\"verified\":%s,\"bad_words\":%" PRIu64
 	       ",\"elapsed_ns\":%" PRIu64 ",\"ns_per_page\":%" PRIu64
 	       ",\"served\":%s,\"uffd\":\"%s\",\"region_id\":\"%016" PRIx64
 	       "\"}\n",
-	       spec.kind == UFFD_KIND_HUGETLB ? "hugetlb" : "shmem", size, pages,
-	       psz, nthreads, bad ? "false" : "true", bad, t1 - t0,
-	       (t1 - t0) / pages, c ? "true" : "false",
+	       t->spec.kind == UFFD_KIND_HUGETLB ? "hugetlb" : "shmem", size,
+	       size / psz, psz, t->nthreads, bad ? "false" : "true", bad, ns,
+	       ns / (size / psz), c ? "true" : "false",
 	       modes[c ? uffd_client_uffd_mode(c) : 0], uffd_region_id(r));
 	fflush(stdout);
-	if (hold > 0)
-		sleep((unsigned)hold);
+}
+
+/* The daemon, or (--fallback) none: plain memory.  -1 when it must stop. */
+static int connect_or_not(const struct touch *t, struct uffd_client **c)
+{
+	if (uffd_connect(t->sock, "uffd-touch", t->flags, c) == 0)
+		return 0;
+	fprintf(stderr, "uffd-touch: %s\n", uffd_last_error());
+	if (!t->fallback)
+		return -1;
+	fprintf(stderr, "uffd-touch: running on plain memory\n");
+	*c = NULL;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct touch t = { .spec = { .name = "touch" }, .nthreads = 1 };
+	struct uffd_client *c = NULL;
+	struct uffd_region *r;
+	uint64_t *fill, *served, bad = 0, ns;
+	size_t words;
+	int rc = options(argc, argv, &t);
+
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if (connect_or_not(&t, &c) < 0)
+		return 1;
+	if (uffd_region_alloc(c, &t.spec, &r) < 0) {
+		fprintf(stderr, "uffd-touch: %s\n", uffd_last_error());
+		uffd_disconnect(c);
+		return 1;
+	}
+	fill = uffd_region_fill_addr(r);
+	served = uffd_region_addr(r);
+	words = uffd_region_size(r) / sizeof(uint64_t);
+	for (size_t i = 0; i < words; i++)
+		fill[i] = pattern(i);
+	ns = touch_all(r, t.nthreads);
+	for (size_t i = 0; i < words; i++)
+		if (served[i] != pattern(i))
+			bad++;
+	report(&t, c, r, bad, ns);
+	if (t.hold > 0)
+		sleep((unsigned)t.hold);
 	uffd_region_release(r);
 	uffd_disconnect(c);
-	free(th);
-	free(jobs);
 	return bad ? 1 : 0;
 }

@@ -71,8 +71,8 @@ fuzz-seeds:
 	$(FUZZ_DIR)/gen_seeds tests/fuzz/corpus/proto
 
 # Static analysis ---------------------------------------------------------
-LINT_SRC := $(wildcard proto/*.c client/*.c client/tools/*.c) $(UFFDD_SRC) \
-	    $(CTL_SRC) kernel/probe.c
+LINT_SRC := $(sort $(wildcard proto/*.c client/*.c client/tools/*.c) \
+	    $(UFFDD_SRC) $(CTL_SRC) kernel/probe.c)
 LINT_INC := -D_GNU_SOURCE -DUFFDD_VERSION=\"$(VERSION)\" -Ikernel -Iproto \
 	    -Iclient -Iuffdd
 # Real-bug checks: the clang static analyzer and bugprone-*.  Left out,

@@ -73,13 +73,12 @@ static int parse_names(const struct cfg_ctx *x, const char *key,
 static int parse_paths(struct config_policies *c, const struct cfg_ctx *x,
 		       const char *key, json_object *v)
 {
-	if (!json_object_is_type(v, json_type_array))
-		return cfg_fail(x, key, "expected an array of directories");
-	if (json_object_array_length(v) > CONFIG_MAX_PATHS)
-		return cfg_fail(x, key, "more than %d directories",
-				CONFIG_MAX_PATHS);
+	int n = cfg_array(x, key, v, CONFIG_MAX_PATHS, "directories");
+
+	if (n < 0)
+		return n;
 	c->npaths = 0;
-	for (size_t i = 0; i < json_object_array_length(v); i++) {
+	for (int i = 0; i < n; i++) {
 		char *p = c->paths[c->npaths];
 
 		if (cfg_str(x, key, json_object_array_get_idx(v, i), p,
@@ -87,7 +86,7 @@ static int parse_paths(struct config_policies *c, const struct cfg_ctx *x,
 			return -EINVAL;
 		if (p[0] != '/')
 			return cfg_fail(x, key,
-					"item %zu: \"%s\" is not an absolute "
+					"item %d: \"%s\" is not an absolute "
 					"path",
 					i, p);
 		c->npaths++;
@@ -163,16 +162,13 @@ static int parse_rule(struct policy_rule *r, const struct cfg_ctx *x,
 static int parse_rules(struct config_policies *c, const struct cfg_ctx *x,
 		       const char *key, json_object *v)
 {
-	size_t n;
+	int n = cfg_array(x, key, v, CONFIG_MAX_RULES, "rules");
 
-	if (!json_object_is_type(v, json_type_array))
-		return cfg_fail(x, key, "expected an array of rules");
-	n = json_object_array_length(v);
-	if (n > CONFIG_MAX_RULES)
-		return cfg_fail(x, key, "more than %d rules", CONFIG_MAX_RULES);
+	if (n < 0)
+		return n;
 	c->nrules = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (parse_rule(&c->rules[i], x, i,
+	for (int i = 0; i < n; i++) {
+		if (parse_rule(&c->rules[i], x, (size_t)i,
 			       json_object_array_get_idx(v, i)) < 0)
 			return -EINVAL;
 		c->nrules++;

@@ -71,18 +71,28 @@ int cfg_mode(const struct cfg_ctx *x, const char *key, json_object *v,
 	return 0;
 }
 
-int cfg_ids(const struct cfg_ctx *x, const char *key, json_object *v,
-	    struct id_list *out)
+int cfg_array(const struct cfg_ctx *x, const char *key, json_object *v,
+	      size_t max, const char *what)
 {
 	size_t n;
 
 	if (!json_object_is_type(v, json_type_array))
-		return cfg_fail(x, key, "expected an array of numeric ids");
+		return cfg_fail(x, key, "expected an array of %s", what);
 	n = json_object_array_length(v);
-	if (n > CONFIG_MAX_IDS)
-		return cfg_fail(x, key, "more than %d ids", CONFIG_MAX_IDS);
+	if (n > max)
+		return cfg_fail(x, key, "more than %zu %s", max, what);
+	return (int)n;
+}
+
+int cfg_ids(const struct cfg_ctx *x, const char *key, json_object *v,
+	    struct id_list *out)
+{
+	int n = cfg_array(x, key, v, CONFIG_MAX_IDS, "numeric ids");
+
+	if (n < 0)
+		return n;
 	out->n = 0;
-	for (size_t i = 0; i < n; i++) {
+	for (int i = 0; i < n; i++) {
 		uint64_t id = 0;
 
 		if (cfg_uint(x, key, json_object_array_get_idx(v, i), 0,
@@ -119,7 +129,7 @@ int cfg_owner(const struct cfg_ctx *x, const char *key, json_object *v,
 	      int group, int64_t *out)
 {
 	const char *name;
-	uint64_t id;
+	uint64_t id = 0;
 
 	if (json_object_is_type(v, json_type_int)) {
 		if (cfg_uint(x, key, v, 0, UINT32_MAX - 1, &id) < 0)

@@ -39,6 +39,10 @@ int cfg_ids(const struct cfg_ctx *x, const char *key, struct json_object *v,
 /* A user (group: a group) by name or numeric id. */
 int cfg_owner(const struct cfg_ctx *x, const char *key, struct json_object *v,
 	      int group, int64_t *out);
+/* An array of at most max items (what they are, for the error): its
+ * length, or -EINVAL. */
+int cfg_array(const struct cfg_ctx *x, const char *key, struct json_object *v,
+	      size_t max, const char *what);
 /* v must be an object. */
 int cfg_object(const struct cfg_ctx *x, const char *key, struct json_object *v);
 

@@ -69,9 +69,9 @@ static void check_file(const struct policy_ops *ops, void *state, void *arg)
 	const char *path;
 	char dir[PATH_MAX], *slash;
 
-	if (fc->bad || !(ops->flags & POLICY_F_FILE) || !ops->file)
+	if (fc->bad || !(ops->flags & POLICY_F_FILE))
 		return;
-	path = ops->file(state);
+	path = policy_file(ops, state);
 	if (realpath(path, fc->resolved)) {
 		if (!under(fc->c, fc->resolved))
 			fc->bad = path;

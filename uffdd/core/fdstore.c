@@ -121,35 +121,38 @@ static int describe_region(uint64_t rid, const struct fdstore_region *d)
 	return fd;
 }
 
+/* Keep region rid's description (again: the old one goes first). */
+static int store_description(uint64_t rid, const struct fdstore_region *d,
+			     int again)
+{
+	int fd = describe_region(rid, d);
+
+	if (fd < 0)
+		return -1;
+	/* FDSTOREREMOVE takes every descriptor of that name: the old one. */
+	if (again)
+		unstore('r', rid);
+	store('r', rid, fd);
+	close(fd);
+	return 0;
+}
+
 void fdstore_keep_region(uint64_t rid, int uffd, int memfd,
 			 const struct fdstore_region *d)
 {
-	int fd;
-
 	if (!enabled())
 		return;
-	fd = describe_region(rid, d);
-	if (fd < 0)
+	/* The description first: without it, the descriptors are useless. */
+	if (store_description(rid, d, 0) < 0)
 		return;
 	store('U', rid, uffd);
 	store('M', rid, memfd);
-	store('r', rid, fd);
-	close(fd);
 }
 
 void fdstore_update_region(uint64_t rid, const struct fdstore_region *d)
 {
-	int fd;
-
-	if (!enabled())
-		return;
-	fd = describe_region(rid, d);
-	if (fd < 0)
-		return;
-	/* FDSTOREREMOVE takes every descriptor of that name: the old one. */
-	unstore('r', rid);
-	store('r', rid, fd);
-	close(fd);
+	if (enabled())
+		store_description(rid, d, 1);
 }
 
 void fdstore_forget_region(uint64_t rid)

@@ -179,32 +179,33 @@ static void from_systemd(struct daemon *d)
 		      fcntl(d->sock.control_fd, F_GETFL) | O_NONBLOCK);
 }
 
+/* A socket made here (unless systemd gave one): made, chmod'ed, chown'ed. */
+static int own_socket(int *fd, int *own, const char *path, int type,
+		      unsigned mode, int64_t uid, int64_t gid)
+{
+	if (*fd >= 0)
+		return 0;
+	*fd = make_socket(path, type, mode);
+	if (*fd < 0)
+		return *fd;
+	*own = 1;
+	return set_owner(path, uid, gid) < 0 ? -EPERM : 0;
+}
+
 int listen_open(struct daemon *d)
 {
 	const struct config_sockets *c = &d->conf.cfg.sock;
+	int rc;
 
 	d->sock.data_fd = d->sock.control_fd = -1;
 	from_systemd(d);
-	if (d->sock.data_fd < 0) {
-		d->sock.data_fd = make_socket(c->data_path, SOCK_SEQPACKET,
-					      c->data_mode);
-		if (d->sock.data_fd < 0)
-			return d->sock.data_fd;
-		d->sock.own_data = 1;
-		if (set_owner(c->data_path, c->data_uid, c->data_gid) < 0)
-			return -EPERM;
-	}
-	if (d->sock.control_fd < 0) {
-		d->sock.control_fd = make_socket(c->control_path, SOCK_STREAM,
-						 c->control_mode);
-		if (d->sock.control_fd < 0)
-			return d->sock.control_fd;
-		d->sock.own_control = 1;
-		if (set_owner(c->control_path, c->control_uid,
-			      c->control_gid) < 0)
-			return -EPERM;
-	}
-	return 0;
+	rc = own_socket(&d->sock.data_fd, &d->sock.own_data, c->data_path,
+			SOCK_SEQPACKET, c->data_mode, c->data_uid, c->data_gid);
+	if (rc == 0)
+		rc = own_socket(&d->sock.control_fd, &d->sock.own_control,
+				c->control_path, SOCK_STREAM, c->control_mode,
+				c->control_uid, c->control_gid);
+	return rc;
 }
 
 void listen_close(struct daemon *d)

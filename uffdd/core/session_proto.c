@@ -126,20 +126,26 @@ static int on_hello(struct session *s, struct uffdd_msg *m)
 	return 0;
 }
 
+/* The region a request after HELLO names, or NULL once refused. */
+static struct region *named_region(struct session *s, struct uffdd_msg *m,
+				   uint64_t id)
+{
+	struct region *r = region_by_id(&s->regions, id);
+
+	if (!s->proto.hello_done)
+		session_refuse(s, m, EPROTO, "HELLO must come first");
+	else if (!r)
+		session_refuse(s, m, ENOENT,
+			       "no region %016" PRIx64 " in this session", id);
+	return s->proto.hello_done ? r : NULL;
+}
+
 static void on_unregister(struct session *s, struct uffdd_msg *m)
 {
-	struct region *r = region_by_id(&s->regions, m->u.unreg.region_id);
+	struct region *r = named_region(s, m, m->u.unreg.region_id);
 
-	if (!s->proto.hello_done) {
-		session_refuse(s, m, EPROTO, "HELLO must come first");
+	if (!r)
 		return;
-	}
-	if (!r) {
-		session_refuse(s, m, ENOENT,
-			       "no region %016" PRIx64 " in this session",
-			       m->u.unreg.region_id);
-		return;
-	}
 	log_client(LOG_INFO, s->who.pid, r->v.id,
 		   "client %d: region %016" PRIx64 " unregistered",
 		   (int)s->who.pid, r->v.id);
@@ -151,20 +157,12 @@ static void on_unregister(struct session *s, struct uffdd_msg *m)
 /* A producer says [offset, offset+length) of a region is ready (gate). */
 static void on_publish(struct session *s, struct uffdd_msg *m)
 {
-	struct region *r = region_by_id(&s->regions, m->u.publish.region_id);
+	struct region *r = named_region(s, m, m->u.publish.region_id);
 	char err[UFFDD_ERROR_MSG_LEN];
 	int rc;
 
-	if (!s->proto.hello_done) {
-		session_refuse(s, m, EPROTO, "HELLO must come first");
+	if (!r)
 		return;
-	}
-	if (!r) {
-		session_refuse(s, m, ENOENT,
-			       "no region %016" PRIx64 " in this session",
-			       m->u.publish.region_id);
-		return;
-	}
 	rc = policy_publish(&r->v, m->u.publish.offset, m->u.publish.length,
 			    err, sizeof(err));
 	if (rc < 0)

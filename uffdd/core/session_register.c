@@ -24,6 +24,12 @@
 /* Highest user-space address on x86_64 and most 64-bit arches (47 bits). */
 #define USER_ADDR_LIMIT (1ULL << 56)
 
+/* What session_refuse returned: negative, as the checks' callers see. */
+static int refused(int rc)
+{
+	return rc < 0 ? rc : -EPROTO;
+}
+
 static const char *kind_name(int kind)
 {
 	return kind == UFFDD_KIND_HUGETLB ? "hugetlb" : "shmem";
@@ -38,32 +44,32 @@ static int check_descriptors(struct session *s, struct uffdd_msg *m,
 	char err[200];
 
 	if (fd_check_uffd(m->fds[0], feats, err, sizeof(err)) < 0)
-		return session_refuse(s, m, EBADF, "first descriptor: %s", err);
+		return refused(session_refuse(s, m, EBADF, "first descriptor: %s", err));
 	if (fd_check_memfd(m->fds[1], mi, err, sizeof(err)) < 0)
-		return session_refuse(s, m, EBADF, "second descriptor: %s", err);
+		return refused(session_refuse(s, m, EBADF, "second descriptor: %s", err));
 	if (rq->kind != UFFDD_KIND_SHMEM && rq->kind != UFFDD_KIND_HUGETLB)
-		return session_refuse(s, m, EINVAL, "unknown region kind %u",
-				      rq->kind);
+		return refused(session_refuse(s, m, EINVAL, "unknown region kind %u",
+				      rq->kind));
 	if (rq->kind != mi->kind)
-		return session_refuse(s, m, EINVAL,
+		return refused(session_refuse(s, m, EINVAL,
 				      "region says %s but the memfd is %s",
-				      kind_name(rq->kind), kind_name(mi->kind));
+				      kind_name(rq->kind), kind_name(mi->kind)));
 	if (rq->kind == UFFDD_KIND_HUGETLB && !caps->minor_hugetlbfs)
-		return session_refuse(s, m, EOPNOTSUPP,
+		return refused(session_refuse(s, m, EOPNOTSUPP,
 				      "this kernel has no minor faults on "
-				      "hugetlbfs (Linux 5.13+)");
+				      "hugetlbfs (Linux 5.13+)"));
 	if (rq->kind == UFFDD_KIND_SHMEM && !caps->minor_shmem)
-		return session_refuse(s, m, EOPNOTSUPP,
+		return refused(session_refuse(s, m, EOPNOTSUPP,
 				      "this kernel has no minor faults on shmem "
-				      "(Linux 5.14+)");
+				      "(Linux 5.14+)"));
 	if (!(*feats & (rq->kind == UFFDD_KIND_HUGETLB
 				? UFFD_FEATURE_MINOR_HUGETLBFS
 				: UFFD_FEATURE_MINOR_SHMEM)))
-		return session_refuse(s, m, EINVAL,
+		return refused(session_refuse(s, m, EINVAL,
 				      "the uffd was not opened with %s",
 				      rq->kind == UFFDD_KIND_HUGETLB
 					      ? "UFFD_FEATURE_MINOR_HUGETLBFS"
-					      : "UFFD_FEATURE_MINOR_SHMEM");
+					      : "UFFD_FEATURE_MINOR_SHMEM"));
 	return 0;
 }
 
@@ -74,27 +80,27 @@ static int check_range(struct session *s, struct uffdd_msg *m,
 	const struct uffdd_register *rq = &m->u.reg;
 
 	if (rq->page_size != mi->page_size)
-		return session_refuse(s, m, EINVAL,
+		return refused(session_refuse(s, m, EINVAL,
 				      "page size %u, but the memfd's is %u",
-				      rq->page_size, mi->page_size);
+				      rq->page_size, mi->page_size));
 	if (!rq->length || rq->start % mi->page_size ||
 	    rq->length % mi->page_size || rq->offset % mi->page_size)
-		return session_refuse(s, m, EINVAL,
+		return refused(session_refuse(s, m, EINVAL,
 				      "start, length and offset must be "
 				      "non-zero multiples of the page size %u",
-				      mi->page_size);
+				      mi->page_size));
 	if (rq->start + rq->length < rq->start ||
 	    rq->start + rq->length > USER_ADDR_LIMIT)
-		return session_refuse(s, m, EINVAL,
+		return refused(session_refuse(s, m, EINVAL,
 				      "range %#" PRIx64 "+%" PRIu64
 				      " is outside user space",
-				      rq->start, rq->length);
+				      rq->start, rq->length));
 	if (rq->offset + rq->length < rq->offset ||
 	    rq->offset + rq->length > mi->size)
-		return session_refuse(s, m, EINVAL,
+		return refused(session_refuse(s, m, EINVAL,
 				      "memfd holds %" PRIu64 " bytes, region "
 				      "needs %" PRIu64 " from offset %" PRIu64,
-				      mi->size, rq->length, rq->offset);
+				      mi->size, rq->length, rq->offset));
 	return 0;
 }
 
@@ -104,16 +110,16 @@ static int check_limits(struct session *s, struct uffdd_msg *m)
 	const struct config_limits *l = &worker_daemon(s->w)->conf.cfg.limits;
 
 	if (s->regions.bytes + m->u.reg.length > l->bytes_per_client)
-		return session_refuse(s, m, ENOSPC,
+		return refused(session_refuse(s, m, ENOSPC,
 				      "limit of %" PRIu64
 				      " bytes per client reached",
-				      l->bytes_per_client);
+				      l->bytes_per_client));
 	if (bounds_regions() >= l->regions) {
 		bounds_count(BOUNDS_REGION_REFUSED);
-		return session_refuse(s, m, ENOSPC,
+		return refused(session_refuse(s, m, ENOSPC,
 				      "uffdd holds its limit of %u regions "
 				      "(limits.regions)",
-				      l->regions);
+				      l->regions));
 	}
 	return 0;
 }
@@ -127,10 +133,10 @@ static int check_request(struct session *s, struct uffdd_msg *m,
 	int rc;
 
 	if (!s->proto.hello_done)
-		return session_refuse(s, m, EPROTO, "HELLO must come first");
+		return refused(session_refuse(s, m, EPROTO, "HELLO must come first"));
 	if (s->regions.n >= most)
-		return session_refuse(s, m, EMFILE, "limit of %u regions reached",
-				      most);
+		return refused(session_refuse(s, m, EMFILE, "limit of %u regions reached",
+				      most));
 	if ((rc = check_descriptors(s, m, feats, mi)) < 0 ||
 	    (rc = check_range(s, m, mi)) < 0 || (rc = check_limits(s, m)) < 0)
 		return rc;
@@ -138,7 +144,7 @@ static int check_request(struct session *s, struct uffdd_msg *m,
 	 * be a mapping of the right kind in the uffd's process. */
 	if (fd_check_uffd_range(m->fds[0], m->u.reg.start, m->u.reg.length, err,
 				sizeof(err)) < 0)
-		return session_refuse(s, m, EINVAL, "%s", err);
+		return refused(session_refuse(s, m, EINVAL, "%s", err));
 	return 0;
 }
 
@@ -167,7 +173,7 @@ static int params(struct session *s, struct uffdd_msg *m, uint64_t feats,
 	rc = rules_choose(&worker_daemon(s->w)->conf.cfg.policy, &who,
 			  rq->name[0] ? rq->name : "anon", rq->policy, p->policy,
 			  sizeof(p->policy), err, sizeof(err));
-	return rc < 0 ? session_refuse(s, m, -rc, "%s", err) : 0;
+	return rc < 0 ? refused(session_refuse(s, m, -rc, "%s", err)) : 0;
 }
 
 /* The region in s's table, its policy attached; NULL once refused. */

@@ -62,28 +62,15 @@ static void print(json_object *o)
 			  : JSON_C_TO_STRING_PLAIN));
 }
 
-static json_object *ask_req(const char *path, const char *req);
-
-static json_object *ask(const char *path, const char *command)
-{
-	char req[128];
-
-	snprintf(req, sizeof(req), "{\"command\":\"%s\"}\n", command);
-	return ask_req(path, req);
-}
-
-/* One JSON request line in, one JSON answer out. */
-static json_object *ask_req(const char *path, const char *req)
+/* A connection to the control socket at path, or -1 (said why). */
+static int connect_control(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	json_object *o;
 	int fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "uffdctl: control socket path too long\n");
-		return NULL;
+		return -1;
 	}
 	strcpy(sa.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -95,60 +82,114 @@ static json_object *ask_req(const char *path, const char *req)
 			path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		return NULL;
+		return -1;
 	}
-	if (write(fd, req, strlen(req)) < 0) {
-		fprintf(stderr, "uffdctl: sending to uffdd: %s\n",
-			strerror(errno));
-		close(fd);
-		return NULL;
-	}
+	return fd;
+}
+
+/* Room for 64 KiB more in *buf; 0 or -1. */
+static int grow(char **buf, size_t len, size_t *cap)
+{
+	char *nb;
+
+	if (*cap - len >= 65536)
+		return 0;
+	*cap = *cap ? *cap * 2 : 65536 * 2;
+	if (*cap > MAX_REPLY || !(nb = realloc(*buf, *cap)))
+		return -1;
+	*buf = nb;
+	return 0;
+}
+
+/* Everything the daemon writes until it closes, NUL-terminated, or NULL. */
+static char *read_answer(int fd)
+{
+	size_t len = 0, cap = 0;
+	char *buf = NULL;
+
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 
 		if (poll(&p, 1, TIMEOUT_MS) <= 0) {
 			fprintf(stderr, "uffdctl: uffdd did not answer\n");
-			goto fail;
+			break;
 		}
-		if (cap - len < 65536) {
-			char *nb;
-
-			cap = cap ? cap * 2 : 65536 * 2;
-			if (cap > MAX_REPLY)
-				goto fail;
-			nb = realloc(buf, cap);
-			if (!nb)
-				goto fail;
-			buf = nb;
-		}
+		if (grow(&buf, len, &cap) < 0)
+			break;
 		n = read(fd, buf + len, cap - len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
+		if (n < 0)
 			fprintf(stderr, "uffdctl: reading from uffdd: %s\n",
 				strerror(errno));
-			goto fail;
-		}
-		if (n == 0)
+		if (n < 0)
 			break;
+		if (n == 0 && len == 0)
+			fprintf(stderr, "uffdctl: uffdd closed without "
+					"answering\n");
+		if (n == 0 && len == 0)
+			break;
+		if (n == 0) {
+			buf[len] = '\0';
+			return buf;
+		}
 		len += (size_t)n;
 	}
-	close(fd);
-	if (!buf) {
-		fprintf(stderr, "uffdctl: uffdd closed without answering\n");
-		return NULL;
-	}
-	buf[len] = '\0';
-	o = json_tokener_parse(buf);
 	free(buf);
-	if (!o)
-		fprintf(stderr, "uffdctl: uffdd's answer is not JSON\n");
-	return o;
-fail:
-	free(buf);
-	close(fd);
 	return NULL;
+}
+
+/* Request req (put here) to the daemon at path; its answer, or NULL. */
+static json_object *ask(const char *path, json_object *req)
+{
+	const char *line = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	json_object *o = NULL;
+	char *answer = NULL;
+	int fd = connect_control(path);
+
+	if (fd >= 0 && (write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0))
+		fprintf(stderr, "uffdctl: sending to uffdd: %s\n",
+			strerror(errno));
+	else if (fd >= 0)
+		answer = read_answer(fd);
+	if (fd >= 0)
+		close(fd);
+	json_object_put(req);
+	if (answer && !(o = json_tokener_parse(answer)))
+		fprintf(stderr, "uffdctl: uffdd's answer is not JSON\n");
+	free(answer);
+	return o;
+}
+
+/* {"command": cmd, key: value, ...} with nkv string pairs. */
+static json_object *request(const char *cmd, int nkv, const char *const *kv)
+{
+	json_object *req = json_object_new_object();
+
+	json_object_object_add(req, "command", json_object_new_string(cmd));
+	for (int i = 0; i < nkv; i++)
+		json_object_object_add(req, kv[2 * i],
+				       json_object_new_string(kv[2 * i + 1]));
+	return req;
+}
+
+/* The daemon's answer to req: printed (or its error said); exit status. */
+static int run(const char *path, json_object *req)
+{
+	json_object *o = ask(path, req), *err;
+	int rc = 0;
+
+	if (!o)
+		return 1;
+	if (json_object_object_get_ex(o, "error", &err)) {
+		fprintf(stderr, "uffdctl: uffdd: %s\n", json_object_get_string(err));
+		rc = 1;
+	} else {
+		print(o);
+	}
+	json_object_put(o);
+	return rc;
 }
 
 static int check_kernel(void)
@@ -201,137 +242,46 @@ static json_object *all_regions(json_object *status)
 /* publish REGION OFFSET LENGTH | policy REGION SPEC */
 static int region_command(const char *path, int argc, char **argv)
 {
-	json_object *req = json_object_new_object(), *o, *err;
 	int publish = strcmp(argv[0], "publish") == 0;
-	char *line;
 
 	if (argc != (publish ? 4 : 3)) {
 		fprintf(stderr, "Usage: uffdctl %s\n",
 			publish ? "publish REGION OFFSET LENGTH"
 				: "policy REGION SPEC");
-		json_object_put(req);
 		return 2;
 	}
-	json_object_object_add(req, "command", json_object_new_string(argv[0]));
-	json_object_object_add(req, "region", json_object_new_string(argv[1]));
-	if (publish) {
-		/* Strings: the daemon takes K/M/G suffixes too. */
-		json_object_object_add(req, "offset",
-				       json_object_new_string(argv[2]));
-		json_object_object_add(req, "length",
-				       json_object_new_string(argv[3]));
-	} else {
-		json_object_object_add(req, "policy",
-				       json_object_new_string(argv[2]));
-	}
-	if (asprintf(&line, "%s\n",
-		     json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN)) < 0) {
-		json_object_put(req);
-		return 1;
-	}
-	json_object_put(req);
-	o = ask_req(path, line);
-	free(line);
-	if (!o)
-		return 1;
-	if (json_object_object_get_ex(o, "error", &err)) {
-		fprintf(stderr, "uffdctl: uffdd: %s\n", json_object_get_string(err));
-		json_object_put(o);
-		return 1;
-	}
-	print(o);
-	json_object_put(o);
-	return 0;
+	/* Strings: the daemon takes K/M/G suffixes too. */
+	return run(path, request(argv[0], publish ? 3 : 2,
+				 (const char *const[]){
+					 "region", argv[1],
+					 publish ? "offset" : "policy", argv[2],
+					 "length", argv[publish ? 3 : 2] }));
 }
 
 /* disconnect CLIENT (SECURITY.md: needs root or admin_gids) */
 static int disconnect_command(const char *path, int argc, char **argv)
 {
-	json_object *req, *o, *err;
-	char *line;
-	int rc;
-
 	if (argc != 2) {
 		fputs("Usage: uffdctl disconnect CLIENT (a pid or a session id)\n",
 		      stderr);
 		return 2;
 	}
-	req = json_object_new_object();
-	json_object_object_add(req, "command", json_object_new_string(argv[0]));
-	json_object_object_add(req, "client", json_object_new_string(argv[1]));
-	rc = asprintf(&line, "%s\n",
-		      json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN));
-	json_object_put(req);
-	if (rc < 0)
-		return 1;
-	o = ask_req(path, line);
-	free(line);
-	if (!o)
-		return 1;
-	rc = 0;
-	if (json_object_object_get_ex(o, "error", &err)) {
-		fprintf(stderr, "uffdctl: uffdd: %s\n", json_object_get_string(err));
-		rc = 1;
-	} else {
-		print(o);
-	}
-	json_object_put(o);
-	return rc;
+	return run(path, request("disconnect", 1,
+				 (const char *const[]){ "client", argv[1] }));
 }
 
-int main(int argc, char **argv)
+/* status, clients, regions: parts of the status document. */
+static int status_command(const char *path, const char *cmd)
 {
-	static const struct option opts[] = {
-		{ "control-socket", required_argument, NULL, 'C' },
-		{ "pretty", no_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *path = getenv("UFFDD_CONTROL_SOCKET"), *cmd;
 	json_object *o, *err, *part;
-	int c, rc = 0;
 
-	while ((c = getopt_long(argc, argv, "C:phV", opts, NULL)) != -1) {
-		switch (c) {
-		case 'C':
-			path = optarg;
-			break;
-		case 'p':
-			pretty = 1;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		case 'V':
-			printf("uffdctl %s\n", UFFDD_VERSION);
-			return 0;
-		default:
-			fputs("Try 'uffdctl --help'.\n", stderr);
-			return 2;
-		}
-	}
-	if (!path || !*path)
-		path = DEFAULT_CONTROL;
-	if (optind < argc && (strcmp(argv[optind], "publish") == 0 ||
-			      strcmp(argv[optind], "policy") == 0))
-		return region_command(path, argc - optind, argv + optind);
-	if (optind < argc && strcmp(argv[optind], "disconnect") == 0)
-		return disconnect_command(path, argc - optind, argv + optind);
-	if (optind != argc - 1) {
-		fputs(usage, stderr);
-		return 2;
-	}
-	cmd = argv[optind];
-	if (strcmp(cmd, "check-kernel") == 0)
-		return check_kernel();
 	if (strcmp(cmd, "status") && strcmp(cmd, "clients") &&
 	    strcmp(cmd, "regions")) {
 		fprintf(stderr, "uffdctl: unknown command '%s'\n", cmd);
 		fputs("Try 'uffdctl --help'.\n", stderr);
 		return 2;
 	}
-	o = ask(path, "status");
+	o = ask(path, request("status", 0, NULL));
 	if (!o)
 		return 1;
 	if (json_object_object_get_ex(o, "error", &err)) {
@@ -350,5 +300,59 @@ int main(int argc, char **argv)
 		json_object_put(part);
 	}
 	json_object_put(o);
-	return rc;
+	return 0;
+}
+
+/* The options: 0 to go on, else the exit status (-1: 0, done). */
+static int options(int argc, char **argv, const char **path)
+{
+	static const struct option opts[] = {
+		{ "control-socket", required_argument, NULL, 'C' },
+		{ "pretty", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "C:phV", opts, NULL)) != -1) {
+		if (c == 'C') {
+			*path = optarg;
+		} else if (c == 'p') {
+			pretty = 1;
+		} else if (c == 'h') {
+			fputs(usage, stdout);
+			return -1;
+		} else if (c == 'V') {
+			printf("uffdctl %s\n", UFFDD_VERSION);
+			return -1;
+		} else {
+			fputs("Try 'uffdctl --help'.\n", stderr);
+			return 2;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = getenv("UFFDD_CONTROL_SOCKET"), *cmd;
+	int rc = options(argc, argv, &path);
+
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if (!path || !*path)
+		path = DEFAULT_CONTROL;
+	cmd = optind < argc ? argv[optind] : "";
+	if (!strcmp(cmd, "publish") || !strcmp(cmd, "policy"))
+		return region_command(path, argc - optind, argv + optind);
+	if (!strcmp(cmd, "disconnect"))
+		return disconnect_command(path, argc - optind, argv + optind);
+	if (optind != argc - 1) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (strcmp(cmd, "check-kernel") == 0)
+		return check_kernel();
+	return status_command(path, cmd);
 }

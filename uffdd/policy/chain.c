@@ -31,9 +31,11 @@ static void chain_destroy(void *state)
 {
 	struct chain *c = state;
 
-	for (int i = 0; i < c->n; i++)
+	for (int i = 0; i < c->n; i++) {
 		if (c->st[i].ops->destroy)
 			c->st[i].ops->destroy(c->st[i].state);
+		free(c->st[i].state);
+	}
 	free(c);
 }
 
@@ -138,6 +140,28 @@ static const struct policy_ops chain_ops = {
 
 /* Specs -------------------------------------------------------------------- */
 
+/* A stage of ops with its state made from args, appended to c. */
+static int new_stage(struct chain *c, const struct policy_ops *ops,
+		     const char *args, char *err, size_t errlen)
+{
+	void *state = NULL;
+	int rc;
+
+	if (ops->state_size && !(state = calloc(1, ops->state_size))) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	rc = ops->create ? ops->create(state, args, err, errlen) : 0;
+	if (rc < 0) { /* create left nothing behind but state */
+		free(state);
+		return rc;
+	}
+	c->st[c->n].ops = ops;
+	c->st[c->n].state = state;
+	c->n++;
+	return 0;
+}
+
 /* One stage "name[:args]" (plen bytes at part) appended to c. */
 static int add_stage(struct chain *c, const char *part, size_t plen,
 		     char *err, size_t errlen)
@@ -146,7 +170,6 @@ static int add_stage(struct chain *c, const char *part, size_t plen,
 	const char *colon;
 	size_t nlen;
 	const struct policy_ops *ops;
-	int rc;
 
 	if (plen == 0) {
 		snprintf(err, errlen, "empty policy in a composition");
@@ -178,13 +201,12 @@ static int add_stage(struct chain *c, const char *part, size_t plen,
 			 "(usage: %s)", ops->name, ops->usage);
 		return -EINVAL;
 	}
-	rc = ops->create(colon ? colon + 1 : NULL, &c->st[c->n].state, err,
-			 errlen);
-	if (rc < 0)
-		return rc;
-	c->st[c->n].ops = ops;
-	c->n++;
-	return 0;
+	if (colon && !strchr(ops->usage, ':')) {
+		snprintf(err, errlen, "policy \"%s\" takes no arguments",
+			 ops->name);
+		return -EINVAL;
+	}
+	return new_stage(c, ops, colon ? colon + 1 : NULL, err, errlen);
 }
 
 /* Every stage of "a+b+..." into c, in the written order. */

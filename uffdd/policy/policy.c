@@ -162,6 +162,29 @@ int policy_parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
+int policy_path_arg(const struct policy_ops *ops, const char *args, size_t len,
+		    char *path, size_t size, char *err, size_t errlen)
+{
+	if (!args || args[0] != '/') {
+		snprintf(err, errlen,
+			 "policy \"%s\" needs an absolute file path (usage: %s)",
+			 ops->name, ops->usage);
+		return -EINVAL;
+	}
+	if (len >= size) {
+		snprintf(err, errlen, "%s: path too long", ops->name);
+		return -EINVAL;
+	}
+	memcpy(path, args, len);
+	path[len] = '\0';
+	return 0;
+}
+
+const char *policy_file(const struct policy_ops *ops, const void *state)
+{
+	return (const char *)state + ops->file_path;
+}
+
 void policy_json_count(struct json_object *o, const char *key,
 		       const uint64_t *v)
 {

@@ -96,15 +96,20 @@ enum policy_phase {
 
 struct policy_ops {
 	const char *name;
-	const char *usage; /* "name[:ARGS]" for --help and errors */
+	const char *usage; /* "name[:ARGS]" for --help and errors; a usage
+			      without ':' means: takes no arguments */
 	int phase;         /* enum policy_phase */
 	unsigned flags;    /* POLICY_F_* */
+	size_t state_size; /* an instance's state, zeroed (0: none) */
+	size_t file_path;  /* POLICY_F_FILE: offset of the path in state */
 	/*
-	 * Parse args (NULL when none were given) into per-instance state.
-	 * Must not touch files or the system: specs are also checked when a
+	 * Optional: parse args (NULL when none were given) into state.  Must
+	 * not touch files or the system: specs are also checked when a
 	 * configuration is loaded.
 	 */
-	int (*create)(const char *args, void **state, char *err, size_t errlen);
+	int (*create)(void *state, const char *args, char *err, size_t errlen);
+	/* Optional: release what state holds (the state itself is freed
+	 * with the instance). */
 	void (*destroy)(void *state);
 	/*
 	 * Optional: region r starts using the instance (registration, a fork
@@ -139,8 +144,6 @@ struct policy_ops {
 		       uint64_t len, char *err, size_t errlen);
 	/* Optional: the policy's own counters for `uffdctl status`. */
 	void (*status)(void *state, struct json_object *o);
-	/* Optional (POLICY_F_FILE): the path the instance uses. */
-	const char *(*file)(void *state);
 };
 
 struct policy {
@@ -252,5 +255,14 @@ uint32_t policy_bits(const struct policy *p);
 
 /* Shared argument parsing: "123", "4k", "2M"; returns 0 or -EINVAL. */
 int policy_parse_u64(const char *s, uint64_t *out);
+/*
+ * The absolute path that is the first len bytes of args, for policy ops
+ * (whose usage the error quotes), into path (size bytes).  0, or -EINVAL
+ * with err set.
+ */
+int policy_path_arg(const struct policy_ops *ops, const char *args, size_t len,
+		    char *path, size_t size, char *err, size_t errlen);
+/* The path of an instance of a POLICY_F_FILE policy. */
+const char *policy_file(const struct policy_ops *ops, const void *state);
 
 #endif

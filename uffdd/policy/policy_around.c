@@ -20,10 +20,10 @@ struct around {
 	uint64_t windows;  /* faults answered with a window (atomic) */
 };
 
-static int around_create(const char *args, void **state, char *err,
+static int around_create(void *state, const char *args, char *err,
 			 size_t errlen)
 {
-	struct around *a;
+	struct around *a = state;
 	uint64_t n;
 
 	if (!args || policy_parse_u64(args, &n) < 0 || n < 1 ||
@@ -34,19 +34,8 @@ static int around_create(const char *args, void **state, char *err,
 			 AROUND_MAX, args ? args : "");
 		return -EINVAL;
 	}
-	a = calloc(1, sizeof(*a));
-	if (!a) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
 	a->pages = n;
-	*state = a;
 	return 0;
-}
-
-static void around_destroy(void *state)
-{
-	free(state);
 }
 
 static enum policy_verdict around_fault(void *state, struct policy_region *r,
@@ -87,8 +76,8 @@ const struct policy_ops policy_ops_around = {
 	.name = "around",
 	.usage = "around:N",
 	.phase = PHASE_SHAPE,
+	.state_size = sizeof(struct around),
 	.create = around_create,
-	.destroy = around_destroy,
 	.fault = around_fault,
 	.status = around_status,
 };

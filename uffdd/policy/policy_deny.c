@@ -11,17 +11,6 @@
 #include <errno.h>
 #include <stdio.h>
 
-static int deny_create(const char *args, void **state, char *err,
-		       size_t errlen)
-{
-	if (args) {
-		snprintf(err, errlen, "policy \"deny\" takes no arguments");
-		return -EINVAL;
-	}
-	*state = NULL;
-	return 0;
-}
-
 static int deny_attach(void *state, struct policy_region *r, char *err,
 		       size_t errlen)
 {
@@ -64,7 +53,6 @@ const struct policy_ops policy_ops_deny = {
 	.name = "deny",
 	.usage = "deny",
 	.phase = PHASE_DECIDE,
-	.create = deny_create,
 	.attach = deny_attach,
 	.fault = deny_fault,
 	.prepare = deny_prepare,

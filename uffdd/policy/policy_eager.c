@@ -20,29 +20,6 @@ struct eager {
 	uint64_t attaches;
 };
 
-static int eager_create(const char *args, void **state, char *err,
-			size_t errlen)
-{
-	struct eager *e;
-
-	if (args) {
-		snprintf(err, errlen, "policy \"eager\" takes no arguments");
-		return -EINVAL;
-	}
-	e = calloc(1, sizeof(*e));
-	if (!e) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	*state = e;
-	return 0;
-}
-
-static void eager_destroy(void *state)
-{
-	free(state);
-}
-
 static int eager_attach(void *state, struct policy_region *r, char *err,
 			size_t errlen)
 {
@@ -74,8 +51,7 @@ const struct policy_ops policy_ops_eager = {
 	.name = "eager",
 	.usage = "eager",
 	.phase = PHASE_BASE,
-	.create = eager_create,
-	.destroy = eager_destroy,
+	.state_size = sizeof(struct eager),
 	.attach = eager_attach,
 	/* No fault hook: later faults map their page, as continue does. */
 	.status = eager_status,

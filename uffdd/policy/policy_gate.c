@@ -39,39 +39,40 @@ struct gate {
 	uint64_t waiting, held_total, released, timeouts, published;
 };
 
-static int gate_create(const char *args, void **state, char *err,
+/* "timeout=MS", "timeout=2s", "timeout=300ms" into g; 0 or -EINVAL. */
+static int parse_timeout(struct gate *g, char *v, char *err, size_t errlen)
+{
+	size_t n = strlen(v);
+	uint64_t mult = 1, t;
+
+	if (n > 2 && strcmp(v + n - 2, "ms") == 0) {
+		v[n - 2] = '\0';
+	} else if (n > 1 && v[n - 1] == 's') {
+		v[n - 1] = '\0';
+		mult = 1000;
+	}
+	if (policy_parse_u64(v, &t) < 0 || !t || t * mult > MAX_TIMEOUT_MS) {
+		snprintf(err, errlen,
+			 "gate: bad timeout \"%s\" (milliseconds, or with an "
+			 "ms or s suffix; at most 24 h)",
+			 v);
+		return -EINVAL;
+	}
+	g->timeout_ms = t * mult;
+	return 0;
+}
+
+static int gate_create(void *state, const char *args, char *err,
 		       size_t errlen)
 {
-	struct gate *g = calloc(1, sizeof(*g));
+	struct gate *g = state;
 	char buf[128], *save = NULL, *kv;
 
-	if (!g) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
 	snprintf(buf, sizeof(buf), "%s", args ? args : "");
 	for (kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
 		if (strncmp(kv, "timeout=", 8) == 0) {
-			char *v = kv + 8;
-			size_t n = strlen(v);
-			uint64_t mult = 1, t;
-
-			if (n > 2 && strcmp(v + n - 2, "ms") == 0) {
-				v[n - 2] = '\0';
-			} else if (n > 1 && v[n - 1] == 's') {
-				v[n - 1] = '\0';
-				mult = 1000;
-			}
-			if (policy_parse_u64(v, &t) < 0 || !t ||
-			    t * mult > MAX_TIMEOUT_MS) {
-				snprintf(err, errlen,
-					 "gate: bad timeout \"%s\" (milliseconds, "
-					 "or with an ms or s suffix; at most 24 h)",
-					 kv + 8);
-				free(g);
+			if (parse_timeout(g, kv + 8, err, errlen) < 0)
 				return -EINVAL;
-			}
-			g->timeout_ms = t * mult;
 		} else if (strcmp(kv, "action=map") == 0) {
 			g->deny_on_timeout = 0;
 		} else if (strcmp(kv, "action=deny") == 0) {
@@ -80,11 +81,9 @@ static int gate_create(const char *args, void **state, char *err,
 			snprintf(err, errlen,
 				 "gate: unknown parameter \"%s\" (usage: "
 				 "gate[:timeout=MS[,action=map|deny]])", kv);
-			free(g);
 			return -EINVAL;
 		}
 	}
-	*state = g;
 	return 0;
 }
 
@@ -96,7 +95,6 @@ static void gate_destroy(void *state)
 		event_free(g->timer);
 	free(g->pub);
 	free(g->held);
-	free(g);
 }
 
 static int published(const struct gate *g, uint64_t idx)
@@ -323,6 +321,7 @@ const struct policy_ops policy_ops_gate = {
 	.name = "gate",
 	.usage = "gate[:timeout=MS[,action=map|deny]]",
 	.phase = PHASE_DECIDE,
+	.state_size = sizeof(struct gate),
 	.create = gate_create,
 	.destroy = gate_destroy,
 	.attach = gate_attach,

@@ -40,44 +40,26 @@ struct populate {
 	uint64_t pages_populated, bytes_read, read_errors;
 };
 
-static int pop_create(const char *args, void **state, char *err,
+static int pop_create(void *state, const char *args, char *err,
 		      size_t errlen)
 {
-	struct populate *p;
-	const char *at;
-	size_t plen;
+	struct populate *p = state;
+	const char *at = args ? strrchr(args, '@') : NULL;
 
-	if (!args || args[0] != '/') {
-		snprintf(err, errlen,
-			 "policy \"populate\" needs an absolute file path "
-			 "(usage: populate:PATH[@OFFSET])");
-		return -EINVAL;
-	}
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
 	p->fd = -1;
-	at = strrchr(args, '@');
 	if (at && strchr(at, '/'))
 		at = NULL; /* an '@' inside the path, such as vm@1/ */
-	plen = at ? (size_t)(at - args) : strlen(args);
-	if (plen >= sizeof(p->path)) {
-		free(p);
-		snprintf(err, errlen, "populate: path too long");
+	if (policy_path_arg(&policy_ops_populate, args,
+			    at ? (size_t)(at - args) : args ? strlen(args) : 0,
+			    p->path, sizeof(p->path), err, errlen) < 0)
 		return -EINVAL;
-	}
-	memcpy(p->path, args, plen);
 	if (at && policy_parse_u64(at + 1, &p->file_off) < 0) {
 		snprintf(err, errlen,
 			 "populate: bad offset \"%s\" (usage: "
 			 "populate:PATH[@OFFSET], OFFSET in bytes, K/M/G "
 			 "suffixes allowed)", at + 1);
-		free(p);
 		return -EINVAL;
 	}
-	*state = p;
 	return 0;
 }
 
@@ -90,7 +72,6 @@ static void pop_destroy(void *state)
 	if (p->fd >= 0)
 		close(p->fd);
 	free(p->filled);
-	free(p);
 }
 
 static int pop_attach(void *state, struct policy_region *r, char *err, size_t errlen)
@@ -356,21 +337,17 @@ static void pop_status(void *state, struct json_object *o)
 	policy_json_count(o, "read_errors", &p->read_errors);
 }
 
-static const char *pop_file(void *state)
-{
-	return ((struct populate *)state)->path;
-}
-
 const struct policy_ops policy_ops_populate = {
 	.name = "populate",
 	.usage = "populate:PATH[@OFFSET]",
 	.phase = PHASE_CONTENT,
 	.flags = POLICY_F_FILE,
+	.state_size = sizeof(struct populate),
+	.file_path = offsetof(struct populate, path),
 	.create = pop_create,
 	.destroy = pop_destroy,
 	.attach = pop_attach,
 	.fault = pop_fault,
 	.prepare = pop_prepare,
 	.status = pop_status,
-	.file = pop_file,
 };

@@ -59,25 +59,14 @@ struct prefetch {
 	int finished;
 };
 
-static int pf_create(const char *args, void **state, char *err,
+static int pf_create(void *state, const char *args, char *err,
 		     size_t errlen)
 {
-	struct prefetch *p;
+	struct prefetch *p = state;
 
-	if (!args || args[0] != '/' || strlen(args) >= PATH_MAX) {
-		snprintf(err, errlen,
-			 "policy \"prefetch\" needs an absolute file path "
-			 "(usage: prefetch:PATH, a trace written by record)");
-		return -EINVAL;
-	}
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	snprintf(p->path, sizeof(p->path), "%s", args);
-	*state = p;
-	return 0;
+	return policy_path_arg(&policy_ops_prefetch, args,
+			       args ? strlen(args) : 0, p->path,
+			       sizeof(p->path), err, errlen);
 }
 
 static void pf_destroy(void *state)
@@ -87,7 +76,6 @@ static void pf_destroy(void *state)
 	if (p->ev)
 		event_free(p->ev);
 	free(p->pages);
-	free(p);
 }
 
 /* Parse the trace; every page index below npages is kept, in order. */
@@ -328,20 +316,16 @@ static void pf_status(void *state, struct json_object *o)
 			       json_object_new_int64((int64_t)p->ignored));
 }
 
-static const char *pf_file(void *state)
-{
-	return ((struct prefetch *)state)->path;
-}
-
 const struct policy_ops policy_ops_prefetch = {
 	.name = "prefetch",
 	.usage = "prefetch:PATH",
 	.phase = PHASE_BASE,
 	.flags = POLICY_F_FILE,
+	.state_size = sizeof(struct prefetch),
+	.file_path = offsetof(struct prefetch, path),
 	.create = pf_create,
 	.destroy = pf_destroy,
 	.attach = pf_attach,
 	.detach = pf_detach,
 	.status = pf_status,
-	.file = pf_file,
 };

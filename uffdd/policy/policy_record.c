@@ -38,26 +38,15 @@ struct record {
 	uint64_t recorded, write_errors; /* atomic */
 };
 
-static int rec_create(const char *args, void **state, char *err,
+static int rec_create(void *state, const char *args, char *err,
 		      size_t errlen)
 {
-	struct record *p;
+	struct record *p = state;
 
-	if (!args || args[0] != '/' || strlen(args) >= PATH_MAX) {
-		snprintf(err, errlen,
-			 "policy \"record\" needs an absolute file path "
-			 "(usage: record:PATH)");
-		return -EINVAL;
-	}
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
 	p->fd = -1;
-	snprintf(p->path, sizeof(p->path), "%s", args);
-	*state = p;
-	return 0;
+	return policy_path_arg(&policy_ops_record, args,
+			       args ? strlen(args) : 0, p->path,
+			       sizeof(p->path), err, errlen);
 }
 
 static void flush(struct record *p)
@@ -89,7 +78,6 @@ static void rec_destroy(void *state)
 	if (p->fd >= 0)
 		close(p->fd);
 	free(p->seen);
-	free(p);
 }
 
 static int rec_attach(void *state, struct policy_region *r, char *err, size_t errlen)
@@ -171,21 +159,17 @@ static void rec_status(void *state, struct json_object *o)
 	policy_json_count(o, "record_write_errors", &p->write_errors);
 }
 
-static const char *rec_file(void *state)
-{
-	return ((struct record *)state)->path;
-}
-
 const struct policy_ops policy_ops_record = {
 	.name = "record",
 	.usage = "record:PATH",
 	.phase = PHASE_OBSERVE,
 	.flags = POLICY_F_FILE,
+	.state_size = sizeof(struct record),
+	.file_path = offsetof(struct record, path),
 	.create = rec_create,
 	.destroy = rec_destroy,
 	.attach = rec_attach,
 	.detach = rec_detach,
 	.fault = rec_fault,
 	.status = rec_status,
-	.file = rec_file,
 };
