@@ -180,10 +180,3 @@ int uffd_raw_recv(struct uffd_raw *c, struct uffdd_msg *m, int timeout_ms)
 		return uffdd_recv(c->sock, m, NULL, 0);
 	}
 }
-
-void uffd_raw_close(struct uffd_raw *c)
-{
-	if (c->sock >= 0)
-		close(c->sock);
-	c->sock = -1;
-}

@@ -83,7 +83,5 @@ int uffd_raw_unregister(struct uffd_raw *c, uint64_t id, uint32_t *seq);
  */
 int uffd_raw_recv(struct uffd_raw *c, struct uffdd_msg *m, int timeout_ms);
 
-/* Close the connection (not the grant). */
-void uffd_raw_close(struct uffd_raw *c);
 
 #endif

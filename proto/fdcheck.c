@@ -20,7 +20,8 @@
 #define F_GET_SEALS 1034
 #endif
 
-const char *fd_describe(int fd, char *buf, size_t len)
+/* A short description of what fd is ("pipe", "socket", "eventfd", ...). */
+static const char *fd_describe(int fd, char *buf, size_t len)
 {
 	char path[64];
 	ssize_t n;

@@ -44,7 +44,4 @@ int fd_uffd_counts(int fd, unsigned long *pending, unsigned long *total);
 int fd_check_uffd_range(int uffd, uint64_t start, uint64_t len, char *err,
 			size_t errlen);
 
-/* A short description of what fd is ("pipe", "socket", "eventfd", ...). */
-const char *fd_describe(int fd, char *buf, size_t len);
-
 #endif

@@ -51,20 +51,19 @@
 struct pl_config pl_cfg;
 static int inited;
 
-/* Raw system calls ------------------------------------------------------- */
-
-void *pl_sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
+/* Raw system calls: never our own interposers, never the allocator. ------ */
+static void *pl_sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
 		  off_t off)
 {
 	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 }
 
-int pl_sys_munmap(void *addr, size_t len)
+static int pl_sys_munmap(void *addr, size_t len)
 {
 	return (int)syscall(SYS_munmap, addr, len);
 }
 
-void *pl_sys_mremap(void *old, size_t olen, size_t nlen, int flags,
+static void *pl_sys_mremap(void *old, size_t olen, size_t nlen, int flags,
 		    void *new_addr)
 {
 	return (void *)syscall(SYS_mremap, old, olen, nlen, flags, new_addr);

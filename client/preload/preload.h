@@ -72,16 +72,8 @@ extern struct pl_process pl;
 void pl_lock(sigset_t *saved);
 void pl_unlock(const sigset_t *saved);
 
-/* Raw system calls: never our own interposers, never the allocator. */
-void *pl_sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
-		  off_t off);
-int pl_sys_munmap(void *addr, size_t len);
-void *pl_sys_mremap(void *old, size_t olen, size_t nlen, int flags,
-		    void *new_addr);
-
 /* regions.c (called with the lock held) */
 int pl_connect(void);
-void pl_forget_connection(void);
 struct pl_region *pl_region_new(void);
 void pl_region_drop(struct pl_region *e);
 int pl_region_register(struct pl_region *e, int wait);
@@ -94,8 +86,6 @@ void pl_cut(uintptr_t addr, size_t len);
 int pl_overlaps(uintptr_t addr, size_t len);
 /* The entry that holds all of [addr, addr+len), or NULL. */
 struct pl_region *pl_find(uintptr_t addr, size_t len);
-void pl_drain(uint32_t want_seq, int timeout_ms);
-int pl_fd_is(int fd, ino_t ino);
 int pl_fork_handoff(pid_t parent);
 
 /* fork.c */

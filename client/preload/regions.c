@@ -25,7 +25,7 @@ struct pl_process pl = {
 	.conn = { .sock = -1, .dev_fd = -1 },
 };
 
-int pl_fd_is(int fd, ino_t ino)
+static int pl_fd_is(int fd, ino_t ino)
 {
 	struct stat st;
 
@@ -74,7 +74,7 @@ static void lose_service(void)
 	pl.hello_seq = 0;
 }
 
-void pl_forget_connection(void)
+static void pl_forget_connection(void)
 {
 	if (pl.conn.sock >= 0 && pl_fd_is(pl.conn.sock, pl.sock_ino))
 		close(pl.conn.sock);
@@ -150,7 +150,7 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void pl_drain(uint32_t want_seq, int timeout_ms)
+static void pl_drain(uint32_t want_seq, int timeout_ms)
 {
 	int64_t deadline = now_ms() + timeout_ms;
 	struct uffdd_msg m;
