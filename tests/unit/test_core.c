@@ -184,6 +184,121 @@ static void test_probe(void)
 	      "%s", buf);
 }
 
+/* The whole of a file, NUL-terminated, or NULL. */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = calloc(1, (size_t)n + 1);
+	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	return buf;
+}
+
+/* The policy bits of every `name...` between from and to. */
+static uint32_t named(const char *from, const char *to)
+{
+	uint32_t bits = 0;
+
+	for (const char *p = strchr(from, '`'); p && p < to;
+	     p = strchr(p + 1, '`')) {
+		size_t n = strcspn(p + 1, ":[`");
+
+		bits |= policy_bit(p + 1, n);
+		p = strchr(p + 1, '`'); /* the closing quote */
+		if (!p)
+			break;
+	}
+	return bits;
+}
+
+/* The policies in the first column of the Markdown table after `head`. */
+static uint32_t table_policies(const char *doc, const char *head)
+{
+	const char *t = strstr(doc, head), *line;
+	uint32_t bits = 0;
+
+	if (!t)
+		return 0;
+	for (line = strchr(t, '\n'); line && line[1] == '|';
+	     line = strchr(line + 1, '\n')) {
+		const char *cell_end = strchr(line + 2, '|');
+
+		bits |= named(line + 1, cell_end ? cell_end : line + 1);
+	}
+	return bits;
+}
+
+/* The policies named by the words of the "## " headings of doc. */
+static uint32_t headings(const char *doc)
+{
+	uint32_t bits = 0;
+
+	for (const char *h = strstr(doc, "\n## "); h; h = strstr(h + 1, "\n## ")) {
+		const char *w = h + 4, *end = strchr(w, '\n');
+
+		while (w && end && w < end) {
+			bits |= policy_bit(w, strcspn(w, ":[ \n"));
+			w = strchr(w, ' ');
+			w = w ? w + 1 : NULL;
+		}
+	}
+	return bits;
+}
+
+static void test_policy_docs(void)
+{
+	char *readme = slurp("README.md"), *doc = slurp("docs/policies.md");
+	uint32_t all = 0, bits;
+	char want[256], got[256];
+
+	if (!readme || !doc) {
+		t_skip("README.md and docs/policies.md are not in the working "
+		       "directory");
+		free(readme);
+		free(doc);
+		return;
+	}
+	for (uint32_t b = 1; b; b <<= 1)
+		if (strcmp(policy_bit_names(b, got, sizeof(got)), "(none)"))
+			all |= b;
+	policy_bit_names(all, want, sizeof(want));
+	bits = table_policies(readme, "| policy | on a fault |");
+	CHECK(bits == all, "README.md's policy table lists %s, POLICY_LIST %s",
+	      policy_bit_names(bits, got, sizeof(got)), want);
+	bits = table_policies(doc, "| policy | what it does |");
+	CHECK(bits == all, "docs/policies.md's table lists %s, POLICY_LIST %s",
+	      policy_bit_names(bits, got, sizeof(got)), want);
+	bits = headings(doc);
+	CHECK(bits == all, "docs/policies.md has sections on %s, POLICY_LIST "
+	      "is %s", policy_bit_names(bits, got, sizeof(got)), want);
+	{
+		const char *p = strstr(doc, "- `client_policies`:");
+		const char *from = p ? strstr(p, "The default") : NULL;
+		const char *to = from ? strchr(from, ':') : NULL;
+
+		bits = to ? named(from, to) : 0;
+		CHECK(bits == policy_client_default(),
+		      "docs/policies.md says clients may ask for %s by default, "
+		      "POLICY_LIST says %s",
+		      policy_bit_names(bits, got, sizeof(got)),
+		      policy_bit_names(policy_client_default(), want,
+				       sizeof(want)));
+	}
+	free(readme);
+	free(doc);
+}
+
 static const struct t_case cases[] = {
 	{ .name = "histo",
 	  .title = "latency histogram percentiles are within one bucket",
@@ -200,6 +315,10 @@ static const struct t_case cases[] = {
 	{ .name = "policy-specs",
 	  .title = "policy specs: known names accepted, others refused clearly",
 	  .run = test_policy_specs },
+	{ .name = "policy-docs",
+	  .title = "README.md and docs/policies.md list every policy of "
+		   "POLICY_LIST, and the ones a client may ask for by default",
+	  .run = test_policy_docs },
 	{ .name = "probe",
 	  .title = "kernel probe finds minor faults and the CONTINUE number",
 	  .run = test_probe },
