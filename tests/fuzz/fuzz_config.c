@@ -30,12 +30,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	/* Accepted: the limits hold what the parser promised. */
-	if (c.max_clients < 1 || c.max_regions_per_client < 1 ||
-	    c.max_msg_rate < 1 || c.hello_timeout_ms < 10 ||
-	    c.max_pending_faults < 1 || c.max_control_conns < 1 ||
-	    c.socket_mode > 0777 || c.control_mode > 0777 ||
-	    c.grant_uids.n > CONFIG_MAX_IDS || c.admin_gids.n > CONFIG_MAX_IDS ||
-	    !memchr(c.default_policy, '\0', sizeof(c.default_policy)))
+	if (c.limits.clients < 1 || c.limits.regions_per_client < 1 ||
+	    c.limits.msg_rate < 1 || c.limits.hello_timeout_ms < 10 ||
+	    c.limits.pending_faults < 1 || c.limits.control_conns < 1 ||
+	    c.sock.data_mode > 0777 || c.sock.control_mode > 0777 ||
+	    c.access.grant_uids.n > CONFIG_MAX_IDS ||
+	    c.access.admin_gids.n > CONFIG_MAX_IDS ||
+	    !memchr(c.policy.default_policy, '\0',
+		    sizeof(c.policy.default_policy)))
 		__builtin_trap();
 	return 0;
 }
