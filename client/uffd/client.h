@@ -35,13 +35,17 @@ enum uffd_kind {
 /* How this client creates its userfaultfds (see uffd_client_uffd_mode). */
 enum uffd_mode {
 	UFFD_MODE_NONE = 0,
-	UFFD_MODE_DEVICE = 1,    /* full uffd from a /dev/userfaultfd grant */
-	UFFD_MODE_SYSCALL = 2,   /* full uffd from userfaultfd(2) (privileged) */
-	UFFD_MODE_USER_ONLY = 3, /* UFFD_USER_MODE_ONLY: kernel-mode faults fail */
+	/* a full uffd from a /dev/userfaultfd grant */
+	UFFD_MODE_DEVICE = 1,
+	/* a full uffd from userfaultfd(2) (privileged) */
+	UFFD_MODE_SYSCALL = 2,
+	/* UFFD_USER_MODE_ONLY: kernel-mode faults fail */
+	UFFD_MODE_USER_ONLY = 3,
 };
 
 /* uffd_connect() flags */
-#define UFFD_CONNECT_NO_GRANT 0x1 /* do not ask for a /dev/userfaultfd grant */
+/* Do not ask for a /dev/userfaultfd grant. */
+#define UFFD_CONNECT_NO_GRANT 0x1
 
 /*
  * Connect to the daemon.  socket_path NULL means $UFFDD_SOCKET, else

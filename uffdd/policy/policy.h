@@ -43,7 +43,8 @@ struct policy;
  * open a file named by the client or otherwise need the administrator's
  * say.  The table, the allow-list bits, --help and the documented lists
  * all follow this order.  Adding a policy: its file (policy_NAME.c
- * defining `const struct policy_ops policy_ops_NAME`) and one line here.
+ * defining `const struct policy_ops policy_ops_NAME`) and one line here;
+ * a unit test then says which documents still lack it.
  */
 #define POLICY_LIST(X) \
 	X(continue, 1) \
@@ -53,7 +54,8 @@ struct policy;
 	X(prefetch, 0) \
 	X(gate, 1)     \
 	X(deny, 1)     \
-	X(eager, 1)
+	X(eager, 1)    \
+	/* (the end of the list: a new policy goes above) */
 
 /*
  * What a policy sees of a region it serves.  Read-only for policies; the
