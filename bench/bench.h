@@ -85,11 +85,11 @@ struct touch_job {
 	char *base;
 	size_t page_size, pages;
 	unsigned threads;
-	int cpu;              /* -1: do not pin; else every toucher on this CPU */
+	int cpu; /* -1: do not pin; else every toucher on this CPU */
 	enum touch_access access;
-	uint32_t *lat;        /* pages entries, ns per first touch */
+	uint32_t *lat; /* pages entries, ns per first touch */
 	/* results */
-	uint64_t wall_ns;     /* first start to last end */
+	uint64_t wall_ns; /* first start to last end */
 	/*
 	 * Page faults the touching threads took (RUSAGE_THREAD around the
 	 * touches only).  The kernel counts one per fault whether it resolved
@@ -112,21 +112,22 @@ enum mode_status { MODE_OK = 0, MODE_UNAVAILABLE = 1, MODE_FAILED = 2 };
 struct round_result {
 	enum mode_status status;
 	char why[256];
-	uint32_t *lat;        /* per-page first-touch latency, malloc'ed */
+	uint32_t *lat; /* per-page first-touch latency, malloc'ed */
 	size_t nlat;
-	uint64_t wall_ns;     /* time to touch the whole region */
+	uint64_t wall_ns; /* time to touch the whole region */
 	size_t pages;
-	int64_t faults;       /* faults the handler served, -1 unknown */
-	int64_t handler_cpu_ns; /* handler / daemon CPU during the touch, -1 unknown */
+	int64_t faults;		/* faults the handler served, -1 unknown */
+	int64_t handler_cpu_ns; /* handler / daemon CPU during the touch, -1
+				   unknown */
 };
 
 /* ---- inproc.c: a handler thread in this process ---- */
 
 struct inproc_opts {
-	int handler_cpu;      /* -1: not pinned */
-	int toucher_cpu;      /* -1: not pinned */
-	unsigned spin_us;     /* spin this long before sleeping (0: never) */
-	bool spin_yield;      /* sched_yield() between polls while spinning */
+	int handler_cpu;  /* -1: not pinned */
+	int toucher_cpu;  /* -1: not pinned */
+	unsigned spin_us; /* spin this long before sleeping (0: never) */
+	bool spin_yield;  /* sched_yield() between polls while spinning */
 	unsigned threads;
 	enum touch_access access;
 };
@@ -138,9 +139,9 @@ void inproc_round(struct bench_mem *m, const struct inproc_opts *o,
 /* ---- daemon.c: the uffdd process ---- */
 
 struct daemon {
-	pid_t pid;            /* the daemon (spawned or found via SO_PEERCRED) */
+	pid_t pid; /* the daemon (spawned or found via SO_PEERCRED) */
 	bool spawned;
-	char dir[256];        /* temp dir of a spawned daemon */
+	char dir[256]; /* temp dir of a spawned daemon */
 	char socket[300];
 	char control[300];
 	char log[300];
@@ -152,8 +153,10 @@ struct daemon {
  * config: JSON written to a file passed with --config (NULL: none).
  */
 int daemon_start(struct daemon *d, const char *bin, int workers,
-		 const char *const *extra, const char *config, char *why, size_t whylen);
-int daemon_attach(struct daemon *d, const char *socket, char *why, size_t whylen);
+		 const char *const *extra, const char *config, char *why,
+		 size_t whylen);
+int daemon_attach(struct daemon *d, const char *socket, char *why,
+		  size_t whylen);
 void daemon_stop(struct daemon *d);
 bool daemon_alive(const struct daemon *d);
 /* CPU time of every thread of the daemon, ns (-1 if unreadable). */
@@ -164,11 +167,11 @@ int daemon_pin(const struct daemon *d, int cpu);
 /* ---- uffdd_mode.c: regions served by uffdd through libuffdclient ---- */
 
 struct uffdd_opts {
-	const char *policy;   /* NULL: the daemon's default */
-	unsigned threads;     /* client threads in one process */
-	unsigned procs;       /* client processes (each with `threads` threads) */
-	int toucher_cpu;      /* -1: not pinned */
-	int daemon_cpu;       /* -2: leave alone; -1 unpin; else pin daemon there */
+	const char *policy; /* NULL: the daemon's default */
+	unsigned threads;   /* client threads in one process */
+	unsigned procs;	    /* client processes (each with `threads` threads) */
+	int toucher_cpu;    /* -1: not pinned */
+	int daemon_cpu; /* -2: leave alone; -1 unpin; else pin daemon there */
 	enum touch_access access;
 };
 
@@ -188,8 +191,8 @@ struct idle_report {
 
 struct idle_set;
 void idle_raise_nofile(void);
-struct idle_set *idle_setup(struct daemon *d, unsigned clients, unsigned regions,
-			    struct idle_report *rep);
+struct idle_set *idle_setup(struct daemon *d, unsigned clients,
+			    unsigned regions, struct idle_report *rep);
 void idle_teardown(struct idle_set *s);
 
 /* ---- report.c ---- */
@@ -202,27 +205,29 @@ struct mode_summary {
 	char why[256];
 	unsigned threads, procs, rounds_ok;
 	size_t pages, page_size;
-	struct lat_stats lat;     /* medians over rounds */
-	double ns_per_page;       /* median over rounds of wall/pages */
+	struct lat_stats lat; /* medians over rounds */
+	double ns_per_page;   /* median over rounds of wall/pages */
 	double pages_per_sec;
-	double faults_per_page;   /* -1 unknown */
+	double faults_per_page; /* -1 unknown */
 	/*
 	 * Median latency of the touches that faulted, taken as the slowest
 	 * `faults` touches of each round: with a window policy most touches
 	 * find their page mapped, and this is what a fault itself costs.
 	 */
-	double fault_median_ns;   /* -1 unknown */
-	double cpu_ns_per_fault;  /* -1 unknown */
-	double cpu_ns_per_page;   /* -1 unknown */
-	uint32_t *all_lat;        /* every sample of every round, sorted */
+	double fault_median_ns;	 /* -1 unknown */
+	double cpu_ns_per_fault; /* -1 unknown */
+	double cpu_ns_per_page;	 /* -1 unknown */
+	uint32_t *all_lat;	 /* every sample of every round, sorted */
 	size_t nall;
 };
 
 void report_json(FILE *f, const struct mode_summary *s,
-		 const struct mode_summary *native, const struct mode_summary *inproc,
+		 const struct mode_summary *native,
+		 const struct mode_summary *inproc,
 		 const struct mode_summary *inproc_unpinned);
 void report_table(FILE *f, const struct mode_summary *s, size_t n,
-		  const struct mode_summary *native, const struct mode_summary *inproc);
+		  const struct mode_summary *native,
+		  const struct mode_summary *inproc);
 int report_cdf(const char *path, const struct mode_summary *s, size_t n,
 	       const char *const *only);
 

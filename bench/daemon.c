@@ -34,7 +34,9 @@ static int sock_connect(const char *path)
 	for (int i = 0; i < 2; i++) {
 		int e;
 
-		fd = socket(AF_UNIX, (i ? SOCK_STREAM : SOCK_SEQPACKET) | SOCK_CLOEXEC, 0);
+		fd = socket(AF_UNIX,
+			    (i ? SOCK_STREAM : SOCK_SEQPACKET) | SOCK_CLOEXEC,
+			    0);
 		if (fd < 0)
 			return -errno;
 		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
@@ -70,7 +72,8 @@ static void log_tail(const char *path, char *why, size_t whylen)
 }
 
 int daemon_start(struct daemon *d, const char *bin, int workers,
-		 const char *const *extra, const char *config, char *why, size_t whylen)
+		 const char *const *extra, const char *config, char *why,
+		 size_t whylen)
 {
 	char wbuf[16];
 	pid_t pid;
@@ -91,8 +94,10 @@ int daemon_start(struct daemon *d, const char *bin, int workers,
 		int fd;
 
 		snprintf(d->config, sizeof(d->config), "%s/bench.json", d->dir);
-		fd = open(d->config, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0 || write(fd, config, strlen(config)) != (ssize_t)strlen(config))
+		fd = open(d->config, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			  0600);
+		if (fd < 0 || write(fd, config, strlen(config)) !=
+				  (ssize_t)strlen(config))
 			die("%s: %s", d->config, strerror(errno));
 		close(fd);
 	}
@@ -101,7 +106,8 @@ int daemon_start(struct daemon *d, const char *bin, int workers,
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
 	if (pid == 0) {
-		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			      0600);
 		const char *argv[32];
 		int a = 0;
 
@@ -146,20 +152,23 @@ int daemon_start(struct daemon *d, const char *bin, int workers,
 		if (waitpid(pid, &st, WNOHANG) == pid) {
 			d->pid = 0;
 			snprintf(why, whylen, "uffdd exited with status %d",
-				 WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+				 WIFEXITED(st) ? WEXITSTATUS(st)
+					       : 128 + WTERMSIG(st));
 			log_tail(d->log, why, whylen);
 			daemon_stop(d);
 			return -1;
 		}
 		usleep(10000);
 	}
-	snprintf(why, whylen, "uffdd did not listen on %s within 5 s", d->socket);
+	snprintf(why, whylen, "uffdd did not listen on %s within 5 s",
+		 d->socket);
 	log_tail(d->log, why, whylen);
 	daemon_stop(d);
 	return -1;
 }
 
-int daemon_attach(struct daemon *d, const char *socket, char *why, size_t whylen)
+int daemon_attach(struct daemon *d, const char *socket, char *why,
+		  size_t whylen)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
@@ -259,7 +268,8 @@ static int add_task_cpu(pid_t tid, void *arg)
 	unsigned long long run = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", (int)a->pid, (int)tid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/schedstat", (int)a->pid,
+		 (int)tid);
 	f = fopen(path, "r");
 	if (!f)
 		return -1;

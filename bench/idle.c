@@ -51,8 +51,8 @@ void idle_raise_nofile(void)
 	}
 }
 
-struct idle_set *idle_setup(struct daemon *d, unsigned clients, unsigned regions,
-			    struct idle_report *rep)
+struct idle_set *idle_setup(struct daemon *d, unsigned clients,
+			    unsigned regions, struct idle_report *rep)
 {
 	struct idle_set *s = calloc(1, sizeof(*s));
 	struct uffd_region_spec spec = {
@@ -75,11 +75,13 @@ struct idle_set *idle_setup(struct daemon *d, unsigned clients, unsigned regions
 	rep->rss_kb_before = daemon_rss_kb(d);
 	t0 = now_ns();
 	for (; s->nc < clients; s->nc++) {
-		int err = uffd_connect(d->socket, "bench-idle", 0, &s->c[s->nc]);
+		int err =
+		    uffd_connect(d->socket, "bench-idle", 0, &s->c[s->nc]);
 
 		if (err < 0) {
-			snprintf(rep->why, sizeof(rep->why), "idle client %u: uffd_connect: %s",
-				 s->nc, uffd_last_error());
+			snprintf(rep->why, sizeof(rep->why),
+				 "idle client %u: uffd_connect: %s", s->nc,
+				 uffd_last_error());
 			return s;
 		}
 	}
@@ -88,11 +90,13 @@ struct idle_set *idle_setup(struct daemon *d, unsigned clients, unsigned regions
 	t0 = now_ns();
 	for (unsigned i = 0; i < clients; i++)
 		for (unsigned j = 0; j < regions; j++) {
-			int err = uffd_region_alloc(s->c[i], &spec, &s->r[s->nr]);
+			int err =
+			    uffd_region_alloc(s->c[i], &spec, &s->r[s->nr]);
 
 			if (err < 0) {
 				snprintf(rep->why, sizeof(rep->why),
-					 "idle client %u region %u: %s", i, j, uffd_last_error());
+					 "idle client %u region %u: %s", i, j,
+					 uffd_last_error());
 				return s;
 			}
 			s->nr++;
@@ -122,8 +126,8 @@ void idle_raise_nofile(void)
 {
 }
 
-struct idle_set *idle_setup(struct daemon *d, unsigned clients, unsigned regions,
-			    struct idle_report *rep)
+struct idle_set *idle_setup(struct daemon *d, unsigned clients,
+			    unsigned regions, struct idle_report *rep)
 {
 	(void)d;
 	memset(rep, 0, sizeof(*rep));

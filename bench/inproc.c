@@ -45,14 +45,15 @@ static int uffd_open(void)
 
 static uint64_t kind_feature(enum bench_kind kind)
 {
-	return kind == KIND_HUGETLB ? UFFD_FEATURE_MINOR_HUGETLBFS :
-				      UFFD_FEATURE_MINOR_SHMEM;
+	return kind == KIND_HUGETLB ? UFFD_FEATURE_MINOR_HUGETLBFS
+				    : UFFD_FEATURE_MINOR_SHMEM;
 }
 
 /* A uffd with the API handshake done, or -errno. */
 static int uffd_ready(enum bench_kind kind)
 {
-	struct uffdio_api api = { .api = UFFD_API, .features = kind_feature(kind) };
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = kind_feature(kind) };
 	int fd = uffd_open();
 
 	if (fd < 0)
@@ -96,7 +97,8 @@ static int serve(struct handler *h, const struct uffd_msg *msg, ssize_t n)
 		if (msg[i].event != UFFD_EVENT_PAGEFAULT)
 			continue;
 		memset(&c, 0, sizeof(c));
-		c.range.start = msg[i].arg.pagefault.address & ~(uint64_t)(h->page_size - 1);
+		c.range.start = msg[i].arg.pagefault.address &
+				~(uint64_t)(h->page_size - 1);
 		c.range.len = h->page_size;
 		h->faults++;
 		while (ioctl(h->uffd, continue_req, &c) < 0) {
@@ -107,8 +109,10 @@ static int serve(struct handler *h, const struct uffd_msg *msg, ssize_t n)
 				c.mapped = 0;
 				continue;
 			}
-			/* A 5.13-era kernel knows only the _IOR request number. */
-			if (errno == ENOTTY && continue_req == UFFDIO_CONTINUE) {
+			/* A 5.13-era kernel knows only the _IOR request number.
+			 */
+			if (errno == ENOTTY &&
+			    continue_req == UFFDIO_CONTINUE) {
 				continue_req = UFFDIO_CONTINUE_OLD;
 				continue;
 			}
@@ -140,14 +144,16 @@ static void *handler_main(void *arg)
 			 */
 			for (;;) {
 				n = read(h->uffd, msg, sizeof(msg));
-				if (n >= 0 || errno != EAGAIN || now_ns() >= until)
+				if (n >= 0 || errno != EAGAIN ||
+				    now_ns() >= until)
 					break;
 				if (h->o->spin_yield)
 					sched_yield();
 			}
 		}
 		if (n < 0) {
-			struct pollfd p[2] = { { h->uffd, POLLIN, 0 }, { h->stopfd, POLLIN, 0 } };
+			struct pollfd p[2] = { { h->uffd, POLLIN, 0 },
+					       { h->stopfd, POLLIN, 0 } };
 
 			if (poll(p, 2, -1) < 0 && errno != EINTR) {
 				h->err = -errno;
@@ -189,7 +195,8 @@ void inproc_round(struct bench_mem *m, const struct inproc_opts *o,
 	h.uffd = uffd_ready(m->kind);
 	if (h.uffd < 0) {
 		r->status = MODE_UNAVAILABLE;
-		snprintf(r->why, sizeof(r->why), "userfaultfd: %s", strerror(-h.uffd));
+		snprintf(r->why, sizeof(r->why), "userfaultfd: %s",
+			 strerror(-h.uffd));
 		return;
 	}
 	h.stopfd = eventfd(0, EFD_CLOEXEC);
@@ -202,12 +209,14 @@ void inproc_round(struct bench_mem *m, const struct inproc_opts *o,
 	reg.mode = UFFDIO_REGISTER_MODE_MINOR;
 	if (ioctl(h.uffd, UFFDIO_REGISTER, &reg) < 0) {
 		r->status = MODE_UNAVAILABLE;
-		snprintf(r->why, sizeof(r->why), "UFFDIO_REGISTER minor: %s", strerror(errno));
+		snprintf(r->why, sizeof(r->why), "UFFDIO_REGISTER minor: %s",
+			 strerror(errno));
 		goto out;
 	}
 	if (!(reg.ioctls & ((__u64)1 << _UFFDIO_CONTINUE))) {
 		r->status = MODE_UNAVAILABLE;
-		snprintf(r->why, sizeof(r->why), "UFFDIO_CONTINUE not offered on this range");
+		snprintf(r->why, sizeof(r->why),
+			 "UFFDIO_CONTINUE not offered on this range");
 		goto out;
 	}
 	err = pthread_create(&tid, NULL, handler_main, &h);
@@ -231,12 +240,14 @@ void inproc_round(struct bench_mem *m, const struct inproc_opts *o,
 	r->pages = m->pages;
 	r->faults = h.faults;
 	if (bench_verbose)
-		note("inproc: handler saw %lld faults, the touching threads took %ld",
+		note("inproc: handler saw %lld faults, the touching threads "
+		     "took %ld",
 		     (long long)h.faults, job.faults);
 	r->handler_cpu_ns = (int64_t)h.cpu_ns;
 	if (h.err) {
 		r->status = MODE_FAILED;
-		snprintf(r->why, sizeof(r->why), "handler: %s", strerror(-h.err));
+		snprintf(r->why, sizeof(r->why), "handler: %s",
+			 strerror(-h.err));
 	} else {
 		r->status = MODE_OK;
 	}

@@ -37,7 +37,8 @@ int mem_create(struct bench_mem *m, enum bench_kind kind, size_t size)
 	    fallocate(m->fd, 0, 0, (off_t)m->size) < 0)
 		goto fail;
 	/* Write every page once: contents are real, pages are up to date. */
-	fill = mmap(NULL, m->size, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, 0);
+	fill =
+	    mmap(NULL, m->size, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, 0);
 	if (fill == MAP_FAILED)
 		goto fail;
 	for (size_t i = 0; i < m->pages; i++)
@@ -61,7 +62,8 @@ void mem_destroy(struct bench_mem *m)
 
 void *mem_map_fresh(struct bench_mem *m)
 {
-	void *p = mmap(NULL, m->size, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, 0);
+	void *p =
+	    mmap(NULL, m->size, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd, 0);
 
 	return p == MAP_FAILED ? NULL : p;
 }

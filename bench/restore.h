@@ -36,13 +36,12 @@ const char *pattern_name(enum pattern p);
 
 struct access {
 	enum pattern pat;
-	size_t *pages;   /* page indexes, in touch order */
+	size_t *pages; /* page indexes, in touch order */
 	size_t n;
 };
 
 /* seq: every page in order; rand10: a fixed random 10% in random order. */
-void access_make(struct access *a, enum pattern p, size_t pages,
-		 unsigned seed);
+void access_make(struct access *a, enum pattern p, size_t pages, unsigned seed);
 void access_free(struct access *a);
 
 /*
@@ -81,9 +80,10 @@ enum rmode {
 	RM_WARM = 0,
 	RM_EAGER,
 	RM_LAZY,
-	RM_RECORD,        /* lazy with record: writes the trace */
-	RM_PREFETCH,      /* lazy + prefetch, started at once */
-	RM_PREFETCH_WAIT, /* lazy + prefetch, started once the prefetch is done */
+	RM_RECORD,	  /* lazy with record: writes the trace */
+	RM_PREFETCH,	  /* lazy + prefetch, started at once */
+	RM_PREFETCH_WAIT, /* lazy + prefetch, started once the prefetch is done
+			   */
 	RM_COUNT
 };
 const char *rmode_name(enum rmode m);
@@ -92,21 +92,21 @@ struct run_ctx {
 	struct daemon *d;
 	const struct image *im;
 	const struct access *acc;
-	const char *trace;      /* record writes / prefetch reads this */
-	uint64_t want_sum;      /* the reference checksum */
+	const char *trace; /* record writes / prefetch reads this */
+	uint64_t want_sum; /* the reference checksum */
 	int rep;
 };
 
 struct run_result {
 	bool ok;
 	char why[256];
-	double start_ms;    /* from the restore's first step to the workload's */
-	double finish_ms;   /* from the first step to the workload's end */
-	double alloc_ms;    /* the region's allocation (+ registration) */
-	double work_ms;     /* the workload alone */
-	int64_t faults;     /* faults uffdd served (-1: no uffdd) */
-	long minflt;        /* minor faults of the workload thread, start..end */
-	int64_t bytes_read; /* bytes read from the image file */
+	double start_ms;  /* from the restore's first step to the workload's */
+	double finish_ms; /* from the first step to the workload's end */
+	double alloc_ms;  /* the region's allocation (+ registration) */
+	double work_ms;	  /* the workload alone */
+	int64_t faults;	  /* faults uffdd served (-1: no uffdd) */
+	long minflt;	  /* minor faults of the workload thread, start..end */
+	int64_t bytes_read;	      /* bytes read from the image file */
 	int64_t prefetch_done_at_end; /* prefetched pages when the work ended */
 };
 
@@ -125,14 +125,14 @@ struct rsummary {
 	double start_ms, finish_ms, alloc_ms, work_ms;
 	double faults, minflt, bytes_read;
 	double start_runs[64], finish_runs[64]; /* every successful run */
-	double finish_vs_warm, start_vs_warm; /* -1 unknown */
-	double prefetch_done_at_end;   /* median, -1 none */
-	char bound[160];    /* what bounds the time, in words */
+	double finish_vs_warm, start_vs_warm;	/* -1 unknown */
+	double prefetch_done_at_end;		/* median, -1 none */
+	char bound[160]; /* what bounds the time, in words */
 };
 
 struct goal {
 	const char *name;
-	int met;            /* 1 met, 0 not met, -1 not measured */
+	int met; /* 1 met, 0 not met, -1 not measured */
 	char detail[512];
 };
 

@@ -16,9 +16,10 @@
 #include "restore.h"
 
 #define IMAGE_VERSION 1
-#define FNV_PRIME 0x100000001b3ull
+#define FNV_PRIME     0x100000001b3ull
 
-/* Word i of the image: a counter through a mixer, so no page is like another. */
+/* Word i of the image: a counter through a mixer, so no page is like another.
+ */
 static uint64_t image_word(uint64_t i)
 {
 	uint64_t z = i + 0x9e3779b97f4a7c15ull * (IMAGE_VERSION + 1);
@@ -136,7 +137,8 @@ void access_make(struct access *a, enum pattern p, size_t pages, unsigned seed)
 		return;
 	}
 	/* rand10: the first 10% of a seeded Fisher-Yates shuffle, in that
-	 * (random) order: a fixed working set, touched the same way each run. */
+	 * (random) order: a fixed working set, touched the same way each run.
+	 */
 	a->n = pages / 10 ? pages / 10 : 1;
 	all = malloc(pages * sizeof(*all));
 	if (!all)
@@ -209,7 +211,8 @@ int workload_reference(const struct image *im, const struct access *a,
 	for (size_t i = 0; i < a->n; i++) {
 		size_t pg = a->pages[i];
 
-		if (pread(fd, buf, im->page_size, (off_t)(pg * im->page_size)) !=
+		if (pread(fd, buf, im->page_size,
+			  (off_t)(pg * im->page_size)) !=
 		    (ssize_t)im->page_size) {
 			close(fd);
 			free(buf);

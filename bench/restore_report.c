@@ -8,14 +8,14 @@
 
 static void add_num(json_object *o, const char *key, double v, double scale)
 {
-	json_object_object_add(o, key, v < 0 ? NULL
-					      : json_object_new_double(v * scale));
+	json_object_object_add(
+	    o, key, v < 0 ? NULL : json_object_new_double(v * scale));
 }
 
 static void add_int(json_object *o, const char *key, double v)
 {
-	json_object_object_add(o, key, v < 0 ? NULL
-					      : json_object_new_int64((int64_t)(v + 0.5)));
+	json_object_object_add(
+	    o, key, v < 0 ? NULL : json_object_new_int64((int64_t)(v + 0.5)));
 }
 
 static void runs(json_object *o, const char *key, const double *v, unsigned n)
@@ -23,13 +23,16 @@ static void runs(json_object *o, const char *key, const double *v, unsigned n)
 	json_object *a = json_object_new_array();
 
 	for (unsigned i = 0; i < n; i++)
-		json_object_array_add(a, json_object_new_double((double)(int64_t)(v[i] * 1000) / 1000));
+		json_object_array_add(
+		    a, json_object_new_double((double)(int64_t)(v[i] * 1000) /
+					      1000));
 	json_object_object_add(o, key, a);
 }
 
 static void emit(FILE *f, json_object *o)
 {
-	fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	fprintf(f, "%s\n",
+		json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 }
 
@@ -48,18 +51,29 @@ void report_summary_json(FILE *f, const struct rsummary *s)
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "type", json_object_new_string("result"));
-	json_object_object_add(o, "kind", json_object_new_string(kind_name(s->kind)));
-	json_object_object_add(o, "pattern", json_object_new_string(pattern_name(s->pat)));
-	json_object_object_add(o, "mode", json_object_new_string(rmode_name(s->mode)));
-	json_object_object_add(o, "image_bytes", json_object_new_int64((int64_t)s->size));
-	json_object_object_add(o, "page_size", json_object_new_int64((int64_t)s->page_size));
-	json_object_object_add(o, "pages_touched", json_object_new_int64((int64_t)s->touched));
+	json_object_object_add(o, "kind",
+			       json_object_new_string(kind_name(s->kind)));
+	json_object_object_add(o, "pattern",
+			       json_object_new_string(pattern_name(s->pat)));
+	json_object_object_add(o, "mode",
+			       json_object_new_string(rmode_name(s->mode)));
+	json_object_object_add(o, "image_bytes",
+			       json_object_new_int64((int64_t)s->size));
+	json_object_object_add(o, "page_size",
+			       json_object_new_int64((int64_t)s->page_size));
+	json_object_object_add(o, "pages_touched",
+			       json_object_new_int64((int64_t)s->touched));
 	json_object_object_add(o, "reps", json_object_new_int((int)s->reps));
-	json_object_object_add(o, "reps_ok", json_object_new_int((int)s->reps_ok));
-	json_object_object_add(o, "status", json_object_new_string(
-		s->reps_ok == s->reps ? "ok" : s->reps_ok ? "partial" : "failed"));
+	json_object_object_add(o, "reps_ok",
+			       json_object_new_int((int)s->reps_ok));
+	json_object_object_add(o, "status",
+			       json_object_new_string(s->reps_ok == s->reps
+							  ? "ok"
+						      : s->reps_ok ? "partial"
+								   : "failed"));
 	if (s->why[0])
-		json_object_object_add(o, "why", json_object_new_string(s->why));
+		json_object_object_add(o, "why",
+				       json_object_new_string(s->why));
 	if (s->reps_ok) {
 		add_num(o, "start_ms", s->start_ms, 1);
 		add_num(o, "finish_ms", s->finish_ms, 1);
@@ -74,7 +88,8 @@ void report_summary_json(FILE *f, const struct rsummary *s)
 		add_num(o, "finish_vs_warm", s->finish_vs_warm, 1);
 		add_num(o, "start_vs_warm", s->start_vs_warm, 1);
 		add_int(o, "prefetch_done_at_end", s->prefetch_done_at_end);
-		json_object_object_add(o, "bound", json_object_new_string(s->bound));
+		json_object_object_add(o, "bound",
+				       json_object_new_string(s->bound));
 		runs(o, "start_ms_runs", s->start_runs, s->reps_ok);
 		runs(o, "finish_ms_runs", s->finish_runs, s->reps_ok);
 	}
@@ -87,8 +102,8 @@ void report_goal_json(FILE *f, const struct goal *g)
 
 	json_object_object_add(o, "type", json_object_new_string("goal"));
 	json_object_object_add(o, "goal", json_object_new_string(g->name));
-	json_object_object_add(o, "met", g->met < 0 ? NULL
-						    : json_object_new_boolean(g->met));
+	json_object_object_add(
+	    o, "met", g->met < 0 ? NULL : json_object_new_boolean(g->met));
 	json_object_object_add(o, "detail", json_object_new_string(g->detail));
 	emit(f, o);
 }
@@ -119,13 +134,18 @@ void report_restore_table(FILE *f, const struct rsummary *s, size_t n)
 		const struct rsummary *x = &s[i];
 
 		if ((int)x->kind != last_kind || (int)x->pat != last_pat) {
-			fprintf(f, "\n%s %zu MiB image (%zu KiB pages), pattern %s: "
-				"%zu pages touched, checksummed\n",
-				kind_name(x->kind), x->size >> 20, x->page_size >> 10,
-				pattern_name(x->pat), x->touched);
-			fprintf(f, "%-19s %9s %9s %7s %9s %9s %8s %8s %9s  %s\n",
-				"mode", "start-ms", "finish-ms", "x-warm", "alloc-ms",
-				"work-ms", "faults", "uffd-flt", "MiB-read", "bound");
+			fprintf(
+			    f,
+			    "\n%s %zu MiB image (%zu KiB pages), pattern %s: "
+			    "%zu pages touched, checksummed\n",
+			    kind_name(x->kind), x->size >> 20,
+			    x->page_size >> 10, pattern_name(x->pat),
+			    x->touched);
+			fprintf(f,
+				"%-19s %9s %9s %7s %9s %9s %8s %8s %9s  %s\n",
+				"mode", "start-ms", "finish-ms", "x-warm",
+				"alloc-ms", "work-ms", "faults", "uffd-flt",
+				"MiB-read", "bound");
 			last_kind = (int)x->kind;
 			last_pat = (int)x->pat;
 		}
@@ -149,7 +169,8 @@ void report_restore_table(FILE *f, const struct rsummary *s, size_t n)
 		else
 			fprintf(f, " %9.1f", x->bytes_read / 1048576.0);
 		fprintf(f, "  %s%s\n", x->bound,
-			x->reps_ok < x->reps ? " (some repetitions failed)" : "");
+			x->reps_ok < x->reps ? " (some repetitions failed)"
+					     : "");
 	}
 }
 
@@ -158,6 +179,8 @@ void report_goals_text(FILE *f, const struct goal *g, size_t n)
 	fprintf(f, "\nGoals\n");
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "  [%s] %s: %s\n",
-			g[i].met < 0 ? "n/a" : g[i].met ? "met" : "NOT met",
+			g[i].met < 0 ? "n/a"
+			: g[i].met   ? "met"
+				     : "NOT met",
 			g[i].name, g[i].detail);
 }

@@ -30,8 +30,8 @@
 const char *rmode_name(enum rmode m)
 {
 	static const char *const n[RM_COUNT] = {
-		"warm", "eager", "lazy", "record", "lazy+prefetch",
-		"lazy+prefetch-wait",
+		"warm",	  "eager",	   "lazy",
+		"record", "lazy+prefetch", "lazy+prefetch-wait",
 	};
 
 	return m < RM_COUNT ? n[m] : "?";
@@ -52,7 +52,7 @@ static double ms(uint64_t a, uint64_t b)
 }
 
 static int fail(struct run_result *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static int fail(struct run_result *r, const char *fmt, ...)
 {
 	va_list ap;
@@ -96,10 +96,12 @@ static int read_image(const struct image *im, char *dst)
 }
 
 /* A region without uffdd (the kernel serves it): warm and eager. */
-static void run_plain(enum rmode m, const struct run_ctx *c, struct run_result *r)
+static void run_plain(enum rmode m, const struct run_ctx *c,
+		      struct run_result *r)
 {
 	struct uffd_region_spec sp = { .kind = ukind(c->im->kind),
-				       .size = c->im->size, .name = "restore" };
+				       .size = c->im->size,
+				       .name = "restore" };
 	struct uffd_region *reg = NULL;
 	uint64_t t0, ta, ts, te, sum;
 	long f0;
@@ -174,7 +176,8 @@ static void run_served(enum rmode m, const struct run_ctx *c,
 {
 	char policy[1200], name[96];
 	struct uffd_region_spec sp = { .kind = ukind(c->im->kind),
-				       .size = c->im->size, .name = name,
+				       .size = c->im->size,
+				       .name = name,
 				       .policy = policy };
 	struct uffd_client *cl = NULL;
 	struct uffd_region *reg = NULL;

@@ -32,7 +32,8 @@ uint64_t touch_slice(char *base, size_t page_size, size_t first, size_t count,
 		else
 			sink += (unsigned char)*p;
 		t1 = now_ns();
-		lat[i] = (uint32_t)(t1 - t0 > UINT32_MAX ? UINT32_MAX : t1 - t0);
+		lat[i] =
+		    (uint32_t)(t1 - t0 > UINT32_MAX ? UINT32_MAX : t1 - t0);
 		t0 = now_ns();
 	}
 	(void)sink;
@@ -58,10 +59,12 @@ static void *toucher_main(void *arg)
 	pthread_barrier_wait(t->bar);
 	getrusage(RUSAGE_THREAD, &u0);
 	t->start = now_ns();
-	touch_slice(j->base, j->page_size, t->first, t->count, j->access, j->lat);
+	touch_slice(j->base, j->page_size, t->first, t->count, j->access,
+		    j->lat);
 	t->end = now_ns();
 	getrusage(RUSAGE_THREAD, &u1);
-	t->faults = (u1.ru_minflt - u0.ru_minflt) + (u1.ru_majflt - u0.ru_majflt);
+	t->faults =
+	    (u1.ru_minflt - u0.ru_minflt) + (u1.ru_majflt - u0.ru_majflt);
 	return NULL;
 }
 

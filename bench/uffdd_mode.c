@@ -43,7 +43,8 @@ static int client_setup(struct daemon *d, enum bench_kind kind, size_t size,
 			struct uffd_region **rp, struct client_result *res)
 {
 	struct uffd_region_spec spec = {
-		.kind = kind == KIND_HUGETLB ? UFFD_KIND_HUGETLB : UFFD_KIND_SHMEM,
+		.kind =
+		    kind == KIND_HUGETLB ? UFFD_KIND_HUGETLB : UFFD_KIND_SHMEM,
 		.size = size,
 		.name = "bench",
 		.policy = policy,
@@ -54,14 +55,16 @@ static int client_setup(struct daemon *d, enum bench_kind kind, size_t size,
 	err = uffd_connect(d->socket, "uffdd-bench", 0, cp);
 	if (err < 0) {
 		res->status = MODE_FAILED;
-		snprintf(res->why, sizeof(res->why), "uffd_connect: %s", uffd_last_error());
+		snprintf(res->why, sizeof(res->why), "uffd_connect: %s",
+			 uffd_last_error());
 		return err;
 	}
 	err = uffd_region_alloc(*cp, &spec, rp);
 	if (err < 0) {
 		res->status = MODE_FAILED;
-		snprintf(res->why, sizeof(res->why), "uffd_region_alloc%s%s: %s",
-			 policy ? " policy=" : "", policy ? policy : "", uffd_last_error());
+		snprintf(res->why, sizeof(res->why),
+			 "uffd_region_alloc%s%s: %s", policy ? " policy=" : "",
+			 policy ? policy : "", uffd_last_error());
 		/*
 		 * A policy the daemon does not have is refused at registration:
 		 * the mode is unavailable, not failed, if the same region
@@ -82,7 +85,8 @@ static int client_setup(struct daemon *d, enum bench_kind kind, size_t size,
 	}
 	if (!uffd_region_id(*rp)) {
 		res->status = MODE_FAILED;
-		snprintf(res->why, sizeof(res->why), "region not served by the daemon");
+		snprintf(res->why, sizeof(res->why),
+			 "region not served by the daemon");
 		uffd_region_release(*rp);
 		uffd_disconnect(*cp);
 		*cp = NULL;
@@ -91,7 +95,8 @@ static int client_setup(struct daemon *d, enum bench_kind kind, size_t size,
 	/* Real contents, written where it never faults. */
 	fill = uffd_region_fill_addr(*rp);
 	if (fill) {
-		size_t ps = uffd_region_page_size(*rp), n = uffd_region_size(*rp) / ps;
+		size_t ps = uffd_region_page_size(*rp),
+		       n = uffd_region_size(*rp) / ps;
 
 		for (size_t i = 0; i < n; i++)
 			memset(fill + i * ps, (int)(i & 0xff) | 1, 64);
@@ -166,7 +171,8 @@ static void child_main(struct daemon *d, enum bench_kind kind, size_t size,
 	char b = 1;
 	int ok = client_setup(d, kind, size, o->policy, &c, &reg, res) == 0;
 
-	/* The shared latency array faults once per page in a child: not here. */
+	/* The shared latency array faults once per page in a child: not here.
+	 */
 	memset(lat, 0, size / kind_page_size(kind) * sizeof(*lat));
 
 	/* Report ready (or failed) and wait for everyone's start. */
@@ -192,7 +198,8 @@ static void reap(pid_t *pids, unsigned n, unsigned timeout_s)
 
 		/* Only our clients: a spawned daemon is a child too. */
 		for (unsigned i = 0; i < n; i++)
-			if (pids[i] > 0 && waitpid(pids[i], NULL, WNOHANG) == pids[i]) {
+			if (pids[i] > 0 &&
+			    waitpid(pids[i], NULL, WNOHANG) == pids[i]) {
 				watchdog_untrack(pids[i]);
 				pids[i] = 0;
 				left--;
@@ -201,7 +208,8 @@ static void reap(pid_t *pids, unsigned n, unsigned timeout_s)
 		if (progress)
 			continue;
 		if (now_ns() > deadline) {
-			note("client processes stuck for %u s: killing them", timeout_s);
+			note("client processes stuck for %u s: killing them",
+			     timeout_s);
 			for (unsigned i = 0; i < n; i++)
 				if (pids[i] > 0) {
 					kill(pids[i], SIGKILL);
@@ -229,17 +237,21 @@ static void many_processes(struct daemon *d, enum bench_kind kind, size_t size,
 
 	if (!per || o->procs > BENCH_MAX_THREADS) {
 		r->status = MODE_FAILED;
-		snprintf(r->why, sizeof(r->why), "region too small for %u processes", o->procs);
+		snprintf(r->why, sizeof(r->why),
+			 "region too small for %u processes", o->procs);
 		return;
 	}
-	res = mmap(NULL, shared_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	res = mmap(NULL, shared_len, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	lat = mmap(NULL, pages * sizeof(*lat), PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (res == MAP_FAILED || lat == MAP_FAILED || pipe(ready) < 0 || pipe(go) < 0)
+	if (res == MAP_FAILED || lat == MAP_FAILED || pipe(ready) < 0 ||
+	    pipe(go) < 0)
 		die("mmap/pipe: %s", strerror(errno));
 	memset(res, 0, shared_len);
 	for (unsigned i = 0; i < o->procs; i++) {
-		res[i].status = MODE_FAILED; /* until the child says otherwise */
+		res[i].status =
+		    MODE_FAILED; /* until the child says otherwise */
 		snprintf(res[i].why, sizeof(res[i].why), "client process died");
 	}
 
@@ -250,7 +262,8 @@ static void many_processes(struct daemon *d, enum bench_kind kind, size_t size,
 		if (pids[i] == 0) {
 			close(ready[0]);
 			close(go[1]);
-			child_main(d, kind, per * ps, o, lat + i * per, &res[i], ready[1], go[0]);
+			child_main(d, kind, per * ps, o, lat + i * per, &res[i],
+				   ready[1], go[0]);
 		}
 		watchdog_track(pids[i]);
 	}
@@ -283,7 +296,8 @@ static void many_processes(struct daemon *d, enum bench_kind kind, size_t size,
 	for (unsigned i = 0; i < o->procs; i++) {
 		if (res[i].status != MODE_OK) {
 			r->status = res[i].status;
-			snprintf(r->why, sizeof(r->why), "client %u: %s", i, res[i].why);
+			snprintf(r->why, sizeof(r->why), "client %u: %s", i,
+				 res[i].why);
 			break;
 		}
 		if (res[i].start < lo)

@@ -185,7 +185,8 @@ static long read_long(const char *path)
 
 static long hp_free(void)
 {
-	return read_long("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages");
+	return read_long(
+	    "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages");
 }
 
 static int write_long(const char *path, long v)
@@ -203,7 +204,8 @@ static int write_long(const char *path, long v)
 
 int hugepages_reserve(size_t pages)
 {
-	const char *nr = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages";
+	const char *nr =
+	    "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages";
 	long total = read_long(nr), fr = hp_free();
 
 	if (total < 0 || fr < 0)
@@ -222,6 +224,7 @@ void hugepages_restore(void)
 {
 	if (hp_saved < 0)
 		return;
-	write_long("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", hp_saved);
+	write_long("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages",
+		   hp_saved);
 	hp_saved = -1;
 }

@@ -16,14 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/ioctl.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#define API __attribute__((visibility("default")))
+#define API		 __attribute__((visibility("default")))
 #define REPLY_TIMEOUT_MS 10000
 
 struct uffd_client {
@@ -51,7 +51,7 @@ struct uffd_region {
 static __thread char last_error[256];
 
 static int fail(int code, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static int fail(int code, const char *fmt, ...)
 {
@@ -94,7 +94,8 @@ static int await_reply(struct uffd_client *c, uint32_t seq, struct uffdd_msg *m)
 		if (rc < 0)
 			return fail(errno, "poll: %s", strerror(errno));
 		if (rc == 0)
-			return fail(ETIMEDOUT, "uffdd did not answer within %d ms",
+			return fail(ETIMEDOUT,
+				    "uffdd did not answer within %d ms",
 				    REPLY_TIMEOUT_MS);
 		rc = uffdd_recv(c->sock, m, err, sizeof(err));
 		if (rc == -EAGAIN)
@@ -112,7 +113,8 @@ static int await_reply(struct uffd_client *c, uint32_t seq, struct uffdd_msg *m)
 			continue; /* a stale reply to a timed-out request */
 		}
 		if (m->hdr.type == UFFDD_ERROR) {
-			int code = m->u.error.code > 0 ? m->u.error.code : EPROTO;
+			int code =
+			    m->u.error.code > 0 ? m->u.error.code : EPROTO;
 
 			return fail(code, "uffdd: %s", m->u.error.message);
 		}
@@ -121,7 +123,8 @@ static int await_reply(struct uffd_client *c, uint32_t seq, struct uffdd_msg *m)
 }
 
 static int request(struct uffd_client *c, uint16_t type, const void *body,
-		   size_t len, const int *fds, int nfds, struct uffdd_msg *reply)
+		   size_t len, const int *fds, int nfds,
+		   struct uffdd_msg *reply)
 {
 	uint32_t seq;
 	int rc;
@@ -230,7 +233,8 @@ API int uffd_client_check(struct uffd_client *c)
 {
 	struct pollfd p = { .fd = c->sock, .events = POLLIN };
 
-	if (!c->dead && poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)))
+	if (!c->dead && poll(&p, 1, 0) == 1 &&
+	    (p.revents & (POLLHUP | POLLERR)))
 		c->dead = 1;
 	if (c->dead)
 		return fail(ECONNRESET,
@@ -253,8 +257,8 @@ API uint64_t uffd_client_kernel_features(const struct uffd_client *c)
 	return c->kernel_features;
 }
 
-#define EVENTS                                               \
-	(UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP | \
+#define EVENTS                                                                 \
+	(UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP |                  \
 	 UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP)
 
 /* Why uffd_raw_register failed at stage, as the caller's error. */
@@ -270,7 +274,8 @@ static int raw_failed(struct uffd_client *c, const struct uffd_region *r,
 	if (!strcmp(stage, "sending REGISTER")) {
 		if (rc == -EPIPE || rc == -ECONNRESET)
 			c->dead = 1;
-		return fail(-rc, "sending REGISTER to uffdd: %s", strerror(-rc));
+		return fail(-rc, "sending REGISTER to uffdd: %s",
+			    strerror(-rc));
 	}
 	return fail(-rc, "%s: %s", stage, strerror(-rc));
 }
@@ -279,7 +284,8 @@ static int raw_failed(struct uffd_client *c, const struct uffd_region *r,
 static int register_region(struct uffd_client *c, struct uffd_region *r,
 			   const struct uffd_raw_region *rr)
 {
-	struct uffd_raw raw = { .sock = c->sock, .dev_fd = c->dev_fd,
+	struct uffd_raw raw = { .sock = c->sock,
+				.dev_fd = c->dev_fd,
 				.seq = c->seq,
 				.kernel_features = c->kernel_features };
 	int uffd = -1, rc;
@@ -383,7 +389,7 @@ static int make_memfd(const struct uffd_region_spec *spec,
 	int huge = spec->kind == UFFD_KIND_HUGETLB;
 
 	r->memfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING |
-					      (huge ? MFD_HUGETLB : 0));
+					  (huge ? MFD_HUGETLB : 0));
 	if (r->memfd < 0)
 		return fail(errno, "memfd_create(%s%s): %s", name,
 			    huge ? ", MFD_HUGETLB" : "", strerror(errno));
@@ -393,11 +399,12 @@ static int make_memfd(const struct uffd_region_spec *spec,
 	/* Minor faults need every page in the page cache before the touch. */
 	if (fallocate(r->memfd, 0, 0, (off_t)r->size) < 0) {
 		if (errno == ENOSPC && huge)
-			return fail(ENOMEM,
-				    "not enough free hugepages for %zu MiB (see "
-				    "HugePages_Free in /proc/meminfo; reserve "
-				    "more in /proc/sys/vm/nr_hugepages)",
-				    r->size >> 20);
+			return fail(
+			    ENOMEM,
+			    "not enough free hugepages for %zu MiB (see "
+			    "HugePages_Free in /proc/meminfo; reserve "
+			    "more in /proc/sys/vm/nr_hugepages)",
+			    r->size >> 20);
 		return fail(errno, "fallocate %zu bytes: %s", r->size,
 			    strerror(errno));
 	}
@@ -534,7 +541,8 @@ API int uffd_region_release(struct uffd_region *r)
 	if (r->c && r->id && !r->c->dead) {
 		u.region_id = r->id;
 		pthread_mutex_lock(&r->c->lock);
-		rc = request(r->c, UFFDD_UNREGISTER, &u, sizeof(u), NULL, 0, &m);
+		rc =
+		    request(r->c, UFFDD_UNREGISTER, &u, sizeof(u), NULL, 0, &m);
 		pthread_mutex_unlock(&r->c->lock);
 		if (rc == 0)
 			uffdd_msg_close_fds(&m);
@@ -554,8 +562,10 @@ API int uffd_region_publish(struct uffd_region *r, size_t offset, size_t length)
 	if (!r || !r->c || !r->id)
 		return fail(EINVAL, "the region is not served by uffdd");
 	if (offset > r->size || length > r->size - offset || !length)
-		return fail(EINVAL, "range %zu+%zu is not inside the region "
-			    "(%zu bytes)", offset, length, r->size);
+		return fail(EINVAL,
+			    "range %zu+%zu is not inside the region "
+			    "(%zu bytes)",
+			    offset, length, r->size);
 	p.region_id = r->id;
 	p.offset = offset;
 	p.length = length;

@@ -46,18 +46,19 @@ int uffd_raw_hello(struct uffd_raw *c, const char *name, uint32_t flags,
 		.flags = flags,
 	};
 
-	(void)uffdd_set_str(h.name, sizeof(h.name), name); /* truncation is fine */
+	(void)uffdd_set_str(h.name, sizeof(h.name),
+			    name); /* truncation is fine */
 	*seq = ++c->seq;
 	return uffdd_send(c->sock, UFFDD_HELLO, *seq, &h, sizeof(h), NULL, 0);
 }
 
 _Static_assert((int)UFFD_HOW_DEVICE == UFFDD_UFFD_DEVICE &&
-		       (int)UFFD_HOW_SYSCALL == UFFDD_UFFD_SYSCALL &&
-		       (int)UFFD_HOW_USER_ONLY == UFFDD_UFFD_USER_ONLY,
+		   (int)UFFD_HOW_SYSCALL == UFFDD_UFFD_SYSCALL &&
+		   (int)UFFD_HOW_USER_ONLY == UFFDD_UFFD_USER_ONLY,
 	       "uffd_create says how in the protocol's numbers");
 
-#define EVENTS                                               \
-	(UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP | \
+#define EVENTS                                                                 \
+	(UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMAP |                  \
 	 UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP)
 
 /*
@@ -157,7 +158,8 @@ int uffd_raw_unregister(struct uffd_raw *c, uint64_t id, uint32_t *seq)
 	struct uffdd_unregister u = { .region_id = id };
 
 	*seq = ++c->seq;
-	return uffdd_send(c->sock, UFFDD_UNREGISTER, *seq, &u, sizeof(u), NULL, 0);
+	return uffdd_send(c->sock, UFFDD_UNREGISTER, *seq, &u, sizeof(u), NULL,
+			  0);
 }
 
 int uffd_raw_recv(struct uffd_raw *c, struct uffdd_msg *m, int timeout_ms)

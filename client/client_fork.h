@@ -21,9 +21,9 @@
 #include <sys/types.h>
 
 struct uffd_raw {
-	int sock;                 /* SOCK_SEQPACKET to uffdd, or -1 */
-	int dev_fd;               /* granted /dev/userfaultfd, or -1 */
-	uint32_t seq;             /* last request number used */
+	int sock;		  /* SOCK_SEQPACKET to uffdd, or -1 */
+	int dev_fd;		  /* granted /dev/userfaultfd, or -1 */
+	uint32_t seq;		  /* last request number used */
 	uint64_t kernel_features; /* from WELCOME (or the parent's) */
 };
 
@@ -45,8 +45,8 @@ struct uffd_raw_region {
 
 /* What uffd_raw_register sent. */
 struct uffd_raw_sent {
-	uint32_t seq;      /* the request's number */
-	int mode;          /* UFFDD_UFFD_*: how the uffd was made */
+	uint32_t seq;	   /* the request's number */
+	int mode;	   /* UFFDD_UFFD_*: how the uffd was made */
 	const char *stage; /* the step that failed */
 	/* Non-NULL: the uffd is kept (not closed) and returned here, for
 	 * the caller to close once the daemon has answered. */
@@ -82,6 +82,5 @@ int uffd_raw_unregister(struct uffd_raw *c, uint64_t id, uint32_t *seq);
  * closed the connection, or another -errno.  Not for signal handlers.
  */
 int uffd_raw_recv(struct uffd_raw *c, struct uffdd_msg *m, int timeout_ms);
-
 
 #endif

@@ -86,15 +86,16 @@ static void probe_continue(struct uffd_caps *caps, int uffd)
 		return;
 	if (ftruncate(mfd, psz) < 0)
 		goto out;
-	fill = mmap(NULL, (size_t)psz, PROT_READ | PROT_WRITE, MAP_SHARED, mfd,
-		    0);
-	reg = mmap(NULL, (size_t)psz, PROT_READ | PROT_WRITE, MAP_SHARED, mfd,
-		   0);
+	fill =
+	    mmap(NULL, (size_t)psz, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	reg =
+	    mmap(NULL, (size_t)psz, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
 	if (fill == MAP_FAILED || reg == MAP_FAILED)
 		goto out;
 	fill[0] = 1; /* now in the page cache */
 	struct uffdio_register r = {
-		.range = { .start = (unsigned long)reg, .len = (unsigned long)psz },
+		.range = { .start = (unsigned long)reg,
+			   .len = (unsigned long)psz },
 		.mode = UFFDIO_REGISTER_MODE_MINOR,
 	};
 	if (ioctl(uffd, UFFDIO_REGISTER, &r) < 0)
@@ -104,8 +105,7 @@ static void probe_continue(struct uffd_caps *caps, int uffd)
 		struct uffdio_continue c = {
 			.range = r.range,
 		};
-		if (ioctl(uffd, reqs[i], &c) == 0 ||
-		    errno == EEXIST) {
+		if (ioctl(uffd, reqs[i], &c) == 0 || errno == EEXIST) {
 			caps->continue_ok = 1;
 			caps->continue_req = reqs[i];
 			break;
@@ -183,12 +183,13 @@ const char *uffd_caps_missing(const struct uffd_caps *caps, char *buf,
 {
 	buf[0] = '\0';
 	if (!caps->minor_hugetlbfs && !caps->minor_shmem)
-		snprintf(buf, len,
-			 "kernel %s lacks UFFD_FEATURE_MINOR_HUGETLBFS (Linux "
-			 "5.13+) and UFFD_FEATURE_MINOR_SHMEM (Linux 5.14+): no "
-			 "minor-fault service is possible; see kernel/README.md "
-			 "for the 5.10 patch series",
-			 caps->release);
+		snprintf(
+		    buf, len,
+		    "kernel %s lacks UFFD_FEATURE_MINOR_HUGETLBFS (Linux "
+		    "5.13+) and UFFD_FEATURE_MINOR_SHMEM (Linux 5.14+): no "
+		    "minor-fault service is possible; see kernel/README.md "
+		    "for the 5.10 patch series",
+		    caps->release);
 	else if (!caps->minor_hugetlbfs)
 		snprintf(buf, len,
 			 "kernel %s lacks UFFD_FEATURE_MINOR_HUGETLBFS (Linux "

@@ -7,16 +7,16 @@
 #include <stdint.h>
 
 struct uffd_caps {
-	uint64_t features;      /* UFFDIO_API answer to features = 0 */
-	uint64_t ioctls;        /* UFFDIO_API ioctls */
-	int minor_hugetlbfs;    /* register MINOR on hugetlbfs */
-	int minor_shmem;        /* register MINOR on shmem */
-	int poison;             /* UFFDIO_POISON */
-	int continue_ok;        /* a CONTINUE request number works */
+	uint64_t features;	    /* UFFDIO_API answer to features = 0 */
+	uint64_t ioctls;	    /* UFFDIO_API ioctls */
+	int minor_hugetlbfs;	    /* register MINOR on hugetlbfs */
+	int minor_shmem;	    /* register MINOR on shmem */
+	int poison;		    /* UFFDIO_POISON */
+	int continue_ok;	    /* a CONTINUE request number works */
 	unsigned long continue_req; /* UFFDIO_CONTINUE or UFFDIO_CONTINUE_OLD */
-	int dev_userfaultfd;    /* /dev/userfaultfd could be opened */
-	char release[65];       /* uname -r */
-	char error[256];        /* why the probe failed, if it did */
+	int dev_userfaultfd;	    /* /dev/userfaultfd could be opened */
+	char release[65];	    /* uname -r */
+	char error[256];	    /* why the probe failed, if it did */
 };
 
 /*
@@ -40,8 +40,8 @@ void uffd_features_each(uint64_t features,
 
 /* How uffd_create made a uffd (the numbers of the protocol's uffd modes). */
 enum uffd_how {
-	UFFD_HOW_DEVICE = 1,    /* from a /dev/userfaultfd grant */
-	UFFD_HOW_SYSCALL = 2,   /* userfaultfd(2), a full uffd */
+	UFFD_HOW_DEVICE = 1,	/* from a /dev/userfaultfd grant */
+	UFFD_HOW_SYSCALL = 2,	/* userfaultfd(2), a full uffd */
 	UFFD_HOW_USER_ONLY = 3, /* UFFD_USER_MODE_ONLY: kernel faults fail */
 };
 

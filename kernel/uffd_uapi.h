@@ -77,7 +77,8 @@ struct uffdio_continue {
  */
 #undef UFFDIO_CONTINUE
 #define UFFDIO_CONTINUE _IOWR(UFFDIO, _UFFDIO_CONTINUE, struct uffdio_continue)
-#define UFFDIO_CONTINUE_OLD _IOR(UFFDIO, _UFFDIO_CONTINUE, struct uffdio_continue)
+#define UFFDIO_CONTINUE_OLD                                                    \
+	_IOR(UFFDIO, _UFFDIO_CONTINUE, struct uffdio_continue)
 
 #ifndef UFFDIO_POISON_MODE_DONTWAKE
 #define UFFDIO_POISON_MODE_DONTWAKE ((__u64)1 << 0)

@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "uffd_uapi.h"
@@ -130,11 +130,12 @@ int fd_check_uffd_range(int uffd, uint64_t start, uint64_t len, char *err,
 		break;
 	case EINVAL:
 	case ENOMEM:
-		snprintf(err, errlen,
-			 "the range %#llx+%llu is not one mapping of the memfd's "
-			 "kind in the uffd's process, or the uffd lacks its "
-			 "minor-fault feature",
-			 (unsigned long long)start, (unsigned long long)len);
+		snprintf(
+		    err, errlen,
+		    "the range %#llx+%llu is not one mapping of the memfd's "
+		    "kind in the uffd's process, or the uffd lacks its "
+		    "minor-fault feature",
+		    (unsigned long long)start, (unsigned long long)len);
 		break;
 	default:
 		snprintf(err, errlen, "UFFDIO_REGISTER: %s", strerror(e));

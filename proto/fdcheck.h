@@ -7,10 +7,10 @@
 #include <stdint.h>
 
 struct memfd_info {
-	int kind;           /* UFFDD_KIND_SHMEM or UFFDD_KIND_HUGETLB */
-	uint64_t size;      /* st_size */
+	int kind;	    /* UFFDD_KIND_SHMEM or UFFDD_KIND_HUGETLB */
+	uint64_t size;	    /* st_size */
 	uint32_t page_size; /* 4096 or the hugetlbfs page size */
-	int seals;          /* F_GET_SEALS, -1 if the file cannot be sealed */
+	int seals;	    /* F_GET_SEALS, -1 if the file cannot be sealed */
 };
 
 /*

@@ -25,8 +25,10 @@ static const struct {
 	[UFFDD_HELLO] = { "HELLO", sizeof(struct uffdd_hello), 0 },
 	[UFFDD_WELCOME] = { "WELCOME", sizeof(struct uffdd_welcome), -1 },
 	[UFFDD_REGISTER] = { "REGISTER", sizeof(struct uffdd_register), 2 },
-	[UFFDD_REGISTERED] = { "REGISTERED", sizeof(struct uffdd_registered), 0 },
-	[UFFDD_UNREGISTER] = { "UNREGISTER", sizeof(struct uffdd_unregister), 0 },
+	[UFFDD_REGISTERED] = { "REGISTERED", sizeof(struct uffdd_registered),
+			       0 },
+	[UFFDD_UNREGISTER] = { "UNREGISTER", sizeof(struct uffdd_unregister),
+			       0 },
 	[UFFDD_OK] = { "OK", 0, 0 },
 	[UFFDD_ERROR] = { "ERROR", sizeof(struct uffdd_error), 0 },
 	[UFFDD_PUBLISH] = { "PUBLISH", sizeof(struct uffdd_publish), 0 },
@@ -69,7 +71,7 @@ int uffdd_set_str(char *field, size_t size, const char *s)
 }
 
 static int bad(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static int bad(char *err, size_t errlen, int code, const char *fmt, ...)
 {
@@ -103,10 +105,9 @@ int uffdd_validate(const struct uffdd_msg *m, char *err, size_t errlen)
 		return bad(err, errlen, EBADMSG, "unknown message type %u",
 			   h->type);
 	if (h->length != (uint32_t)body_len(h->type))
-		return bad(err, errlen, EBADMSG,
-			   "%s body is %u bytes, expected %ld",
-			   uffdd_type_name(h->type), h->length,
-			   body_len(h->type));
+		return bad(
+		    err, errlen, EBADMSG, "%s body is %u bytes, expected %ld",
+		    uffdd_type_name(h->type), h->length, body_len(h->type));
 
 	want_fds = type_fds(h->type);
 	if (h->type == UFFDD_WELCOME)
@@ -155,10 +156,11 @@ int uffdd_decode(const void *buf, size_t n, int nfds, struct uffdd_msg *m,
 {
 	if (n < sizeof(struct uffdd_hdr))
 		return bad(err, errlen, EBADMSG,
-			   "message of %zu bytes is shorter than the header", n);
-	if (n > sizeof(struct uffdd_hdr) + sizeof(m->u))
-		return bad(err, errlen, EMSGSIZE, "message of %zu bytes is too long",
+			   "message of %zu bytes is shorter than the header",
 			   n);
+	if (n > sizeof(struct uffdd_hdr) + sizeof(m->u))
+		return bad(err, errlen, EMSGSIZE,
+			   "message of %zu bytes is too long", n);
 	memcpy(&m->hdr, buf, sizeof(m->hdr));
 	if (m->hdr.length != n - sizeof(struct uffdd_hdr))
 		return bad(err, errlen, EBADMSG,
@@ -314,8 +316,8 @@ int uffdd_recv(int sock, struct uffdd_msg *m, char *err, size_t errlen)
 		rc = bad(err, errlen, EBADMSG,
 			 "control data truncated (too many descriptors)");
 	else if (mh.msg_flags & MSG_TRUNC)
-		rc = bad(err, errlen, EMSGSIZE, "datagram larger than %zu bytes",
-			 sizeof(buf) - 1);
+		rc = bad(err, errlen, EMSGSIZE,
+			 "datagram larger than %zu bytes", sizeof(buf) - 1);
 	else if (extra)
 		rc = bad(err, errlen, EBADMSG,
 			 "%d descriptors attached, at most %d allowed",

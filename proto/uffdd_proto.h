@@ -12,11 +12,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define UFFDD_MAGIC 0x44464655u /* "UFFD" in memory on little-endian */
+#define UFFDD_MAGIC	0x44464655u /* "UFFD" in memory on little-endian */
 #define UFFDD_PROTO_MIN 1
 #define UFFDD_PROTO_MAX 1
-#define UFFDD_MAX_FDS 2
-#define UFFDD_MAX_MSG 512 /* header + the largest body, with room to spare */
+#define UFFDD_MAX_FDS	2
+#define UFFDD_MAX_MSG	512 /* header + the largest body, with room to spare */
 
 enum uffdd_type {
 	UFFDD_HELLO = 1,
@@ -35,22 +35,22 @@ struct uffdd_hdr {
 	uint16_t version;
 	uint16_t type;
 	uint32_t length; /* body bytes after this header */
-	uint32_t seq;    /* chosen by the requester, echoed in the reply */
+	uint32_t seq;	 /* chosen by the requester, echoed in the reply */
 };
 
 #define UFFDD_NAME_LEN 32
 
 /* HELLO flags */
 #define UFFDD_HELLO_WANT_GRANT 0x1u /* ask for an open /dev/userfaultfd */
-#define UFFDD_HELLO_CPU 0x2u        /* cpu holds the client's current CPU */
+#define UFFDD_HELLO_CPU	       0x2u /* cpu holds the client's current CPU */
 
 struct uffdd_hello {
 	uint16_t min_version;
 	uint16_t max_version;
 	uint32_t flags;
 	char name[UFFDD_NAME_LEN]; /* client's own name, NUL-padded */
-	uint32_t cpu;              /* placement hint, with UFFDD_HELLO_CPU */
-	uint32_t reserved;         /* 0 */
+	uint32_t cpu;		   /* placement hint, with UFFDD_HELLO_CPU */
+	uint32_t reserved;	   /* 0 */
 };
 
 /* WELCOME flags */
@@ -80,17 +80,17 @@ enum uffdd_uffd_mode {
 };
 
 #define UFFDD_REGION_NAME_LEN 64
-#define UFFDD_POLICY_LEN 128
+#define UFFDD_POLICY_LEN      128
 
 /* fds: [0] the uffd the range is registered with (MINOR), [1] the memfd. */
 struct uffdd_register {
-	uint64_t start;  /* address of the registered mapping, page aligned */
+	uint64_t start;	 /* address of the registered mapping, page aligned */
 	uint64_t length; /* bytes, a multiple of page_size */
 	uint64_t offset; /* offset of start in the memfd */
 	uint32_t page_size;
-	uint8_t kind;      /* enum uffdd_kind */
+	uint8_t kind;	   /* enum uffdd_kind */
 	uint8_t uffd_mode; /* enum uffdd_uffd_mode */
-	uint16_t flags;    /* 0 */
+	uint16_t flags;	   /* 0 */
 	char name[UFFDD_REGION_NAME_LEN];
 	char policy[UFFDD_POLICY_LEN]; /* "" = the daemon's default */
 };
@@ -112,7 +112,7 @@ struct uffdd_publish {
 #define UFFDD_ERROR_MSG_LEN 120
 
 struct uffdd_error {
-	int32_t code;      /* positive errno value */
+	int32_t code;	   /* positive errno value */
 	uint16_t ref_type; /* type of the message refused, 0 if none */
 	uint16_t reserved;
 	char message[UFFDD_ERROR_MSG_LEN];
@@ -172,7 +172,8 @@ ssize_t uffdd_sendmsg(int sock, const struct iovec *iov, int niov,
 
 /* Send an ERROR message with a printf-style text. */
 int uffdd_send_error(int sock, uint32_t seq, uint16_t ref_type, int code,
-		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+		     const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /*
  * Receive one message.  Returns 0 on success, -EAGAIN if nothing is queued,
@@ -186,7 +187,8 @@ int uffdd_recv(int sock, struct uffdd_msg *m, char *err, size_t errlen);
 /* Close the descriptors held by m and forget them. */
 void uffdd_msg_close_fds(struct uffdd_msg *m);
 
-/* Copy s into a fixed field, NUL-padded, truncating; returns 0 or -ENAMETOOLONG. */
+/* Copy s into a fixed field, NUL-padded, truncating; returns 0 or
+ * -ENAMETOOLONG. */
 int uffdd_set_str(char *field, size_t size, const char *s);
 
 #endif

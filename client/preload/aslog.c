@@ -68,17 +68,28 @@ void pl_errno_name(struct pl_log *l, int err)
 		int e;
 		const char *s;
 	} names[] = {
-		{ EPERM, "EPERM" },	    { ENOENT, "ENOENT" },
-		{ EINTR, "EINTR" },	    { EBADF, "EBADF" },
-		{ ENOMEM, "ENOMEM" },	    { EACCES, "EACCES" },
-		{ EFAULT, "EFAULT" },	    { EBUSY, "EBUSY" },
-		{ EEXIST, "EEXIST" },	    { EINVAL, "EINVAL" },
-		{ EMFILE, "EMFILE" },	    { ENOSPC, "ENOSPC" },
-		{ EPIPE, "EPIPE" },	    { EAGAIN, "EAGAIN" },
-		{ ENOSYS, "ENOSYS" },	    { EPROTO, "EPROTO" },
-		{ EOPNOTSUPP, "EOPNOTSUPP" }, { ECONNRESET, "ECONNRESET" },
-		{ ECONNREFUSED, "ECONNREFUSED" }, { ETIMEDOUT, "ETIMEDOUT" },
-		{ ENAMETOOLONG, "ENAMETOOLONG" }, { ESRCH, "ESRCH" },
+		{ EPERM, "EPERM" },
+		{ ENOENT, "ENOENT" },
+		{ EINTR, "EINTR" },
+		{ EBADF, "EBADF" },
+		{ ENOMEM, "ENOMEM" },
+		{ EACCES, "EACCES" },
+		{ EFAULT, "EFAULT" },
+		{ EBUSY, "EBUSY" },
+		{ EEXIST, "EEXIST" },
+		{ EINVAL, "EINVAL" },
+		{ EMFILE, "EMFILE" },
+		{ ENOSPC, "ENOSPC" },
+		{ EPIPE, "EPIPE" },
+		{ EAGAIN, "EAGAIN" },
+		{ ENOSYS, "ENOSYS" },
+		{ EPROTO, "EPROTO" },
+		{ EOPNOTSUPP, "EOPNOTSUPP" },
+		{ ECONNRESET, "ECONNRESET" },
+		{ ECONNREFUSED, "ECONNREFUSED" },
+		{ ETIMEDOUT, "ETIMEDOUT" },
+		{ ENAMETOOLONG, "ENAMETOOLONG" },
+		{ ESRCH, "ESRCH" },
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -105,7 +116,8 @@ void pl_region_name(const struct pl_region *e, char *buf, size_t len)
 	pl_log_s(&l, pl_cfg.comm);
 	pl_log_s(&l, "[");
 	pl_log_u(&l, (uint64_t)e->creator);
-	pl_log_s(&l, e->kind == UFFDD_KIND_HUGETLB ? "] hugetlb #" : "] shmem #");
+	pl_log_s(&l,
+		 e->kind == UFFDD_KIND_HUGETLB ? "] hugetlb #" : "] shmem #");
 	pl_log_u(&l, e->serial);
 	if (e->offset) {
 		pl_log_s(&l, " @");

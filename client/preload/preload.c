@@ -31,12 +31,12 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
-#define EXPORT __attribute__((visibility("default")))
+#define EXPORT		 __attribute__((visibility("default")))
 #define DEFAULT_MIN_SIZE (2u << 20)
 
 #ifndef MAP_HUGE_SHIFT
 #define MAP_HUGE_SHIFT 26
-#define MAP_HUGE_MASK 0x3f
+#define MAP_HUGE_MASK  0x3f
 #endif
 #ifndef MAP_SHARED_VALIDATE
 #define MAP_SHARED_VALIDATE 0x03
@@ -53,7 +53,7 @@ static int inited;
 
 /* Raw system calls: never our own interposers, never the allocator. ------ */
 static void *pl_sys_mmap(void *addr, size_t len, int prot, int flags, int fd,
-		  off_t off)
+			 off_t off)
 {
 	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 }
@@ -64,7 +64,7 @@ static int pl_sys_munmap(void *addr, size_t len)
 }
 
 static void *pl_sys_mremap(void *old, size_t olen, size_t nlen, int flags,
-		    void *new_addr)
+			   void *new_addr)
 {
 	return (void *)syscall(SYS_mremap, old, olen, nlen, flags, new_addr);
 }
@@ -205,13 +205,12 @@ static int make_memfd(size_t len, int flags, size_t *rlen, uint32_t *psz,
 	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0)
 		goto fail;
 	return fd;
-fail:
-	{
-		int err = errno;
+fail : {
+	int err = errno;
 
-		close(fd);
-		return -err;
-	}
+	close(fd);
+	return -err;
+}
 }
 
 static void *serve_mmap(void *addr, size_t len, int prot, int flags, int fd,
@@ -275,7 +274,8 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd,
 		init();
 	if (wanted(len, flags))
 		return serve_mmap(addr, len, prot, flags, fd, off);
-	if (!(flags & MAP_FIXED) || !__atomic_load_n(&pl.nlive, __ATOMIC_RELAXED) ||
+	if (!(flags & MAP_FIXED) ||
+	    !__atomic_load_n(&pl.nlive, __ATOMIC_RELAXED) ||
 	    !pl_overlaps((uintptr_t)addr, len))
 		return pl_sys_mmap(addr, len, prot, flags, fd, off);
 	/* Something else mapped over a served range. */
@@ -372,7 +372,8 @@ static void *follow_mremap(struct pl_region *e, void *old, size_t olen,
 	/* ...less whatever the new mapping now covers. */
 	nkeep = 0;
 	for (int i = 0; i < ntmp; i++)
-		nkeep = subtract(tmp[i][0], tmp[i][1], p, p + nlen, keep, nkeep);
+		nkeep =
+		    subtract(tmp[i][0], tmp[i][1], p, p + nlen, keep, nkeep);
 	pl_cut(p, nlen); /* other served ranges a MREMAP_FIXED replaced */
 	for (int i = 0; i < nkeep; i++)
 		pl_region_piece(&t, keep[i][0], keep[i][1] - keep[i][0],
@@ -406,7 +407,8 @@ EXPORT void *mremap(void *old, size_t olen, size_t nlen, int flags, ...)
 	e = pl_find((uintptr_t)old, olen ? olen : 1);
 	if (e)
 		r = follow_mremap(e, old, olen, nlen, flags, new_addr);
-	else if ((flags & MREMAP_FIXED) && pl_overlaps((uintptr_t)new_addr, nlen)) {
+	else if ((flags & MREMAP_FIXED) &&
+		 pl_overlaps((uintptr_t)new_addr, nlen)) {
 		r = pl_sys_mremap(old, olen, nlen, flags, new_addr);
 		if (r != MAP_FAILED) {
 			int err = errno;

@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PL_MAX_REGIONS 64
+#define PL_MAX_REGIONS	    64
 #define PL_REPLY_TIMEOUT_MS 5000
 
 /* PL_MOVING: being remapped; invisible to lookups until dropped. */
@@ -29,15 +29,15 @@ struct pl_region {
 	int state;
 	uintptr_t addr;
 	size_t len;
-	off_t offset;      /* of addr in the memfd */
-	int memfd;         /* this entry's own descriptor (close-on-exec) */
-	ino_t memfd_ino;   /* to notice a program that closed it under us */
-	int kind;          /* UFFDD_KIND_* */
+	off_t offset;	 /* of addr in the memfd */
+	int memfd;	 /* this entry's own descriptor (close-on-exec) */
+	ino_t memfd_ino; /* to notice a program that closed it under us */
+	int kind;	 /* UFFDD_KIND_* */
 	uint32_t page_size;
-	unsigned serial;   /* "#n": which mmap of the creating process */
-	pid_t creator;     /* the process that made the mapping */
-	uint64_t id;       /* daemon's region id; 0 = not (yet) served */
-	uint32_t reg_seq;  /* REGISTER sent, answer not read yet; 0 = none */
+	unsigned serial;  /* "#n": which mmap of the creating process */
+	pid_t creator;	  /* the process that made the mapping */
+	uint64_t id;	  /* daemon's region id; 0 = not (yet) served */
+	uint32_t reg_seq; /* REGISTER sent, answer not read yet; 0 = none */
 };
 
 struct pl_config {
@@ -52,13 +52,13 @@ struct pl_config {
 };
 
 struct pl_process {
-	int lock;          /* spinlock; see pl_lock() */
-	pid_t pid;         /* the process that owns conn */
+	int lock;  /* spinlock; see pl_lock() */
+	pid_t pid; /* the process that owns conn */
 	struct uffd_raw conn;
 	ino_t sock_ino;
 	ino_t dev_ino;
 	uint32_t hello_seq; /* WELCOME not read yet; 0 = read */
-	int refused;       /* no full uffd for us: serve nothing */
+	int refused;	    /* no full uffd for us: serve nothing */
 	unsigned next_serial;
 	int nlive;
 	struct pl_region r[PL_MAX_REGIONS];

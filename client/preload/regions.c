@@ -116,7 +116,8 @@ static void handle(struct uffdd_msg *m)
 		}
 		break;
 	case UFFDD_ERROR:
-		if (m->hdr.seq == pl.hello_seq || m->u.error.ref_type == UFFDD_HELLO) {
+		if (m->hdr.seq == pl.hello_seq ||
+		    m->u.error.ref_type == UFFDD_HELLO) {
 			say("uffdd refused HELLO; serving nothing", NULL,
 			    m->u.error.code);
 			pl.refused = 1;
@@ -162,8 +163,8 @@ static void pl_drain(uint32_t want_seq, int timeout_ms)
 		if (rc == -EAGAIN) {
 			if (!want_seq || left <= 0) {
 				if (want_seq)
-					say("uffdd did not answer in time", NULL,
-					    ETIMEDOUT);
+					say("uffdd did not answer in time",
+					    NULL, ETIMEDOUT);
 				return;
 			}
 			continue;

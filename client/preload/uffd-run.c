@@ -21,109 +21,114 @@
 #ifndef UFFD_PRELOAD_LIBDIR
 #define UFFD_PRELOAD_LIBDIR "/usr/local/lib"
 #endif
-#define PRELOAD_NAME "libuffdpreload.so"
-#define EX_USAGE 64
+#define PRELOAD_NAME   "libuffdpreload.so"
+#define EX_USAGE       64
 #define EX_UNAVAILABLE 69
 
 static const char usage_text[] =
-"NAME\n"
-"    uffd-run - run a program with its shared memory served by uffdd\n"
-"\n"
-"SYNOPSIS\n"
-"    uffd-run [--policy P] [--min-size SIZE] [--huge-only] [--socket PATH]\n"
-"             [--require] [--user-only-ok] [--verbose] [--no-check]\n"
-"             -- PROGRAM [ARGS...]\n"
-"\n"
-"DESCRIPTION\n"
-"    Runs PROGRAM, unchanged, with libuffdpreload.so preloaded.  Every\n"
-"    mmap(MAP_SHARED|MAP_ANONYMOUS) of at least SIZE bytes, with or\n"
-"    without MAP_HUGETLB, made by PROGRAM or by any process it forks or\n"
-"    execs, is given a memfd of the same kind (hugetlbfs or shmem) whose\n"
-"    pages are all allocated at once, mapped where the program gets it,\n"
-"    registered for userfaultfd minor faults and handed to uffdd, which\n"
-"    then maps each page on first touch according to its policy.  The\n"
-"    contents and semantics of the memory are those of shared anonymous\n"
-"    memory: zero-filled, shared with forked children, gone at exec.\n"
-"\n"
-"    munmap(2), mremap(2) and MAP_FIXED mappings over a served range are\n"
-"    followed (the range is unregistered, what is left registered again).\n"
-"    A forked child, whose copy of a range is not registered (the kernel\n"
-"    follows forks only for CAP_SYS_PTRACE), registers it with a uffd of\n"
-"    its own and hands it over in its own session, named \"COMM ppid=N\"\n"
-"    in `uffdctl status`; regions are named \"COMM[PID] KIND #N\" after\n"
-"    the process and the mmap that made them.  vfork(2) and\n"
-"    posix_spawn(3) children share the parent's memory and need nothing.\n"
-"    No thread and no signal handler is added to the program.\n"
-"\n"
-"    Before running PROGRAM, uffd-run connects to uffdd and registers a\n"
-"    one-page test region with the chosen policy.  When uffdd cannot be\n"
-"    reached, PROGRAM runs without the library.  When uffdd does not grant\n"
-"    /dev/userfaultfd and this user may not call userfaultfd(2) with\n"
-"    kernel-mode faults, only user-mode-only uffds could be made: faults\n"
-"    the kernel takes for the program (its own read(2) or recv(2) into\n"
-"    served memory) would fail with EFAULT, so uffd-run says so and runs\n"
-"    PROGRAM unserved (see --user-only-ok and --require).  If the daemon\n"
-"    goes away later, the program runs on as if unwrapped: its regions\n"
-"    are served by the kernel again.\n"
-"\n"
-"OPTIONS\n"
-"    -p, --policy P       uffdd policy for every region (default: the\n"
-"                         daemon's default).  Forking servers whose\n"
-"                         children touch a lot of memory once may prefer a\n"
-"                         policy that maps ahead (e.g. eager, around:N),\n"
-"                         if the daemon offers it.  A policy the daemon\n"
-"                         refuses is an error (exit 64).\n"
-"    -m, --min-size SIZE  smallest mapping to serve, in bytes with an\n"
-"                         optional K, M or G suffix (default 2M).\n"
-"    -H, --huge-only      serve MAP_HUGETLB mappings only.\n"
-"    -s, --socket PATH    uffdd's socket (default: $UFFDD_SOCKET, else\n"
-"                         " UFFD_CLIENT_DEFAULT_SOCKET ").\n"
-"    -r, --require        exit 69 instead of running PROGRAM unserved.\n"
-"        --user-only-ok   serve even with user-mode-only uffds, accepting\n"
-"                         EFAULT from the program's own syscalls that\n"
-"                         write into not yet touched served memory.\n"
-"    -v, --verbose        the library logs each hand-off, fork follow and\n"
-"                         failure to standard error.\n"
-"        --no-check       skip the check; the library still refuses to\n"
-"                         serve with user-mode-only uffds.\n"
-"    -h, --help           this text.   -V, --version   the version.\n"
-"\n"
-"ENVIRONMENT\n"
-"    UFFDD_SOCKET         default for --socket.\n"
-"    UFFD_RUN_LIBRARY     path of libuffdpreload.so (default: beside\n"
-"                         uffd-run, then ../lib/uffdd, then " UFFD_PRELOAD_LIBDIR ").\n"
-"    uffd-run passes its settings to the library as UFFD_RUN_MIN_SIZE,\n"
-"    UFFD_RUN_POLICY, UFFD_RUN_HUGE_ONLY, UFFD_RUN_USER_ONLY_OK and\n"
-"    UFFD_RUN_VERBOSE; UFFD_RUN_DISABLE=1 turns it off in a subtree.\n"
-"\n"
-"LIMITS\n"
-"    Not served: System V shared memory (shmget), file and /dev/shm\n"
-"    mappings, private mappings, MAP_NORESERVE mappings, memory a program\n"
-"    gets with raw system calls (static binaries, Go), setuid programs\n"
-"    (the loader ignores LD_PRELOAD), children made with clone(2) without\n"
-"    fork(3) (their ranges stay the kernel's).  Every page of a served\n"
-"    mapping is allocated at mmap time, so sparse use costs its full size.\n"
-"    A forked child takes its first touch of each page as a fault served\n"
-"    by the daemon; fork itself costs a connection and one registration\n"
-"    per region.  At most 64 served mappings per process.\n"
-"\n"
-"SECURITY\n"
-"    The /dev/userfaultfd grant lets a process create userfaultfds that\n"
-"    also trap faults the kernel takes on its behalf, which can stall\n"
-"    kernel code paths of that process for as long as a handler likes;\n"
-"    it is what an unprivileged process needs for read(2) into served\n"
-"    memory.  uffdd gives it only to the users and groups its config\n"
-"    lists (\"grant\"); the library uses it only for the program's own\n"
-"    mappings, and the descriptor is close-on-exec.\n"
-"\n"
-"EXIT STATUS\n"
-"    PROGRAM's, once it runs.  64: usage error or policy refused;\n"
-"    69: --require and service impossible; 126/127: PROGRAM cannot be\n"
-"    run.\n"
-"\n"
-"EXAMPLES\n"
-"    uffd-run -- ./server --port 8080\n"
-"    uffd-run --policy eager --huge-only -- postgres -D /srv/pg\n";
+    "NAME\n"
+    "    uffd-run - run a program with its shared memory served by uffdd\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    uffd-run [--policy P] [--min-size SIZE] [--huge-only] [--socket "
+    "PATH]\n"
+    "             [--require] [--user-only-ok] [--verbose] [--no-check]\n"
+    "             -- PROGRAM [ARGS...]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Runs PROGRAM, unchanged, with libuffdpreload.so preloaded.  Every\n"
+    "    mmap(MAP_SHARED|MAP_ANONYMOUS) of at least SIZE bytes, with or\n"
+    "    without MAP_HUGETLB, made by PROGRAM or by any process it forks or\n"
+    "    execs, is given a memfd of the same kind (hugetlbfs or shmem) whose\n"
+    "    pages are all allocated at once, mapped where the program gets it,\n"
+    "    registered for userfaultfd minor faults and handed to uffdd, which\n"
+    "    then maps each page on first touch according to its policy.  The\n"
+    "    contents and semantics of the memory are those of shared anonymous\n"
+    "    memory: zero-filled, shared with forked children, gone at exec.\n"
+    "\n"
+    "    munmap(2), mremap(2) and MAP_FIXED mappings over a served range are\n"
+    "    followed (the range is unregistered, what is left registered again).\n"
+    "    A forked child, whose copy of a range is not registered (the kernel\n"
+    "    follows forks only for CAP_SYS_PTRACE), registers it with a uffd of\n"
+    "    its own and hands it over in its own session, named \"COMM ppid=N\"\n"
+    "    in `uffdctl status`; regions are named \"COMM[PID] KIND #N\" after\n"
+    "    the process and the mmap that made them.  vfork(2) and\n"
+    "    posix_spawn(3) children share the parent's memory and need nothing.\n"
+    "    No thread and no signal handler is added to the program.\n"
+    "\n"
+    "    Before running PROGRAM, uffd-run connects to uffdd and registers a\n"
+    "    one-page test region with the chosen policy.  When uffdd cannot be\n"
+    "    reached, PROGRAM runs without the library.  When uffdd does not "
+    "grant\n"
+    "    /dev/userfaultfd and this user may not call userfaultfd(2) with\n"
+    "    kernel-mode faults, only user-mode-only uffds could be made: faults\n"
+    "    the kernel takes for the program (its own read(2) or recv(2) into\n"
+    "    served memory) would fail with EFAULT, so uffd-run says so and runs\n"
+    "    PROGRAM unserved (see --user-only-ok and --require).  If the daemon\n"
+    "    goes away later, the program runs on as if unwrapped: its regions\n"
+    "    are served by the kernel again.\n"
+    "\n"
+    "OPTIONS\n"
+    "    -p, --policy P       uffdd policy for every region (default: the\n"
+    "                         daemon's default).  Forking servers whose\n"
+    "                         children touch a lot of memory once may prefer "
+    "a\n"
+    "                         policy that maps ahead (e.g. eager, around:N),\n"
+    "                         if the daemon offers it.  A policy the daemon\n"
+    "                         refuses is an error (exit 64).\n"
+    "    -m, --min-size SIZE  smallest mapping to serve, in bytes with an\n"
+    "                         optional K, M or G suffix (default 2M).\n"
+    "    -H, --huge-only      serve MAP_HUGETLB mappings only.\n"
+    "    -s, --socket PATH    uffdd's socket (default: $UFFDD_SOCKET, else\n"
+    "                         " UFFD_CLIENT_DEFAULT_SOCKET ").\n"
+    "    -r, --require        exit 69 instead of running PROGRAM unserved.\n"
+    "        --user-only-ok   serve even with user-mode-only uffds, accepting\n"
+    "                         EFAULT from the program's own syscalls that\n"
+    "                         write into not yet touched served memory.\n"
+    "    -v, --verbose        the library logs each hand-off, fork follow and\n"
+    "                         failure to standard error.\n"
+    "        --no-check       skip the check; the library still refuses to\n"
+    "                         serve with user-mode-only uffds.\n"
+    "    -h, --help           this text.   -V, --version   the version.\n"
+    "\n"
+    "ENVIRONMENT\n"
+    "    UFFDD_SOCKET         default for --socket.\n"
+    "    UFFD_RUN_LIBRARY     path of libuffdpreload.so (default: beside\n"
+    "                         uffd-run, then ../lib/uffdd, "
+    "then " UFFD_PRELOAD_LIBDIR ").\n"
+    "    uffd-run passes its settings to the library as UFFD_RUN_MIN_SIZE,\n"
+    "    UFFD_RUN_POLICY, UFFD_RUN_HUGE_ONLY, UFFD_RUN_USER_ONLY_OK and\n"
+    "    UFFD_RUN_VERBOSE; UFFD_RUN_DISABLE=1 turns it off in a subtree.\n"
+    "\n"
+    "LIMITS\n"
+    "    Not served: System V shared memory (shmget), file and /dev/shm\n"
+    "    mappings, private mappings, MAP_NORESERVE mappings, memory a program\n"
+    "    gets with raw system calls (static binaries, Go), setuid programs\n"
+    "    (the loader ignores LD_PRELOAD), children made with clone(2) without\n"
+    "    fork(3) (their ranges stay the kernel's).  Every page of a served\n"
+    "    mapping is allocated at mmap time, so sparse use costs its full "
+    "size.\n"
+    "    A forked child takes its first touch of each page as a fault served\n"
+    "    by the daemon; fork itself costs a connection and one registration\n"
+    "    per region.  At most 64 served mappings per process.\n"
+    "\n"
+    "SECURITY\n"
+    "    The /dev/userfaultfd grant lets a process create userfaultfds that\n"
+    "    also trap faults the kernel takes on its behalf, which can stall\n"
+    "    kernel code paths of that process for as long as a handler likes;\n"
+    "    it is what an unprivileged process needs for read(2) into served\n"
+    "    memory.  uffdd gives it only to the users and groups its config\n"
+    "    lists (\"grant\"); the library uses it only for the program's own\n"
+    "    mappings, and the descriptor is close-on-exec.\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    PROGRAM's, once it runs.  64: usage error or policy refused;\n"
+    "    69: --require and service impossible; 126/127: PROGRAM cannot be\n"
+    "    run.\n"
+    "\n"
+    "EXAMPLES\n"
+    "    uffd-run -- ./server --port 8080\n"
+    "    uffd-run --policy eager --huge-only -- postgres -D /srv/pg\n";
 
 static int verbose;
 
@@ -138,10 +143,23 @@ static int parse_size(const char *s, size_t *out)
 	if (errno || end == s)
 		return -1;
 	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	default: break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	default:
+		break;
 	}
 	if (shift && (*end == 'i' || *end == 'I'))
 		end++;
@@ -212,8 +230,10 @@ static enum check preflight(const char *sock, const char *policy,
 	}
 	rc = uffd_region_alloc(c, &spec, &r);
 	if (rc < 0) {
-		fprintf(stderr, "uffd-run: a test region could not be served: %s; "
-			"%s runs without the service\n", uffd_last_error(), prog);
+		fprintf(stderr,
+			"uffd-run: a test region could not be served: %s; "
+			"%s runs without the service\n",
+			uffd_last_error(), prog);
 		uffd_disconnect(c);
 		return CHECK_UNSERVED;
 	}
@@ -223,8 +243,10 @@ static enum check preflight(const char *sock, const char *policy,
 		spec.policy = policy;
 		rc = uffd_region_alloc(c, &spec, &r);
 		if (rc < 0) {
-			fprintf(stderr, "uffd-run: uffdd refused policy \"%s\": "
-				"%s\n", policy, uffd_last_error());
+			fprintf(stderr,
+				"uffd-run: uffdd refused policy \"%s\": "
+				"%s\n",
+				policy, uffd_last_error());
 			uffd_disconnect(c);
 			return CHECK_POLICY;
 		}
@@ -232,14 +254,15 @@ static enum check preflight(const char *sock, const char *policy,
 	}
 	uffd_disconnect(c);
 	if (mode == UFFD_MODE_USER_ONLY && !user_only_ok) {
-		fprintf(stderr,
-			"uffd-run: uffdd gave no /dev/userfaultfd grant to uid %u "
-			"(its config's \"grant\" says who gets one) and this "
-			"user may not trap kernel-mode faults with "
-			"userfaultfd(2): %s's own read()/recv() into served "
-			"memory would fail with EFAULT, so it runs without the "
-			"service (--user-only-ok serves it anyway)\n",
-			(unsigned)getuid(), prog);
+		fprintf(
+		    stderr,
+		    "uffd-run: uffdd gave no /dev/userfaultfd grant to uid %u "
+		    "(its config's \"grant\" says who gets one) and this "
+		    "user may not trap kernel-mode faults with "
+		    "userfaultfd(2): %s's own read()/recv() into served "
+		    "memory would fail with EFAULT, so it runs without the "
+		    "service (--user-only-ok serves it anyway)\n",
+		    (unsigned)getuid(), prog);
 		return CHECK_UNSERVED;
 	}
 	if (verbose)
@@ -265,7 +288,8 @@ static void run(char **argv)
 
 	execvp(argv[0], argv);
 	err = errno;
-	fprintf(stderr, "uffd-run: cannot run %s: %s\n", argv[0], strerror(err));
+	fprintf(stderr, "uffd-run: cannot run %s: %s\n", argv[0],
+		strerror(err));
 	exit(err == ENOENT ? 127 : 126);
 }
 
@@ -294,24 +318,44 @@ static const struct option opts[] = {
 static int option(int o, struct run_opts *r)
 {
 	switch (o) {
-	case 'p': r->policy = optarg; return 0;
+	case 'p':
+		r->policy = optarg;
+		return 0;
 	case 'm':
 		if (parse_size(optarg, &r->min_size) == 0)
 			return 0;
-		fprintf(stderr, "uffd-run: bad size \"%s\" "
-			"(e.g. 4096, 64K, 2M, 1G)\n", optarg);
+		fprintf(stderr,
+			"uffd-run: bad size \"%s\" "
+			"(e.g. 4096, 64K, 2M, 1G)\n",
+			optarg);
 		return EX_USAGE;
-	case 'H': r->huge_only = 1; return 0;
-	case 's': r->sock = optarg; return 0;
-	case 'r': r->require = 1; return 0;
-	case 'U': r->user_only_ok = 1; return 0;
-	case 'v': verbose = 1; return 0;
-	case 'C': r->check = 0; return 0;
-	case 'h': fputs(usage_text, stdout); return -1;
-	case 'V': printf("uffd-run %s\n", uffd_client_version()); return -1;
+	case 'H':
+		r->huge_only = 1;
+		return 0;
+	case 's':
+		r->sock = optarg;
+		return 0;
+	case 'r':
+		r->require = 1;
+		return 0;
+	case 'U':
+		r->user_only_ok = 1;
+		return 0;
+	case 'v':
+		verbose = 1;
+		return 0;
+	case 'C':
+		r->check = 0;
+		return 0;
+	case 'h':
+		fputs(usage_text, stdout);
+		return -1;
+	case 'V':
+		printf("uffd-run %s\n", uffd_client_version());
+		return -1;
 	default:
 		fprintf(stderr, "usage: uffd-run [OPTIONS] -- PROGRAM "
-			"[ARGS...]   (uffd-run --help)\n");
+				"[ARGS...]   (uffd-run --help)\n");
 		return EX_USAGE;
 	}
 }
@@ -324,7 +368,8 @@ static int options(int argc, char **argv, struct run_opts *r)
 		if ((rc = option(o, r)) != 0)
 			return rc;
 	if (optind >= argc) {
-		fprintf(stderr, "uffd-run: no PROGRAM given (uffd-run --help)\n");
+		fprintf(stderr,
+			"uffd-run: no PROGRAM given (uffd-run --help)\n");
 		return EX_USAGE;
 	}
 	if (r->policy && strlen(r->policy) >= 128) {
@@ -372,8 +417,10 @@ int main(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	lib = find_library(libbuf, sizeof(libbuf));
 	if (!lib) {
-		fprintf(stderr, "uffd-run: cannot find %s (set UFFD_RUN_LIBRARY); "
-			"%s runs without the service\n", PRELOAD_NAME, argv[optind]);
+		fprintf(stderr,
+			"uffd-run: cannot find %s (set UFFD_RUN_LIBRARY); "
+			"%s runs without the service\n",
+			PRELOAD_NAME, argv[optind]);
 		ck = CHECK_UNSERVED;
 	} else if (r.check) {
 		ck = preflight(r.sock, r.policy, r.user_only_ok, argv[optind]);

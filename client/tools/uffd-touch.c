@@ -18,30 +18,31 @@
 #include <unistd.h>
 
 static const char usage[] =
-	"Usage: uffd-touch --kind hugetlb|shmem --size SIZE [OPTIONS]\n"
-	"\n"
-	"Allocate a region served by uffdd, fill it with a known pattern,\n"
-	"touch every page from N threads through the served mapping (one minor\n"
-	"fault per page, resolved by the daemon), verify every byte, and print\n"
-	"one JSON object: pages, page_size, threads, verified, elapsed_ns (the\n"
-	"touch phase alone), and more.\n"
-	"\n"
-	"Options:\n"
-	"  -k, --kind KIND      hugetlb (default-size hugepages) or shmem (4 KiB)\n"
-	"  -s, --size SIZE      region size, with an optional K, M or G suffix\n"
-	"  -S, --socket PATH    the daemon's socket (default $UFFDD_SOCKET, else\n"
-	"                       " UFFD_CLIENT_DEFAULT_SOCKET ")\n"
-	"  -p, --policy NAME    the policy to ask for (default: the daemon's)\n"
-	"  -t, --threads N      touching threads (default 1)\n"
-	"  -n, --name NAME      region name shown in uffdctl (default touch)\n"
-	"  -H, --hold SECONDS   keep the region registered this long after\n"
-	"                       verifying (for inspecting uffdctl status)\n"
-	"  -f, --fallback       if the daemon cannot be reached, run on plain\n"
-	"                       memory instead of failing\n"
-	"  -G, --no-grant       do not ask the daemon for a /dev/userfaultfd grant\n"
-	"  -h, --help           show this help\n"
-	"\n"
-	"Exit status: 0 if every byte verified, 1 otherwise, 2 on usage errors.\n";
+    "Usage: uffd-touch --kind hugetlb|shmem --size SIZE [OPTIONS]\n"
+    "\n"
+    "Allocate a region served by uffdd, fill it with a known pattern,\n"
+    "touch every page from N threads through the served mapping (one minor\n"
+    "fault per page, resolved by the daemon), verify every byte, and print\n"
+    "one JSON object: pages, page_size, threads, verified, elapsed_ns (the\n"
+    "touch phase alone), and more.\n"
+    "\n"
+    "Options:\n"
+    "  -k, --kind KIND      hugetlb (default-size hugepages) or shmem (4 KiB)\n"
+    "  -s, --size SIZE      region size, with an optional K, M or G suffix\n"
+    "  -S, --socket PATH    the daemon's socket (default $UFFDD_SOCKET, else\n"
+    "                       " UFFD_CLIENT_DEFAULT_SOCKET ")\n"
+    "  -p, --policy NAME    the policy to ask for (default: the daemon's)\n"
+    "  -t, --threads N      touching threads (default 1)\n"
+    "  -n, --name NAME      region name shown in uffdctl (default touch)\n"
+    "  -H, --hold SECONDS   keep the region registered this long after\n"
+    "                       verifying (for inspecting uffdctl status)\n"
+    "  -f, --fallback       if the daemon cannot be reached, run on plain\n"
+    "                       memory instead of failing\n"
+    "  -G, --no-grant       do not ask the daemon for a /dev/userfaultfd "
+    "grant\n"
+    "  -h, --help           show this help\n"
+    "\n"
+    "Exit status: 0 if every byte verified, 1 otherwise, 2 on usage errors.\n";
 
 struct job {
 	char *base;
@@ -211,9 +212,12 @@ static uint64_t touch_all(struct uffd_region *r, unsigned n)
 
 	pthread_barrier_init(&start, NULL, n + 1);
 	for (unsigned i = 0; i < n; i++) {
-		jobs[i] = (struct job){ .base = uffd_region_addr(r), .psz = psz,
+		jobs[i] = (struct job){ .base = uffd_region_addr(r),
+					.psz = psz,
 					.pages = uffd_region_size(r) / psz,
-					.idx = i, .nthreads = n, .start = &start };
+					.idx = i,
+					.nthreads = n,
+					.start = &start };
 		pthread_create(&th[i], NULL, toucher, &jobs[i]);
 	}
 	t0 = now_ns();

@@ -72,10 +72,10 @@ uint64_t uffd_client_kernel_features(const struct uffd_client *c);
 
 struct uffd_region_spec {
 	enum uffd_kind kind;
-	size_t size;        /* rounded up to the page size */
+	size_t size;	    /* rounded up to the page size */
 	const char *name;   /* NULL: "anon" */
 	const char *policy; /* NULL: the daemon's default for this client */
-	unsigned flags;     /* 0 */
+	unsigned flags;	    /* 0 */
 };
 
 /*
@@ -84,7 +84,8 @@ struct uffd_region_spec {
  * served mapping registered for minor faults and handed to the daemon.
  * c == NULL gives the same memory without the service.
  */
-int uffd_region_alloc(struct uffd_client *c, const struct uffd_region_spec *spec,
+int uffd_region_alloc(struct uffd_client *c,
+		      const struct uffd_region_spec *spec,
 		      struct uffd_region **out);
 
 /*
@@ -110,8 +111,9 @@ int uffd_region_release(struct uffd_region *r);
  */
 int uffd_region_publish(struct uffd_region *r, size_t offset, size_t length);
 
-void *uffd_region_addr(const struct uffd_region *r);      /* served mapping */
-void *uffd_region_fill_addr(const struct uffd_region *r); /* fill mapping or NULL */
+void *uffd_region_addr(const struct uffd_region *r); /* served mapping */
+void *
+uffd_region_fill_addr(const struct uffd_region *r); /* fill mapping or NULL */
 size_t uffd_region_size(const struct uffd_region *r);
 size_t uffd_region_page_size(const struct uffd_region *r);
 int uffd_region_memfd(const struct uffd_region *r);

@@ -14,20 +14,20 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-#define IMG "/tmp/uffdd-adversarial.img"
+#define IMG	    "/tmp/uffdd-adversarial.img"
 #define HOSTILE_UID 1000
-#define ADMIN_GID 4242
-#define PER_UID 24
+#define ADMIN_GID   4242
+#define PER_UID	    24
 
 static const char config[] =
-	"{\"limits\":{\"clients\":64,\"clients_per_uid\":24,"
-	"\"regions_per_client\":8,\"bytes_per_client\":67108864,"
-	"\"messages_per_second\":500,\"pending_faults\":8,"
-	"\"hello_timeout_ms\":400,\"control_connections\":8},"
-	"\"access\":{\"deny_uids\":[65534]},"
-	"\"admin_gids\":[4242],"
-	"\"client_policies\":[\"continue\",\"gate\",\"populate\"],"
-	"\"policy_paths\":[\"/tmp\"]}";
+    "{\"limits\":{\"clients\":64,\"clients_per_uid\":24,"
+    "\"regions_per_client\":8,\"bytes_per_client\":67108864,"
+    "\"messages_per_second\":500,\"pending_faults\":8,"
+    "\"hello_timeout_ms\":400,\"control_connections\":8},"
+    "\"access\":{\"deny_uids\":[65534]},"
+    "\"admin_gids\":[4242],"
+    "\"client_policies\":[\"continue\",\"gate\",\"populate\"],"
+    "\"policy_paths\":[\"/tmp\"]}";
 
 static struct tdaemon D;
 static struct good_client G;
@@ -108,8 +108,7 @@ static void malformed(void)
 	close(s);
 
 	s = hostile_conn();
-	sc_send_msg(s, UFFDD_MAGIC, 1, UFFDD_HELLO, sizeof(h), &h, 10, NULL,
-		    0);
+	sc_send_msg(s, UFFDD_MAGIC, 1, UFFDD_HELLO, sizeof(h), &h, 10, NULL, 0);
 	expect_error(s, EBADMSG, 1, "header length larger than the datagram");
 	close(s);
 
@@ -251,9 +250,9 @@ static void fd_abuse(void)
 
 		snprintf(pp, sizeof(pp), "/proc/self/fd/%d", r.memfd);
 		ro = open(pp, O_RDONLY | O_CLOEXEC);
-		CHECK_EQ(sc_register(s, &b, r.uffd, ro, &code, text,
-				     sizeof(text)),
-			 UFFDD_ERROR);
+		CHECK_EQ(
+		    sc_register(s, &b, r.uffd, ro, &code, text, sizeof(text)),
+		    UFFDD_ERROR);
 		fprintf(stderr, "#   read-only memfd: %d %s\n", code, text);
 		close(ro);
 	}
@@ -282,16 +281,17 @@ static void bad_ranges(void)
 
 	CHECK(sc_region(&r, UFFD_KIND_SHMEM, 2 << 20, 1, 1) == 0, "fixture");
 	CHECK(sc_region(&r2, UFFD_KIND_SHMEM, 2 << 20, 1, 1) == 0, "fixture");
-	CHECK(sc_region(&other, UFFD_KIND_SHMEM, 1 << 20, 1, 1) == 0, "fixture");
+	CHECK(sc_region(&other, UFFD_KIND_SHMEM, 1 << 20, 1, 1) == 0,
+	      "fixture");
 	s = hostile_conn();
 	CHECK(sc_hello(s) == 0, "hello");
 
 	/* A memfd shorter than the region. */
 	shortm.memfd = sc_memfd(UFFD_KIND_SHMEM, 1 << 20, 1);
 	b = sc_reg_body(&r, "short");
-	CHECK_EQ(sc_register(s, &b, r.uffd, shortm.memfd, &code, text,
-			     sizeof(text)),
-		 UFFDD_ERROR);
+	CHECK_EQ(
+	    sc_register(s, &b, r.uffd, shortm.memfd, &code, text, sizeof(text)),
+	    UFFDD_ERROR);
 	fprintf(stderr, "#   memfd too short: %d %s\n", code, text);
 	CHECK_EQ(code, EINVAL);
 	close(shortm.memfd);
@@ -347,16 +347,17 @@ static void bad_ranges(void)
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	b = sc_reg_body(&r, "anon");
 	b.start = (uintptr_t)anon;
-	anon_ok = sc_register(s, &b, r.uffd, r.memfd, &code, text, sizeof(text));
+	anon_ok =
+	    sc_register(s, &b, r.uffd, r.memfd, &code, text, sizeof(text));
 	CHECK_EQ(anon_ok, UFFDD_ERROR);
 	fprintf(stderr, "#   anonymous range: %d %s\n", code, text);
 	munmap(anon, 2 << 20);
 
 	/* A range registered with another uffd. */
 	b = sc_reg_body(&other, "other-uffd");
-	CHECK_EQ(sc_register(s, &b, r.uffd, other.memfd, &code, text,
-			     sizeof(text)),
-		 UFFDD_ERROR);
+	CHECK_EQ(
+	    sc_register(s, &b, r.uffd, other.memfd, &code, text, sizeof(text)),
+	    UFFDD_ERROR);
 	fprintf(stderr, "#   another uffd's range: %d %s\n", code, text);
 	CHECK_EQ(code, EINVAL);
 
@@ -490,7 +491,8 @@ static int conn_flood(void *arg)
 			timed_out++;
 		open_++;
 	}
-	fprintf(stderr, "#   uid %d: %d connections, %d refused (EUSERS), %d "
+	fprintf(stderr,
+		"#   uid %d: %d connections, %d refused (EUSERS), %d "
 		"dropped for no HELLO (ETIMEDOUT)\n",
 		(int)getuid(), open_, refused, timed_out);
 	/* Every one is answered: PER_UID by the HELLO deadline. */
@@ -587,7 +589,8 @@ static void message_flood(void)
 			break;
 		}
 	}
-	fprintf(stderr, "#   %d messages sent before the daemon hung up\n", sent);
+	fprintf(stderr, "#   %d messages sent before the daemon hung up\n",
+		sent);
 	CHECK(busy, "an ERROR EBUSY");
 	CHECK(closed, "disconnected");
 	CHECK(logged("messages a second", &mark), "log");
@@ -627,8 +630,9 @@ static void control_flood_and_perms(void)
 	{
 		char buf[256];
 		struct pollfd p = { .fd = c[9], .events = POLLIN };
-		ssize_t n = poll(&p, 1, 2000) == 1 ? read(c[9], buf, sizeof(buf) - 1)
-						   : -1;
+		ssize_t n = poll(&p, 1, 2000) == 1
+				? read(c[9], buf, sizeof(buf) - 1)
+				: -1;
 
 		buf[n > 0 ? n : 0] = '\0';
 		CHECK(strstr(buf, "too many control connections") != NULL,
@@ -663,23 +667,27 @@ static int ctl_as(void *arg)
 static void control_perms(void)
 {
 	struct ctl_case status = { "{\"command\":\"status\"}", "\"totals\"" };
-	struct ctl_case kick = { "{\"command\":\"disconnect\",\"client\":\"1\"}",
-				 "needs root or a group in admin_gids" };
-	struct ctl_case admin = { "{\"command\":\"disconnect\",\"client\":\"1\"}",
-				  "no client 1" };
+	struct ctl_case kick = {
+		"{\"command\":\"disconnect\",\"client\":\"1\"}",
+		"needs root or a group in admin_gids"
+	};
+	struct ctl_case admin = {
+		"{\"command\":\"disconnect\",\"client\":\"1\"}", "no client 1"
+	};
 	gid_t g = ADMIN_GID;
 	int mark = td_log_count(&D, "may not run"), ready[2], st;
 	char req[128], c;
 	json_object *o;
 	pid_t pid;
 
-	CHECK_EQ(as_user(HOSTILE_UID, HOSTILE_UID, NULL, 0, ctl_as, &status), 0);
+	CHECK_EQ(as_user(HOSTILE_UID, HOSTILE_UID, NULL, 0, ctl_as, &status),
+		 0);
 	CHECK_EQ(as_user(HOSTILE_UID, HOSTILE_UID, NULL, 0, ctl_as, &kick), 0);
 	CHECK(logged("may not run", &mark), "log");
 	CHECK_EQ(as_user(HOSTILE_UID, HOSTILE_UID, &g, 1, ctl_as, &admin), 0);
 	{
-		const char *argv[] = { t_bin("uffdctl"), "-C", D.ctl,
-				       "disconnect", "999999", NULL };
+		const char *argv[] = { t_bin("uffdctl"), "-C",	   D.ctl,
+				       "disconnect",	 "999999", NULL };
 
 		CHECK_EQ(t_run(NULL, argv), 1); /* "no client 999999" */
 	}
@@ -891,7 +899,8 @@ static void truncation(void)
 	pid_t pid;
 
 	{
-		int fd = open(IMG, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+		int fd =
+		    open(IMG, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
 
 		CHECK(fd >= 0 && ftruncate(fd, 1 << 20) == 0, "image");
 		close(fd);
@@ -918,11 +927,12 @@ static void truncation(void)
 		struct uffd_region *ur;
 		volatile char *p;
 		int fd = sc_memfd(UFFD_KIND_SHMEM, 4 << 20, 0);
-		void *a = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE, MAP_SHARED,
-			       fd, 0);
+		void *a = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, fd, 0);
 
 		if (uffd_connect(D.sock, "trunc", 0, &c) < 0 ||
-		    uffd_region_adopt(c, a, 4 << 20, fd, 0, "trunc", NULL, &ur) < 0)
+		    uffd_region_adopt(c, a, 4 << 20, fd, 0, "trunc", NULL,
+				      &ur) < 0)
 			_exit(2);
 		p = a;
 		(void)p[0];
@@ -975,7 +985,8 @@ static int setup(void)
 	sc_wait_idle(&D, 5000);
 	fd0 = sc_fds_settle(D.pid, -1, 0);
 	rss0 = t_rss_kb(D.pid);
-	fprintf(stderr, "# baseline: uffdd has %d fds, RSS %ld KiB\n", fd0, rss0);
+	fprintf(stderr, "# baseline: uffdd has %d fds, RSS %ld KiB\n", fd0,
+		rss0);
 	return good_start(&G, D.sock, UFFD_KIND_SHMEM, 8 << 20);
 }
 
@@ -988,7 +999,8 @@ static void teardown(void)
 
 	CHECK(good_alive(&G), "the good client is still running");
 	CHECK(good_stop(&G, &res) == 0, "clean exit");
-	fprintf(stderr, "#   good client: %ld rounds, %ld pages faulted, %ld bad "
+	fprintf(stderr,
+		"#   good client: %ld rounds, %ld pages faulted, %ld bad "
 		"words, %ld errors %s\n",
 		res.rounds, res.pages, res.bad, res.errors, res.last_error);
 	CHECK(res.rounds > (under_tool() ? 0 : 10), "rounds");
@@ -1000,7 +1012,8 @@ static void teardown(void)
 	rss1 = t_rss_kb(D.pid);
 	st = td_status(&D);
 	printf("# uffdd fds %d -> %d, RSS %ld -> %ld KiB; live regions %lld\n",
-	       fd0, fd1, rss0, rss1, (long long)j_int(st, "totals.live_regions"));
+	       fd0, fd1, rss0, rss1,
+	       (long long)j_int(st, "totals.live_regions"));
 	CHECK_EQ(fd1, fd0);
 	CHECK_EQ(j_int(st, "totals.live_regions"), 0);
 	/* Allocator caches may keep a little: 4 MiB of slack, not growth
@@ -1016,66 +1029,73 @@ static void teardown(void)
 static const struct t_case cases[] = {
 	{ .name = "malformed",
 	  .title = "malformed, truncated, oversized messages, unknown versions "
-		"and types, lengths that lie: ERROR and disconnect",
+		   "and types, lengths that lie: ERROR and disconnect",
 	  .run = malformed,
 	  .needs = T_NEED_ROOT },
 	{ .name = "out-of-order",
-	  .title = "out-of-order messages and other clients' region ids: ERROR, "
-		"the session goes on",
+	  .title =
+	      "out-of-order messages and other clients' region ids: ERROR, "
+	      "the session goes on",
 	  .run = out_of_order,
 	  .needs = T_NEED_ROOT },
 	{ .name = "fd-abuse",
 	  .title = "too many fds, MSG_CTRUNC, fds of the wrong kind: ERROR, "
-		"nothing leaks",
+		   "nothing leaks",
 	  .run = fd_abuse,
 	  .needs = T_NEED_ROOT },
 	{ .name = "bad-ranges",
 	  .title = "short memfds, overlaps, wrap-around, misaligned, unmapped, "
-		"anonymous and unregistered ranges",
+		   "anonymous and unregistered ranges",
 	  .run = bad_ranges,
 	  .needs = T_NEED_ROOT },
 	{ .name = "regions-per-client",
-	  .title = "a client that registers without end: limits.regions_per_client "
-		"and bytes_per_client",
+	  .title =
+	      "a client that registers without end: limits.regions_per_client "
+	      "and bytes_per_client",
 	  .run = limits_regions,
 	  .needs = T_NEED_ROOT },
 	{ .name = "floods",
-	  .title = "thousands of connections and idle ones that never say HELLO: "
-		"clients_per_uid, hello_timeout_ms; access.deny_uids",
+	  .title =
+	      "thousands of connections and idle ones that never say HELLO: "
+	      "clients_per_uid, hello_timeout_ms; access.deny_uids",
 	  .run = floods,
 	  .needs = T_NEED_ROOT },
 	{ .name = "message-flood",
-	  .title = "a message flood: limits.messages_per_second, ERROR EBUSY and "
-		"disconnect",
+	  .title =
+	      "a message flood: limits.messages_per_second, ERROR EBUSY and "
+	      "disconnect",
 	  .run = message_flood,
 	  .needs = T_NEED_ROOT },
 	{ .name = "control-flood",
 	  .title = "control socket: connection limit; read-only for anyone, "
-		"disconnect only for root and admin_gids",
+		   "disconnect only for root and admin_gids",
 	  .run = control_flood_and_perms,
 	  .needs = T_NEED_ROOT },
 	{ .name = "control-perms",
 	  .title = "control: status for anyone; disconnect needs root or "
-		"admin_gids (supplementary groups count)",
+		   "admin_gids (supplementary groups count)",
 	  .run = control_perms,
 	  .needs = T_NEED_ROOT },
 	{ .name = "storm",
 	  .title = "a fault storm from 2000 threads: every page right, others "
-		"served",
+		   "served",
 	  .run = storm,
 	  .needs = T_NEED_ROOT },
 	{ .name = "held-faults",
-	  .title = "faults held by a policy: limits.pending_faults stops reading; "
-		"the client killed with 64 threads blocked: nothing leaks",
+	  .title =
+	      "faults held by a policy: limits.pending_faults stops reading; "
+	      "the client killed with 64 threads blocked: nothing leaks",
 	  .run = held_faults,
 	  .needs = T_NEED_ROOT },
 	{ .name = "crashes",
-	  .title = "clients killed before HELLO and mid-registration (x20 each)",
+	  .title =
+	      "clients killed before HELLO and mid-registration (x20 each)",
 	  .run = crashes,
 	  .needs = T_NEED_ROOT },
 	{ .name = "truncation",
-	  .title = "memfd without F_SEAL_SHRINK for a policy that maps it: ERROR; "
-		"a memfd truncated after hand-off: the daemon lives on",
+	  .title =
+	      "memfd without F_SEAL_SHRINK for a policy that maps it: ERROR; "
+	      "a memfd truncated after hand-off: the daemon lives on",
 	  .run = truncation,
 	  .needs = T_NEED_ROOT },
 };
@@ -1083,9 +1103,12 @@ static const struct t_case cases[] = {
 int main(int argc, char **argv)
 {
 	const struct t_suite s = {
-		"adversarial", T_CASES(cases), setup,
+		"adversarial",
+		T_CASES(cases),
+		setup,
 		"the good client saw every byte right all along; the daemon's "
-		"descriptors and memory are back where they were; it stops cleanly",
+		"descriptors and memory are back where they were; it stops "
+		"cleanly",
 		teardown,
 	};
 

@@ -32,9 +32,20 @@ static int touch(json_object **out, const char *kind, const char *size,
 		 const char *threads, const char *name, const char *hold)
 {
 	char path[160];
-	const char *argv[] = { t_bin("uffd-touch"), "--socket", D.sock, "--kind",
-			       kind, "--size", size, "--threads", threads,
-			       "--name", name, "--hold", hold, NULL };
+	const char *argv[] = { t_bin("uffd-touch"),
+			       "--socket",
+			       D.sock,
+			       "--kind",
+			       kind,
+			       "--size",
+			       size,
+			       "--threads",
+			       threads,
+			       "--name",
+			       name,
+			       "--hold",
+			       hold,
+			       NULL };
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/touch-%s.json", D.dir, name);
@@ -94,8 +105,8 @@ static void expect_clean(int fds_before, const char *after)
 			break;
 		usleep(10000);
 	}
-	CHECK(now == fds_before, "daemon holds %d fds after %s, %d before",
-	      now, after, fds_before);
+	CHECK(now == fds_before, "daemon holds %d fds after %s, %d before", now,
+	      after, fds_before);
 }
 
 static void check_region(const char *name, int64_t faults, int64_t pages)
@@ -117,7 +128,8 @@ static void check_region(const char *name, int64_t faults, int64_t pages)
 static void test_kind(const char *kind, const char *name, int64_t pages)
 {
 	json_object *st0 = td_status(&D), *st1, *out;
-	int64_t f0 = j_int(st0, "totals.faults"), p0 = j_int(st0, "totals.pages_mapped");
+	int64_t f0 = j_int(st0, "totals.faults"),
+		p0 = j_int(st0, "totals.pages_mapped");
 	pid_t pid;
 
 	pid = touch_bg(kind, "64M", name, "2", 0);
@@ -146,7 +158,8 @@ static void test_kind(const char *kind, const char *name, int64_t pages)
 	CHECK(j_int(out, "elapsed_ns") > 0, "no elapsed_ns");
 	json_object_put(out);
 	/* Totals keep counting after the client has gone. */
-	CHECK(td_wait_total(&D, "totals.clients", 0, 5000) == 0, "client stays");
+	CHECK(td_wait_total(&D, "totals.clients", 0, 5000) == 0,
+	      "client stays");
 	st1 = td_status(&D);
 	CHECK_EQ(j_int(st1, "totals.faults") - f0, pages);
 	CHECK_EQ(j_int(st1, "totals.pages_mapped") - p0, pages);
@@ -173,9 +186,10 @@ static void test_threads(void)
 	CHECK(out && json_object_get_boolean(j_path(out, "verified")),
 	      "not verified");
 	st1 = td_status(&D);
-	CHECK_EQ(j_int(st1, "totals.faults") - j_int(st0, "totals.faults"), 8192);
+	CHECK_EQ(j_int(st1, "totals.faults") - j_int(st0, "totals.faults"),
+		 8192);
 	CHECK_EQ(j_int(st1, "totals.pages_mapped") -
-			 j_int(st0, "totals.pages_mapped"),
+		     j_int(st0, "totals.pages_mapped"),
 		 8192);
 	json_object_put(out);
 	json_object_put(st0);
@@ -184,8 +198,8 @@ static void test_threads(void)
 
 static void test_many_clients(void)
 {
-	static const char *names[] = { "mc-h1", "mc-s1", "mc-h2", "mc-s2",
-				       "mc-s3", "mc-s4" };
+	static const char *names[] = { "mc-h1", "mc-s1", "mc-h2",
+				       "mc-s2", "mc-s3", "mc-s4" };
 	pid_t pids[6];
 	json_object *st0 = td_status(&D), *st1;
 
@@ -195,11 +209,12 @@ static void test_many_clients(void)
 		return;
 	}
 	for (int i = 0; i < 6; i++)
-		pids[i] = touch_bg(i == 0 || i == 2 ? "hugetlb" : "shmem", "16M",
-				   names[i], "0", 0);
+		pids[i] = touch_bg(i == 0 || i == 2 ? "hugetlb" : "shmem",
+				   "16M", names[i], "0", 0);
 	for (int i = 0; i < 6; i++)
 		CHECK(wait_exit(pids[i]) == 0, "client %s failed", names[i]);
-	CHECK(td_wait_total(&D, "totals.clients", 0, 5000) == 0, "clients stay");
+	CHECK(td_wait_total(&D, "totals.clients", 0, 5000) == 0,
+	      "clients stay");
 	st1 = td_status(&D);
 	/* 2 x 8 hugepages + 4 x 4096 small pages. */
 	CHECK_EQ(j_int(st1, "totals.faults") - j_int(st0, "totals.faults"),
@@ -233,8 +248,10 @@ static void test_unprivileged(void)
 		/* Not in grant.uids: it had to make a user-mode-only uffd. */
 		CHECK(strcmp(json_object_get_string(j_path(c, "uffd")),
 			     "user-mode-only") == 0,
-		      "uffd kind %s", json_object_get_string(j_path(c, "uffd")));
-		CHECK(!json_object_get_boolean(j_path(c, "granted")), "granted");
+		      "uffd kind %s",
+		      json_object_get_string(j_path(c, "uffd")));
+		CHECK(!json_object_get_boolean(j_path(c, "granted")),
+		      "granted");
 		json_object_put(st);
 	}
 	CHECK_EQ(wait_exit(pid), 0);
@@ -282,8 +299,8 @@ static int read_into_region(const char *sock, const char *file, uid_t uid,
 			_exit(12);
 		m = uffd_client_uffd_mode(c) == UFFD_MODE_DEVICE ? "device"
 		    : uffd_client_uffd_mode(c) == UFFD_MODE_USER_ONLY
-			    ? "user-mode-only"
-			    : "syscall";
+			? "user-mode-only"
+			: "syscall";
 		if (write(pfd[1], m, strlen(m)) < 0)
 			_exit(13);
 		close(pfd[1]);
@@ -356,7 +373,9 @@ static int raw_connect(void)
 
 static int raw_hello(int s)
 {
-	struct uffdd_hello h = { .min_version = 1, .max_version = 1, .name = "raw" };
+	struct uffdd_hello h = { .min_version = 1,
+				 .max_version = 1,
+				 .name = "raw" };
 	struct uffdd_msg m;
 	char err[160];
 
@@ -456,19 +475,20 @@ static void test_bad_input(void)
 	CHECK_EQ(raw_hello(s), 0);
 	/* A second HELLO. */
 	{
-		struct uffdd_hello h = { .min_version = 1, .max_version = 1,
-					  .name = "again" };
+		struct uffdd_hello h = { .min_version = 1,
+					 .max_version = 1,
+					 .name = "again" };
 
 		uffdd_send(s, UFFDD_HELLO, 3, &h, sizeof(h), NULL, 0);
 		rc = raw_reply(s, msg, sizeof(msg));
-		CHECK(rc == EPROTO && strstr(msg, "already"), "2nd hello: %d %s",
-		      rc, msg);
+		CHECK(rc == EPROTO && strstr(msg, "already"),
+		      "2nd hello: %d %s", rc, msg);
 	}
 	/* An eventfd in place of the uffd. */
 	uffdd_send(s, UFFDD_REGISTER, 4, &r, sizeof(r), fds, 2);
 	rc = raw_reply(s, msg, sizeof(msg));
 	CHECK(rc == EBADF && strstr(msg, "not a userfaultfd") &&
-		      strstr(msg, "eventfd"),
+		  strstr(msg, "eventfd"),
 	      "eventfd: %d %s", rc, msg);
 	/* A regular file in place of the uffd. */
 	close(fds[0]);
@@ -500,14 +520,17 @@ static void test_bad_input(void)
 	s = raw_connect();
 	CHECK_EQ(raw_hello(s), 0);
 	{
-		struct uffdd_hdr h = { UFFDD_MAGIC, 1, UFFDD_UNREGISTER, 500, 9 };
+		struct uffdd_hdr h = { UFFDD_MAGIC, 1, UFFDD_UNREGISTER, 500,
+				       9 };
 		unsigned char b[sizeof(h) + 8] = { 0 };
 
 		memcpy(b, &h, sizeof(h));
 		CHECK(send(s, b, sizeof(b), 0) == sizeof(b), "send");
 		rc = raw_reply(s, msg, sizeof(msg));
-		CHECK(rc == EBADMSG && strstr(msg, "says 500"), "lying length: "
-		      "%d %s", rc, msg);
+		CHECK(rc == EBADMSG && strstr(msg, "says 500"),
+		      "lying length: "
+		      "%d %s",
+		      rc, msg);
 	}
 	close(s);
 	s = raw_connect();
@@ -557,7 +580,8 @@ static pid_t blocked_client(const char *sock, int ready, int go, int kind)
 	if (pid == 0) {
 		struct uffd_client *c;
 		struct uffd_region *r;
-		struct uffd_region_spec spec = { .kind = kind, .size = 8 << 20,
+		struct uffd_region_spec spec = { .kind = kind,
+						 .size = 8 << 20,
 						 .name = "victim" };
 		pthread_t th[4];
 		struct blocker b[4];
@@ -576,7 +600,7 @@ static pid_t blocked_client(const char *sock, int ready, int go, int kind)
 			b[i] = (struct blocker){ uffd_region_addr(r),
 						 uffd_region_page_size(r),
 						 (8u << 20) /
-							 uffd_region_page_size(r),
+						     uffd_region_page_size(r),
 						 (size_t)i, 4 };
 			pthread_create(&th[i], NULL, touch_pages, &b[i]);
 		}
@@ -659,11 +683,23 @@ static void test_no_daemon(void)
 {
 	json_object *out = NULL;
 	char path[200];
-	const char *argv[] = { t_bin("uffd-touch"), "--socket", path, "--kind",
-			       "shmem", "--size", "1M", NULL };
-	const char *argv_fb[] = { t_bin("uffd-touch"), "--socket", path,
-				  "--kind", "shmem", "--size", "1M",
-				  "--fallback", NULL };
+	const char *argv[] = { t_bin("uffd-touch"),
+			       "--socket",
+			       path,
+			       "--kind",
+			       "shmem",
+			       "--size",
+			       "1M",
+			       NULL };
+	const char *argv_fb[] = { t_bin("uffd-touch"),
+				  "--socket",
+				  path,
+				  "--kind",
+				  "shmem",
+				  "--size",
+				  "1M",
+				  "--fallback",
+				  NULL };
 	char outp[200];
 
 	snprintf(path, sizeof(path), "%s/absent.sock", D.dir);
@@ -672,7 +708,7 @@ static void test_no_daemon(void)
 	CHECK_EQ(t_run(outp, argv_fb), 0);
 	out = json_object_from_file(outp);
 	CHECK(out && !json_object_get_boolean(j_path(out, "served")) &&
-		      json_object_get_boolean(j_path(out, "verified")),
+		  json_object_get_boolean(j_path(out, "verified")),
 	      "fallback output");
 	json_object_put(out);
 }
@@ -695,7 +731,8 @@ static void teardown(void)
 
 static const struct t_case cases[] = {
 	{ .name = "touch",
-	  .title = "64 MiB touched by uffd-touch: one fault and one page mapped per page, every byte right",
+	  .title = "64 MiB touched by uffd-touch: one fault and one page "
+		   "mapped per page, every byte right",
 	  .fn = test_touch,
 	  .kinds = T_KINDS,
 	  .hugepages = 40 },
@@ -711,17 +748,19 @@ static const struct t_case cases[] = {
 	  .run = test_unprivileged },
 	{ .name = "grant",
 	  .title = "read() into an unmapped page: works with the grant, EFAULT "
-		"without",
+		   "without",
 	  .needs = T_NEED_ROOT,
 	  .run = test_grant },
 	{ .name = "bad-input",
-	  .title = "bad input: each gets a clear error, others are still served",
+	  .title =
+	      "bad input: each gets a clear error, others are still served",
 	  .run = test_bad_input },
 	{ .name = "client-killed",
 	  .title = "a client killed with threads blocked in faults: no leak",
 	  .run = test_client_killed_mid_fault },
 	{ .name = "daemon-killed",
-	  .title = "uffdd killed while faults are blocked: the client carries on",
+	  .title =
+	      "uffdd killed while faults are blocked: the client carries on",
 	  .run = test_daemon_killed },
 	{ .name = "no-daemon",
 	  .title = "no daemon: a clear error, and the fallback to plain memory",
@@ -731,8 +770,11 @@ static const struct t_case cases[] = {
 int main(int argc, char **argv)
 {
 	const struct t_suite s = {
-		"core", T_CASES(cases), setup,
-		"the daemon's descriptors are back where they started; it stops cleanly",
+		"core",
+		T_CASES(cases),
+		setup,
+		"the daemon's descriptors are back where they started; it "
+		"stops cleanly",
 		teardown,
 	};
 

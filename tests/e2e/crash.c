@@ -11,7 +11,7 @@
 #include "sec_common.h"
 
 #define THREADS 16
-#define PAGE 4096
+#define PAGE	4096
 
 struct waiter {
 	volatile uint64_t *p;
@@ -52,7 +52,7 @@ static int client(const char *sock, int ready_w, int go_r)
 	for (int i = 0; i < THREADS; i++) {
 		fill[i * PAGE / 8] = 0xc0ffee00u + (uint64_t)i;
 		w[i] = (struct waiter){ (uint64_t *)uffd_region_addr(r) +
-						i * PAGE / 8,
+					    i * PAGE / 8,
 					0xc0ffee00u + (uint64_t)i, 0 };
 		pthread_create(&th[i], NULL, waiter, &w[i]);
 	}
@@ -68,7 +68,8 @@ static int client(const char *sock, int ready_w, int go_r)
 	rc = uffd_client_check(c);
 	p = (struct pollfd){ .fd = uffd_client_fd(c), .events = POLLIN };
 	hup = poll(&p, 1, 1000) == 1 && (p.revents & POLLHUP);
-	fprintf(stderr, "#   child: %d/%d threads back with the right bytes; "
+	fprintf(stderr,
+		"#   child: %d/%d threads back with the right bytes; "
 		"uffd_client_check %d (%s); POLLHUP %d\n",
 		ok, THREADS, rc, uffd_last_error(), hup);
 	/* The region is plain memory now: releasing it must not hang. */
@@ -80,7 +81,8 @@ static int client(const char *sock, int ready_w, int go_r)
 static int reregister(const char *sock)
 {
 	struct uffd_region_spec spec = { .kind = UFFD_KIND_SHMEM,
-					 .size = 1 << 20, .name = "again" };
+					 .size = 1 << 20,
+					 .name = "again" };
 	struct uffd_client *c;
 	struct uffd_region *r;
 	uint64_t *fill;
@@ -150,7 +152,8 @@ static void run(int how)
 	if (how == SIGKILL)
 		td_stop(&d); /* removes its directory */
 	if (td_start(&d2, NULL, NULL) == 0) {
-		CHECK(reregister(d2.sock), "a new daemon serves the client again");
+		CHECK(reregister(d2.sock),
+		      "a new daemon serves the client again");
 		CHECK_EQ(td_stop(&d2), 0);
 	} else {
 		t_fail_at(__FILE__, __LINE__, "second uffdd did not start");
@@ -167,8 +170,9 @@ static const int sigkill = SIGKILL, sigterm = SIGTERM;
 
 static const struct t_case cases[] = {
 	{ .name = "sigkill",
-	  .title = "uffdd SIGKILLed with 16 threads blocked in faults: they carry "
-		   "on with the right bytes, the library reports the loss",
+	  .title =
+	      "uffdd SIGKILLed with 16 threads blocked in faults: they carry "
+	      "on with the right bytes, the library reports the loss",
 	  .fn = run_case,
 	  .arg = &sigkill },
 	{ .name = "sigterm",

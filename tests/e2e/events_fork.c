@@ -26,7 +26,8 @@ static void fork_served(int kind, const char *policy, int from_image)
 	int to_child[2], to_parent[2];
 	pid_t pid;
 
-	snprintf(t, sizeof(t), "fork on %s (%s): the child's faults are served "
+	snprintf(t, sizeof(t),
+		 "fork on %s (%s): the child's faults are served "
 		 "by a session of its own with the parent's pid",
 		 pc_kind_name(kind), policy);
 	t_note("%s", t);
@@ -54,8 +55,8 @@ static void fork_served(int kind, const char *policy, int from_image)
 
 			for (size_t i = 0; i < pages; i++) {
 				unsigned char want =
-					from_image ? pc_byte(i * psz + 1)
-						   : (unsigned char)(i + 1);
+				    from_image ? pc_byte(i * psz + 1)
+					       : (unsigned char)(i + 1);
 
 				bad += a[i * psz + 1] != want;
 			}
@@ -82,13 +83,17 @@ static void fork_served(int kind, const char *policy, int from_image)
 			st = NULL;
 			usleep(10000);
 		}
-		CHECK(cl != NULL, "no client with the child's pid %d", (int)pid);
+		CHECK(cl != NULL, "no client with the child's pid %d",
+		      (int)pid);
 		if (cl) {
 			CHECK_EQ(j_int(cl, "parent_pid"), getpid());
-			rg = json_object_array_get_idx(j_path(cl, "regions"), 0);
+			rg =
+			    json_object_array_get_idx(j_path(cl, "regions"), 0);
 			CHECK(rg != NULL, "child region");
-			fprintf(stderr, "#   child %d: session %s, region faults "
-				"%lld, pages_mapped %lld, races %lld\n", (int)pid,
+			fprintf(stderr,
+				"#   child %d: session %s, region faults "
+				"%lld, pages_mapped %lld, races %lld\n",
+				(int)pid,
 				json_object_get_string(j_path(cl, "session")),
 				(long long)j_int(rg, "faults"),
 				(long long)j_int(rg, "pages_mapped"),
@@ -105,14 +110,14 @@ static void fork_served(int kind, const char *policy, int from_image)
 		json_object_put(st);
 		CHECK(write(to_child[1], &go, 1) == 1, "release child");
 		CHECK(waitpid(pid, &stt, 0) == pid && WIFEXITED(stt) &&
-			      WEXITSTATUS(stt) == 0,
+			  WEXITSTATUS(stt) == 0,
 		      "child status %#x", stt);
 		/* Its session goes with it. */
 		CHECK_EQ(td_wait_total(&D, "totals.clients", 1, 3000), 0);
 		if (from_image)
-			CHECK_EQ(pc_region_int(&D, name,
-					       "policy_stats.bytes_read"),
-				 (int64_t)(pages * psz));
+			CHECK_EQ(
+			    pc_region_int(&D, name, "policy_stats.bytes_read"),
+			    (int64_t)(pages * psz));
 		close(to_child[0]);
 		close(to_child[1]);
 		close(to_parent[0]);
@@ -182,10 +187,10 @@ static int unprivileged(void *arg)
 	((unsigned char *)uffd_region_fill_addr(r))[5 * psz] = 5;
 	pid = fork();
 	if (pid == 0)
-		_exit(((volatile unsigned char *)uffd_region_addr(r))[5 * psz] ==
-			      5
-		      ? 0
-		      : 1);
+		_exit(((volatile unsigned char *)uffd_region_addr(
+			  r))[5 * psz] == 5
+			  ? 0
+			  : 1);
 	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
 		return 22;
 	/* Still served in the parent. */
@@ -207,7 +212,8 @@ static void no_ptrace(void)
 
 static int setup(void)
 {
-	snprintf(image, sizeof(image), "/tmp/uffdd-test-fimage.%d", (int)getpid());
+	snprintf(image, sizeof(image), "/tmp/uffdd-test-fimage.%d",
+		 (int)getpid());
 	if (pc_write_image(image, 32u << 20) < 0) {
 		perror(image);
 		return -1;
@@ -223,12 +229,14 @@ static void teardown(void)
 
 static const struct t_case cases[] = {
 	{ .name = "fork",
-	  .title = "the child's faults are served by a session of its own with the parent's pid (continue)",
+	  .title = "the child's faults are served by a session of its own with "
+		   "the parent's pid (continue)",
 	  .fn = fork_case,
 	  .kinds = T_KINDS,
 	  .hugepages = 10 },
 	{ .name = "fork-populate",
-	  .title = "the same with populate: the child shares the parent's populated pages",
+	  .title = "the same with populate: the child shares the parent's "
+		   "populated pages",
 	  .fn = fork_case,
 	  .kinds = T_KINDS,
 	  .hugepages = 10,
@@ -238,7 +246,7 @@ static const struct t_case cases[] = {
 	  .run = fork_exec },
 	{ .name = "no-ptrace",
 	  .title = "without CAP_SYS_PTRACE: registration falls back without "
-		"EVENT_FORK; the child is served by the kernel",
+		   "EVENT_FORK; the child is served by the kernel",
 	  .run = no_ptrace,
 	  .needs = T_NEED_ROOT },
 };

@@ -20,7 +20,8 @@ static json_object *regions_named(json_object *st, const char *name, int *n)
 	for (size_t i = 0; rs && i < json_object_array_length(rs); i++) {
 		json_object *r = json_object_array_get_idx(rs, i);
 
-		if (strcmp(json_object_get_string(j_path(r, "name")), name) == 0) {
+		if (strcmp(json_object_get_string(j_path(r, "name")), name) ==
+		    0) {
 			json_object_array_add(out, json_object_get(r));
 			(*n)++;
 		}
@@ -33,8 +34,8 @@ static json_object *regions_named(json_object *st, const char *name, int *n)
  * `count` of kind `event` ("events.remap", "events.unmap": counted once
  * the regions show it), and the regions named name in it.
  */
-static json_object *settled(json_object **st, const char *event,
-			    int64_t count, const char *name, int *n)
+static json_object *settled(json_object **st, const char *event, int64_t count,
+			    const char *name, int *n)
 {
 	json_object *rs = NULL;
 
@@ -75,7 +76,8 @@ static void remap(enum t_kind kind, const void *arg)
 	size_t psz = pc_page(kind), pages = 16, len = pages * psz;
 
 	(void)arg;
-	snprintf(t, sizeof(t), "mremap on %s: the whole region moved, then "
+	snprintf(t, sizeof(t),
+		 "mremap on %s: the whole region moved, then "
 		 "half of it: faults at the new addresses are served",
 		 pc_kind_name(kind));
 	t_note("%s", t);
@@ -120,7 +122,8 @@ static void remap(enum t_kind kind, const void *arg)
 				     MREMAP_MAYMOVE | MREMAP_FIXED, to2) == to2,
 		      "mremap half: %s", strerror(errno));
 		for (size_t i = pages / 2; i < pages; i++)
-			CHECK_EQ(((volatile unsigned char *)to2)[(i - pages / 2) * psz],
+			CHECK_EQ(((volatile unsigned char *)
+				      to2)[(i - pages / 2) * psz],
 				 0x30 + i);
 		st = NULL;
 		rs = settled(&st, "events.remap", 2, name, &n);
@@ -155,7 +158,8 @@ static void unmap(enum t_kind kind, const void *arg)
 	size_t psz = pc_page(kind), pages = 16, len = pages * psz;
 
 	(void)arg;
-	snprintf(t, sizeof(t), "munmap on %s: a hole splits the region, the "
+	snprintf(t, sizeof(t),
+		 "munmap on %s: a hole splits the region, the "
 		 "rest is still served; unmapping all of it drops it",
 		 pc_kind_name(kind));
 	t_note("%s", t);
@@ -176,12 +180,15 @@ static void unmap(enum t_kind kind, const void *arg)
 		rs = settled(&st, "events.unmap", 1, name, &n);
 		CHECK_EQ(n, 2);
 		if (n == 2) {
-			CHECK_EQ(j_int(json_object_array_get_idx(rs, 0), "length"),
-				 (int64_t)(4 * psz));
-			CHECK_EQ(j_int(json_object_array_get_idx(rs, 1), "length"),
-				 (int64_t)(4 * psz));
-			CHECK_EQ(hexval(json_object_array_get_idx(rs, 1), "start"),
-				 (uintptr_t)a + 12 * psz);
+			CHECK_EQ(
+			    j_int(json_object_array_get_idx(rs, 0), "length"),
+			    (int64_t)(4 * psz));
+			CHECK_EQ(
+			    j_int(json_object_array_get_idx(rs, 1), "length"),
+			    (int64_t)(4 * psz));
+			CHECK_EQ(
+			    hexval(json_object_array_get_idx(rs, 1), "start"),
+			    (uintptr_t)a + 12 * psz);
 		}
 		CHECK_EQ(j_int(j_client(st, getpid()), "events.unmap"), 1);
 		json_object_put(rs);
@@ -209,9 +216,11 @@ static void madv(enum t_kind kind, const void *arg)
 	size_t psz = pc_page(kind), pages = 16, len = pages * psz;
 
 	(void)arg;
-	snprintf(t, sizeof(t), "MADV_REMOVE and MADV_DONTNEED on %s: events "
+	snprintf(t, sizeof(t),
+		 "MADV_REMOVE and MADV_DONTNEED on %s: events "
 		 "read at once, removed pages read zeros, kept pages are "
-		 "served again", pc_kind_name(kind));
+		 "served again",
+		 pc_kind_name(kind));
 	t_note("%s", t);
 	snprintf(name, sizeof(name), "madv-%s", pc_kind_name(kind));
 	c = pc_connect(&D, "madv");
@@ -229,7 +238,8 @@ static void madv(enum t_kind kind, const void *arg)
 		CHECK_EQ(pc_region_int(&D, name, "faults"), (int64_t)pages);
 		t0 = t_now_ns();
 		CHECK_EQ(madvise((void *)a, 4 * psz, MADV_REMOVE), 0);
-		CHECK_EQ(madvise((char *)a + 8 * psz, 4 * psz, MADV_DONTNEED), 0);
+		CHECK_EQ(madvise((char *)a + 8 * psz, 4 * psz, MADV_DONTNEED),
+			 0);
 		fprintf(stderr, "#   two madvise calls took %.3f ms\n",
 			(double)(t_now_ns() - t0) / 1e6);
 		/* Removed: the page cache lost them (missing faults, which
@@ -243,7 +253,8 @@ static void madv(enum t_kind kind, const void *arg)
 		{
 			json_object *st = td_status(&D);
 
-			CHECK_EQ(j_int(j_client(st, getpid()), "events.remove"), 2);
+			CHECK_EQ(j_int(j_client(st, getpid()), "events.remove"),
+				 2);
 			json_object_put(st);
 		}
 		CHECK_EQ(pc_region_int(&D, name, "length"), (int64_t)len);
@@ -264,17 +275,20 @@ static void teardown(void)
 
 static const struct t_case cases[] = {
 	{ .name = "remap",
-	  .title = "mremap: the whole region moved, then half of it: faults at the new addresses are served",
+	  .title = "mremap: the whole region moved, then half of it: faults at "
+		   "the new addresses are served",
 	  .fn = remap,
 	  .kinds = T_KINDS,
 	  .hugepages = 18 },
 	{ .name = "unmap",
-	  .title = "munmap: a hole splits the region, the rest is still served; unmapping all of it drops it",
+	  .title = "munmap: a hole splits the region, the rest is still "
+		   "served; unmapping all of it drops it",
 	  .fn = unmap,
 	  .kinds = T_KINDS,
 	  .hugepages = 18 },
 	{ .name = "madvise",
-	  .title = "MADV_REMOVE and MADV_DONTNEED: events read at once, removed pages read zeros, kept pages are served again",
+	  .title = "MADV_REMOVE and MADV_DONTNEED: events read at once, "
+		   "removed pages read zeros, kept pages are served again",
 	  .fn = madv,
 	  .kinds = T_KINDS,
 	  .hugepages = 18 },
@@ -282,7 +296,8 @@ static const struct t_case cases[] = {
 
 int main(int argc, char **argv)
 {
-	const struct t_suite s = { "events-mm", T_CASES(cases), setup, "uffdd stops cleanly (exit 0)", teardown };
+	const struct t_suite s = { "events-mm", T_CASES(cases), setup,
+				   "uffdd stops cleanly (exit 0)", teardown };
 
 	return t_main(argc, argv, &s);
 }

@@ -31,9 +31,10 @@ static void sequential(int kind, size_t size, const char *win)
 	size_t psz = pc_page(kind), pages = size / psz;
 	long n = atol(win);
 
-	snprintf(t, sizeof(t), "around:%s on %s, %zu pages touched in order: "
-		 "1/%s the faults of continue", win, pc_kind_name(kind), pages,
-		 win);
+	snprintf(t, sizeof(t),
+		 "around:%s on %s, %zu pages touched in order: "
+		 "1/%s the faults of continue",
+		 win, pc_kind_name(kind), pages, win);
 	t_note("%s", t);
 	c = pc_connect(&D, "around");
 	CHECK(c != NULL, "connect");
@@ -55,9 +56,10 @@ static void sequential(int kind, size_t size, const char *win)
 		snprintf(name, sizeof(name), "around-%s", pc_kind_name(kind));
 		fa = pc_region_int(&D, name, "faults");
 		ma = pc_region_int(&D, name, "pages_mapped");
-		fprintf(stderr, "#   continue: %lld faults; %s: %lld faults, "
-			"%lld pages mapped\n", (long long)fc, pol, (long long)fa,
-			(long long)ma);
+		fprintf(stderr,
+			"#   continue: %lld faults; %s: %lld faults, "
+			"%lld pages mapped\n",
+			(long long)fc, pol, (long long)fa, (long long)ma);
 		CHECK_EQ(fc, (int64_t)pages);
 		CHECK_EQ(fa, (int64_t)pages / n);
 		CHECK_EQ(fa * n, fc);
@@ -136,7 +138,8 @@ static void bad_specs(void)
 	CHECK(c != NULL, "connect");
 	for (size_t i = 0; c && i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct uffd_region_spec sp = { .kind = UFFD_KIND_SHMEM,
-					       .size = 1 << 20, .name = "bad",
+					       .size = 1 << 20,
+					       .name = "bad",
 					       .policy = cases[i].spec };
 		struct uffd_region *r = NULL;
 		int rc = uffd_region_alloc(c, &sp, &r);
@@ -165,23 +168,25 @@ static void teardown(void)
 
 static const struct t_case cases[] = {
 	{ .name = "sequential",
-	  .title = "around:N, pages touched in order: 1/N the faults of continue (N = 16 on shmem, 4 on hugetlb)",
+	  .title = "around:N, pages touched in order: 1/N the faults of "
+		   "continue (N = 16 on shmem, 4 on hugetlb)",
 	  .fn = sequential_case,
 	  .kinds = T_KINDS,
 	  .hugepages = 64 },
 	{ .name = "scattered",
 	  .title = "around:16, pages touched backwards: every byte right, "
-		"faults = windows, no errors",
+		   "faults = windows, no errors",
 	  .run = scattered },
 	{ .name = "bad-specs",
 	  .title = "bad policy names and parameters: clear errors at "
-		"registration",
+		   "registration",
 	  .run = bad_specs },
 };
 
 int main(int argc, char **argv)
 {
-	const struct t_suite s = { "policy-around", T_CASES(cases), setup, "uffdd stops cleanly (exit 0)", teardown };
+	const struct t_suite s = { "policy-around", T_CASES(cases), setup,
+				   "uffdd stops cleanly (exit 0)", teardown };
 
 	return t_main(argc, argv, &s);
 }

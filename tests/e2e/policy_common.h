@@ -20,9 +20,9 @@
 #include <unistd.h>
 
 /* Every policy, files under /tmp: for tests only. */
-#define PC_CONFIG_ALL                                                        \
-	"{\"client_policies\":[\"continue\",\"around\",\"populate\","        \
-	"\"record\",\"prefetch\",\"gate\",\"deny\"],"                        \
+#define PC_CONFIG_ALL                                                          \
+	"{\"client_policies\":[\"continue\",\"around\",\"populate\","          \
+	"\"record\",\"prefetch\",\"gate\",\"deny\"],"                          \
 	"\"policy_paths\":[\"/tmp\"]}"
 
 /* Test cases run on the memory kinds of the library: the same numbers. */
@@ -63,8 +63,9 @@ static inline struct uffd_region *pc_alloc(struct uffd_client *c, int kind,
 					   size_t size, const char *name,
 					   const char *policy)
 {
-	struct uffd_region_spec sp = { .kind = kind, .size = size,
-				       .name = name, .policy = policy };
+	struct uffd_region_spec sp = {
+		.kind = kind, .size = size, .name = name, .policy = policy
+	};
 	struct uffd_region *r = NULL;
 
 	if (uffd_region_alloc(c, &sp, &r) < 0) {

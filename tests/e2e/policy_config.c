@@ -18,7 +18,8 @@ static struct tdaemon D;
 static const char *region_policy(const char *name)
 {
 	static char buf[160];
-	json_object *st = td_status(&D), *r = st ? j_region(st, name, NULL) : NULL;
+	json_object *st = td_status(&D),
+		    *r = st ? j_region(st, name, NULL) : NULL;
 
 	snprintf(buf, sizeof(buf), "%s",
 		 r ? json_object_get_string(j_path(r, "policy")) : "(none)");
@@ -35,23 +36,25 @@ static void write_file(const char *path, const char *text)
 }
 
 static const char *rules_v1 =
-	"{\"client_policies\":[\"continue\",\"around\",\"gate\"],\n"
-	" \"policy_rules\":[\n"
-	"  {\"match\":{\"unit\":\"nosuch.service\"},\"policy\":\"deny\"},\n"
-	"  {\"match\":{\"exe\":\"policy_conf*\",\"region\":\"auto-*\"},"
-	"\"policy\":\"around:8\"},\n"
-	"  {\"match\":{\"uid\":65534},\"client_policies\":[\"continue\"]}\n"
-	" ]}\n";
+    "{\"client_policies\":[\"continue\",\"around\",\"gate\"],\n"
+    " \"policy_rules\":[\n"
+    "  {\"match\":{\"unit\":\"nosuch.service\"},\"policy\":\"deny\"},\n"
+    "  {\"match\":{\"exe\":\"policy_conf*\",\"region\":\"auto-*\"},"
+    "\"policy\":\"around:8\"},\n"
+    "  {\"match\":{\"uid\":65534},\"client_policies\":[\"continue\"]}\n"
+    " ]}\n";
 
 static const char *rules_v2 =
-	"{\"policy_rules\":[{\"match\":{\"region\":\"auto-*\"},"
-	"\"policy\":\"around:4\"}]}\n";
+    "{\"policy_rules\":[{\"match\":{\"region\":\"auto-*\"},"
+    "\"policy\":\"around:4\"}]}\n";
 
 static int nobody_asks_gate(void *arg)
 {
 	struct uffd_client *c;
-	struct uffd_region_spec sp = { .kind = UFFD_KIND_SHMEM, .size = 1 << 20,
-				       .name = "nobody", .policy = arg };
+	struct uffd_region_spec sp = { .kind = UFFD_KIND_SHMEM,
+				       .size = 1 << 20,
+				       .name = "nobody",
+				       .policy = arg };
 	struct uffd_region *r;
 
 	if (setgid(NOBODY) || setuid(NOBODY))
@@ -82,15 +85,16 @@ static void rules(void)
 	CHECK(strcmp(region_policy("mine"), "gate") == 0, "mine: %s",
 	      region_policy("mine"));
 	st = td_status(&D);
-	CHECK(strcmp(json_object_get_string(j_path(j_client(st, getpid()),
-						   "exe")),
-		     "policy_config") == 0,
+	CHECK(strcmp(
+		  json_object_get_string(j_path(j_client(st, getpid()), "exe")),
+		  "policy_config") == 0,
 	      "exe");
 	json_object_put(st);
 	/* Not in the global list. */
 	{
 		struct uffd_region_spec sp = { .kind = UFFD_KIND_SHMEM,
-					       .size = 1 << 20, .name = "x",
+					       .size = 1 << 20,
+					       .name = "x",
 					       .policy = "deny" };
 		struct uffd_region *r;
 
@@ -136,7 +140,8 @@ static void bad_configs(void)
 		int rc, found = 0;
 
 		write_file(path, cases[i].json);
-		snprintf(cmd, sizeof(cmd), "%s --config %s --check-config > %s 2>&1",
+		snprintf(cmd, sizeof(cmd),
+			 "%s --config %s --check-config > %s 2>&1",
 			 t_bin("uffdd"), path, out);
 		rc = system(cmd);
 		CHECK(rc != 0, "%s accepted", cases[i].json);
@@ -161,7 +166,8 @@ static void reload(void)
 	    done = td_log_count(&D, "configuration reloaded");
 
 	c = pc_connect(&D, "reload");
-	write_file(D.config, "{\"policy_rules\":[{\"match\":{\"uid\":\"root\"}}]}");
+	write_file(D.config,
+		   "{\"policy_rules\":[{\"match\":{\"uid\":\"root\"}}]}");
 	kill(D.pid, SIGHUP);
 	CHECK(td_wait_log(&D, "reload failed", failed, 5000) == failed + 1,
 	      "no reload failure");
@@ -183,7 +189,7 @@ static void reload(void)
 	write_file(D.config, rules_v1);
 	kill(D.pid, SIGHUP);
 	CHECK(td_wait_log(&D, "configuration reloaded", done + 1, 5000) ==
-		      done + 2,
+		  done + 2,
 	      "rules_v1 not reloaded");
 }
 
@@ -221,17 +227,21 @@ static void ctl_policy(void)
 	r = c ? pc_alloc(c, UFFD_KIND_SHMEM, 64 * psz, "switch", "gate") : NULL;
 	CHECK(r != NULL, "region");
 	if (r) {
-		const char *argv[] = { t_bin("uffdctl"), "--control-socket", D.ctl,
-				       "policy", "switch", "around:4", NULL };
-		const char *bad[] = { t_bin("uffdctl"), "--control-socket", D.ctl,
-				      "policy", "switch", "around:5", NULL };
+		const char *argv[] = {
+			t_bin("uffdctl"), "--control-socket", D.ctl, "policy",
+			"switch",	  "around:4",	      NULL
+		};
+		const char *bad[] = {
+			t_bin("uffdctl"), "--control-socket", D.ctl, "policy",
+			"switch",	  "around:5",	      NULL
+		};
 		void *got;
 
 		((unsigned char *)uffd_region_fill_addr(r))[9 * psz] = 9;
 		pthread_create(&th, NULL, touch_fn,
 			       (char *)uffd_region_addr(r) + 9 * psz);
-		CHECK_EQ(pc_wait_region(&D, "switch", "policy_stats.gate_waiting",
-					1, 3000),
+		CHECK_EQ(pc_wait_region(&D, "switch",
+					"policy_stats.gate_waiting", 1, 3000),
 			 1);
 		CHECK(run_as(NOBODY, argv) != 0, "nobody changed a policy");
 		CHECK(run_as(0, bad) != 0, "a bad spec was taken");
@@ -245,8 +255,8 @@ static void ctl_policy(void)
 		/* The new policy serves the next fault: a window of 4. */
 		(void)((volatile unsigned char *)uffd_region_addr(r))[33 * psz];
 		CHECK_EQ(pc_region_int(&D, "switch", "pages_mapped"), 1 + 4);
-		CHECK(td_log_count(&D, "policy changed to around:4 by uffdctl") ==
-			      1,
+		CHECK(td_log_count(
+			  &D, "policy changed to around:4 by uffdctl") == 1,
 		      "log");
 	}
 	uffd_region_release(r);
@@ -266,26 +276,30 @@ static void teardown(void)
 static const struct t_case cases[] = {
 	{ .name = "rules",
 	  .title = "rules: exe and region globs pick the policy; a uid's own "
-		"client_policies; a unit that does not match is skipped",
+		   "client_policies; a unit that does not match is skipped",
 	  .run = rules,
 	  .needs = T_NEED_ROOT },
 	{ .name = "bad-configs",
-	  .title = "bad policy configuration: uffdd --check-config names the key",
+	  .title =
+	      "bad policy configuration: uffdd --check-config names the key",
 	  .run = bad_configs },
 	{ .name = "reload",
-	  .title = "SIGHUP: a bad configuration is refused and the running rules "
-		"stay; a good one replaces them",
+	  .title =
+	      "SIGHUP: a bad configuration is refused and the running rules "
+	      "stay; a good one replaces them",
 	  .run = reload },
 	{ .name = "ctl-policy",
-	  .title = "uffdctl policy REGION SPEC: nobody is refused; root changes "
-		"gate to around:4 and the held fault goes through",
+	  .title =
+	      "uffdctl policy REGION SPEC: nobody is refused; root changes "
+	      "gate to around:4 and the held fault goes through",
 	  .run = ctl_policy,
 	  .needs = T_NEED_ROOT },
 };
 
 int main(int argc, char **argv)
 {
-	const struct t_suite s = { "policy-config", T_CASES(cases), setup, "uffdd stops cleanly (exit 0)", teardown };
+	const struct t_suite s = { "policy-config", T_CASES(cases), setup,
+				   "uffdd stops cleanly (exit 0)", teardown };
 
 	return t_main(argc, argv, &s);
 }

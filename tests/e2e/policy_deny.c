@@ -58,9 +58,8 @@ static int child(void *arg)
 				.sa_flags = SA_SIGINFO };
 	struct uffd_client *c = pc_connect(&D, "deny");
 	size_t psz = pc_page(j->kind);
-	struct uffd_region *r = c ? pc_alloc(c, j->kind, 8 * psz, j->name,
-					     "deny")
-				  : NULL;
+	struct uffd_region *r =
+	    c ? pc_alloc(c, j->kind, 8 * psz, j->name, "deny") : NULL;
 	pthread_t th, t2;
 	volatile unsigned char *a;
 	unsigned long before;
@@ -105,8 +104,10 @@ static void deny(int kind)
 	struct job j = { .kind = kind };
 	int rc;
 
-	snprintf(t, sizeof(t), "deny on %s: SIGBUS in the accessing thread "
-		 "only; the other thread runs on", pc_kind_name(kind));
+	snprintf(t, sizeof(t),
+		 "deny on %s: SIGBUS in the accessing thread "
+		 "only; the other thread runs on",
+		 pc_kind_name(kind));
 	t_note("%s", t);
 	snprintf(j.name, sizeof(j.name), "deny-%s", pc_kind_name(kind));
 	rc = pc_in_child(child, &j);
@@ -124,9 +125,9 @@ static void deny_case(enum t_kind kind, const void *arg)
 static int plain_child(void *arg)
 {
 	struct uffd_client *c = pc_connect(&D, "deny2");
-	struct uffd_region *r = c ? pc_alloc(c, UFFD_KIND_SHMEM, 1 << 20,
-					     "deny-plain", "deny")
-				  : NULL;
+	struct uffd_region *r =
+	    c ? pc_alloc(c, UFFD_KIND_SHMEM, 1 << 20, "deny-plain", "deny")
+	      : NULL;
 
 	(void)arg;
 	if (!r)
@@ -156,19 +157,21 @@ static void teardown(void)
 
 static const struct t_case cases[] = {
 	{ .name = "deny",
-	  .title = "SIGBUS in the accessing thread only; the other thread runs on",
+	  .title =
+	      "SIGBUS in the accessing thread only; the other thread runs on",
 	  .fn = deny_case,
 	  .kinds = T_KINDS,
 	  .hugepages = 8 },
 	{ .name = "plain",
 	  .title = "deny: a process without a SIGBUS handler dies of SIGBUS; "
-		"the refusal is logged with pid, tid and address",
+		   "the refusal is logged with pid, tid and address",
 	  .run = plain },
 };
 
 int main(int argc, char **argv)
 {
-	const struct t_suite s = { "policy-deny", T_CASES(cases), setup, "uffdd stops cleanly (exit 0)", teardown };
+	const struct t_suite s = { "policy-deny", T_CASES(cases), setup,
+				   "uffdd stops cleanly (exit 0)", teardown };
 
 	return t_main(argc, argv, &s);
 }

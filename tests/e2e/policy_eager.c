@@ -11,7 +11,8 @@ static struct tdaemon D;
 static void run(int kind, size_t size, const char *name)
 {
 	struct uffd_client *c = pc_connect(&D, name);
-	struct uffd_region *r = c ? pc_alloc(c, kind, size, name, "eager") : NULL;
+	struct uffd_region *r =
+	    c ? pc_alloc(c, kind, size, name, "eager") : NULL;
 	size_t psz = pc_page(kind), pages = size / psz;
 	volatile unsigned char *p;
 	unsigned char *fill;
@@ -61,7 +62,8 @@ static void teardown(void)
 
 static const struct t_case cases[] = {
 	{ .name = "eager",
-	  .title = "every resident page mapped at registration (2048 on shmem, 8 on hugetlb), 0 faults",
+	  .title = "every resident page mapped at registration (2048 on shmem, "
+		   "8 on hugetlb), 0 faults",
 	  .fn = eager,
 	  .kinds = T_KINDS,
 	  .hugepages = 8 },
@@ -69,7 +71,8 @@ static const struct t_case cases[] = {
 
 int main(int argc, char **argv)
 {
-	const struct t_suite s = { "policy-eager", T_CASES(cases), setup, "uffdd stops cleanly (exit 0)", teardown };
+	const struct t_suite s = { "policy-eager", T_CASES(cases), setup,
+				   "uffdd stops cleanly (exit 0)", teardown };
 
 	return t_main(argc, argv, &s);
 }

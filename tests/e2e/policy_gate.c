@@ -14,7 +14,7 @@ static struct tdaemon D;
 struct toucher {
 	const volatile unsigned char *p;
 	unsigned char got;
-	int tid;          /* atomic: set before the touch */
+	int tid;	  /* atomic: set before the touch */
 	uint64_t done_ns; /* atomic: 0 until the touch returned */
 	pthread_t th;
 };
@@ -65,7 +65,8 @@ static void blocks_until_publish(int kind)
 	size_t psz = pc_page(kind), pages = 16;
 	struct toucher tt;
 
-	snprintf(t, sizeof(t), "gate on %s: a fault waits until "
+	snprintf(t, sizeof(t),
+		 "gate on %s: a fault waits until "
 		 "uffd_region_publish covers its page, and not longer",
 		 pc_kind_name(kind));
 	t_note("%s", t);
@@ -80,8 +81,8 @@ static void blocks_until_publish(int kind)
 
 		fill[5 * psz] = 0x55;
 		touch_start(&tt, a + 5 * psz);
-		CHECK_EQ(pc_wait_region(&D, name, "policy_stats.gate_waiting", 1,
-					10000),
+		CHECK_EQ(pc_wait_region(&D, name, "policy_stats.gate_waiting",
+					1, 10000),
 			 1);
 		CHECK(held(&tt) && done_at(&tt) == 0,
 		      "the touch is not waiting in its fault before publish");
@@ -90,29 +91,38 @@ static void blocks_until_publish(int kind)
 		 * asleep in its fault. */
 		CHECK_EQ(uffd_region_publish(r, 0, 5 * psz), 0);
 		CHECK_EQ(pc_region_int(&D, name,
-				       "policy_stats.gate_published_pages"), 5);
+				       "policy_stats.gate_published_pages"),
+			 5);
 		CHECK(held(&tt) && done_at(&tt) == 0,
 		      "released by a publish that did not cover its page");
 		/* The daemon maps the page before it answers the publish that
-		 * covers it: the thread is awake by the time publish returns. */
+		 * covers it: the thread is awake by the time publish returns.
+		 */
 		t0 = t_now_ns();
 		CHECK_EQ(uffd_region_publish(r, 5 * psz, psz), 0);
 		CHECK(!t_uffd_blocked(getpid(), tt.tid),
 		      "still asleep in its fault after publish returned");
 		pthread_join(tt.th, NULL);
 		lag = done_at(&tt) > t0 ? done_at(&tt) - t0 : 0;
-		fprintf(stderr, "#   the touch returned %.3f ms after "
-			"publish was called\n", (double)lag / 1e6);
+		fprintf(stderr,
+			"#   the touch returned %.3f ms after "
+			"publish was called\n",
+			(double)lag / 1e6);
 		CHECK_EQ(tt.got, 0x55);
-		CHECK_EQ(pc_region_int(&D, name, "policy_stats.gate_waiting"), 0);
-		CHECK_EQ(pc_region_int(&D, name, "policy_stats.gate_released"), 1);
-		CHECK_EQ(pc_region_int(&D, name, "policy_stats.gate_held_total"), 1);
+		CHECK_EQ(pc_region_int(&D, name, "policy_stats.gate_waiting"),
+			 0);
+		CHECK_EQ(pc_region_int(&D, name, "policy_stats.gate_released"),
+			 1);
+		CHECK_EQ(
+		    pc_region_int(&D, name, "policy_stats.gate_held_total"), 1);
 		CHECK_EQ(pc_region_int(&D, name,
-				       "policy_stats.gate_published_pages"), 6);
+				       "policy_stats.gate_published_pages"),
+			 6);
 		/* Published pages map at once, without holding. */
 		fill[2 * psz] = 0x22;
 		CHECK_EQ(a[2 * psz], 0x22);
-		CHECK_EQ(pc_region_int(&D, name, "policy_stats.gate_held_total"), 1);
+		CHECK_EQ(
+		    pc_region_int(&D, name, "policy_stats.gate_held_total"), 1);
 		CHECK_EQ(pc_region_int(&D, name, "faults"), 2);
 		/* Unaligned publish: a clear error. */
 		CHECK(uffd_region_publish(r, 1, psz) < 0, "unaligned publish");
@@ -143,12 +153,22 @@ static void uffdctl_publish(void)
 	if (r) {
 		const volatile unsigned char *a = uffd_region_addr(r);
 		char off[32], len[32];
-		const char *argv[] = { t_bin("uffdctl"), "--control-socket",
-				       D.ctl, "publish", "gate-ctl", off, len,
+		const char *argv[] = { t_bin("uffdctl"),
+				       "--control-socket",
+				       D.ctl,
+				       "publish",
+				       "gate-ctl",
+				       off,
+				       len,
 				       NULL };
-		const char *bad[] = { t_bin("uffdctl"), "--control-socket",
-				      D.ctl, "publish", "no-such-region", "0",
-				      "4096", NULL };
+		const char *bad[] = { t_bin("uffdctl"),
+				      "--control-socket",
+				      D.ctl,
+				      "publish",
+				      "no-such-region",
+				      "0",
+				      "4096",
+				      NULL };
 
 		((unsigned char *)uffd_region_fill_addr(r))[41 * psz] = 0x41;
 		touch_start(&t1, a + 40 * psz);
@@ -163,8 +183,9 @@ static void uffdctl_publish(void)
 		pthread_join(t1.th, NULL);
 		pthread_join(t2.th, NULL);
 		CHECK_EQ(t2.got, 0x41);
-		CHECK_EQ(pc_region_int(&D, "gate-ctl",
-				       "policy_stats.gate_released"), 2);
+		CHECK_EQ(
+		    pc_region_int(&D, "gate-ctl", "policy_stats.gate_released"),
+		    2);
 		CHECK(t_run(NULL, bad) != 0, "publish to an unknown region");
 	}
 	uffd_region_release(r);
@@ -192,10 +213,11 @@ static void timeouts(void)
 		CHECK_EQ(a[3 * psz], 3);
 		dt = t_now_ns() - t0;
 		fprintf(stderr, "#   held for %.1f ms\n", (double)dt / 1e6);
-		CHECK(dt >= 290000000ull && dt < 1500000000ull,
-		      "held %llu ns", (unsigned long long)dt);
-		CHECK_EQ(pc_region_int(&D, "gate-tmo",
-				       "policy_stats.gate_timeouts"), 1);
+		CHECK(dt >= 290000000ull && dt < 1500000000ull, "held %llu ns",
+		      (unsigned long long)dt);
+		CHECK_EQ(
+		    pc_region_int(&D, "gate-tmo", "policy_stats.gate_timeouts"),
+		    1);
 	}
 	uffd_region_release(r);
 	/* deny: in a child, which the SIGBUS ends. */
@@ -203,9 +225,9 @@ static void timeouts(void)
 	if (pid == 0) {
 		struct uffd_client *cc = pc_connect(&D, "gate-deny");
 		struct uffd_region *rr =
-			cc ? pc_alloc(cc, UFFD_KIND_SHMEM, 16 * psz, "gate-deny",
-				      "gate:timeout=300ms,action=deny")
-			   : NULL;
+		    cc ? pc_alloc(cc, UFFD_KIND_SHMEM, 16 * psz, "gate-deny",
+				  "gate:timeout=300ms,action=deny")
+		       : NULL;
 
 		if (!rr)
 			_exit(3);
@@ -249,17 +271,18 @@ static void teardown(void)
 
 static const struct t_case cases[] = {
 	{ .name = "blocks",
-	  .title = "a fault on an unpublished page waits until uffd_region_publish covers its page, and not longer",
+	  .title = "a fault on an unpublished page waits until "
+		   "uffd_region_publish covers its page, and not longer",
 	  .fn = blocks_case,
 	  .kinds = T_KINDS,
 	  .hugepages = 16 },
 	{ .name = "uffdctl-publish",
 	  .title = "gate: `uffdctl publish REGION OFFSET LENGTH` releases two "
-		"threads waiting in the range",
+		   "threads waiting in the range",
 	  .run = uffdctl_publish },
 	{ .name = "timeouts",
 	  .title = "gate:timeout=300,action=map maps after 300 ms; "
-		"action=deny gives SIGBUS after 300 ms",
+		   "action=deny gives SIGBUS after 300 ms",
 	  .run = timeouts },
 	{ .name = "not-a-gate",
 	  .title = "publish on a region without a gate: a clear error",
@@ -268,7 +291,8 @@ static const struct t_case cases[] = {
 
 int main(int argc, char **argv)
 {
-	const struct t_suite s = { "policy-gate", T_CASES(cases), setup, "uffdd stops cleanly (exit 0)", teardown };
+	const struct t_suite s = { "policy-gate", T_CASES(cases), setup,
+				   "uffdd stops cleanly (exit 0)", teardown };
 
 	return t_main(argc, argv, &s);
 }

@@ -40,7 +40,8 @@ static void lazy(int kind, size_t size, size_t step, uint64_t off)
 	struct uffd_region *r;
 	size_t psz = pc_page(kind), touched = 0;
 
-	snprintf(t, sizeof(t), "populate on %s: every %zu-th page touched has "
+	snprintf(t, sizeof(t),
+		 "populate on %s: every %zu-th page touched has "
 		 "the image's bytes (offset %llu); only those pages are read",
 		 pc_kind_name(kind), step, (unsigned long long)off);
 	t_note("%s", t);
@@ -56,16 +57,19 @@ static void lazy(int kind, size_t size, size_t step, uint64_t off)
 	if (r) {
 		CHECK_EQ(pc_region_int(&D, name, "policy_stats.bytes_read"), 0);
 		CHECK_EQ(touch_check(r, step, off, &touched), 0);
-		fprintf(stderr, "#   %zu of %zu pages touched: faults %lld, "
-			"pages_populated %lld, bytes_read %lld\n", touched,
-			size / psz, (long long)pc_region_int(&D, name, "faults"),
-			(long long)pc_region_int(&D, name,
-						 "policy_stats.pages_populated"),
+		fprintf(stderr,
+			"#   %zu of %zu pages touched: faults %lld, "
+			"pages_populated %lld, bytes_read %lld\n",
+			touched, size / psz,
+			(long long)pc_region_int(&D, name, "faults"),
+			(long long)pc_region_int(
+			    &D, name, "policy_stats.pages_populated"),
 			(long long)pc_region_int(&D, name,
 						 "policy_stats.bytes_read"));
 		CHECK_EQ(pc_region_int(&D, name, "faults"), (int64_t)touched);
-		CHECK_EQ(pc_region_int(&D, name, "policy_stats.pages_populated"),
-			 (int64_t)touched);
+		CHECK_EQ(
+		    pc_region_int(&D, name, "policy_stats.pages_populated"),
+		    (int64_t)touched);
 		CHECK_EQ(pc_region_int(&D, name, "policy_stats.bytes_read"),
 			 (int64_t)(touched * psz));
 		/* A second pass reads nothing more and faults no more. */
@@ -116,14 +120,14 @@ static void with_around(void)
 
 		CHECK_EQ(a[5 * psz + 9], pc_byte(5 * psz + 9));
 		CHECK_EQ(pc_region_int(&D, "pop-around", "faults"), 1);
-		CHECK_EQ(pc_region_int(&D, "pop-around",
-				       "policy_stats.bytes_read"),
-			 (int64_t)(16 * psz));
+		CHECK_EQ(
+		    pc_region_int(&D, "pop-around", "policy_stats.bytes_read"),
+		    (int64_t)(16 * psz));
 		CHECK_EQ(touch_check(r, 1, 0, &touched), 0);
 		CHECK_EQ(pc_region_int(&D, "pop-around", "faults"), 16);
-		CHECK_EQ(pc_region_int(&D, "pop-around",
-				       "policy_stats.bytes_read"),
-			 (int64_t)(256 * psz));
+		CHECK_EQ(
+		    pc_region_int(&D, "pop-around", "policy_stats.bytes_read"),
+		    (int64_t)(256 * psz));
 	}
 	uffd_region_release(r);
 	/* The other order of writing it composes the same way. */
@@ -143,14 +147,15 @@ static void expect_refused(struct uffd_client *c, const char *pol,
 			   const char *want)
 {
 	struct uffd_region_spec sp = { .kind = UFFD_KIND_SHMEM,
-				       .size = 8u << 20, .name = "refused",
+				       .size = 8u << 20,
+				       .name = "refused",
 				       .policy = pol };
 	struct uffd_region *r = NULL;
 	int rc = uffd_region_alloc(c, &sp, &r);
 
 	CHECK(rc < 0, "%s accepted", pol);
-	CHECK(strstr(uffd_last_error(), want) != NULL, "%s: \"%s\" lacks \"%s\"",
-	      pol, uffd_last_error(), want);
+	CHECK(strstr(uffd_last_error(), want) != NULL,
+	      "%s: \"%s\" lacks \"%s\"", pol, uffd_last_error(), want);
 	fprintf(stderr, "#   %s -> %s\n", pol, uffd_last_error());
 	if (rc == 0)
 		uffd_region_release(r);
@@ -168,14 +173,17 @@ static void refusals(void)
 	CHECK(c != NULL, "connect");
 	if (c) {
 		snprintf(pol, sizeof(pol), "populate:%s", small);
-		expect_refused(c, pol, "image holds 1048576 bytes, region "
-				       "needs 8388608");
+		expect_refused(c, pol,
+			       "image holds 1048576 bytes, region "
+			       "needs 8388608");
 		snprintf(pol, sizeof(pol), "populate:%s@%u", image, 60u << 20);
 		expect_refused(c, pol, "from offset 62914560");
 		expect_refused(c, "populate:/tmp/uffdd-test-absent.img",
 			       "No such file");
-		expect_refused(c, "populate:/etc/passwd", "outside the directories");
-		expect_refused(c, "record:/etc/uffdd-trace", "outside the directories");
+		expect_refused(c, "populate:/etc/passwd",
+			       "outside the directories");
+		expect_refused(c, "record:/etc/uffdd-trace",
+			       "outside the directories");
 		/* An adopted memfd without F_SEAL_SHRINK cannot be mapped
 		 * safely by the daemon. */
 		{
@@ -185,16 +193,19 @@ static void refusals(void)
 			struct uffd_region *r = NULL;
 			int rc;
 
-			CHECK(fd >= 0 && ftruncate(fd, (off_t)sz) == 0, "memfd");
+			CHECK(fd >= 0 && ftruncate(fd, (off_t)sz) == 0,
+			      "memfd");
 			m = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED,
 				 fd, 0);
 			snprintf(pol, sizeof(pol), "populate:%s", image);
 			rc = uffd_region_adopt(c, m, sz, fd, 0, "unsealed", pol,
 					       &r);
 			CHECK(rc < 0, "unsealed memfd accepted");
-			CHECK(strstr(uffd_last_error(), "F_SEAL_SHRINK") != NULL,
+			CHECK(strstr(uffd_last_error(), "F_SEAL_SHRINK") !=
+				  NULL,
 			      "\"%s\"", uffd_last_error());
-			fprintf(stderr, "#   unsealed -> %s\n", uffd_last_error());
+			fprintf(stderr, "#   unsealed -> %s\n",
+				uffd_last_error());
 			if (rc == 0)
 				uffd_region_release(r);
 			munmap(m, sz);
@@ -208,7 +219,8 @@ static void refusals(void)
 	if (td_start(&d2, NULL, NULL) == 0) {
 		c = pc_connect(&d2, "notallowed");
 		if (c) {
-			snprintf(pol, sizeof(pol), "populate:%s+around:4", image);
+			snprintf(pol, sizeof(pol), "populate:%s+around:4",
+				 image);
 			expect_refused(c, pol, "policy populate not permitted");
 			expect_refused(c, "record:/tmp/x.trace",
 				       "policy record not permitted");
@@ -223,7 +235,8 @@ static void refusals(void)
 
 static int setup(void)
 {
-	snprintf(image, sizeof(image), "/tmp/uffdd-test-image.%d", (int)getpid());
+	snprintf(image, sizeof(image), "/tmp/uffdd-test-image.%d",
+		 (int)getpid());
 	if (pc_write_image(image, 64u << 20) < 0) {
 		perror(image);
 		return -1;
@@ -239,7 +252,8 @@ static void teardown(void)
 
 static const struct t_case cases[] = {
 	{ .name = "lazy",
-	  .title = "every n-th page touched has the image's bytes; only those pages are read",
+	  .title = "every n-th page touched has the image's bytes; only those "
+		   "pages are read",
 	  .fn = lazy_case,
 	  .kinds = T_KINDS,
 	  .hugepages = 18 },
@@ -250,11 +264,11 @@ static const struct t_case cases[] = {
 	  .hugepages = 10 },
 	{ .name = "around",
 	  .title = "populate+around:16 on shmem: one fault reads and maps its "
-		"16-page window; written in either order",
+		   "16-page window; written in either order",
 	  .run = with_around },
 	{ .name = "refusals",
 	  .title = "populate: short or missing image, unsealed memfd, files "
-		"outside policy_paths, not permitted: clear errors",
+		   "outside policy_paths, not permitted: clear errors",
 	  .run = refusals },
 };
 

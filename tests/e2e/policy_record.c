@@ -78,7 +78,8 @@ static void record_then_prefetch(int kind, size_t total, size_t n)
 	unsigned tpsz = 0;
 	int64_t faults;
 
-	snprintf(t, sizeof(t), "record then prefetch on %s: %zu of %zu pages "
+	snprintf(t, sizeof(t),
+		 "record then prefetch on %s: %zu of %zu pages "
 		 "in random order; the replay takes no faults",
 		 pc_kind_name(kind), n, total);
 	t_note("%s", t);
@@ -126,11 +127,14 @@ static void record_then_prefetch(int kind, size_t total, size_t n)
 		 (int64_t)n);
 	CHECK_EQ(touch(r, pages, n, 1), 0);
 	faults = pc_region_int(&D, pname, "faults");
-	fprintf(stderr, "#   record: %zu faults; prefetch: %lld pages mapped "
-		"ahead, %lld faults on replay, bytes_read %lld\n", n,
-		(long long)pc_region_int(&D, pname, "policy_stats.prefetch_mapped"),
-		(long long)faults,
-		(long long)pc_region_int(&D, pname, "policy_stats.bytes_read"));
+	fprintf(
+	    stderr,
+	    "#   record: %zu faults; prefetch: %lld pages mapped "
+	    "ahead, %lld faults on replay, bytes_read %lld\n",
+	    n,
+	    (long long)pc_region_int(&D, pname, "policy_stats.prefetch_mapped"),
+	    (long long)faults,
+	    (long long)pc_region_int(&D, pname, "policy_stats.bytes_read"));
 	CHECK_EQ(faults, 0);
 	CHECK_EQ(pc_region_int(&D, pname, "policy_stats.bytes_read"),
 		 (int64_t)(n * psz));
@@ -172,8 +176,10 @@ static void bad_traces(void)
 	char trace[96], pol[160];
 	struct uffd_client *c;
 	FILE *f;
-	struct uffd_region_spec sp = { .kind = UFFD_KIND_SHMEM, .size = 1 << 20,
-				       .name = "badtrace", .policy = pol };
+	struct uffd_region_spec sp = { .kind = UFFD_KIND_SHMEM,
+				       .size = 1 << 20,
+				       .name = "badtrace",
+				       .policy = pol };
 	struct uffd_region *r = NULL;
 
 	snprintf(trace, sizeof(trace), "/tmp/uffdd-test-badtrace.%d",
@@ -208,7 +214,8 @@ static void bad_traces(void)
 
 static int setup(void)
 {
-	snprintf(image, sizeof(image), "/tmp/uffdd-test-rimage.%d", (int)getpid());
+	snprintf(image, sizeof(image), "/tmp/uffdd-test-rimage.%d",
+		 (int)getpid());
 	if (pc_write_image(image, 64u << 20) < 0) {
 		perror(image);
 		return -1;
@@ -224,14 +231,15 @@ static void teardown(void)
 
 static const struct t_case cases[] = {
 	{ .name = "record-prefetch",
-	  .title = "pages touched in random order are recorded; the replay takes no faults",
+	  .title = "pages touched in random order are recorded; the replay "
+		   "takes no faults",
 	  .fn = record_case,
 	  .kinds = T_KINDS,
 	  .hugepages = 34 },
 	{ .name = "bad-traces",
 	  .title = "prefetch: a trace of another page size or not a trace is a "
-		"clear error at registration; entries beyond the region are "
-		"ignored",
+		   "clear error at registration; entries beyond the region are "
+		   "ignored",
 	  .run = bad_traces },
 };
 

@@ -144,19 +144,21 @@ static inline int sc_hello(int sock)
 	rc = uffdd_send(sock, UFFDD_HELLO, 1, &h, sizeof(h), NULL, 0);
 	if (rc < 0)
 		return rc;
-	return sc_reply(sock, NULL, NULL, 0, 5000) == UFFDD_WELCOME ? 0 : -EPROTO;
+	return sc_reply(sock, NULL, NULL, 0, 5000) == UFFDD_WELCOME ? 0
+								    : -EPROTO;
 }
 
 /* A memfd of kind with len bytes, every page in the page cache. */
 static inline int sc_memfd(int kind, size_t len, int seal)
 {
-	int fd = memfd_create("sec", MFD_CLOEXEC | MFD_ALLOW_SEALING |
-					     (kind == UFFD_KIND_HUGETLB ? MFD_HUGETLB
-									: 0));
+	int fd = memfd_create(
+	    "sec", MFD_CLOEXEC | MFD_ALLOW_SEALING |
+		       (kind == UFFD_KIND_HUGETLB ? MFD_HUGETLB : 0));
 
 	if (fd < 0)
 		return -1;
-	if (ftruncate(fd, (off_t)len) < 0 || fallocate(fd, 0, 0, (off_t)len) < 0) {
+	if (ftruncate(fd, (off_t)len) < 0 ||
+	    fallocate(fd, 0, 0, (off_t)len) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -207,11 +209,13 @@ static inline int sc_region(struct sc_region *r, int kind, size_t len, int reg,
 	r->page = sc_page(kind);
 	r->len = len;
 	r->memfd = sc_memfd(kind, len, seal);
-	r->uffd = sc_uffd(kind == UFFD_KIND_HUGETLB ? UFFD_FEATURE_MINOR_HUGETLBFS
-						   : UFFD_FEATURE_MINOR_SHMEM);
+	r->uffd =
+	    sc_uffd(kind == UFFD_KIND_HUGETLB ? UFFD_FEATURE_MINOR_HUGETLBFS
+					      : UFFD_FEATURE_MINOR_SHMEM);
 	if (r->memfd < 0 || r->uffd < 0)
 		return -1;
-	r->addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, r->memfd, 0);
+	r->addr =
+	    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, r->memfd, 0);
 	if (r->addr == MAP_FAILED)
 		return -1;
 	if (reg) {
@@ -253,9 +257,8 @@ static inline struct uffdd_register sc_reg_body(const struct sc_region *r,
 }
 
 /* REGISTER body b with fds; the reply's type, *code for an ERROR. */
-static inline int sc_register(int sock, const struct uffdd_register *b,
-			      int fd0, int fd1, int *code, char *text,
-			      size_t len)
+static inline int sc_register(int sock, const struct uffdd_register *b, int fd0,
+			      int fd1, int *code, char *text, size_t len)
 {
 	int fds[2] = { fd0, fd1 };
 	int rc;
@@ -273,7 +276,7 @@ static inline int sc_register(int sock, const struct uffdd_register *b,
 struct good_result {
 	long rounds;
 	long pages;
-	long bad; /* words that were not what was written */
+	long bad;    /* words that were not what was written */
 	long errors; /* library calls that failed */
 	char last_error[200];
 };
@@ -303,7 +306,8 @@ static inline void good_loop(const char *sock, int stop_r, int result_w,
 		goto out;
 	}
 	while (poll(&p, 1, 0) == 0) {
-		struct uffd_region_spec spec = { .kind = kind, .size = size,
+		struct uffd_region_spec spec = { .kind = kind,
+						 .size = size,
 						 .name = "good" };
 		struct uffd_region *r;
 		volatile uint64_t *served;

@@ -22,9 +22,10 @@ static int try_hello(void *arg)
 		return 0;
 	close(s);
 	s = sc_connect(D.sock);
-	return sc_reply(s, &code, NULL, 0, 2000) == UFFDD_ERROR && code == EACCES
-		       ? 1
-		       : 3;
+	return sc_reply(s, &code, NULL, 0, 2000) == UFFDD_ERROR &&
+		       code == EACCES
+		   ? 1
+		   : 3;
 }
 
 static int as_user(uid_t uid, int (*fn)(void *), void *arg)
@@ -33,7 +34,8 @@ static int as_user(uid_t uid, int (*fn)(void *), void *arg)
 	int st;
 
 	if (pid == 0) {
-		if (setgroups(0, NULL) < 0 || setgid(uid) < 0 || setuid(uid) < 0)
+		if (setgroups(0, NULL) < 0 || setgid(uid) < 0 ||
+		    setuid(uid) < 0)
 			_exit(99);
 		_exit(fn(arg));
 	}
@@ -118,11 +120,12 @@ static void regions_limit(void)
 
 static int setup(void)
 {
-	return td_setup(&D, "{\"socket_mode\":\"0660\",\"socket_group\":4242,"
-			    "\"control_socket_mode\":\"0640\",\"control_socket_owner\":"
-			    "1000,\"control_socket_group\":4343,"
-			    "\"access\":{\"allow_uids\":[0,1000]},"
-			    "\"limits\":{\"regions\":4}}");
+	return td_setup(
+	    &D, "{\"socket_mode\":\"0660\",\"socket_group\":4242,"
+		"\"control_socket_mode\":\"0640\",\"control_socket_owner\":"
+		"1000,\"control_socket_group\":4343,"
+		"\"access\":{\"allow_uids\":[0,1000]},"
+		"\"limits\":{\"regions\":4}}");
 }
 
 static void teardown(void)
@@ -132,7 +135,8 @@ static void teardown(void)
 
 static const struct t_case cases[] = {
 	{ .name = "sockets",
-	  .title = "data and control sockets get their own owner, group and mode",
+	  .title =
+	      "data and control sockets get their own owner, group and mode",
 	  .run = sockets,
 	  .needs = T_NEED_ROOT },
 	{ .name = "allow",
@@ -141,8 +145,9 @@ static const struct t_case cases[] = {
 	  .run = allow,
 	  .needs = T_NEED_ROOT },
 	{ .name = "regions-limit",
-	  .title = "limits.regions: the daemon-wide region limit, across clients; "
-		   "a reload raises it for new requests",
+	  .title =
+	      "limits.regions: the daemon-wide region limit, across clients; "
+	      "a reload raises it for new requests",
 	  .run = regions_limit,
 	  .needs = T_NEED_ROOT },
 };

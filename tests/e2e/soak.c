@@ -19,7 +19,8 @@ static struct tdaemon D;
 static int cycle(long n)
 {
 	struct uffd_region_spec spec = { .kind = UFFD_KIND_SHMEM,
-					 .size = REGION, .name = "soak" };
+					 .size = REGION,
+					 .name = "soak" };
 	struct uffd_client *c;
 	struct uffd_region *r;
 	uint64_t *fill;
@@ -109,13 +110,14 @@ static void soak(void)
 	fd1 = sc_fds_settle(D.pid, fd0, 5000);
 	rss1 = t_rss_kb(D.pid);
 	st = td_status(&D);
-	printf("# soak: %ld cycles, %d clients at once, %.1f s; uffdd fds %d -> "
-	       "%d, RSS %ld -> %ld KiB; faults %lld, errors %lld, live "
-	       "regions %lld\n",
-	       done, at_once, (double)(t_now_ns() - t0) / 1e9, fd0, fd1, rss0,
-	       rss1, (long long)j_int(st, "totals.faults"),
-	       (long long)j_int(st, "totals.errors"),
-	       (long long)j_int(st, "totals.live_regions"));
+	printf(
+	    "# soak: %ld cycles, %d clients at once, %.1f s; uffdd fds %d -> "
+	    "%d, RSS %ld -> %ld KiB; faults %lld, errors %lld, live "
+	    "regions %lld\n",
+	    done, at_once, (double)(t_now_ns() - t0) / 1e9, fd0, fd1, rss0,
+	    rss1, (long long)j_int(st, "totals.faults"),
+	    (long long)j_int(st, "totals.errors"),
+	    (long long)j_int(st, "totals.live_regions"));
 	CHECK_EQ(fd1, fd0);
 	CHECK_EQ(j_int(st, "totals.live_regions"), 0);
 	if (!under_tool())

@@ -36,11 +36,13 @@ static void put(const char *name, int nfds, uint16_t type, uint16_t version,
 
 int main(int argc, char **argv)
 {
-	struct uffdd_hello hello = { .min_version = 1, .max_version = 1,
+	struct uffdd_hello hello = { .min_version = 1,
+				     .max_version = 1,
 				     .flags = UFFDD_HELLO_WANT_GRANT };
 	struct uffdd_welcome w = { .version = 1, .flags = UFFDD_WELCOME_GRANT };
 	struct uffdd_register reg = { .start = 0x7f0000000000ull,
-				      .length = 2 << 20, .page_size = 4096,
+				      .length = 2 << 20,
+				      .page_size = 4096,
 				      .kind = UFFDD_KIND_SHMEM };
 	struct uffdd_registered rd = { .region_id = 0x1122334455667788ull };
 	struct uffdd_unregister un = { .region_id = 42 };

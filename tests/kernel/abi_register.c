@@ -20,7 +20,8 @@
 
 static uint64_t feature_of(enum t_kind k)
 {
-	return k == T_HUGETLB ? UFFD_FEATURE_MINOR_HUGETLBFS : UFFD_FEATURE_MINOR_SHMEM;
+	return k == T_HUGETLB ? UFFD_FEATURE_MINOR_HUGETLBFS
+			      : UFFD_FEATURE_MINOR_SHMEM;
 }
 
 /* Nothing to read on the uffd: the kernel served the access itself. */
@@ -34,24 +35,32 @@ static bool quiet(int uffd)
 static void test_features(enum t_kind k, const void *arg)
 {
 	uint64_t f = t_kernel_features(), got = 0, ioctls = 0;
-	uint64_t want = f & (UFFD_FEATURE_MINOR_HUGETLBFS | UFFD_FEATURE_MINOR_SHMEM);
+	uint64_t want =
+	    f & (UFFD_FEATURE_MINOR_HUGETLBFS | UFFD_FEATURE_MINOR_SHMEM);
 	int fd = kt_uffd_open(want | UFFD_FEATURE_THREAD_ID, &got, &ioctls);
 
 	(void)k;
 	(void)arg;
-	t_check(fd >= 0, "UFFDIO_API accepts the minor features it advertises (%#llx)",
-		 (unsigned long long)want);
-	t_check(got == f, "UFFDIO_API reports the same features when asked for some (%#llx)",
-		 (unsigned long long)got);
-	t_check((ioctls & ((1ULL << _UFFDIO_REGISTER) | (1ULL << _UFFDIO_UNREGISTER) |
-			    (1ULL << _UFFDIO_API))) ==
-			 ((1ULL << _UFFDIO_REGISTER) | (1ULL << _UFFDIO_UNREGISTER) | (1ULL << _UFFDIO_API)),
-		 "UFFDIO_API ioctls %#llx", (unsigned long long)ioctls);
+	t_check(fd >= 0,
+		"UFFDIO_API accepts the minor features it advertises (%#llx)",
+		(unsigned long long)want);
+	t_check(
+	    got == f,
+	    "UFFDIO_API reports the same features when asked for some (%#llx)",
+	    (unsigned long long)got);
+	t_check(
+	    (ioctls & ((1ULL << _UFFDIO_REGISTER) |
+		       (1ULL << _UFFDIO_UNREGISTER) | (1ULL << _UFFDIO_API))) ==
+		((1ULL << _UFFDIO_REGISTER) | (1ULL << _UFFDIO_UNREGISTER) |
+		 (1ULL << _UFFDIO_API)),
+	    "UFFDIO_API ioctls %#llx", (unsigned long long)ioctls);
 	if (fd >= 0)
 		close(fd);
-	/* Features must be a subset of what is known: an unknown bit is refused. */
+	/* Features must be a subset of what is known: an unknown bit is
+	 * refused. */
 	fd = kt_uffd_open(1ULL << 62, NULL, NULL);
-	t_check(fd < 0 && errno == EINVAL, "UFFDIO_API refuses an unknown feature bit");
+	t_check(fd < 0 && errno == EINVAL,
+		"UFFDIO_API refuses an unknown feature bit");
 	if (fd >= 0)
 		close(fd);
 }
@@ -59,7 +68,8 @@ static void test_features(enum t_kind k, const void *arg)
 static void test_anon(enum t_kind k, const void *arg)
 {
 	long ps = sysconf(_SC_PAGESIZE);
-	void *p = mmap(NULL, 4 * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p = mmap(NULL, 4 * ps, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	int uffd = kt_uffd_open(0, NULL, NULL);
 	int ret;
 
@@ -67,8 +77,9 @@ static void test_anon(enum t_kind k, const void *arg)
 	(void)arg;
 	errno = 0;
 	ret = kt_register(uffd, p, 4 * ps, UFFDIO_REGISTER_MODE_MINOR, NULL);
-	t_check(ret == -1 && errno == EINVAL, "MINOR on anonymous private memory -> EINVAL (errno %d)",
-		 errno);
+	t_check(ret == -1 && errno == EINVAL,
+		"MINOR on anonymous private memory -> EINVAL (errno %d)",
+		errno);
 	ret = kt_register(uffd, p, 4 * ps, UFFDIO_REGISTER_MODE_MISSING, NULL);
 	t_check(ret == 0, "MISSING on the same anonymous memory still works");
 	close(uffd);
@@ -104,33 +115,42 @@ static void test_kind(enum t_kind k, const void *arg)
 	if (!(f & feature_of(k))) {
 		/* Not claimed: must not work either. */
 		t_check(ret == -1 && errno == EINVAL,
-			 "%s: feature not advertised and MINOR registration refused (errno %d)", kind,
-			 errno);
+			"%s: feature not advertised and MINOR registration "
+			"refused (errno %d)",
+			kind, errno);
 		goto out;
 	}
-	if (!t_check(ret == 0, "%s: feature advertised and MINOR registration works (%s)", kind,
-		      ret ? strerror(errno) : "ok"))
+	if (!t_check(ret == 0,
+		     "%s: feature advertised and MINOR registration works (%s)",
+		     kind, ret ? strerror(errno) : "ok"))
 		goto out;
 	t_check((ioctls & CONTINUE_BIT) && (ioctls & (1ULL << _UFFDIO_WAKE)),
-		 "%s: MINOR range offers CONTINUE and WAKE (%#llx)", kind, (unsigned long long)ioctls);
-	t_check(kt_vmflag_has(B, "ui"), "%s: smaps VmFlags shows 'ui' for the MINOR range", kind);
+		"%s: MINOR range offers CONTINUE and WAKE (%#llx)", kind,
+		(unsigned long long)ioctls);
+	t_check(kt_vmflag_has(B, "ui"),
+		"%s: smaps VmFlags shows 'ui' for the MINOR range", kind);
 
-	/* The request number is mainline's _IOWR; the 5.13 _IOR one is not answered. */
+	/* The request number is mainline's _IOWR; the 5.13 _IOR one is not
+	 * answered. */
 	{
-		struct uffdio_continue c = { .range = { (uintptr_t)B, ps }, .mapped = 0 };
+		struct uffdio_continue c = { .range = { (uintptr_t)B, ps },
+					     .mapped = 0 };
 
 		errno = 0;
 		ret = ioctl(uffd, UFFDIO_CONTINUE_OLD, &c);
 		t_check(ret == -1 && errno == EINVAL,
-			 "%s: the old _IOR request number %#lx is refused (errno %d)", kind,
-			 (unsigned long)UFFDIO_CONTINUE_OLD, errno);
+			"%s: the old _IOR request number %#lx is refused "
+			"(errno %d)",
+			kind, (unsigned long)UFFDIO_CONTINUE_OLD, errno);
 		errno = 0;
 		ret = kt_continue(uffd, B, ps, 1ULL << 40, NULL);
-		t_check(ret == -1 && errno == EINVAL, "%s: CONTINUE with an unknown mode -> EINVAL", kind);
+		t_check(ret == -1 && errno == EINVAL,
+			"%s: CONTINUE with an unknown mode -> EINVAL", kind);
 		/* 0xc020aa07 works: one page, mapped */
 		ret = kt_continue(uffd, B, ps, 0, NULL);
 		t_check(ret == 0 && UFFDIO_CONTINUE == 0xc020aa07UL,
-			 "%s: UFFDIO_CONTINUE = %#lx answers", kind, (unsigned long)UFFDIO_CONTINUE);
+			"%s: UFFDIO_CONTINUE = %#lx answers", kind,
+			(unsigned long)UFFDIO_CONTINUE);
 	}
 
 	/* fork without EVENT_FORK: the child's copy is not registered. */
@@ -138,8 +158,9 @@ static void test_kind(enum t_kind k, const void *arg)
 		pid_t pid = fork();
 
 		if (pid == 0) {
-			alarm(10);      /* a registered range would hang the touch */
-			bool ok = !kt_vmflag_has(B + ps, "ui") && kt_verify(B + ps, 1, ps);
+			alarm(10); /* a registered range would hang the touch */
+			bool ok = !kt_vmflag_has(B + ps, "ui") &&
+				  kt_verify(B + ps, 1, ps);
 
 			_exit(ok ? 0 : 1);
 		}
@@ -147,41 +168,59 @@ static void test_kind(enum t_kind k, const void *arg)
 
 		waitpid(pid, &st, 0);
 		t_check(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-			 "%s: forked child: no 'ui', touches served by the kernel (status %#x)", kind, st);
-		t_check(quiet(uffd), "%s: the child's touches reached no handler", kind);
-		t_check(kt_vmflag_has(B, "ui"), "%s: the parent's range is still MINOR", kind);
+			"%s: forked child: no 'ui', touches served by the "
+			"kernel (status %#x)",
+			kind, st);
+		t_check(quiet(uffd),
+			"%s: the child's touches reached no handler", kind);
+		t_check(kt_vmflag_has(B, "ui"),
+			"%s: the parent's range is still MINOR", kind);
 	}
 
 	/* unregister: flag gone, page 1 served by the kernel. */
 	ret = kt_unregister(uffd, B, len);
-	t_check(ret == 0 && !kt_vmflag_has(B, "ui"), "%s: unregister removes 'ui'", kind);
+	t_check(ret == 0 && !kt_vmflag_has(B, "ui"),
+		"%s: unregister removes 'ui'", kind);
 	alarm(10);
 	t_check(kt_verify(B + ps, 1, ps) && quiet(uffd),
-		 "%s: after unregister the kernel serves the fault itself", kind);
-	alarm(60);  /* back to the whole-test watchdog */
+		"%s: after unregister the kernel serves the fault itself",
+		kind);
+	alarm(60); /* back to the whole-test watchdog */
 	errno = 0;
 	ret = kt_continue(uffd, B + 2 * ps, ps, 0, NULL);
-	t_check(ret == -1 && errno == ENOENT, "%s: CONTINUE on an unregistered range -> ENOENT", kind);
+	t_check(ret == -1 && errno == ENOENT,
+		"%s: CONTINUE on an unregistered range -> ENOENT", kind);
 
 	/* mremap without EVENT_REMAP: the moved range is not registered. */
 	ret = kt_register(uffd, B, len, UFFDIO_REGISTER_MODE_MINOR, NULL);
 	{
-		uint8_t *dst = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		uint8_t *moved = mremap(B, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+		uint8_t *dst =
+		    mmap(NULL, len, PROT_NONE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		uint8_t *moved =
+		    mremap(B, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
 
 		if (moved == MAP_FAILED && errno == EINVAL && k == T_HUGETLB) {
-			/* Before 5.16 hugetlb mappings cannot be moved at all. */
-			/* One check this kernel cannot run; the case goes on. */
+			/* Before 5.16 hugetlb mappings cannot be moved at all.
+			 */
+			/* One check this kernel cannot run; the case goes on.
+			 */
 			t_note("%s: skipped: this kernel cannot mremap hugetlb "
-			       "mappings", kind);
+			       "mappings",
+			       kind);
 			munmap(dst, len);
 		} else {
-			t_check(ret == 0 && moved == dst && !kt_vmflag_has(moved, "ui"),
-				 "%s: mremap drops the MINOR registration", kind);
+			t_check(ret == 0 && moved == dst &&
+				    !kt_vmflag_has(moved, "ui"),
+				"%s: mremap drops the MINOR registration",
+				kind);
 			alarm(10);
-			t_check(moved != MAP_FAILED && kt_verify(moved + 3 * ps, 3, ps) && quiet(uffd),
-				 "%s: the moved range is served by the kernel", kind);
-			alarm(60);  /* back to the whole-test watchdog */
+			t_check(moved != MAP_FAILED &&
+				    kt_verify(moved + 3 * ps, 3, ps) &&
+				    quiet(uffd),
+				"%s: the moved range is served by the kernel",
+				kind);
+			alarm(60); /* back to the whole-test watchdog */
 			if (moved != MAP_FAILED)
 				B = moved;
 			else
@@ -191,15 +230,18 @@ static void test_kind(enum t_kind k, const void *arg)
 
 	/* close: the last reference drops every registration. */
 	ret = kt_register(uffd, B, len, UFFDIO_REGISTER_MODE_MINOR, NULL);
-	t_check(ret == 0 && kt_vmflag_has(B, "ui"), "%s: registered again", kind);
+	t_check(ret == 0 && kt_vmflag_has(B, "ui"), "%s: registered again",
+		kind);
 	close(uffd);
 	uffd = -1;
-	t_check(!kt_vmflag_has(B, "ui"), "%s: closing the uffd removes 'ui'", kind);
+	t_check(!kt_vmflag_has(B, "ui"), "%s: closing the uffd removes 'ui'",
+		kind);
 	/* MISSING ranges do not offer CONTINUE */
 	uffd = kt_uffd_open(0, NULL, NULL);
 	ret = kt_register(uffd, B, len, UFFDIO_REGISTER_MODE_MISSING, &ioctls);
 	t_check(ret == 0 && !(ioctls & CONTINUE_BIT) && !kt_vmflag_has(B, "ui"),
-		 "%s: a MISSING range does not offer CONTINUE (%#llx)", kind, (unsigned long long)ioctls);
+		"%s: a MISSING range does not offer CONTINUE (%#llx)", kind,
+		(unsigned long long)ioctls);
 out:
 	if (uffd >= 0)
 		close(uffd);
@@ -210,7 +252,8 @@ out:
 
 static const struct t_case cases[] = {
 	{ .name = "api",
-	  .title = "UFFDIO_API: the minor features it advertises, its ioctls, unknown bits",
+	  .title = "UFFDIO_API: the minor features it advertises, its ioctls, "
+		   "unknown bits",
 	  .fn = test_features,
 	  .needs = T_NEED_MINOR },
 	{ .name = "anon",
@@ -218,7 +261,8 @@ static const struct t_case cases[] = {
 	  .fn = test_anon,
 	  .needs = T_NEED_MINOR },
 	{ .name = "register",
-	  .title = "advertised == works, range ioctls, request number, the flag's lifetime "
+	  .title = "advertised == works, range ioctls, request number, the "
+		   "flag's lifetime "
 		   "(unregister, close, fork, mremap)",
 	  .fn = test_kind,
 	  .kinds = T_KINDS,
@@ -231,15 +275,19 @@ static int setup(void)
 	uint64_t f = t_kernel_features();
 
 	alarm(60);
-	fprintf(stderr, "# UFFDIO_API features %#llx: MINOR_HUGETLBFS %s, MINOR_SHMEM %s\n",
-		(unsigned long long)f, f & UFFD_FEATURE_MINOR_HUGETLBFS ? "yes" : "no",
-		f & UFFD_FEATURE_MINOR_SHMEM ? "yes" : "no");
+	fprintf(
+	    stderr,
+	    "# UFFDIO_API features %#llx: MINOR_HUGETLBFS %s, MINOR_SHMEM %s\n",
+	    (unsigned long long)f,
+	    f & UFFD_FEATURE_MINOR_HUGETLBFS ? "yes" : "no",
+	    f & UFFD_FEATURE_MINOR_SHMEM ? "yes" : "no");
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	const struct t_suite s = { "abi-register", T_CASES(cases), setup, NULL, NULL };
+	const struct t_suite s = { "abi-register", T_CASES(cases), setup, NULL,
+				   NULL };
 
 	return t_main(argc, argv, &s);
 }

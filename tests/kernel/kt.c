@@ -28,11 +28,13 @@ static int uffd_create(void)
 	 * mode only, so that is enough.
 	 */
 	if (fd < 0 && errno == EPERM)
-		fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+		fd = (int)syscall(SYS_userfaultfd,
+				  O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
 	return fd;
 }
 
-int kt_uffd_open(uint64_t features, uint64_t *got_features, uint64_t *got_ioctls)
+int kt_uffd_open(uint64_t features, uint64_t *got_features,
+		 uint64_t *got_ioctls)
 {
 	struct uffdio_api api = { .api = UFFD_API, .features = features };
 	int fd = uffd_create();
@@ -53,7 +55,8 @@ int kt_uffd_open(uint64_t features, uint64_t *got_features, uint64_t *got_ioctls
 	return fd;
 }
 
-int kt_register(int uffd, void *addr, size_t len, uint64_t mode, uint64_t *ioctls)
+int kt_register(int uffd, void *addr, size_t len, uint64_t mode,
+		uint64_t *ioctls)
 {
 	struct uffdio_register r = {
 		.range = { .start = (uintptr_t)addr, .len = len },
@@ -73,12 +76,14 @@ int kt_unregister(int uffd, void *addr, size_t len)
 	return ioctl(uffd, UFFDIO_UNREGISTER, &r);
 }
 
-int kt_continue(int uffd, void *addr, size_t len, uint64_t mode, int64_t *mapped)
+int kt_continue(int uffd, void *addr, size_t len, uint64_t mode,
+		int64_t *mapped)
 {
 	struct uffdio_continue c = {
 		.range = { .start = (uintptr_t)addr, .len = len },
 		.mode = mode,
-		/* A value the kernel never writes: shows whether it wrote at all. */
+		/* A value the kernel never writes: shows whether it wrote at
+		   all. */
 		.mapped = INT64_MIN,
 	};
 	int ret = ioctl(uffd, UFFDIO_CONTINUE, &c);
@@ -108,9 +113,11 @@ int kt_read_fault(int uffd, int timeout_ms, struct uffd_msg *msg)
 
 int kt_memfd(enum t_kind kind, size_t pages, size_t *psize)
 {
-	size_t ps = kind == T_HUGETLB ? t_huge_page_size() : (size_t)sysconf(_SC_PAGESIZE);
-	int fd = memfd_create(kind == T_HUGETLB ? "kt-hugetlb" : "kt-shmem",
-			      MFD_CLOEXEC | (kind == T_HUGETLB ? MFD_HUGETLB : 0));
+	size_t ps = kind == T_HUGETLB ? t_huge_page_size()
+				      : (size_t)sysconf(_SC_PAGESIZE);
+	int fd =
+	    memfd_create(kind == T_HUGETLB ? "kt-hugetlb" : "kt-shmem",
+			 MFD_CLOEXEC | (kind == T_HUGETLB ? MFD_HUGETLB : 0));
 
 	if (fd < 0)
 		return -1;
@@ -165,7 +172,8 @@ bool kt_touch_join(struct kt_toucher *t, int timeout_ms)
 {
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
 
-	for (int waited = 0; !__atomic_load_n(&t->done, __ATOMIC_ACQUIRE); waited += 10) {
+	for (int waited = 0; !__atomic_load_n(&t->done, __ATOMIC_ACQUIRE);
+	     waited += 10) {
 		if (waited >= timeout_ms)
 			return false;
 		nanosleep(&ts, NULL);
@@ -200,7 +208,8 @@ bool kt_vmflags(const void *addr, char *buf, size_t len)
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long lo, hi;
 
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
 			in = a >= lo && a < hi;
 			continue;
 		}
@@ -221,7 +230,8 @@ bool kt_vmflag_has(const void *addr, const char *flag)
 
 	if (!kt_vmflags(addr, flags, sizeof(flags)))
 		return false;
-	for (tok = strtok_r(flags, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+	for (tok = strtok_r(flags, " ", &save); tok;
+	     tok = strtok_r(NULL, " ", &save))
 		if (!strcmp(tok, flag))
 			return true;
 	return false;

@@ -10,20 +10,23 @@
 #ifndef UFFDD_TESTS_KERNEL_KT_H
 #define UFFDD_TESTS_KERNEL_KT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <pthread.h>
 
 #include "report.h"
 #include "uffd_uapi.h"
 
 /* A uffd with UFFDIO_API done; features are what the test asks for. */
-int kt_uffd_open(uint64_t features, uint64_t *got_features, uint64_t *got_ioctls);
-int kt_register(int uffd, void *addr, size_t len, uint64_t mode, uint64_t *ioctls);
+int kt_uffd_open(uint64_t features, uint64_t *got_features,
+		 uint64_t *got_ioctls);
+int kt_register(int uffd, void *addr, size_t len, uint64_t mode,
+		uint64_t *ioctls);
 int kt_unregister(int uffd, void *addr, size_t len);
 /* UFFDIO_CONTINUE; returns the ioctl's result, errno, and .mapped. */
-int kt_continue(int uffd, void *addr, size_t len, uint64_t mode, int64_t *mapped);
+int kt_continue(int uffd, void *addr, size_t len, uint64_t mode,
+		int64_t *mapped);
 /* Waits (with a timeout) for one pagefault message; 0 on success. */
 int kt_read_fault(int uffd, int timeout_ms, struct uffd_msg *msg);
 
@@ -43,9 +46,9 @@ struct kt_toucher {
 	pthread_t thread;
 	volatile uint8_t *addr;
 	bool write;
-	uint8_t value;          /* written, or read back */
+	uint8_t value; /* written, or read back */
 	volatile int done;
-	int tid;                /* set by the thread before it touches */
+	int tid; /* set by the thread before it touches */
 };
 void kt_touch_start(struct kt_toucher *t, void *addr, bool write);
 /* Joins, waiting at most timeout_ms; false if the thread is still blocked. */

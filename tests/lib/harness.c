@@ -162,7 +162,8 @@ int td_start(struct tdaemon *d, const char *config_json, ...)
 	if (d->pid < 0)
 		return -1;
 	if (d->pid == 0) {
-		fd = open(d->log, O_CREAT | O_WRONLY | O_TRUNC | O_APPEND, 0644);
+		fd =
+		    open(d->log, O_CREAT | O_WRONLY | O_TRUNC | O_APPEND, 0644);
 		if (fd >= 0) {
 			dup2(fd, 1);
 			dup2(fd, 2);
@@ -173,7 +174,8 @@ int td_start(struct tdaemon *d, const char *config_json, ...)
 			close(i);
 		unsetenv("NOTIFY_SOCKET");
 		unsetenv("LISTEN_FDS");
-		execvp(argv[0], (char *const *)argv); /* the wrapper is found on PATH */
+		execvp(argv[0],
+		       (char *const *)argv); /* the wrapper is found on PATH */
 		_exit(127);
 	}
 	for (int i = 0; i < wait_steps; i++) {
@@ -359,7 +361,8 @@ json_object *j_region(json_object *status, const char *name,
 		json_object *c = json_object_array_get_idx(clients, i);
 		json_object *rs = j_path(c, "regions");
 
-		for (size_t k = 0; rs && k < json_object_array_length(rs); k++) {
+		for (size_t k = 0; rs && k < json_object_array_length(rs);
+		     k++) {
 			json_object *r = json_object_array_get_idx(rs, k);
 			json_object *n = j_path(r, "name");
 
@@ -412,8 +415,8 @@ int td_wait_total(const struct tdaemon *d, const char *path, int64_t want,
 			return 0;
 		usleep(10000);
 	}
-	fprintf(stderr, "#   %s is %lld, waited for %lld\n", path,
-		(long long)v, (long long)want);
+	fprintf(stderr, "#   %s is %lld, waited for %lld\n", path, (long long)v,
+		(long long)want);
 	return -1;
 }
 

@@ -19,9 +19,9 @@ static struct {
 	int pass, fail, skip, tests;
 	int running, failed, skipped;
 	char title[256];
-	int stray;          /* checks made while no test was running */
+	int stray;	    /* checks made while no test was running */
 	char stray_at[160]; /* where the first one was */
-	int summed;         /* the summary line is out */
+	int summed;	    /* the summary line is out */
 } R;
 
 uint64_t t_now_ns(void)
@@ -42,8 +42,8 @@ static void begin(const char *name, enum t_kind kind, const char *title)
 	R.tests++;
 	R.running = 1;
 	R.failed = R.skipped = 0;
-	snprintf(R.title, sizeof(R.title), "%s%s%s: %s", name,
-		 kind ? "/" : "", t_kind_name(kind), title);
+	snprintf(R.title, sizeof(R.title), "%s%s%s: %s", name, kind ? "/" : "",
+		 t_kind_name(kind), title);
 	fprintf(stderr, "# %s\n", R.title);
 }
 
@@ -179,7 +179,8 @@ size_t t_huge_page_size(void)
 
 int t_need_hugepages(long n)
 {
-	long free_ = meminfo("HugePages_Free"), total = meminfo("HugePages_Total");
+	long free_ = meminfo("HugePages_Free"),
+	     total = meminfo("HugePages_Total");
 	FILE *f;
 
 	if (free_ >= n)
@@ -259,7 +260,8 @@ int t_wait_uffd_blocked(int pid, int n, int timeout_ms)
 	return got;
 }
 
-/* The runner ---------------------------------------------------------------- */
+/* The runner ----------------------------------------------------------------
+ */
 
 static int selected(const struct t_case *c, enum t_kind kind, char **pats,
 		    int npats)
@@ -277,8 +279,8 @@ static int selected(const struct t_case *c, enum t_kind kind, char **pats,
 }
 
 /* Why c cannot run on kind here, or NULL. */
-static const char *missing(const struct t_case *c, enum t_kind kind,
-			   char *buf, size_t len)
+static const char *missing(const struct t_case *c, enum t_kind kind, char *buf,
+			   size_t len)
 {
 	uint64_t f;
 
@@ -298,9 +300,11 @@ static const char *missing(const struct t_case *c, enum t_kind kind,
 	if (c->needs & T_ANY_FEATURE)
 		return NULL;
 	if (kind == T_SHMEM && !(f & UFFD_FEATURE_MINOR_SHMEM))
-		return "the kernel lacks UFFD_FEATURE_MINOR_SHMEM (Linux 5.14+)";
+		return "the kernel lacks UFFD_FEATURE_MINOR_SHMEM (Linux "
+		       "5.14+)";
 	if (kind == T_HUGETLB && !(f & UFFD_FEATURE_MINOR_HUGETLBFS))
-		return "the kernel lacks UFFD_FEATURE_MINOR_HUGETLBFS (Linux 5.13+)";
+		return "the kernel lacks UFFD_FEATURE_MINOR_HUGETLBFS (Linux "
+		       "5.13+)";
 	return NULL;
 }
 

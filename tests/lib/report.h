@@ -33,7 +33,7 @@ enum t_kind {
 #define T_KINDS (T_SHMEM | T_HUGETLB)
 
 /* What a case needs; the runner skips it, saying which, if it is missing. */
-#define T_NEED_ROOT 0x1u /* euid 0 (setuid to other users, nr_hugepages) */
+#define T_NEED_ROOT  0x1u /* euid 0 (setuid to other users, nr_hugepages) */
 #define T_NEED_MINOR 0x2u /* the kernel has minor faults on some kind */
 /* Run on a kind even if the kernel lacks its minor feature: the case
  * checks that registration is then refused. */
@@ -44,10 +44,10 @@ struct t_case {
 	const char *title; /* what it proves, for the report */
 	/* kind: one of the case's kinds (T_NOKIND if it has none). */
 	void (*fn)(enum t_kind kind, const void *arg);
-	unsigned kinds;  /* T_SHMEM | T_HUGETLB, or 0 to run once */
-	long hugepages;  /* free hugepages its hugetlb run needs */
-	unsigned needs;  /* T_NEED_* */
-	const void *arg; /* handed to fn: one function, several cases */
+	unsigned kinds;	   /* T_SHMEM | T_HUGETLB, or 0 to run once */
+	long hugepages;	   /* free hugepages its hugetlb run needs */
+	unsigned needs;	   /* T_NEED_* */
+	const void *arg;   /* handed to fn: one function, several cases */
 	void (*run)(void); /* instead of fn, for a case with no kind or arg */
 };
 
@@ -74,7 +74,7 @@ const char *t_kind_name(enum t_kind kind);
 
 /* Record a failure of the running test; the test goes on. */
 void t_fail_at(const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* A detail line under the last failure (or a diagnostic). */
 void t_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Skip the running test with a reason (it then counts as skipped). */
@@ -89,28 +89,29 @@ void t_bail(const char *why) __attribute__((noreturn));
 
 /* One named assertion: a "#   ok: what" diagnostic line, or a failure. */
 bool t_check_at(const char *file, int line, bool ok, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 #define t_check(ok, ...) t_check_at(__FILE__, __LINE__, (ok), __VA_ARGS__)
 
-#define CHECK(cond, ...)                                                  \
-	do {                                                              \
-		if (!(cond)) {                                            \
-			t_fail_at(__FILE__, __LINE__, "check failed: %s", \
-				  #cond);                                 \
-			t_note(__VA_ARGS__);                              \
-		}                                                         \
+#define CHECK(cond, ...)                                                       \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			t_fail_at(__FILE__, __LINE__, "check failed: %s",      \
+				  #cond);                                      \
+			t_note(__VA_ARGS__);                                   \
+		}                                                              \
 	} while (0)
 
-#define CHECK_EQ(a, b)                                                        \
-	do {                                                                  \
-		long long a_ = (long long)(a), b_ = (long long)(b);           \
-		if (a_ != b_)                                                 \
-			t_fail_at(__FILE__, __LINE__,                         \
-				  "%s == %lld, expected %s == %lld", #a, a_, \
-				  #b, b_);                                    \
+#define CHECK_EQ(a, b)                                                         \
+	do {                                                                   \
+		long long a_ = (long long)(a), b_ = (long long)(b);            \
+		if (a_ != b_)                                                  \
+			t_fail_at(__FILE__, __LINE__,                          \
+				  "%s == %lld, expected %s == %lld", #a, a_,   \
+				  #b, b_);                                     \
 	} while (0)
 
-/* Small system facts every kind of test asks -------------------------------- */
+/* Small system facts every kind of test asks --------------------------------
+ */
 
 uint64_t t_now_ns(void);
 /* The default hugepage size in bytes (Hugepagesize in /proc/meminfo). */

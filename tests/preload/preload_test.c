@@ -30,11 +30,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define KiB 1024UL
-#define MiB (1024UL * 1024)
-#define PG 4096UL
-#define HPG (2 * MiB)
-#define COMM "preload_test"
+#define KiB    1024UL
+#define MiB    (1024UL * 1024)
+#define PG     4096UL
+#define HPG    (2 * MiB)
+#define COMM   "preload_test"
 #define NOBODY 65534
 
 extern char **environ;
@@ -118,9 +118,9 @@ static void check(const unsigned char *p, size_t len, unsigned seed,
 
 static void *shared(size_t len, int huge)
 {
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_ANONYMOUS | (huge ? MAP_HUGETLB : 0), -1,
-		       0);
+	void *p =
+	    mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS | (huge ? MAP_HUGETLB : 0), -1, 0);
 
 	if (p == MAP_FAILED) {
 		perror("subject: mmap");
@@ -173,7 +173,8 @@ static void sig_fork(int sig)
 	if (pid == 0) {
 		step("sigchild");
 		check((const unsigned char *)g_a, 8 * MiB, 1, "sigchild shmem");
-		check((const unsigned char *)g_h, 16 * MiB, 2, "sigchild hugetlb");
+		check((const unsigned char *)g_h, 16 * MiB, 2,
+		      "sigchild hugetlb");
 		step("sigchild-touched");
 		_exit(bad ? 1 : 0);
 	}
@@ -332,7 +333,7 @@ static void s_remap(void)
 	step("pieces-touched");
 
 	c = shared(8 * MiB, 0); /* #3 */
-	fill(c, 4 * MiB, 3);    /* first half only */
+	fill(c, 4 * MiB, 3);	/* first half only */
 	memset(c + 4 * MiB, 0x5a, 4 * MiB);
 	/* Move it somewhere else: the touched half's page tables move too. */
 	q = mmap(NULL, 8 * MiB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -495,9 +496,9 @@ static struct tdaemon D;
 static char self_path[512];
 
 struct run {
-	pid_t pid;  /* uffd-run, then the subject (exec) */
-	FILE *out;  /* subject's stdout */
-	int in;     /* subject's stdin */
+	pid_t pid;     /* uffd-run, then the subject (exec) */
+	FILE *out;     /* subject's stdout */
+	int in;	       /* subject's stdin */
 	char err[160]; /* file with uffd-run's and the subject's stderr */
 };
 
@@ -517,8 +518,8 @@ static int start(struct run *r, const char *scenario, uid_t uid,
 	argv[n++] = "--subject";
 	argv[n++] = scenario;
 	argv[n] = NULL;
-	snprintf(r->err, sizeof(r->err), "%s/%s.stderr", D.dir[0] ? D.dir : "/tmp",
-		 scenario);
+	snprintf(r->err, sizeof(r->err), "%s/%s.stderr",
+		 D.dir[0] ? D.dir : "/tmp", scenario);
 	if (pipe(o) < 0 || pipe(i) < 0)
 		return -1;
 	r->pid = fork();
@@ -561,7 +562,8 @@ static int next_step(struct run *r, char *tag, size_t len, pid_t *pid)
 	if (!fgets(line, sizeof(line), r->out))
 		return -1;
 	if (sscanf(line, "S %63s %d", t, &p) != 2) {
-		t_fail_at(__FILE__, __LINE__, "bad line from subject: %s", line);
+		t_fail_at(__FILE__, __LINE__, "bad line from subject: %s",
+			  line);
 		return -1;
 	}
 	snprintf(tag, len, "%s", t);
@@ -638,10 +640,13 @@ static json_object *region_of(json_object **st, pid_t pid, const char *name,
 		if (c) {
 			json_object *rs = j_path(c, "regions");
 
-			for (size_t k = 0; rs && k < json_object_array_length(rs); k++) {
-				json_object *x = json_object_array_get_idx(rs, k);
+			for (size_t k = 0;
+			     rs && k < json_object_array_length(rs); k++) {
+				json_object *x =
+				    json_object_array_get_idx(rs, k);
 
-				if (!strcmp(json_object_get_string(j_path(x, "name")),
+				if (!strcmp(json_object_get_string(
+						j_path(x, "name")),
 					    name))
 					r = x;
 			}
@@ -702,7 +707,8 @@ static json_object *settled(json_object **st, pid_t pid, const char *name,
 static int64_t nregions(pid_t pid)
 {
 	json_object *st = td_status(&D), *c = st ? j_client(st, pid) : NULL;
-	int64_t n = c ? (int64_t)json_object_array_length(j_path(c, "regions")) : -1;
+	int64_t n =
+	    c ? (int64_t)json_object_array_length(j_path(c, "regions")) : -1;
 
 	json_object_put(st);
 	return n;
@@ -722,13 +728,14 @@ static const char *client_name(pid_t pid, char *buf, size_t len)
 {
 	json_object *st = td_status(&D), *c = st ? j_client(st, pid) : NULL;
 
-	snprintf(buf, len, "%s", c ? json_object_get_string(j_path(c, "name")) : "");
+	snprintf(buf, len, "%s",
+		 c ? json_object_get_string(j_path(c, "name")) : "");
 	json_object_put(st);
 	return buf;
 }
 
 static const char *const POLICY[] = { "--verbose", "--policy", "continue",
-				      "--socket", NULL, NULL };
+				      "--socket",  NULL,       NULL };
 
 static const char *const *args_for(const char *sock)
 {
@@ -759,7 +766,8 @@ static void t_basic(void)
 			CHECK_EQ(nregions(me), 2);
 			CHECK(!strcmp(client_name(me, buf, sizeof(buf)), COMM),
 			      "session name \"%s\"", buf);
-		} else if (!strcmp(tag, "touched") || !strcmp(tag, "verified")) {
+		} else if (!strcmp(tag, "touched") ||
+			   !strcmp(tag, "verified")) {
 			CHECK_REGION(me, nm, 8 * MiB, 2048);
 			CHECK_REGION(me, nm2, 16 * MiB, 8);
 		}
@@ -967,8 +975,8 @@ static void t_unserved(void)
 	const char *absent[] = { "--socket", "/nonexistent/uffdd.sock", NULL };
 	const char *require[] = { "--socket", "/nonexistent/uffdd.sock",
 				  "--require", NULL };
-	const char *badpol[] = { "--socket", D.sock, "--policy", "no-such-policy",
-				 NULL };
+	const char *badpol[] = { "--socket", D.sock, "--policy",
+				 "no-such-policy", NULL };
 
 	if (start(&r, "plain", 0, absent, NULL) == 0) {
 		while (next_step(&r, tag, sizeof(tag), &pid) == 0)
@@ -1068,8 +1076,8 @@ static int summary(const char *ctl, const char *comm)
 			errors += j_int(r, "errors");
 		}
 		if (pl < sizeof(pids) - 16)
-			pl += (size_t)snprintf(pids + pl, sizeof(pids) - pl, "%s%lld",
-					       pl ? "," : "",
+			pl += (size_t)snprintf(pids + pl, sizeof(pids) - pl,
+					       "%s%lld", pl ? "," : "",
 					       (long long)j_int(c, "pid"));
 	}
 	printf("sessions=%lld regions=%lld faults=%lld pages=%lld errors=%lld "
@@ -1184,7 +1192,8 @@ static const struct t_case cases[] = {
 	  .title = "exec of a shell, posix_spawn, vfork",
 	  .run = t_exec },
 	{ .name = "remap",
-	  .title = "munmap, partial munmap, mremap move/shrink/grow, MAP_FIXED over",
+	  .title =
+	      "munmap, partial munmap, mremap move/shrink/grow, MAP_FIXED over",
 	  .run = t_remap },
 	{ .name = "read",
 	  .title = "read()/recv() into untouched pages (device grant, root)",
@@ -1194,11 +1203,13 @@ static const struct t_case cases[] = {
 	  .run = grant_refused,
 	  .needs = T_NEED_ROOT },
 	{ .name = "user-only-ok",
-	  .title = "--user-only-ok (nobody): read() fails with EFAULT, as warned",
+	  .title =
+	      "--user-only-ok (nobody): read() fails with EFAULT, as warned",
 	  .run = user_only_ok,
 	  .needs = T_NEED_ROOT },
 	{ .name = "unserved",
-	  .title = "no daemon: the program runs unwrapped; --require; bad policy",
+	  .title =
+	      "no daemon: the program runs unwrapped; --require; bad policy",
 	  .run = t_unserved },
 	{ .name = "read-granted",
 	  .title = "read()/recv() into untouched pages (nobody, granted)",

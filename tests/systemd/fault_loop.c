@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #define MAX_THREADS 64
-#define STALL_LOG 16 /* longest stalls kept for the report */
+#define STALL_LOG   16 /* longest stalls kept for the report */
 
 struct stall {
 	uint64_t start_rt; /* CLOCK_REALTIME ns, to line up with the harness */
@@ -129,7 +129,7 @@ static void *run(void *arg)
 	while (!atomic_load(&stop)) {
 		for (size_t p = 0; p < w->npages && !atomic_load(&stop); p++) {
 			volatile uint64_t *page =
-				(volatile uint64_t *)(w->base + p * page_size);
+			    (volatile uint64_t *)(w->base + p * page_size);
 			size_t gp = w->first_page + p;
 			uint64_t rt = now_ns(CLOCK_REALTIME);
 			uint64_t t0 = now_ns(CLOCK_MONOTONIC);
@@ -178,10 +178,20 @@ static size_t parse_size(const char *s)
 	unsigned long long v = strtoull(s, &end, 0);
 
 	switch (*end) {
-	case 'G': case 'g': v <<= 30; break;
-	case 'M': case 'm': v <<= 20; break;
-	case 'K': case 'k': v <<= 10; break;
-	case '\0': break;
+	case 'G':
+	case 'g':
+		v <<= 30;
+		break;
+	case 'M':
+	case 'm':
+		v <<= 20;
+		break;
+	case 'K':
+	case 'k':
+		v <<= 10;
+		break;
+	case '\0':
+		break;
 	default:
 		fprintf(stderr, "fault-loop: bad size %s\n", s);
 		exit(2);
@@ -242,7 +252,9 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
 		switch (c) {
-		case 's': opt.socket = optarg; break;
+		case 's':
+			opt.socket = optarg;
+			break;
 		case 'k':
 			if (!strcmp(optarg, "hugetlb"))
 				opt.kind = UFFD_KIND_HUGETLB;
@@ -251,13 +263,26 @@ int main(int argc, char **argv)
 			else
 				usage();
 			break;
-		case 'z': opt.size = parse_size(optarg); break;
-		case 't': opt.threads = (unsigned)atoi(optarg); break;
-		case 'd': opt.duration = atof(optarg); break;
-		case 'n': opt.name = optarg; break;
-		case 'c': opt.expect_connected = 1; break;
-		case 'S': opt.stuck_after = atof(optarg); break;
-		default: usage();
+		case 'z':
+			opt.size = parse_size(optarg);
+			break;
+		case 't':
+			opt.threads = (unsigned)atoi(optarg);
+			break;
+		case 'd':
+			opt.duration = atof(optarg);
+			break;
+		case 'n':
+			opt.name = optarg;
+			break;
+		case 'c':
+			opt.expect_connected = 1;
+			break;
+		case 'S':
+			opt.stuck_after = atof(optarg);
+			break;
+		default:
+			usage();
 		}
 	}
 	if (opt.threads < 1 || opt.threads > MAX_THREADS || opt.duration <= 0)
@@ -307,15 +332,16 @@ int main(int argc, char **argv)
 
 	struct timespec d = {
 		.tv_sec = (time_t)opt.duration,
-		.tv_nsec = (long)((opt.duration - (double)(time_t)opt.duration) * 1e9),
+		.tv_nsec =
+		    (long)((opt.duration - (double)(time_t)opt.duration) * 1e9),
 	};
 	nanosleep(&d, NULL);
 	atomic_store(&stop, 1);
 
 	/* Wait for the threads, but not forever: a thread blocked in a fault
 	 * nobody serves is exactly what this test is looking for. */
-	uint64_t deadline = now_ns(CLOCK_MONOTONIC) +
-			    (uint64_t)(opt.stuck_after * 1e9);
+	uint64_t deadline =
+	    now_ns(CLOCK_MONOTONIC) + (uint64_t)(opt.stuck_after * 1e9);
 	for (;;) {
 		unsigned running = 0;
 		for (unsigned t = 0; t < opt.threads; t++)
@@ -356,24 +382,24 @@ int main(int argc, char **argv)
 	}
 	qsort(all, nall, sizeof(all[0]), cmp_stall);
 
-	printf("{\"kind\":\"%s\",\"size\":%zu,\"page_size\":%zu,\"pages\":%zu,"
-	       "\"threads\":%u,\"uffd_mode\":%d,\"region_id\":\"%016" PRIx64 "\","
-	       "\"start_realtime_ns\":%" PRIu64 ",\"elapsed_ns\":%" PRIu64 ","
-	       "\"passes\":%" PRIu64 ",\"touches\":%" PRIu64 ","
-	       "\"bytes_verified\":%" PRIu64 ",\"mismatches\":%" PRIu64 ","
-	       "\"stuck_threads\":%d,\"max_stall_ns\":%" PRIu64 ","
-	       "\"max_stall_start_realtime_ns\":%" PRIu64 ","
-	       "\"p50_touch_ns_le\":%" PRIu64 ",\"p99_touch_ns_le\":%" PRIu64 ","
-	       "\"madvise_max_ns\":%" PRIu64 ",\"madvise_errors\":%" PRIu64 ","
-	       "\"connected_start\":%s,\"connected_end\":%s,\"top_stalls\":[",
-	       opt.kind == UFFD_KIND_HUGETLB ? "hugetlb" : "shmem",
-	       uffd_region_size(r), page_size, npages, opt.threads,
-	       (int)uffd_client_uffd_mode(cl), uffd_region_id(r), start_rt,
-	       elapsed, passes, touches, bytes, bad, stuck, mx, mx_rt,
-	       percentile(ws, opt.threads, 0.5),
-	       percentile(ws, opt.threads, 0.99), madv, madv_err,
-	       connected_start ? "true" : "false",
-	       connected_end ? "true" : "false");
+	printf(
+	    "{\"kind\":\"%s\",\"size\":%zu,\"page_size\":%zu,\"pages\":%zu,"
+	    "\"threads\":%u,\"uffd_mode\":%d,\"region_id\":\"%016" PRIx64 "\","
+	    "\"start_realtime_ns\":%" PRIu64 ",\"elapsed_ns\":%" PRIu64 ","
+	    "\"passes\":%" PRIu64 ",\"touches\":%" PRIu64 ","
+	    "\"bytes_verified\":%" PRIu64 ",\"mismatches\":%" PRIu64 ","
+	    "\"stuck_threads\":%d,\"max_stall_ns\":%" PRIu64 ","
+	    "\"max_stall_start_realtime_ns\":%" PRIu64 ","
+	    "\"p50_touch_ns_le\":%" PRIu64 ",\"p99_touch_ns_le\":%" PRIu64 ","
+	    "\"madvise_max_ns\":%" PRIu64 ",\"madvise_errors\":%" PRIu64 ","
+	    "\"connected_start\":%s,\"connected_end\":%s,\"top_stalls\":[",
+	    opt.kind == UFFD_KIND_HUGETLB ? "hugetlb" : "shmem",
+	    uffd_region_size(r), page_size, npages, opt.threads,
+	    (int)uffd_client_uffd_mode(cl), uffd_region_id(r), start_rt,
+	    elapsed, passes, touches, bytes, bad, stuck, mx, mx_rt,
+	    percentile(ws, opt.threads, 0.5), percentile(ws, opt.threads, 0.99),
+	    madv, madv_err, connected_start ? "true" : "false",
+	    connected_end ? "true" : "false");
 	for (unsigned i = 0; i < nall && i < 5; i++)
 		printf("%s{\"thread\":%u,\"ns\":%" PRIu64
 		       ",\"start_realtime_ns\":%" PRIu64 "}",

@@ -5,8 +5,8 @@
  * the process, in the main thread and in a thread that blocks signals
  * (as the workers do).
  */
-#include "harness.h"
 #include "core/safecopy.h"
+#include "harness.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -31,10 +31,10 @@ static int copy_after_truncate(void)
 	if (map == MAP_FAILED)
 		return -101;
 	memset(map, 7, LEN);
-	rc1 = safe_copy(buf, map, LEN);        /* fine */
-	if (ftruncate(fd, 4096) < 0)            /* the client cuts it */
+	rc1 = safe_copy(buf, map, LEN); /* fine */
+	if (ftruncate(fd, 4096) < 0)	/* the client cuts it */
 		return -102;
-	rc2 = safe_copy(buf, map, LEN);        /* reading past the end */
+	rc2 = safe_copy(buf, map, LEN);		/* reading past the end */
 	rc3 = safe_copy(map + 8192, buf, 4096); /* writing past the end */
 	munmap(map, LEN);
 	close(fd);
@@ -86,7 +86,8 @@ static const struct t_case cases[] = {
 
 int main(int argc, char **argv)
 {
-	const struct t_suite s = { "safecopy", T_CASES(cases), NULL, NULL, NULL };
+	const struct t_suite s = { "safecopy", T_CASES(cases), NULL, NULL,
+				   NULL };
 
 	return t_main(argc, argv, &s);
 }

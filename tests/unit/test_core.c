@@ -2,11 +2,11 @@
 /* Unit tests of the daemon's pure parts: histogram, region table, config,
  * policy specs, kernel probe. */
 #include "config/config.h"
-#include "harness.h"
 #include "core/histo.h"
+#include "core/region.h"
+#include "harness.h"
 #include "policy/policy.h"
 #include "probe.h"
-#include "core/region.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -76,12 +76,15 @@ static void cfg_bad(const char *text, const char *want)
 	char err[512] = "";
 
 	config_defaults(&c);
-	CHECK(config_parse(&c, text, strlen(text), "t.json", err, sizeof(err)) < 0,
+	CHECK(config_parse(&c, text, strlen(text), "t.json", err, sizeof(err)) <
+		  0,
 	      "accepted: %s", text);
-	CHECK(strstr(err, want) != NULL, "error \"%s\" lacks \"%s\"", err, want);
+	CHECK(strstr(err, want) != NULL, "error \"%s\" lacks \"%s\"", err,
+	      want);
 	/* A failed parse leaves the old values. */
 	CHECK_EQ(c.limits.clients, 1024);
-	CHECK(strcmp(c.policy.default_policy, "continue") == 0, "policy changed");
+	CHECK(strcmp(c.policy.default_policy, "continue") == 0,
+	      "policy changed");
 }
 
 static void test_config(void)
@@ -95,8 +98,9 @@ static void test_config(void)
 			   "\"debug\"\n}\n";
 
 	config_defaults(&c);
-	CHECK_EQ(config_parse(&c, good, strlen(good), "t.json", err, sizeof(err)),
-		 0);
+	CHECK_EQ(
+	    config_parse(&c, good, strlen(good), "t.json", err, sizeof(err)),
+	    0);
 	CHECK_EQ(c.work.n, 3);
 	CHECK_EQ(c.access.grant_uids.n, 2);
 	CHECK_EQ(c.access.grant_uids.v[1], 1000);
@@ -180,7 +184,7 @@ static void test_probe(void)
 	caps.minor_hugetlbfs = caps.minor_shmem = 0;
 	uffd_caps_missing(&caps, buf, sizeof(buf));
 	CHECK(strstr(buf, "UFFD_FEATURE_MINOR_HUGETLBFS (Linux 5.13+)") &&
-		      strstr(buf, "UFFD_FEATURE_MINOR_SHMEM (Linux 5.14+)"),
+		  strstr(buf, "UFFD_FEATURE_MINOR_SHMEM (Linux 5.14+)"),
 	      "%s", buf);
 }
 
@@ -244,7 +248,8 @@ static uint32_t headings(const char *doc)
 {
 	uint32_t bits = 0;
 
-	for (const char *h = strstr(doc, "\n## "); h; h = strstr(h + 1, "\n## ")) {
+	for (const char *h = strstr(doc, "\n## "); h;
+	     h = strstr(h + 1, "\n## ")) {
 		const char *w = h + 4, *end = strchr(w, '\n');
 
 		while (w && end && w < end) {
@@ -280,20 +285,23 @@ static void test_policy_docs(void)
 	CHECK(bits == all, "docs/policies.md's table lists %s, POLICY_LIST %s",
 	      policy_bit_names(bits, got, sizeof(got)), want);
 	bits = headings(doc);
-	CHECK(bits == all, "docs/policies.md has sections on %s, POLICY_LIST "
-	      "is %s", policy_bit_names(bits, got, sizeof(got)), want);
+	CHECK(bits == all,
+	      "docs/policies.md has sections on %s, POLICY_LIST "
+	      "is %s",
+	      policy_bit_names(bits, got, sizeof(got)), want);
 	{
 		const char *p = strstr(doc, "- `client_policies`:");
 		const char *from = p ? strstr(p, "The default") : NULL;
 		const char *to = from ? strchr(from, ':') : NULL;
 
 		bits = to ? named(from, to) : 0;
-		CHECK(bits == policy_client_default(),
-		      "docs/policies.md says clients may ask for %s by default, "
-		      "POLICY_LIST says %s",
-		      policy_bit_names(bits, got, sizeof(got)),
-		      policy_bit_names(policy_client_default(), want,
-				       sizeof(want)));
+		CHECK(
+		    bits == policy_client_default(),
+		    "docs/policies.md says clients may ask for %s by default, "
+		    "POLICY_LIST says %s",
+		    policy_bit_names(bits, got, sizeof(got)),
+		    policy_bit_names(policy_client_default(), want,
+				     sizeof(want)));
 	}
 	free(readme);
 	free(doc);
@@ -307,10 +315,12 @@ static const struct t_case cases[] = {
 	  .title = "region table: sorted insert, lookup at the edges, overlap",
 	  .run = test_regions },
 	{ .name = "config",
-	  .title = "config: good file parsed, bad ones refused with line or key",
+	  .title =
+	      "config: good file parsed, bad ones refused with line or key",
 	  .run = test_config },
 	{ .name = "readme-config",
-	  .title = "the README's configuration example is valid and is the defaults",
+	  .title =
+	      "the README's configuration example is valid and is the defaults",
 	  .run = test_readme_config },
 	{ .name = "policy-specs",
 	  .title = "policy specs: known names accepted, others refused clearly",

@@ -4,8 +4,8 @@
  * PIDFD_GET_INFO + the cgroup's inode): a real process moved into a real
  * cgroup connects, and the daemon's code must name that cgroup.
  */
-#include "harness.h"
 #include "core/peer.h"
+#include "harness.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,9 +24,10 @@ static void test_paths(void)
 
 	unit_of_cgroup_path("/system.slice/uffdd.service", u, sizeof(u));
 	CHECK(strcmp(u, "uffdd.service") == 0, "%s", u);
-	unit_of_cgroup_path("/user.slice/user-1000.slice/user@1000.service/app.slice/"
-			    "run-r1.scope",
-			    u, sizeof(u));
+	unit_of_cgroup_path(
+	    "/user.slice/user-1000.slice/user@1000.service/app.slice/"
+	    "run-r1.scope",
+	    u, sizeof(u));
 	CHECK(strcmp(u, "run-r1.scope") == 0, "%s", u);
 	unit_of_cgroup_path("/system.slice/db.service/worker", u, sizeof(u));
 	CHECK(strcmp(u, "db.service") == 0, "%s", u);
@@ -70,7 +71,8 @@ static void test_peer_unit(void)
 		 (int)getpid());
 	unlink(sa.sun_path);
 	l = socket(AF_UNIX, SOCK_STREAM, 0);
-	CHECK(bind(l, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(l, 1) == 0,
+	CHECK(bind(l, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+		  listen(l, 1) == 0,
 	      "listen");
 	if (pipe(go) < 0) {
 		t_fail_at(__FILE__, __LINE__, "pipe: %s", strerror(errno));

@@ -72,13 +72,19 @@ static void round_trip(uint16_t type, const void *body, size_t len, int nfds)
 static void test_round_trips(void)
 {
 	struct uffdd_hello h = { 1, 1, UFFDD_HELLO_WANT_GRANT, "app", 3, 0 };
-	struct uffdd_welcome w = { .version = 1, .kernel_features = 0x600,
-				   .session_id = 42, .max_regions = 9 };
+	struct uffdd_welcome w = { .version = 1,
+				   .kernel_features = 0x600,
+				   .session_id = 42,
+				   .max_regions = 9 };
 	struct uffdd_welcome wg = w;
-	struct uffdd_register r = { .start = 0x200000, .length = 0x400000,
-				    .offset = 4096, .page_size = 4096,
-				    .kind = UFFDD_KIND_SHMEM, .uffd_mode = 1,
-				    .name = "reg", .policy = "continue" };
+	struct uffdd_register r = { .start = 0x200000,
+				    .length = 0x400000,
+				    .offset = 4096,
+				    .page_size = 4096,
+				    .kind = UFFDD_KIND_SHMEM,
+				    .uffd_mode = 1,
+				    .name = "reg",
+				    .policy = "continue" };
 	struct uffdd_registered rd = { 0x1234567890abcdefULL };
 	struct uffdd_unregister u = { 0xfeedULL };
 	struct uffdd_publish p = { 1, 2, 3 };
@@ -139,7 +145,9 @@ static void test_malformed(void)
 {
 	unsigned char buf[2048];
 	struct uffdd_hello h = { 1, 1, 0, "x", 0, 0 };
-	struct uffdd_register r = { .name = "n", .policy = "p", .page_size = 4096 };
+	struct uffdd_register r = { .name = "n",
+				    .policy = "p",
+				    .page_size = 4096 };
 	struct uffdd_error e = { 1, 0, 0, "" };
 	int efd[20];
 	size_t n;
@@ -165,7 +173,8 @@ static void test_malformed(void)
 		       -EBADMSG);
 	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_HELLO, 8, &h, 8);
 	expect_refused("short body for the type", buf, n, NULL, 0, -EBADMSG);
-	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_REGISTER, sizeof(r), &r, sizeof(r));
+	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_REGISTER, sizeof(r), &r,
+		  sizeof(r));
 	expect_refused("REGISTER without descriptors", buf, n, NULL, 0,
 		       -EBADMSG);
 	expect_refused("REGISTER with one descriptor", buf, n, efd, 1,
@@ -177,7 +186,8 @@ static void test_malformed(void)
 	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_HELLO, sizeof(h), &h, sizeof(h));
 	expect_refused("HELLO with a descriptor", buf, n, efd, 1, -EBADMSG);
 	memset(r.name, 'x', sizeof(r.name));
-	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_REGISTER, sizeof(r), &r, sizeof(r));
+	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_REGISTER, sizeof(r), &r,
+		  sizeof(r));
 	expect_refused("unterminated name", buf, n, efd, 2, -EBADMSG);
 	memset(e.message, 'y', sizeof(e.message));
 	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_ERROR, sizeof(e), &e, sizeof(e));
@@ -213,7 +223,8 @@ static void test_fd_kinds(void)
 	struct uffdio_api api = { .api = UFFD_API,
 				  .features = UFFD_FEATURE_MINOR_SHMEM };
 
-	if (pipe2(pipefd, O_CLOEXEC) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sock) < 0)
+	if (pipe2(pipefd, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, sock) < 0)
 		abort();
 	efd = eventfd(0, EFD_CLOEXEC);
 	file = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);

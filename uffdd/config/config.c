@@ -34,7 +34,7 @@ void config_defaults(struct config *c)
 
 int config_log_level(const char *name)
 {
-	static const char *names[] = { "emerg", "alert", "crit",   "err",
+	static const char *names[] = { "emerg",	  "alert",  "crit", "err",
 				       "warning", "notice", "info", "debug" };
 
 	for (int i = 0; i < 8; i++)
@@ -73,8 +73,9 @@ static int worker_key(struct config *c, const struct cfg_ctx *x,
 	} else if (!strcmp(key, "log_level")) {
 		rc = cfg_str(x, key, v, word, sizeof(word), 0);
 		if (!rc && (c->log_level = config_log_level(word)) < 0)
-			rc = cfg_fail(x, key, "expected err, warning, notice, "
-					      "info or debug");
+			rc = cfg_fail(x, key,
+				      "expected err, warning, notice, "
+				      "info or debug");
 	} else {
 		return 0;
 	}
@@ -89,8 +90,7 @@ static int parse_root(struct config *c, const struct cfg_ctx *x,
 			 "%s: the top level must be an object", x->origin);
 		return -EINVAL;
 	}
-	json_object_object_foreach(root, key, v)
-	{
+	json_object_object_foreach (root, key, v) {
 		int rc = config_sockets_key(&c->sock, x, key, v);
 
 		if (!rc)
@@ -118,8 +118,8 @@ static int blank_tail(const char *text, size_t off, size_t len)
 }
 
 /* "origin:line:col: why" for a JSON error at byte off. */
-static int json_error(const char *text, size_t off, size_t len,
-		      const char *why, const struct cfg_ctx *x)
+static int json_error(const char *text, size_t off, size_t len, const char *why,
+		      const struct cfg_ctx *x)
 {
 	size_t line = 1, col = 1;
 
@@ -157,11 +157,12 @@ static json_object *tokenize(const char *text, size_t len,
 	if (root && jerr == json_tokener_success &&
 	    (end >= len || blank_tail(text, end, len)))
 		return root;
-	json_error(text, end, len,
-		   jerr == json_tokener_success	   ? "trailing data after the object"
-		   : jerr == json_tokener_continue ? "unexpected end of file"
-						   : json_tokener_error_desc(jerr),
-		   x);
+	json_error(
+	    text, end, len,
+	    jerr == json_tokener_success    ? "trailing data after the object"
+	    : jerr == json_tokener_continue ? "unexpected end of file"
+					    : json_tokener_error_desc(jerr),
+	    x);
 	json_object_put(root);
 	return NULL;
 }

@@ -11,12 +11,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define UFFDD_DEFAULT_CONFIG "/etc/uffdd/uffdd.json"
-#define UFFDD_DEFAULT_SOCKET "/run/uffdd/uffdd.sock"
+#define UFFDD_DEFAULT_CONFIG  "/etc/uffdd/uffdd.json"
+#define UFFDD_DEFAULT_SOCKET  "/run/uffdd/uffdd.sock"
 #define UFFDD_DEFAULT_CONTROL "/run/uffdd/control.sock"
-#define CONFIG_MAX_IDS 64
-#define CONFIG_MAX_RULES 32
-#define CONFIG_MAX_PATHS 8
+#define CONFIG_MAX_IDS	      64
+#define CONFIG_MAX_RULES      32
+#define CONFIG_MAX_PATHS      8
 
 struct id_list {
 	unsigned n;
@@ -29,21 +29,21 @@ int id_list_has(const struct id_list *l, uint32_t id);
 struct config_sockets {
 	char data_path[108];
 	char control_path[108];
-	unsigned data_mode;    /* data socket when we create it */
-	unsigned control_mode; /* control socket when we create it */
+	unsigned data_mode;	    /* data socket when we create it */
+	unsigned control_mode;	    /* control socket when we create it */
 	int64_t data_uid, data_gid; /* chown the data socket; -1: keep */
 	int64_t control_uid, control_gid;
 };
 
 enum {
 	PLACEMENT_SCHEDULER = 0, /* workers float; sessions by load */
-	PLACEMENT_PINNED = 1,    /* worker i on CPU i; sessions by client CPU */
+	PLACEMENT_PINNED = 1,	 /* worker i on CPU i; sessions by client CPU */
 };
 
 /* workers, placement, spin_us (config.c). */
 struct config_workers {
-	int n;           /* 0: one per online CPU */
-	int placement;   /* PLACEMENT_* */
+	int n;		  /* 0: one per online CPU */
+	int placement;	  /* PLACEMENT_* */
 	unsigned spin_us; /* a worker polls this long before sleeping */
 };
 
@@ -63,10 +63,10 @@ struct config_limits {
 	unsigned regions; /* all clients together */
 	unsigned regions_per_client;
 	uint64_t bytes_per_client;
-	unsigned msg_rate;         /* protocol messages per client per second */
+	unsigned msg_rate;	   /* protocol messages per client per second */
 	unsigned pending_faults;   /* faults a policy may hold per uffd */
 	unsigned hello_timeout_ms; /* a connection must say HELLO by then */
-	unsigned control_conns;    /* open control connections */
+	unsigned control_conns;	   /* open control connections */
 };
 
 /*
@@ -76,8 +76,8 @@ struct config_limits {
  */
 struct policy_rule {
 	int64_t uid, gid; /* -1: any */
-	char exe[64];     /* glob on the executable's name; "" any */
-	char unit[128];   /* glob on its systemd unit; "" any */
+	char exe[64];	  /* glob on the executable's name; "" any */
+	char unit[128];	  /* glob on its systemd unit; "" any */
 	char region[64];  /* glob on the region name; "" any */
 	char policy[128]; /* "" : the default policy */
 	int has_may;
@@ -89,7 +89,7 @@ struct policy_rule {
 struct config_policies {
 	char default_policy[128];
 	uint32_t client_policies; /* a client may ask for these (bits) */
-	unsigned npaths;          /* ...with files only under these dirs */
+	unsigned npaths;	  /* ...with files only under these dirs */
 	char paths[CONFIG_MAX_PATHS][256];
 	unsigned nrules;
 	struct policy_rule rules[CONFIG_MAX_RULES];

@@ -26,8 +26,7 @@ static int parse_grant(struct config_access *c, const struct cfg_ctx *x,
 {
 	if (cfg_object(x, "grant", o) < 0)
 		return -EINVAL;
-	json_object_object_foreach(o, key, v)
-	{
+	json_object_object_foreach (o, key, v) {
 		if (strcmp(key, "uids") == 0) {
 			if (cfg_ids(x, "grant.uids", v, &c->grant_uids) < 0)
 				return -EINVAL;
@@ -46,13 +45,13 @@ static int parse_access(struct config_access *c, const struct cfg_ctx *x,
 {
 	if (cfg_object(x, "access", o) < 0)
 		return -EINVAL;
-	json_object_object_foreach(o, key, v)
-	{
-		struct id_list *l = !strcmp(key, "allow_uids")	 ? &c->allow_uids
-				    : !strcmp(key, "allow_gids") ? &c->allow_gids
-				    : !strcmp(key, "deny_uids")	 ? &c->deny_uids
-				    : !strcmp(key, "deny_gids")	 ? &c->deny_gids
-								 : NULL;
+	json_object_object_foreach (o, key, v) {
+		struct id_list *l = !strcmp(key, "allow_uids") ? &c->allow_uids
+				    : !strcmp(key, "allow_gids")
+					? &c->allow_gids
+				    : !strcmp(key, "deny_uids") ? &c->deny_uids
+				    : !strcmp(key, "deny_gids") ? &c->deny_gids
+								: NULL;
 		char full[64];
 
 		snprintf(full, sizeof(full), "access.%.40s", key);

@@ -75,8 +75,7 @@ int config_limits_key(struct config_limits *c, const struct cfg_ctx *x,
 		return 0;
 	if (cfg_object(x, "limits", v) < 0)
 		return -EINVAL;
-	json_object_object_foreach(v, k, lv)
-	{
+	json_object_object_foreach (v, k, lv) {
 		if (parse_limit(c, x, k, lv) < 0)
 			return -EINVAL;
 	}

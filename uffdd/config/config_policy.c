@@ -43,11 +43,12 @@ static int spec(const struct cfg_ctx *x, const char *key, json_object *v,
 	return 0;
 }
 
-static int parse_names(const struct cfg_ctx *x, const char *key,
-		       json_object *v, uint32_t *bits)
+static int parse_names(const struct cfg_ctx *x, const char *key, json_object *v,
+		       uint32_t *bits)
 {
 	if (!json_object_is_type(v, json_type_array))
-		return cfg_fail(x, key, "expected an array of policy names (%s)",
+		return cfg_fail(x, key,
+				"expected an array of policy names (%s)",
 				policy_names());
 	*bits = 0;
 	for (size_t i = 0; i < json_object_array_length(v); i++) {
@@ -102,8 +103,7 @@ static int parse_match(struct policy_rule *r, const struct cfg_ctx *x,
 
 	if (cfg_object(x, pfx, o) < 0)
 		return -EINVAL;
-	json_object_object_foreach(o, k, v)
-	{
+	json_object_object_foreach (o, k, v) {
 		int rc;
 
 		snprintf(key, sizeof(key), "%s.%s", pfx, k);
@@ -115,10 +115,12 @@ static int parse_match(struct policy_rule *r, const struct cfg_ctx *x,
 		} else if (!strcmp(k, "unit")) {
 			rc = cfg_str(x, key, v, r->unit, sizeof(r->unit), 1);
 		} else if (!strcmp(k, "region")) {
-			rc = cfg_str(x, key, v, r->region, sizeof(r->region), 1);
+			rc =
+			    cfg_str(x, key, v, r->region, sizeof(r->region), 1);
 		} else {
-			rc = cfg_fail(x, key, "unknown key (uid, gid, exe, unit, "
-					      "region)");
+			rc = cfg_fail(x, key,
+				      "unknown key (uid, gid, exe, unit, "
+				      "region)");
 		}
 		if (rc < 0)
 			return rc;
@@ -136,8 +138,7 @@ static int parse_rule(struct policy_rule *r, const struct cfg_ctx *x,
 	snprintf(key, sizeof(key), "policy_rules[%zu]", idx);
 	if (cfg_object(x, key, o) < 0)
 		return -EINVAL;
-	json_object_object_foreach(o, k, v)
-	{
+	json_object_object_foreach (o, k, v) {
 		char sub[128];
 		int rc;
 
@@ -150,8 +151,9 @@ static int parse_rule(struct policy_rule *r, const struct cfg_ctx *x,
 			rc = parse_names(x, sub, v, &r->may);
 			r->has_may = 1;
 		} else {
-			rc = cfg_fail(x, sub, "unknown key (match, policy, "
-					      "client_policies)");
+			rc = cfg_fail(x, sub,
+				      "unknown key (match, policy, "
+				      "client_policies)");
 		}
 		if (rc < 0)
 			return rc;

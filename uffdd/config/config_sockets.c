@@ -31,11 +31,12 @@ void config_sockets_defaults(struct config_sockets *c)
 int config_sockets_key(struct config_sockets *c, const struct cfg_ctx *x,
 		       const char *key, json_object *v)
 {
-	int64_t *owner = !strcmp(key, "socket_owner")		 ? &c->data_uid
-			 : !strcmp(key, "socket_group")		 ? &c->data_gid
-			 : !strcmp(key, "control_socket_owner") ? &c->control_uid
-			 : !strcmp(key, "control_socket_group") ? &c->control_gid
-								 : NULL;
+	int64_t *owner =
+	    !strcmp(key, "socket_owner")	   ? &c->data_uid
+	    : !strcmp(key, "socket_group")	   ? &c->data_gid
+	    : !strcmp(key, "control_socket_owner") ? &c->control_uid
+	    : !strcmp(key, "control_socket_group") ? &c->control_gid
+						   : NULL;
 	int rc;
 
 	if (owner)

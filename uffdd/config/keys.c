@@ -39,8 +39,8 @@ int cfg_uint(const struct cfg_ctx *x, const char *key, json_object *v,
 	return 0;
 }
 
-int cfg_str(const struct cfg_ctx *x, const char *key, json_object *v,
-	    char *dst, size_t size, int empty_ok)
+int cfg_str(const struct cfg_ctx *x, const char *key, json_object *v, char *dst,
+	    size_t size, int empty_ok)
 {
 	const char *s;
 
@@ -142,7 +142,8 @@ int cfg_owner(const struct cfg_ctx *x, const char *key, json_object *v,
 				group ? "group" : "user");
 	name = json_object_get_string(v);
 	if (!*name || strlen(name) > 64)
-		return cfg_fail(x, key, "bad %s name", group ? "group" : "user");
+		return cfg_fail(x, key, "bad %s name",
+				group ? "group" : "user");
 	return owner_by_name(x, key, name, group, out);
 }
 

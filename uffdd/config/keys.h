@@ -22,7 +22,7 @@ struct cfg_ctx {
 
 /* "origin: key \"key\": what" into the error; returns -EINVAL. */
 int cfg_fail(const struct cfg_ctx *x, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* An integer in [min, max]. */
 int cfg_uint(const struct cfg_ctx *x, const char *key, struct json_object *v,

@@ -120,9 +120,10 @@ static int may_ask(const struct config_policies *c, uint32_t may,
 	return rc;
 }
 
-int rules_choose(const struct config_policies *c, const struct rules_client *who,
-		 const char *name, const char *requested, char *out,
-		 size_t outlen, char *err, size_t errlen)
+int rules_choose(const struct config_policies *c,
+		 const struct rules_client *who, const char *name,
+		 const char *requested, char *out, size_t outlen, char *err,
+		 size_t errlen)
 {
 	const struct policy_rule *r = match(c, who, name);
 	int rc;

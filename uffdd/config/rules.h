@@ -26,8 +26,9 @@ struct rules_client {
  * a message for the client in err.  The caller holds the configuration
  * still (a reload swaps it).
  */
-int rules_choose(const struct config_policies *c, const struct rules_client *who,
-		 const char *name, const char *requested, char *out,
-		 size_t outlen, char *err, size_t errlen);
+int rules_choose(const struct config_policies *c,
+		 const struct rules_client *who, const char *name,
+		 const char *requested, char *out, size_t outlen, char *err,
+		 size_t errlen);
 
 #endif

@@ -14,8 +14,10 @@ struct json_object *status_kernel(const struct uffd_caps *caps)
 	json_object *k = json_object_new_object(), *f = json_object_new_array();
 	char req[32];
 
-	json_object_object_add(k, "release", json_object_new_string(caps->release));
-	snprintf(req, sizeof(req), "0x%llx", (unsigned long long)caps->features);
+	json_object_object_add(k, "release",
+			       json_object_new_string(caps->release));
+	snprintf(req, sizeof(req), "0x%llx",
+		 (unsigned long long)caps->features);
 	json_object_object_add(k, "features_mask", json_object_new_string(req));
 	uffd_features_each(caps->features, add_feature, f);
 	json_object_object_add(k, "features", f);
@@ -23,7 +25,8 @@ struct json_object *status_kernel(const struct uffd_caps *caps)
 			       json_object_new_boolean(caps->minor_hugetlbfs));
 	json_object_object_add(k, "minor_shmem",
 			       json_object_new_boolean(caps->minor_shmem));
-	json_object_object_add(k, "poison", json_object_new_boolean(caps->poison));
+	json_object_object_add(k, "poison",
+			       json_object_new_boolean(caps->poison));
 	json_object_object_add(k, "dev_userfaultfd",
 			       json_object_new_boolean(caps->dev_userfaultfd));
 	snprintf(req, sizeof(req), "0x%lx", caps->continue_req);
@@ -32,4 +35,3 @@ struct json_object *status_kernel(const struct uffd_caps *caps)
 						 : NULL);
 	return k;
 }
-

@@ -9,7 +9,7 @@ struct peer;
 
 /* {"error": "..."}, the answer to a request that cannot be done. */
 struct json_object *control_error(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
+    __attribute__((format(printf, 1, 2)));
 
 /* publish and policy: the answer, or NULL if cmd is neither. */
 struct json_object *control_region(struct daemon *d, const struct peer *by,

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include "control.h"
 #include "commands.h"
-#include "status.h"
 #include "core/access.h"
 #include "core/bounds.h"
 #include "core/daemon.h"
 #include "core/log.h"
+#include "status.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MAX_REQUEST 4096
+#define MAX_REQUEST	  4096
 #define REQUEST_TIMEOUT_S 5
 
 static struct event *accept_ev;
@@ -50,7 +50,8 @@ static void conn_free(struct conn *c)
 
 static void reply(struct conn *c, json_object *o)
 {
-	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	const char *s =
+	    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 
 	bufferevent_write(c->bev, s, strlen(s));
 	bufferevent_write(c->bev, "\n", 1);
@@ -69,8 +70,8 @@ static json_object *command(struct conn *c, const char *name, json_object *req)
 		return out;
 	if (strcmp(name, "disconnect") == 0)
 		return access_is_admin(&daemon_->conf.cfg.access, &c->peer)
-			       ? control_disconnect(daemon_, &c->peer, req)
-			       : denied(c, name);
+			   ? control_disconnect(daemon_, &c->peer, req)
+			   : denied(c, name);
 	if (strcmp(name, "ping") == 0) {
 		out = json_object_new_object();
 		json_object_object_add(out, "pong", json_object_new_boolean(1));
@@ -155,7 +156,8 @@ static void busy(int s)
 	static const char msg[] = "{\"error\":\"too many control connections "
 				  "(limits.control_connections)\"}\n";
 
-	throttle_log(&t, LOG_WARNING, "control: %u connections open "
+	throttle_log(&t, LOG_WARNING,
+		     "control: %u connections open "
 		     "(limits.control_connections); refusing more",
 		     open_conns);
 	if (write(s, msg, sizeof(msg) - 1) < 0) {
@@ -192,7 +194,8 @@ static void accept_cb(evutil_socket_t fd, short what, void *arg)
 		c->peer.cr.uid = (uid_t)-1;
 		c->peer.cr.gid = (gid_t)-1;
 	}
-	c->bev = bufferevent_socket_new(daemon_->base, s, BEV_OPT_CLOSE_ON_FREE);
+	c->bev =
+	    bufferevent_socket_new(daemon_->base, s, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev) {
 		close(s);
 		free(c);

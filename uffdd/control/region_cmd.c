@@ -145,8 +145,8 @@ static json_object *locate(struct daemon *d, const char *want, struct job *j,
 	}
 	*owner = h.owner;
 	if (!h.found)
-		return control_error("no region \"%.64s\" (see uffdctl regions)",
-				     want);
+		return control_error(
+		    "no region \"%.64s\" (see uffdctl regions)", want);
 	if (h.found > 1)
 		return control_error("%u regions are named \"%.64s\": name one "
 				     "by its id (see uffdctl regions)",
@@ -235,10 +235,10 @@ json_object *control_region(struct daemon *d, const struct peer *by,
 	 * the caller. */
 	if (!access_is_admin(&d->conf.cfg.access, by) &&
 	    (!publish || by->cr.uid != owner))
-		return control_error("permission denied: %s needs root or a "
-				     "group in admin_gids%s",
-				     cmd,
-				     publish ? ", or the region owner's uid" : "");
+		return control_error(
+		    "permission denied: %s needs root or a "
+		    "group in admin_gids%s",
+		    cmd, publish ? ", or the region owner's uid" : "");
 	rc = wcall(w, publish ? do_publish : do_policy, &j, sizeof(j),
 		   CALL_TIMEOUT_MS);
 	if (rc < 0)

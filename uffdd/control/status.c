@@ -59,18 +59,20 @@ static json_object *region_json(const struct region *r)
 
 	json_object_object_add(o, "id", id_json(r->v.id));
 	json_object_object_add(o, "name", json_object_new_string(r->name));
-	json_object_object_add(o, "kind",
-			       json_object_new_string(r->kind == UFFDD_KIND_HUGETLB
-							      ? "hugetlb"
-							      : "shmem"));
+	json_object_object_add(
+	    o, "kind",
+	    json_object_new_string(r->kind == UFFDD_KIND_HUGETLB ? "hugetlb"
+								 : "shmem"));
 	json_object_object_add(o, "page_size", u64(r->v.page_size));
 	snprintf(start, sizeof(start), "0x%" PRIx64, r->v.start);
 	json_object_object_add(o, "start", json_object_new_string(start));
 	json_object_object_add(o, "length", u64(r->v.len));
 	json_object_object_add(o, "offset", u64(r->v.offset));
-	json_object_object_add(o, "policy", json_object_new_string(r->v.pol->spec));
+	json_object_object_add(o, "policy",
+			       json_object_new_string(r->v.pol->spec));
 	json_object_object_add(o, "faults", u64(CNT_LD(r->st.faults)));
-	json_object_object_add(o, "pages_mapped", u64(CNT_LD(r->st.pages_mapped)));
+	json_object_object_add(o, "pages_mapped",
+			       u64(CNT_LD(r->st.pages_mapped)));
 	json_object_object_add(o, "errors", u64(CNT_LD(r->st.errors)));
 	json_object_object_add(o, "races", u64(CNT_LD(r->st.races)));
 	json_object_object_add(o, "held", u64(CNT_LD(r->hold.held_est)));
@@ -102,7 +104,8 @@ static void identity_json(const struct session *s, json_object *o)
 	json_object_object_add(o, "uid", json_object_new_int64(s->who.uid));
 	json_object_object_add(o, "gid", json_object_new_int64(s->who.gid));
 	json_object_object_add(o, "comm", json_object_new_string(s->who.comm));
-	json_object_object_add(o, "name", json_object_new_string(s->proto.name));
+	json_object_object_add(o, "name",
+			       json_object_new_string(s->proto.name));
 	json_object_object_add(o, "exe", json_object_new_string(s->who.exe));
 	json_object_object_add(o, "unit", json_object_new_string(s->who.unit));
 	/* Known from the socket (PIDFD_GET_INFO), or from the fork event. */
@@ -111,21 +114,23 @@ static void identity_json(const struct session *s, json_object *o)
 	if (s->child) {
 		json_object_object_add(o, "parent_session",
 				       id_json(s->child->parent_session));
-		json_object_object_add(o, "pid_known",
-				       json_object_new_boolean(s->who.pid_known));
+		json_object_object_add(
+		    o, "pid_known", json_object_new_boolean(s->who.pid_known));
 	}
 }
 
 static json_object *session_json(const struct session *s, unsigned *nregions)
 {
-	json_object *o = json_object_new_object(), *rs = json_object_new_array();
+	json_object *o = json_object_new_object(),
+		    *rs = json_object_new_array();
 
 	identity_json(s, o);
 	json_object_object_add(o, "events", events_json(&s->events));
 	json_object_object_add(o, "session", id_json(s->id));
-	json_object_object_add(o, "worker", json_object_new_int(worker_idx(s->w)));
-	json_object_object_add(o, "uffd",
-			       json_object_new_string(mode_name(s->proto.uffd_mode)));
+	json_object_object_add(o, "worker",
+			       json_object_new_int(worker_idx(s->w)));
+	json_object_object_add(
+	    o, "uffd", json_object_new_string(mode_name(s->proto.uffd_mode)));
 	json_object_object_add(o, "granted",
 			       json_object_new_boolean(s->proto.granted));
 	json_object_object_add(o, "connected_s",
@@ -149,7 +154,8 @@ static void walk_session(struct session *s, void *arg)
 
 	w->nclients++;
 	if (w->clients)
-		json_object_array_add(w->clients, session_json(s, &w->nregions));
+		json_object_array_add(w->clients,
+				      session_json(s, &w->nregions));
 	else
 		w->nregions += (unsigned)s->regions.n;
 }
@@ -182,8 +188,9 @@ static json_object *workers_json(struct daemon *d, struct walk *walk,
 		json_object *wj = json_object_new_object();
 
 		sessions_each(w, walk_session, walk);
-		json_object_object_add(wj, "sessions",
-				       json_object_new_int((int)worker_load_now(w)));
+		json_object_object_add(
+		    wj, "sessions",
+		    json_object_new_int((int)worker_load_now(w)));
 		sum->faults += CNT_LD(st->faults);
 		sum->pages_mapped += CNT_LD(st->pages_mapped);
 		sum->errors += CNT_LD(st->errors);
@@ -201,17 +208,20 @@ static json_object *totals_json(struct daemon *d, const struct walk *walk,
 {
 	json_object *tot = json_object_new_object();
 
-	json_object_object_add(tot, "clients", json_object_new_int((int)walk->nclients));
-	json_object_object_add(tot, "regions", json_object_new_int((int)walk->nregions));
+	json_object_object_add(tot, "clients",
+			       json_object_new_int((int)walk->nclients));
+	json_object_object_add(tot, "regions",
+			       json_object_new_int((int)walk->nregions));
 	json_object_object_add(tot, "faults", u64(sum->faults));
 	json_object_object_add(tot, "pages_mapped", u64(sum->pages_mapped));
 	json_object_object_add(tot, "errors", u64(sum->errors));
 	json_object_object_add(tot, "races", u64(sum->races));
 	json_object_object_add(tot, "wakeups", u64(sum->wakeups));
-	json_object_object_add(tot, "rejected_clients", u64(d->n.rejected_clients));
-	json_object_object_add(tot, "denied_clients",
-			       u64(__atomic_load_n(&d->n.denied_clients,
-						   __ATOMIC_RELAXED)));
+	json_object_object_add(tot, "rejected_clients",
+			       u64(d->n.rejected_clients));
+	json_object_object_add(
+	    tot, "denied_clients",
+	    u64(__atomic_load_n(&d->n.denied_clients, __ATOMIC_RELAXED)));
 	return tot;
 }
 
@@ -221,10 +231,12 @@ struct json_object *status_build(struct daemon *d)
 	struct walk walk = { .clients = json_object_new_array() };
 	struct worker_stats sum = { 0 };
 
-	json_object_object_add(o, "version", json_object_new_string(UFFDD_VERSION));
+	json_object_object_add(o, "version",
+			       json_object_new_string(UFFDD_VERSION));
 	json_object_object_add(o, "pid", json_object_new_int(getpid()));
-	json_object_object_add(o, "uptime_s",
-			       json_object_new_double((double)(now_ns() - d->n.started_ns) / 1e9));
+	json_object_object_add(
+	    o, "uptime_s",
+	    json_object_new_double((double)(now_ns() - d->n.started_ns) / 1e9));
 	json_object_object_add(o, "kernel", status_kernel(&d->caps));
 	ws = workers_json(d, &walk, &sum);
 	tot = totals_json(d, &walk, &sum);
@@ -232,8 +244,9 @@ struct json_object *status_build(struct daemon *d)
 	bounds_status(&d->conf.cfg.limits, lim, tot);
 	json_object_object_add(o, "totals", tot);
 	json_object_object_add(o, "limits", lim);
-	json_object_object_add(o, "default_policy",
-			       json_object_new_string(d->conf.cfg.policy.default_policy));
+	json_object_object_add(
+	    o, "default_policy",
+	    json_object_new_string(d->conf.cfg.policy.default_policy));
 	json_object_object_add(o, "workers", ws);
 	json_object_object_add(o, "clients", walk.clients);
 	return o;

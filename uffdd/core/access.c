@@ -24,8 +24,10 @@ int access_data_allowed(const struct config_access *c, const struct peer *p,
 		return -EACCES;
 	}
 	if (in_gids(p, &c->deny_gids)) {
-		snprintf(why, len, "a group of uid %u is denied "
-			 "(access.deny_gids)", (unsigned)p->cr.uid);
+		snprintf(why, len,
+			 "a group of uid %u is denied "
+			 "(access.deny_gids)",
+			 (unsigned)p->cr.uid);
 		return -EACCES;
 	}
 	if (!c->allow_uids.n && !c->allow_gids.n)
@@ -33,8 +35,10 @@ int access_data_allowed(const struct config_access *c, const struct peer *p,
 	if (id_list_has(&c->allow_uids, p->cr.uid) ||
 	    in_gids(p, &c->allow_gids))
 		return 0;
-	snprintf(why, len, "uid %u is not in access.allow_uids or "
-		 "access.allow_gids", (unsigned)p->cr.uid);
+	snprintf(why, len,
+		 "uid %u is not in access.allow_uids or "
+		 "access.allow_gids",
+		 (unsigned)p->cr.uid);
 	return -EACCES;
 }
 

@@ -11,55 +11,55 @@
 #include <string.h>
 
 static const char usage[] =
-	"Usage: uffdd [OPTIONS]\n"
-	"\n"
-	"Serve userfaultfd minor faults on hugetlbfs and shmem memory that\n"
-	"client processes hand over through libuffdclient.  Each client sends\n"
-	"the userfaultfd its region is registered with and the region's memfd\n"
-	"over a Unix socket; uffdd resolves every minor fault in the region by\n"
-	"consulting the region's policy and issuing UFFDIO_CONTINUE.\n"
-	"\n"
-	"Options:\n"
-	"  -c, --config FILE          JSON configuration (default "
-	UFFDD_DEFAULT_CONFIG ";\n"
-	"                             built-in defaults when that file is "
-	"absent)\n"
-	"  -n, --no-config            ignore any configuration file: built-in "
-	"defaults\n"
-	"  -s, --socket PATH          data socket (default " UFFDD_DEFAULT_SOCKET
-	")\n"
-	"  -C, --control-socket PATH  control socket for uffdctl (default\n"
-	"                             " UFFDD_DEFAULT_CONTROL ")\n"
-	"  -w, --workers N            fault worker threads (default: one per "
-	"CPU)\n"
-	"  -P, --placement MODE       scheduler (default: workers float) or "
-	"pinned\n"
-	"                             (worker i on CPU i, each client served by "
-	"the\n"
-	"                             worker on the CPU it connected from)\n"
-	"  -S, --spin-us N            poll a uffd N microseconds before "
-	"sleeping\n"
-	"                             (lower latency for a CPU's worth of "
-	"polling)\n"
-	"  -l, --log-level LEVEL      err, warning, notice, info (default) or "
-	"debug\n"
-	"  -t, --check-config         parse the configuration, report, and exit\n"
-	"  -h, --help                 show this help and exit\n"
-	"  -V, --version              show the version and exit\n"
-	"\n"
-	"Policies: %s\n"
-	"\n"
-	"Sockets: when started by systemd socket activation, uffdd takes the\n"
-	"sockets named \"data\" and \"control\" (FileDescriptorName=); otherwise\n"
-	"it creates them, with the modes from the configuration.\n"
-	"\n"
-	"Signals: SIGHUP re-reads the configuration (the old one stays on\n"
-	"error); SIGTERM and SIGINT stop the daemon.  Clients then go on with\n"
-	"their memory served by the kernel.\n"
-	"\n"
-	"Exit status: 0 after a clean stop, 1 on a start-up error (such as a\n"
-	"kernel without minor-fault support, named in the message), 2 on a\n"
-	"usage error.\n";
+    "Usage: uffdd [OPTIONS]\n"
+    "\n"
+    "Serve userfaultfd minor faults on hugetlbfs and shmem memory that\n"
+    "client processes hand over through libuffdclient.  Each client sends\n"
+    "the userfaultfd its region is registered with and the region's memfd\n"
+    "over a Unix socket; uffdd resolves every minor fault in the region by\n"
+    "consulting the region's policy and issuing UFFDIO_CONTINUE.\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config FILE          JSON configuration "
+    "(default " UFFDD_DEFAULT_CONFIG ";\n"
+    "                             built-in defaults when that file is "
+    "absent)\n"
+    "  -n, --no-config            ignore any configuration file: built-in "
+    "defaults\n"
+    "  -s, --socket PATH          data socket (default " UFFDD_DEFAULT_SOCKET
+    ")\n"
+    "  -C, --control-socket PATH  control socket for uffdctl (default\n"
+    "                             " UFFDD_DEFAULT_CONTROL ")\n"
+    "  -w, --workers N            fault worker threads (default: one per "
+    "CPU)\n"
+    "  -P, --placement MODE       scheduler (default: workers float) or "
+    "pinned\n"
+    "                             (worker i on CPU i, each client served by "
+    "the\n"
+    "                             worker on the CPU it connected from)\n"
+    "  -S, --spin-us N            poll a uffd N microseconds before "
+    "sleeping\n"
+    "                             (lower latency for a CPU's worth of "
+    "polling)\n"
+    "  -l, --log-level LEVEL      err, warning, notice, info (default) or "
+    "debug\n"
+    "  -t, --check-config         parse the configuration, report, and exit\n"
+    "  -h, --help                 show this help and exit\n"
+    "  -V, --version              show the version and exit\n"
+    "\n"
+    "Policies: %s\n"
+    "\n"
+    "Sockets: when started by systemd socket activation, uffdd takes the\n"
+    "sockets named \"data\" and \"control\" (FileDescriptorName=); otherwise\n"
+    "it creates them, with the modes from the configuration.\n"
+    "\n"
+    "Signals: SIGHUP re-reads the configuration (the old one stays on\n"
+    "error); SIGTERM and SIGINT stop the daemon.  Clients then go on with\n"
+    "their memory served by the kernel.\n"
+    "\n"
+    "Exit status: 0 after a clean stop, 1 on a start-up error (such as a\n"
+    "kernel without minor-fault support, named in the message), 2 on a\n"
+    "usage error.\n";
 
 static const struct option opts[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -112,9 +112,10 @@ static int option(int c, struct daemon *d, struct args *a)
 		a->workers = number("workers", optarg, 1, 256);
 		return a->workers < 0 ? 2 : 0;
 	case 'P':
-		conf->placement = !strcmp(optarg, "pinned")	 ? PLACEMENT_PINNED
-				  : !strcmp(optarg, "scheduler") ? PLACEMENT_SCHEDULER
-								 : -2;
+		conf->placement = !strcmp(optarg, "pinned") ? PLACEMENT_PINNED
+				  : !strcmp(optarg, "scheduler")
+				      ? PLACEMENT_SCHEDULER
+				      : -2;
 		if (conf->placement != -2)
 			return 0;
 		fprintf(stderr, "uffdd: --placement is scheduler or pinned\n");

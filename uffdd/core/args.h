@@ -9,8 +9,8 @@ struct daemon;
 struct args {
 	const char *sock;    /* --socket */
 	const char *control; /* --control-socket */
-	int workers;         /* --workers, 0 if not given */
-	int check_only;      /* --check-config */
+	int workers;	     /* --workers, 0 if not given */
+	int check_only;	     /* --check-config */
 };
 
 /*

@@ -45,8 +45,8 @@ int rate_take(struct rate *r, unsigned per_second)
 	} else {
 		double add = (double)(now - r->last_ns) * per_second / 1e9;
 
-		r->tokens = r->tokens + add > per_second ? per_second
-							 : r->tokens + add;
+		r->tokens =
+		    r->tokens + add > per_second ? per_second : r->tokens + add;
 	}
 	r->last_ns = now;
 	if (r->tokens < 1)
@@ -89,8 +89,8 @@ void bounds_check_nofile(const struct config_limits *c)
 			(uint64_t)c->control_conns + 64;
 
 	/* Every client holds a socket, every region a uffd and a memfd. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur < need)
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
 		log_warn("RLIMIT_NOFILE is %llu but the limits allow %llu "
 			 "descriptors (clients + 2 x regions + control); "
 			 "lower limits.regions or raise LimitNOFILE=",
@@ -114,20 +114,25 @@ void bounds_status(const struct config_limits *c, json_object *lim,
 	json_object_object_add(lim, "clients", num(c->clients));
 	json_object_object_add(lim, "regions_per_client",
 			       num(c->regions_per_client));
-	json_object_object_add(lim, "bytes_per_client", num(c->bytes_per_client));
+	json_object_object_add(lim, "bytes_per_client",
+			       num(c->bytes_per_client));
 	json_object_object_add(lim, "clients_per_uid", num(c->clients_per_uid));
 	json_object_object_add(lim, "regions", num(c->regions));
 	json_object_object_add(lim, "messages_per_second", num(c->msg_rate));
 	json_object_object_add(lim, "pending_faults", num(c->pending_faults));
-	json_object_object_add(lim, "hello_timeout_ms", num(c->hello_timeout_ms));
-	json_object_object_add(lim, "control_connections", num(c->control_conns));
+	json_object_object_add(lim, "hello_timeout_ms",
+			       num(c->hello_timeout_ms));
+	json_object_object_add(lim, "control_connections",
+			       num(c->control_conns));
 	json_object_object_add(tot, "hello_timeouts",
 			       num(count(BOUNDS_HELLO_TIMEOUT)));
 	json_object_object_add(tot, "rate_limited",
 			       num(count(BOUNDS_RATE_LIMITED)));
-	json_object_object_add(tot, "fault_pauses", num(count(BOUNDS_FAULT_PAUSE)));
+	json_object_object_add(tot, "fault_pauses",
+			       num(count(BOUNDS_FAULT_PAUSE)));
 	json_object_object_add(tot, "regions_refused",
 			       num(count(BOUNDS_REGION_REFUSED)));
 	json_object_object_add(tot, "live_regions", num(bounds_regions()));
-	json_object_object_add(tot, "sigbus_recovered", num(safe_copy_faults()));
+	json_object_object_add(tot, "sigbus_recovered",
+			       num(safe_copy_faults()));
 }

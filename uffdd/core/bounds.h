@@ -21,7 +21,7 @@ struct throttle {
 };
 
 void throttle_log(struct throttle *t, int prio, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* A token bucket holding at most one second's worth of tokens. */
 struct rate {

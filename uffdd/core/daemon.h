@@ -20,11 +20,11 @@ struct worker_pool;
 
 /* The configuration and where it came from. */
 struct daemon_conf {
-	struct config cfg;      /* the running configuration */
-	pthread_rwlock_t lock;  /* workers read cfg under it; reload swaps */
+	struct config cfg;     /* the running configuration */
+	pthread_rwlock_t lock; /* workers read cfg under it; reload swaps */
 	char path[4096];
 	enum { CONFIG_DEFAULT_PATH, CONFIG_NAMED, CONFIG_NONE } mode;
-	int from_file;          /* the running configuration came from a file */
+	int from_file; /* the running configuration came from a file */
 	/* Command line settings that win over the file, -1 if none. */
 	int log_level, placement, spin_us;
 };
@@ -44,7 +44,7 @@ struct daemon_stored {
 /* Process-wide counters (atomic where several threads touch them). */
 struct daemon_counts {
 	unsigned clients; /* sessions, from accept to their end */
-	int stopping;     /* sessions end without leaving the fd store */
+	int stopping;	  /* sessions end without leaving the fd store */
 	uint64_t rejected_clients;
 	uint64_t denied_clients; /* refused by access allow/deny */
 	uint64_t started_ns;

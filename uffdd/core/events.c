@@ -102,8 +102,8 @@ static void moved(struct session *s, struct region **mv, size_t n,
 			continue;
 		}
 		log_client(LOG_INFO, s->who.pid, q->v.id,
-			   "client %d: region %s moved %#" PRIx64 " -> %#" PRIx64
-			   " (%" PRIu64 " bytes)",
+			   "client %d: region %s moved %#" PRIx64
+			   " -> %#" PRIx64 " (%" PRIu64 " bytes)",
 			   (int)s->who.pid, q->name, q->v.start - to + from,
 			   q->v.start, q->v.len);
 	}

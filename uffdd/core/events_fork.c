@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #define FIND_PID_TRIES 200 /* every 10 ms: 2 s */
-#define MAX_PIECES 64
+#define MAX_PIECES     64
 
 static void child_exit_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -73,8 +73,8 @@ static void set_pid(struct session *c, pid_t pid, const char *how)
 	fd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (fd >= 0) {
 		c->child->pidfd = fd;
-		c->child->pidfd_ev = event_new(worker_base(c->w), fd, EV_READ,
-					       child_exit_cb, c);
+		c->child->pidfd_ev =
+		    event_new(worker_base(c->w), fd, EV_READ, child_exit_cb, c);
 		if (c->child->pidfd_ev)
 			event_add(c->child->pidfd_ev, NULL);
 	}
@@ -238,7 +238,8 @@ static struct session *child_new(struct session *p)
 	memcpy(c->proto.name, p->proto.name, sizeof(c->proto.name));
 	c->child->find_ev = event_new(worker_base(p->w), -1, 0, find_cb, c);
 	session_join(c, p->w);
-	__atomic_add_fetch(&worker_daemon(p->w)->n.clients, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&worker_daemon(p->w)->n.clients, 1,
+			   __ATOMIC_RELAXED);
 	if (c->child->find_ev)
 		event_add(c->child->find_ev, &tv);
 	return c;
@@ -255,9 +256,8 @@ static int has_copy_of(const struct session *c, uint64_t ctx)
 /* The child session this fork event belongs to (new, or forming). */
 static struct session *child_of_fork(struct session *p, uint64_t home_ctx)
 {
-	struct session *c = p->events.forming
-				    ? session_find(p->w, p->events.forming)
-				    : NULL;
+	struct session *c =
+	    p->events.forming ? session_find(p->w, p->events.forming) : NULL;
 
 	if (c && (c->who.pid_known || has_copy_of(c, home_ctx)))
 		c = NULL;

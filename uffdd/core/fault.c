@@ -17,9 +17,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#define FAULT_BATCH 64
-#define FAULT_ROUNDS 16
-#define EAGAIN_RETRIES 16
+#define FAULT_BATCH	64
+#define FAULT_ROUNDS	16
+#define EAGAIN_RETRIES	16
 #define RESUME_CHECK_MS 50
 
 static unsigned long continue_req = UFFDIO_CONTINUE;
@@ -242,14 +242,15 @@ static void stray_fault(struct session *s, int uffd, uint64_t addr,
 	CNT_ADD(worker_stats(s->w)->errors, 1);
 }
 
-/* Batches ------------------------------------------------------------------- */
+/* Batches -------------------------------------------------------------------
+ */
 
 /* A range to CONTINUE and the faults it answers. */
 struct pending {
 	struct region *r; /* whose range */
 	uint64_t start, len;
 	int faults; /* fault messages this range answers */
-	int soft;   /* pages beyond the faulting ones: absent or mapped is fine */
+	int soft; /* pages beyond the faulting ones: absent or mapped is fine */
 };
 
 struct batch {
@@ -286,7 +287,8 @@ static int decide(struct region *home, struct region *r, uint64_t addr,
 	}
 	/* A stage must keep the faulting page inside its range. */
 	if (mr->start > addr || mr->start + mr->len < addr + r->v.page_size ||
-	    mr->start < r->v.start || mr->start + mr->len > r->v.start + r->v.len) {
+	    mr->start < r->v.start ||
+	    mr->start + mr->len > r->v.start + r->v.len) {
 		mr->start = addr;
 		mr->len = r->v.page_size;
 	}
@@ -343,11 +345,12 @@ static int batch_map(struct batch *b, int uffd, uint64_t t0)
 		t1 = now_ns();
 		count(r, &o, rc);
 		if (rc < 0)
-			log_client(LOG_WARNING, r->s->who.pid, r->v.id,
-				   "client %d region %s: CONTINUE %#llx+%llu: %s",
-				   (int)r->s->who.pid, r->name,
-				   (unsigned long long)p->start,
-				   (unsigned long long)p->len, strerror(-rc));
+			log_client(
+			    LOG_WARNING, r->s->who.pid, r->v.id,
+			    "client %d region %s: CONTINUE %#llx+%llu: %s",
+			    (int)r->s->who.pid, r->name,
+			    (unsigned long long)p->start,
+			    (unsigned long long)p->len, strerror(-rc));
 		for (int k = 0; k < p->faults; k++)
 			histo_add(&r->lat, t1 - t0);
 	}
@@ -393,7 +396,8 @@ static int resolve_batch(struct region *home, int uffd,
 	return batch_map(&b, uffd, t0);
 }
 
-/* limits.pending_faults ------------------------------------------------------ */
+/* limits.pending_faults ------------------------------------------------------
+ */
 
 /* Faults read from the uffd but not yet answered: the kernel's count. */
 static int held_now(int fd, unsigned *held)
@@ -443,7 +447,8 @@ static int pause_reading(struct region *r, unsigned lim)
 	/* Further faults stay queued in the kernel, where they cost the
 	 * client, not us.  The faulting threads were waiting anyway. */
 	if (!r->hold.resume_ev)
-		r->hold.resume_ev = evtimer_new(worker_base(r->s->w), resume_cb, r);
+		r->hold.resume_ev =
+		    evtimer_new(worker_base(r->s->w), resume_cb, r);
 	if (!r->hold.resume_ev)
 		return 1; /* cannot pause safely: trickle */
 	event_del(r->ev);

@@ -42,14 +42,15 @@ static void unstore(char tag, uint64_t id)
 /* A sealed memfd holding o as JSON (o is put), or -1. */
 static int describe(json_object *o)
 {
-	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	const char *s =
+	    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	size_t len = strlen(s);
 	int fd = memfd_create("uffdd-state", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
-	if (fd >= 0 &&
-	    (write(fd, s, len) != (ssize_t)len ||
-	     fcntl(fd, F_ADD_SEALS,
-		   F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)) {
+	if (fd >= 0 && (write(fd, s, len) != (ssize_t)len ||
+			fcntl(fd, F_ADD_SEALS,
+			      F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW |
+				  F_SEAL_SEAL) < 0)) {
 		close(fd);
 		fd = -1;
 	}
@@ -78,8 +79,10 @@ void fdstore_keep_session(uint64_t sid, int sock,
 		return;
 	o = json_object_new_object();
 	json_object_object_add(o, "name", json_object_new_string(d->name));
-	json_object_object_add(o, "granted", json_object_new_boolean(d->granted));
-	json_object_object_add(o, "uffd_mode", json_object_new_int(d->uffd_mode));
+	json_object_object_add(o, "granted",
+			       json_object_new_boolean(d->granted));
+	json_object_object_add(o, "uffd_mode",
+			       json_object_new_int(d->uffd_mode));
 	json_object_object_add(o, "since", json_object_new_int64(d->since));
 	fd = describe(o);
 	if (fd < 0) {
@@ -111,7 +114,8 @@ static int describe_region(uint64_t rid, const struct fdstore_region *d)
 	json_object_object_add(o, "len", json_object_new_uint64(d->len));
 	json_object_object_add(o, "offset", json_object_new_uint64(d->offset));
 	json_object_object_add(o, "kind", json_object_new_int(d->kind));
-	json_object_object_add(o, "page_size", json_object_new_int64(d->page_size));
+	json_object_object_add(o, "page_size",
+			       json_object_new_int64(d->page_size));
 	json_object_object_add(o, "name", json_object_new_string(d->name));
 	json_object_object_add(o, "policy", json_object_new_string(d->policy));
 	fd = describe(o);
@@ -233,8 +237,9 @@ static void j_str(json_object *o, const char *key, char *dst, size_t size)
 	json_object *v;
 
 	snprintf(dst, size, "%s",
-		 json_object_object_get_ex(o, key, &v) ? json_object_get_string(v)
-						       : "");
+		 json_object_object_get_ex(o, key, &v)
+		     ? json_object_get_string(v)
+		     : "");
 }
 
 int fdstore_read_session(const struct fdstore_entry *e,

@@ -70,7 +70,8 @@ void fdstore_drop(struct fdstore_entry *e);
 /* The description e holds; 0 or -1 (unreadable). */
 int fdstore_read_session(const struct fdstore_entry *e,
 			 struct fdstore_session *d);
-int fdstore_read_region(const struct fdstore_entry *e, struct fdstore_region *d);
+int fdstore_read_region(const struct fdstore_entry *e,
+			struct fdstore_region *d);
 /* Drop whatever no session claimed (logged), free the set. */
 void fdstore_close_set(struct fdstore_set *set);
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "histo.h"
 
-#define LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define LD(x)	 __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define ST(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
 static unsigned idx_of(uint64_t v)

@@ -156,7 +156,8 @@ static void from_systemd(struct daemon *d)
 		if (listening && t == SOCK_SEQPACKET && d->sock.data_fd < 0 &&
 		    (!strcmp(name, "data") || !named))
 			d->sock.data_fd = fd;
-		else if (listening && t == SOCK_STREAM && d->sock.control_fd < 0 &&
+		else if (listening && t == SOCK_STREAM &&
+			 d->sock.control_fd < 0 &&
 			 (!strcmp(name, "control") || !named))
 			d->sock.control_fd = fd;
 		else if (!named && !listening)
@@ -247,22 +248,27 @@ static int admit(struct daemon *d, int sock)
 	} else if (__atomic_load_n(&d->n.clients, __ATOMIC_RELAXED) >=
 		   c->limits.clients) {
 		code = EUSERS;
-		snprintf(why, sizeof(why), "uffdd serves at most %u clients "
-			 "(limits.clients)", c->limits.clients);
+		snprintf(why, sizeof(why),
+			 "uffdd serves at most %u clients "
+			 "(limits.clients)",
+			 c->limits.clients);
 	} else if (sessions_of_uid(d->workers, p.cr.uid) >=
 		   c->limits.clients_per_uid) {
 		code = EUSERS;
-		snprintf(why, sizeof(why), "uid %u has %u connections already "
-			 "(limits.clients_per_uid)", (unsigned)p.cr.uid,
-			 c->limits.clients_per_uid);
+		snprintf(why, sizeof(why),
+			 "uid %u has %u connections already "
+			 "(limits.clients_per_uid)",
+			 (unsigned)p.cr.uid, c->limits.clients_per_uid);
 	}
 	if (!code)
 		return 0;
 	d->n.rejected_clients++;
 	uffdd_send_error(sock, 0, 0, code, "%s", why);
 	close(sock);
-	throttle_log(&refusals, LOG_WARNING, "connection from pid %d uid %u "
-		     "refused: %s", (int)p.cr.pid, (unsigned)p.cr.uid, why);
+	throttle_log(&refusals, LOG_WARNING,
+		     "connection from pid %d uid %u "
+		     "refused: %s",
+		     (int)p.cr.pid, (unsigned)p.cr.uid, why);
 	return -1;
 }
 
@@ -318,8 +324,8 @@ static void accept_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)what;
 	for (int i = 0; i < 64; i++) {
-		int c = accept4((int)fd, NULL, NULL,
-				SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int c =
+		    accept4((int)fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (c < 0) {
 			accept_failed();

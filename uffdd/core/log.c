@@ -43,7 +43,7 @@ void log_set_level(int max_level)
 static void emit(int prio, pid_t pid, uint64_t region, const char *fmt,
 		 va_list ap)
 {
-	static const char *tag[] = { "emerg", "alert", "crit", "error",
+	static const char *tag[] = { "emerg",	"alert",  "crit", "error",
 				     "warning", "notice", "info", "debug" };
 	char msg[1024];
 

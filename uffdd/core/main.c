@@ -232,9 +232,10 @@ static int start_workers(struct daemon *d)
 	if (d->stored.n) {
 		int n = sessions_restore(d);
 
-		log_notice("restored %d session%s from the service manager's fd "
-			   "store",
-			   n, n == 1 ? "" : "s");
+		log_notice(
+		    "restored %d session%s from the service manager's fd "
+		    "store",
+		    n, n == 1 ? "" : "s");
 	}
 	return 0;
 }
@@ -318,7 +319,8 @@ int main(int argc, char **argv)
 		return 1;
 	log_notice("uffdd %s ready on %s (control %s), %d workers, kernel %s%s",
 		   UFFDD_VERSION,
-		   D.sock.own_data ? D.conf.cfg.sock.data_path : "systemd socket",
+		   D.sock.own_data ? D.conf.cfg.sock.data_path
+				   : "systemd socket",
 		   D.sock.own_control ? D.conf.cfg.sock.control_path
 				      : "systemd socket",
 		   workers_count(D.workers), D.caps.release,

@@ -27,7 +27,7 @@ struct pidfd_info {
 	__u32 pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
 	__u32 spare0[1];
 };
-#define PIDFD_GET_INFO _IOWR(0xFF, 11, struct pidfd_info)
+#define PIDFD_GET_INFO	    _IOWR(0xFF, 11, struct pidfd_info)
 #define PIDFD_INFO_CGROUPID (1UL << 2)
 #endif
 
@@ -35,7 +35,7 @@ struct pidfd_info {
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 #define MAX_DEPTH 8
-#define MAX_DIRS 20000
+#define MAX_DIRS  20000
 
 void unit_of_cgroup_path(const char *path, char *unit, size_t len)
 {
@@ -229,7 +229,8 @@ static void proc_identity(pid_t pid, char *exe, size_t exelen, char *unit,
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
-		/* The unified hierarchy's line, "0::/system.slice/x.service". */
+		/* The unified hierarchy's line, "0::/system.slice/x.service".
+		 */
 		if (strncmp(line, "0::", 3) != 0)
 			continue;
 		line[strcspn(line, "\n")] = '\0';

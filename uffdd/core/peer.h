@@ -31,9 +31,9 @@ struct peer_id {
 	uid_t uid;
 	gid_t gid;
 	pid_t parent_pid;
-	int pid_known;  /* pid is the client's (a forked child learns it late) */
-	char comm[17];  /* /proc/PID/comm */
-	char exe[64];   /* basename of /proc/PID/exe */
+	int pid_known; /* pid is the client's (a forked child learns it late) */
+	char comm[17]; /* /proc/PID/comm */
+	char exe[64];  /* basename of /proc/PID/exe */
 	char unit[128]; /* systemd unit from its cgroup */
 };
 

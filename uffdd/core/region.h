@@ -25,14 +25,14 @@ struct region_stats {
 	uint64_t faults;       /* fault messages handled */
 	uint64_t pages_mapped; /* pages installed by CONTINUE */
 	uint64_t errors;       /* faults that could not be resolved cleanly */
-	uint64_t races;        /* EEXIST: another thread won, woken */
+	uint64_t races;	       /* EEXIST: another thread won, woken */
 	uint64_t denied;       /* faults refused (UFFDIO_POISON) */
 };
 
 /* limits.pending_faults (fault.c): faults held unanswered, and the pause. */
 struct region_hold {
 	unsigned held_est; /* an estimate, synced from the kernel's count */
-	int paused;        /* not reading the uffd until the policy lets go */
+	int paused;	   /* not reading the uffd until the policy lets go */
 	struct event *resume_ev;
 };
 
@@ -47,7 +47,7 @@ struct region {
 	char name[UFFDD_REGION_NAME_LEN];
 	struct region_stats st;
 	struct histo lat; /* ns from reading the fault to the mapping */
-	int dead;         /* retired: freed from the event loop */
+	int dead;	  /* retired: freed from the event loop */
 	/*
 	 * Regions cut from one registration (split by munmap/mremap) share
 	 * one userfaultfd context (each holds a dup of it): same ctx id.

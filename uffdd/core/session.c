@@ -108,7 +108,7 @@ void session_join(struct session *s, struct worker *w)
 
 	worker_lock(w);
 	h = host_of(w);
-	TAILQ_FOREACH(p, &h->pending, link)
+	TAILQ_FOREACH (p, &h->pending, link)
 		if (p == s) {
 			TAILQ_REMOVE(&h->pending, s, link);
 			break;
@@ -131,19 +131,19 @@ struct session *session_find(struct worker *w, uint64_t id)
 {
 	struct session *s;
 
-	TAILQ_FOREACH(s, &hosts[worker_idx(w) % HOSTS].live, link)
+	TAILQ_FOREACH (s, &hosts[worker_idx(w) % HOSTS].live, link)
 		if (s->id == id && !s->dying)
 			return s;
 	return NULL;
 }
 
-void sessions_each(struct worker *w,
-		   void (*fn)(struct session *s, void *arg), void *arg)
+void sessions_each(struct worker *w, void (*fn)(struct session *s, void *arg),
+		   void *arg)
 {
 	struct session *s;
 
 	worker_lock(w);
-	TAILQ_FOREACH(s, &host_of(w)->live, link)
+	TAILQ_FOREACH (s, &host_of(w)->live, link)
 		fn(s, arg);
 	worker_unlock(w);
 }
@@ -159,9 +159,9 @@ unsigned sessions_of_uid(struct worker_pool *p, uid_t uid)
 
 		worker_lock(w);
 		h = host_of(w);
-		TAILQ_FOREACH(s, &h->live, link)
+		TAILQ_FOREACH (s, &h->live, link)
 			n += s->who.uid == uid && !s->child;
-		TAILQ_FOREACH(s, &h->pending, link)
+		TAILQ_FOREACH (s, &h->pending, link)
 			n += s->who.uid == uid;
 		worker_unlock(w);
 	}
@@ -289,7 +289,8 @@ void session_retire(struct region *r, const char *why)
 	log_client(LOG_INFO, s->who.pid, r->v.id,
 		   "client %d: region %016" PRIx64 " \"%s\" %#" PRIx64
 		   "+%" PRIu64 " dropped: %s",
-		   (int)s->who.pid, r->v.id, r->name, r->v.start, r->v.len, why);
+		   (int)s->who.pid, r->v.id, r->name, r->v.start, r->v.len,
+		   why);
 	fdstore_forget_region(r->v.id);
 	session_remove_region(s, r);
 	r->dead = 1;

@@ -31,8 +31,8 @@ struct session_proto {
 	int granted;   /* got a /dev/userfaultfd grant */
 	int uffd_mode; /* enum uffdd_uffd_mode of its latest region */
 	int restored;  /* taken back from the fd store after a restart */
-	struct event *hello_ev; /* limits.hello_timeout_ms */
-	struct rate rate;       /* limits.messages_per_second */
+	struct event *hello_ev;	    /* limits.hello_timeout_ms */
+	struct rate rate;	    /* limits.messages_per_second */
 	struct throttle refuse_log; /* refused requests: a line a second */
 };
 
@@ -91,8 +91,8 @@ void sessions_end(struct worker *w);
 /* Worker (or under its lock): the live session of w with id, or NULL. */
 struct session *session_find(struct worker *w, uint64_t id);
 /* Any thread: fn for each session of w, under w's lock. */
-void sessions_each(struct worker *w,
-		   void (*fn)(struct session *s, void *arg), void *arg);
+void sessions_each(struct worker *w, void (*fn)(struct session *s, void *arg),
+		   void *arg);
 /* Any thread: sessions of uid (not children), with those on their way. */
 unsigned sessions_of_uid(struct worker_pool *p, uid_t uid);
 

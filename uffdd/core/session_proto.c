@@ -85,8 +85,8 @@ static int welcome(struct session *s, const struct uffdd_msg *m, uint16_t ver,
 static int on_hello(struct session *s, struct uffdd_msg *m)
 {
 	const struct uffdd_hello *h = &m->u.hello;
-	uint16_t ver = h->max_version < UFFDD_PROTO_MAX ? h->max_version
-						       : UFFDD_PROTO_MAX;
+	uint16_t ver =
+	    h->max_version < UFFDD_PROTO_MAX ? h->max_version : UFFDD_PROTO_MAX;
 	int dev, rc;
 
 	if (s->proto.hello_done) {
@@ -98,8 +98,8 @@ static int on_hello(struct session *s, struct uffdd_msg *m)
 				 EPROTONOSUPPORT,
 				 "no common protocol version: client %u..%u, "
 				 "daemon %u..%u",
-				 h->min_version, h->max_version, UFFDD_PROTO_MIN,
-				 UFFDD_PROTO_MAX);
+				 h->min_version, h->max_version,
+				 UFFDD_PROTO_MIN, UFFDD_PROTO_MAX);
 		session_drop(s, "no common protocol version");
 		return 0;
 	}
@@ -150,7 +150,8 @@ static void on_unregister(struct session *s, struct uffdd_msg *m)
 		   "client %d: region %016" PRIx64 " unregistered",
 		   (int)s->who.pid, r->v.id);
 	session_unregister(s, r);
-	if (uffdd_send(s->proto.sock, UFFDD_OK, m->hdr.seq, NULL, 0, NULL, 0) < 0)
+	if (uffdd_send(s->proto.sock, UFFDD_OK, m->hdr.seq, NULL, 0, NULL, 0) <
+	    0)
 		session_drop(s, "cannot answer UNREGISTER");
 }
 
@@ -327,9 +328,10 @@ static void resume_region(struct session *s, struct region *r)
 			   ": policy %s: %s",
 			   (int)s->who.pid, r->v.id, r->v.pol->spec, err);
 	if (fault_watch(r, worker_base(s->w)) < 0) {
-		log_client(LOG_ERR, s->who.pid, r->v.id,
-			   "client %d: cannot watch restored region %016" PRIx64,
-			   (int)s->who.pid, r->v.id);
+		log_client(
+		    LOG_ERR, s->who.pid, r->v.id,
+		    "client %d: cannot watch restored region %016" PRIx64,
+		    (int)s->who.pid, r->v.id);
 		return;
 	}
 	event_add(r->ev, NULL);

@@ -5,13 +5,13 @@
  * descriptors themselves, the configuration's limits and rules; then the
  * region is made, its policy attached, and its uffd served.
  */
+#include "config/rules.h"
 #include "daemon.h"
 #include "fault.h"
 #include "fdcheck.h"
 #include "log.h"
 #include "session.h"
 #include "session_proto.h"
-#include "config/rules.h"
 #include "uffd_uapi.h"
 #include "worker.h"
 
@@ -44,32 +44,36 @@ static int check_descriptors(struct session *s, struct uffdd_msg *m,
 	char err[200];
 
 	if (fd_check_uffd(m->fds[0], feats, err, sizeof(err)) < 0)
-		return refused(session_refuse(s, m, EBADF, "first descriptor: %s", err));
+		return refused(
+		    session_refuse(s, m, EBADF, "first descriptor: %s", err));
 	if (fd_check_memfd(m->fds[1], mi, err, sizeof(err)) < 0)
-		return refused(session_refuse(s, m, EBADF, "second descriptor: %s", err));
+		return refused(
+		    session_refuse(s, m, EBADF, "second descriptor: %s", err));
 	if (rq->kind != UFFDD_KIND_SHMEM && rq->kind != UFFDD_KIND_HUGETLB)
-		return refused(session_refuse(s, m, EINVAL, "unknown region kind %u",
-				      rq->kind));
+		return refused(session_refuse(
+		    s, m, EINVAL, "unknown region kind %u", rq->kind));
 	if (rq->kind != mi->kind)
-		return refused(session_refuse(s, m, EINVAL,
-				      "region says %s but the memfd is %s",
-				      kind_name(rq->kind), kind_name(mi->kind)));
+		return refused(session_refuse(
+		    s, m, EINVAL, "region says %s but the memfd is %s",
+		    kind_name(rq->kind), kind_name(mi->kind)));
 	if (rq->kind == UFFDD_KIND_HUGETLB && !caps->minor_hugetlbfs)
-		return refused(session_refuse(s, m, EOPNOTSUPP,
-				      "this kernel has no minor faults on "
-				      "hugetlbfs (Linux 5.13+)"));
+		return refused(
+		    session_refuse(s, m, EOPNOTSUPP,
+				   "this kernel has no minor faults on "
+				   "hugetlbfs (Linux 5.13+)"));
 	if (rq->kind == UFFDD_KIND_SHMEM && !caps->minor_shmem)
-		return refused(session_refuse(s, m, EOPNOTSUPP,
-				      "this kernel has no minor faults on shmem "
-				      "(Linux 5.14+)"));
-	if (!(*feats & (rq->kind == UFFDD_KIND_HUGETLB
-				? UFFD_FEATURE_MINOR_HUGETLBFS
-				: UFFD_FEATURE_MINOR_SHMEM)))
-		return refused(session_refuse(s, m, EINVAL,
-				      "the uffd was not opened with %s",
-				      rq->kind == UFFDD_KIND_HUGETLB
-					      ? "UFFD_FEATURE_MINOR_HUGETLBFS"
-					      : "UFFD_FEATURE_MINOR_SHMEM"));
+		return refused(
+		    session_refuse(s, m, EOPNOTSUPP,
+				   "this kernel has no minor faults on shmem "
+				   "(Linux 5.14+)"));
+	if (!(*feats &
+	      (rq->kind == UFFDD_KIND_HUGETLB ? UFFD_FEATURE_MINOR_HUGETLBFS
+					      : UFFD_FEATURE_MINOR_SHMEM)))
+		return refused(session_refuse(
+		    s, m, EINVAL, "the uffd was not opened with %s",
+		    rq->kind == UFFDD_KIND_HUGETLB
+			? "UFFD_FEATURE_MINOR_HUGETLBFS"
+			: "UFFD_FEATURE_MINOR_SHMEM"));
 	return 0;
 }
 
@@ -80,27 +84,29 @@ static int check_range(struct session *s, struct uffdd_msg *m,
 	const struct uffdd_register *rq = &m->u.reg;
 
 	if (rq->page_size != mi->page_size)
-		return refused(session_refuse(s, m, EINVAL,
-				      "page size %u, but the memfd's is %u",
-				      rq->page_size, mi->page_size));
+		return refused(session_refuse(
+		    s, m, EINVAL, "page size %u, but the memfd's is %u",
+		    rq->page_size, mi->page_size));
 	if (!rq->length || rq->start % mi->page_size ||
 	    rq->length % mi->page_size || rq->offset % mi->page_size)
-		return refused(session_refuse(s, m, EINVAL,
-				      "start, length and offset must be "
-				      "non-zero multiples of the page size %u",
-				      mi->page_size));
+		return refused(
+		    session_refuse(s, m, EINVAL,
+				   "start, length and offset must be "
+				   "non-zero multiples of the page size %u",
+				   mi->page_size));
 	if (rq->start + rq->length < rq->start ||
 	    rq->start + rq->length > USER_ADDR_LIMIT)
 		return refused(session_refuse(s, m, EINVAL,
-				      "range %#" PRIx64 "+%" PRIu64
-				      " is outside user space",
-				      rq->start, rq->length));
+					      "range %#" PRIx64 "+%" PRIu64
+					      " is outside user space",
+					      rq->start, rq->length));
 	if (rq->offset + rq->length < rq->offset ||
 	    rq->offset + rq->length > mi->size)
-		return refused(session_refuse(s, m, EINVAL,
-				      "memfd holds %" PRIu64 " bytes, region "
-				      "needs %" PRIu64 " from offset %" PRIu64,
-				      mi->size, rq->length, rq->offset));
+		return refused(
+		    session_refuse(s, m, EINVAL,
+				   "memfd holds %" PRIu64 " bytes, region "
+				   "needs %" PRIu64 " from offset %" PRIu64,
+				   mi->size, rq->length, rq->offset));
 	return 0;
 }
 
@@ -111,15 +117,16 @@ static int check_limits(struct session *s, struct uffdd_msg *m)
 
 	if (s->regions.bytes + m->u.reg.length > l->bytes_per_client)
 		return refused(session_refuse(s, m, ENOSPC,
-				      "limit of %" PRIu64
-				      " bytes per client reached",
-				      l->bytes_per_client));
+					      "limit of %" PRIu64
+					      " bytes per client reached",
+					      l->bytes_per_client));
 	if (bounds_regions() >= l->regions) {
 		bounds_count(BOUNDS_REGION_REFUSED);
-		return refused(session_refuse(s, m, ENOSPC,
-				      "uffdd holds its limit of %u regions "
-				      "(limits.regions)",
-				      l->regions));
+		return refused(
+		    session_refuse(s, m, ENOSPC,
+				   "uffdd holds its limit of %u regions "
+				   "(limits.regions)",
+				   l->regions));
 	}
 	return 0;
 }
@@ -133,10 +140,11 @@ static int check_request(struct session *s, struct uffdd_msg *m,
 	int rc;
 
 	if (!s->proto.hello_done)
-		return refused(session_refuse(s, m, EPROTO, "HELLO must come first"));
+		return refused(
+		    session_refuse(s, m, EPROTO, "HELLO must come first"));
 	if (s->regions.n >= most)
-		return refused(session_refuse(s, m, EMFILE, "limit of %u regions reached",
-				      most));
+		return refused(session_refuse(
+		    s, m, EMFILE, "limit of %u regions reached", most));
 	if ((rc = check_descriptors(s, m, feats, mi)) < 0 ||
 	    (rc = check_range(s, m, mi)) < 0 || (rc = check_limits(s, m)) < 0)
 		return rc;
@@ -154,8 +162,10 @@ static int params(struct session *s, struct uffdd_msg *m, uint64_t feats,
 {
 	const struct uffdd_register *rq = &m->u.reg;
 	const struct rules_client who = {
-		.uid = s->who.uid, .gid = s->who.gid,
-		.exe = s->who.exe, .unit = s->who.unit,
+		.uid = s->who.uid,
+		.gid = s->who.gid,
+		.exe = s->who.exe,
+		.unit = s->who.unit,
 	};
 	char err[200];
 	int rc;
@@ -171,8 +181,8 @@ static int params(struct session *s, struct uffdd_msg *m, uint64_t feats,
 	/* The configuration's rules, and what the client may ask for.  The
 	 * caller holds the configuration still. */
 	rc = rules_choose(&worker_daemon(s->w)->conf.cfg.policy, &who,
-			  rq->name[0] ? rq->name : "anon", rq->policy, p->policy,
-			  sizeof(p->policy), err, sizeof(err));
+			  rq->name[0] ? rq->name : "anon", rq->policy,
+			  p->policy, sizeof(p->policy), err, sizeof(err));
 	return rc < 0 ? refused(session_refuse(s, m, -rc, "%s", err)) : 0;
 }
 
@@ -234,9 +244,8 @@ void session_register(struct session *s, struct uffdd_msg *m)
 	if (check_request(s, m, &feats, &mi) < 0 ||
 	    params(s, m, feats, &mi, &p) < 0 || !(r = make(s, m, &p)))
 		return;
-	s->proto.uffd_mode = m->u.reg.uffd_mode <= UFFDD_UFFD_USER_ONLY
-				     ? m->u.reg.uffd_mode
-				     : 0;
+	s->proto.uffd_mode =
+	    m->u.reg.uffd_mode <= UFFDD_UFFD_USER_ONLY ? m->u.reg.uffd_mode : 0;
 	ok.region_id = r->v.id;
 	if (uffdd_send(s->proto.sock, UFFDD_REGISTERED, m->hdr.seq, &ok,
 		       sizeof(ok), NULL, 0) < 0) {

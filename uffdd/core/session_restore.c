@@ -91,8 +91,7 @@ static int restore_region(struct session *s, struct fdstore_set *set,
 
 /* Every region description of session sid: restored into s, or (s NULL)
  * released: they would pin the exited client's memory for ever. */
-static void regions_of(struct fdstore_set *set, uint64_t sid,
-		       struct session *s)
+static void regions_of(struct fdstore_set *set, uint64_t sid, struct session *s)
 {
 	for (int i = 0; i < set->n; i++) {
 		struct fdstore_entry *e = &set->e[i];

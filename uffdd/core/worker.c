@@ -249,8 +249,8 @@ int workers_healthy(struct worker_pool *p, uint64_t max_age_ns)
 	uint64_t now = now_ns();
 
 	for (int i = 0; i < p->n; i++) {
-		uint64_t b = __atomic_load_n(&p->w[i].last_beat_ns,
-					     __ATOMIC_RELAXED);
+		uint64_t b =
+		    __atomic_load_n(&p->w[i].last_beat_ns, __ATOMIC_RELAXED);
 
 		if (now - b > max_age_ns)
 			return 0;

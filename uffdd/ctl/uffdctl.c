@@ -15,51 +15,51 @@
 #include <unistd.h>
 
 #define DEFAULT_CONTROL "/run/uffdd/control.sock"
-#define MAX_REPLY (64u << 20)
-#define TIMEOUT_MS 10000
+#define MAX_REPLY	(64u << 20)
+#define TIMEOUT_MS	10000
 
 static const char usage[] =
-	"Usage: uffdctl [OPTIONS] COMMAND\n"
-	"\n"
-	"Ask the uffdd page service about its clients and regions.  Every\n"
-	"answer is one JSON document on standard output.\n"
-	"\n"
-	"Commands:\n"
-	"  status        everything: version, uptime, kernel features, totals,\n"
-	"                limits, workers and every client with its regions\n"
-	"  clients       the clients array of status\n"
-	"  regions       every region of every client, with the client's pid\n"
-	"  publish REGION OFFSET LENGTH\n"
-	"                let faults held by a gate policy in that byte range\n"
-	"                of REGION (its id, or its name if unique) through\n"
-	"  policy REGION SPEC\n"
-	"                change a region's policy now (root or admin_gids);\n"
-	"                SPEC as in docs/policies.md, e.g. around:16\n"
-	"  disconnect CLIENT\n"
-	"                end a client's session (its pid, or its session id\n"
-	"                from status); root or admin_gids.  Its threads go on,\n"
-	"                served by the kernel\n"
-	"  check-kernel  probe the running kernel's userfaultfd features\n"
-	"                (needs no daemon); exit 1 if minor faults are missing\n"
-	"\n"
-	"Options:\n"
-	"  -C, --control-socket PATH  the daemon's control socket (default:\n"
-	"                             $UFFDD_CONTROL_SOCKET, else " DEFAULT_CONTROL
-	")\n"
-	"  -p, --pretty               indent the JSON\n"
-	"  -h, --help                 show this help\n"
-	"  -V, --version              show the version\n"
-	"\n"
-	"Exit status: 0 on success; 1 if the daemon cannot be reached or\n"
-	"answers with an error; 2 on a usage error.\n";
+    "Usage: uffdctl [OPTIONS] COMMAND\n"
+    "\n"
+    "Ask the uffdd page service about its clients and regions.  Every\n"
+    "answer is one JSON document on standard output.\n"
+    "\n"
+    "Commands:\n"
+    "  status        everything: version, uptime, kernel features, totals,\n"
+    "                limits, workers and every client with its regions\n"
+    "  clients       the clients array of status\n"
+    "  regions       every region of every client, with the client's pid\n"
+    "  publish REGION OFFSET LENGTH\n"
+    "                let faults held by a gate policy in that byte range\n"
+    "                of REGION (its id, or its name if unique) through\n"
+    "  policy REGION SPEC\n"
+    "                change a region's policy now (root or admin_gids);\n"
+    "                SPEC as in docs/policies.md, e.g. around:16\n"
+    "  disconnect CLIENT\n"
+    "                end a client's session (its pid, or its session id\n"
+    "                from status); root or admin_gids.  Its threads go on,\n"
+    "                served by the kernel\n"
+    "  check-kernel  probe the running kernel's userfaultfd features\n"
+    "                (needs no daemon); exit 1 if minor faults are missing\n"
+    "\n"
+    "Options:\n"
+    "  -C, --control-socket PATH  the daemon's control socket (default:\n"
+    "                             $UFFDD_CONTROL_SOCKET, else " DEFAULT_CONTROL
+    ")\n"
+    "  -p, --pretty               indent the JSON\n"
+    "  -h, --help                 show this help\n"
+    "  -V, --version              show the version\n"
+    "\n"
+    "Exit status: 0 on success; 1 if the daemon cannot be reached or\n"
+    "answers with an error; 2 on a usage error.\n";
 
 static int pretty;
 
 static void print(json_object *o)
 {
 	puts(json_object_to_json_string_ext(
-		o, pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
-			  : JSON_C_TO_STRING_PLAIN));
+	    o, pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
+		      : JSON_C_TO_STRING_PLAIN));
 }
 
 /* A connection to the control socket at path, or -1 (said why). */
@@ -143,12 +143,14 @@ static char *read_answer(int fd)
 /* Request req (put here) to the daemon at path; its answer, or NULL. */
 static json_object *ask(const char *path, json_object *req)
 {
-	const char *line = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	const char *line =
+	    json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	json_object *o = NULL;
 	char *answer = NULL;
 	int fd = connect_control(path);
 
-	if (fd >= 0 && (write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0))
+	if (fd >= 0 &&
+	    (write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0))
 		fprintf(stderr, "uffdctl: sending to uffdd: %s\n",
 			strerror(errno));
 	else if (fd >= 0)
@@ -183,7 +185,8 @@ static int run(const char *path, json_object *req)
 	if (!o)
 		return 1;
 	if (json_object_object_get_ex(o, "error", &err)) {
-		fprintf(stderr, "uffdctl: uffdd: %s\n", json_object_get_string(err));
+		fprintf(stderr, "uffdctl: uffdd: %s\n",
+			json_object_get_string(err));
 		rc = 1;
 	} else {
 		print(o);
@@ -206,15 +209,16 @@ static int check_kernel(void)
 	o = status_kernel(&caps);
 	uffd_caps_missing(&caps, missing, sizeof(missing));
 	json_object_object_add(o, "usable",
-			       json_object_new_boolean((caps.minor_hugetlbfs ||
-							caps.minor_shmem) &&
-						       caps.continue_ok));
-	json_object_object_add(o, "missing",
-			       missing[0] ? json_object_new_string(missing) : NULL);
+			       json_object_new_boolean(
+				   (caps.minor_hugetlbfs || caps.minor_shmem) &&
+				   caps.continue_ok));
+	json_object_object_add(
+	    o, "missing", missing[0] ? json_object_new_string(missing) : NULL);
 	print(o);
 	json_object_put(o);
-	return (caps.minor_hugetlbfs || caps.minor_shmem) && caps.continue_ok ? 0
-									      : 1;
+	return (caps.minor_hugetlbfs || caps.minor_shmem) && caps.continue_ok
+		   ? 0
+		   : 1;
 }
 
 static json_object *all_regions(json_object *status)
@@ -224,7 +228,8 @@ static json_object *all_regions(json_object *status)
 	if (!json_object_object_get_ex(status, "clients", &clients))
 		return out;
 	for (size_t i = 0; i < json_object_array_length(clients); i++) {
-		json_object *c = json_object_array_get_idx(clients, i), *rs, *pid;
+		json_object *c = json_object_array_get_idx(clients, i), *rs,
+			    *pid;
 
 		if (!json_object_object_get_ex(c, "regions", &rs))
 			continue;
@@ -251,18 +256,19 @@ static int region_command(const char *path, int argc, char **argv)
 		return 2;
 	}
 	/* Strings: the daemon takes K/M/G suffixes too. */
-	return run(path, request(argv[0], publish ? 3 : 2,
-				 (const char *const[]){
-					 "region", argv[1],
-					 publish ? "offset" : "policy", argv[2],
-					 "length", argv[publish ? 3 : 2] }));
+	return run(path,
+		   request(argv[0], publish ? 3 : 2,
+			   (const char *const[]){
+			       "region", argv[1], publish ? "offset" : "policy",
+			       argv[2], "length", argv[publish ? 3 : 2] }));
 }
 
 /* disconnect CLIENT (SECURITY.md: needs root or admin_gids) */
 static int disconnect_command(const char *path, int argc, char **argv)
 {
 	if (argc != 2) {
-		fputs("Usage: uffdctl disconnect CLIENT (a pid or a session id)\n",
+		fputs("Usage: uffdctl disconnect CLIENT (a pid or a session "
+		      "id)\n",
 		      stderr);
 		return 2;
 	}
@@ -285,7 +291,8 @@ static int status_command(const char *path, const char *cmd)
 	if (!o)
 		return 1;
 	if (json_object_object_get_ex(o, "error", &err)) {
-		fprintf(stderr, "uffdctl: uffdd: %s\n", json_object_get_string(err));
+		fprintf(stderr, "uffdctl: uffdd: %s\n",
+			json_object_get_string(err));
 		json_object_put(o);
 		return 1;
 	}

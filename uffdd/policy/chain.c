@@ -163,8 +163,8 @@ static int new_stage(struct chain *c, const struct policy_ops *ops,
 }
 
 /* One stage "name[:args]" (plen bytes at part) appended to c. */
-static int add_stage(struct chain *c, const char *part, size_t plen,
-		     char *err, size_t errlen)
+static int add_stage(struct chain *c, const char *part, size_t plen, char *err,
+		     size_t errlen)
 {
 	char buf[128];
 	const char *colon;
@@ -197,8 +197,10 @@ static int add_stage(struct chain *c, const char *part, size_t plen,
 		return -EINVAL;
 	}
 	if (colon && !colon[1]) {
-		snprintf(err, errlen, "policy \"%s\": empty argument after ':' "
-			 "(usage: %s)", ops->name, ops->usage);
+		snprintf(err, errlen,
+			 "policy \"%s\": empty argument after ':' "
+			 "(usage: %s)",
+			 ops->name, ops->usage);
 		return -EINVAL;
 	}
 	if (colon && !strchr(ops->usage, ':')) {
@@ -243,7 +245,8 @@ static int order_stages(struct chain *c, char *err, size_t errlen)
 	for (int i = 1; i < c->n; i++)
 		if (c->st[i].ops->phase == PHASE_DECIDE &&
 		    c->st[i - 1].ops->phase == PHASE_DECIDE) {
-			snprintf(err, errlen, "\"%s\" and \"%s\" cannot be "
+			snprintf(err, errlen,
+				 "\"%s\" and \"%s\" cannot be "
 				 "composed: both decide on every fault",
 				 c->st[i - 1].ops->name, c->st[i].ops->name);
 			return -EINVAL;
@@ -264,7 +267,8 @@ int policy_create(const char *spec, struct policy **out, char *err,
 		return -EINVAL;
 	}
 	if (!*spec) {
-		snprintf(err, errlen, "empty policy (known: %s)", policy_names());
+		snprintf(err, errlen, "empty policy (known: %s)",
+			 policy_names());
 		return -EINVAL;
 	}
 	p = calloc(1, sizeof(*p));
@@ -364,10 +368,11 @@ int policy_publish(struct policy_region *r, uint64_t off, uint64_t len,
 		   char *err, size_t errlen)
 {
 	if (off > r->len || len > r->len - off || !len) {
-		snprintf(err, errlen,
-			 "range %llu+%llu is not inside the region (%llu bytes)",
-			 (unsigned long long)off, (unsigned long long)len,
-			 (unsigned long long)r->len);
+		snprintf(
+		    err, errlen,
+		    "range %llu+%llu is not inside the region (%llu bytes)",
+		    (unsigned long long)off, (unsigned long long)len,
+		    (unsigned long long)r->len);
 		return -EINVAL;
 	}
 	return chain_publish(r->pol->state, r, off, len, err, errlen);
@@ -396,8 +401,8 @@ uint32_t policy_bits(const struct policy *p)
 	uint32_t bits = 0;
 
 	for (int i = 0; i < c->n; i++)
-		bits |= policy_bit(c->st[i].ops->name,
-				   strlen(c->st[i].ops->name));
+		bits |=
+		    policy_bit(c->st[i].ops->name, strlen(c->st[i].ops->name));
 	return bits;
 }
 

@@ -8,7 +8,7 @@
 #ifndef UFFDD_COUNTER_H
 #define UFFDD_COUNTER_H
 
-#define CNT_LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define CNT_LD(x)     __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define CNT_ADD(x, v) __atomic_store_n(&(x), CNT_LD(x) + (v), __ATOMIC_RELAXED)
 
 #endif

@@ -30,8 +30,7 @@ void policy_set_host(const struct policy_host *h)
 	host = h;
 }
 
-long policy_map(struct policy_region *r, uint64_t start, uint64_t len,
-		int soft)
+long policy_map(struct policy_region *r, uint64_t start, uint64_t len, int soft)
 {
 	return host->map(r, start, len, soft);
 }
@@ -166,9 +165,10 @@ int policy_path_arg(const struct policy_ops *ops, const char *args, size_t len,
 		    char *path, size_t size, char *err, size_t errlen)
 {
 	if (!args || args[0] != '/') {
-		snprintf(err, errlen,
-			 "policy \"%s\" needs an absolute file path (usage: %s)",
-			 ops->name, ops->usage);
+		snprintf(
+		    err, errlen,
+		    "policy \"%s\" needs an absolute file path (usage: %s)",
+		    ops->name, ops->usage);
 		return -EINVAL;
 	}
 	if (len >= size) {
@@ -190,7 +190,7 @@ void policy_json_count(struct json_object *o, const char *key,
 {
 	uint64_t n = __atomic_load_n(v, __ATOMIC_RELAXED);
 
-	json_object_object_add(o, key,
-			       json_object_new_int64(n > INT64_MAX ? INT64_MAX
-								   : (int64_t)n));
+	json_object_object_add(
+	    o, key,
+	    json_object_new_int64(n > INT64_MAX ? INT64_MAX : (int64_t)n));
 }

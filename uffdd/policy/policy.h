@@ -46,15 +46,15 @@ struct policy;
  * defining `const struct policy_ops policy_ops_NAME`) and one line here;
  * a unit test then says which documents still lack it.
  */
-#define POLICY_LIST(X) \
-	X(continue, 1) \
-	X(around, 1)   \
-	X(populate, 0) \
-	X(record, 0)   \
-	X(prefetch, 0) \
-	X(gate, 1)     \
-	X(deny, 1)     \
-	X(eager, 1)    \
+#define POLICY_LIST(X)                                                         \
+	X(continue, 1)                                                         \
+	X(around, 1)                                                           \
+	X(populate, 0)                                                         \
+	X(record, 0)                                                           \
+	X(prefetch, 0)                                                         \
+	X(gate, 1)                                                             \
+	X(deny, 1)                                                             \
+	X(eager, 1)                                                            \
 	/* (the end of the list: a new policy goes above) */
 
 /*
@@ -63,12 +63,12 @@ struct policy;
  * of a split region its own start, len and offset).
  */
 struct policy_region {
-	uint64_t id;        /* the region's id (status, logs) */
-	uint64_t start;     /* its first byte in the client's address space */
-	uint64_t len;       /* bytes, a multiple of page_size */
+	uint64_t id;	    /* the region's id (status, logs) */
+	uint64_t start;	    /* its first byte in the client's address space */
+	uint64_t len;	    /* bytes, a multiple of page_size */
 	uint64_t offset;    /* memfd offset of start */
 	uint32_t page_size; /* 4 KiB (shmem) or the hugepage size */
-	int memfd;          /* the client's memfd: a policy may map it */
+	int memfd;	    /* the client's memfd: a policy may map it */
 	const char *name;   /* as the client named it (printable) */
 	struct policy *pol; /* the instance serving it */
 };
@@ -86,11 +86,11 @@ struct map_range {
 
 /* Order of stages in a composition (lower runs first). */
 enum policy_phase {
-	PHASE_OBSERVE = 0, /* record: sees every fault */
-	PHASE_SHAPE = 10,  /* around: widens the range */
-	PHASE_DECIDE = 20, /* gate, deny: may hold, refuse or narrow */
+	PHASE_OBSERVE = 0,  /* record: sees every fault */
+	PHASE_SHAPE = 10,   /* around: widens the range */
+	PHASE_DECIDE = 20,  /* gate, deny: may hold, refuse or narrow */
 	PHASE_CONTENT = 30, /* populate: makes the range's bytes */
-	PHASE_BASE = 40,   /* continue, prefetch */
+	PHASE_BASE = 40,    /* continue, prefetch */
 };
 
 /* policy_ops.flags */
@@ -100,8 +100,8 @@ struct policy_ops {
 	const char *name;
 	const char *usage; /* "name[:ARGS]" for --help and errors; a usage
 			      without ':' means: takes no arguments */
-	int phase;         /* enum policy_phase */
-	unsigned flags;    /* POLICY_F_* */
+	int phase;	   /* enum policy_phase */
+	unsigned flags;	   /* POLICY_F_* */
 	size_t state_size; /* an instance's state, zeroed (0: none) */
 	size_t file_path;  /* POLICY_F_FILE: offset of the path in state */
 	/*
@@ -152,8 +152,8 @@ struct policy {
 	const struct policy_ops *ops; /* a single policy or the chain */
 	void *state;
 	char spec[128];
-	unsigned refs;        /* regions using it (worker thread only) */
-	int based;            /* base_offset set */
+	unsigned refs;	      /* regions using it (worker thread only) */
+	int based;	      /* base_offset set */
 	uint64_t base_offset; /* memfd offset of the first region's start */
 };
 
@@ -161,7 +161,8 @@ struct policy {
 POLICY_LIST(POLICY_DECLARE)
 #undef POLICY_DECLARE
 
-/* What a policy may do with a region (the core answers) ---------------------- */
+/* What a policy may do with a region (the core answers) ----------------------
+ */
 
 /*
  * Map [start, start+len) of r now, without a fault (a gate letting go, a
@@ -184,7 +185,7 @@ uint64_t policy_now_ns(void);
 /* A log line carrying r's client pid and region id as journal fields;
  * r may be NULL (a line about no region). */
 void policy_log(const struct policy_region *r, int prio, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /*
  * The core's side of the calls above, given once at start-up.  The

@@ -16,8 +16,8 @@
 #define AROUND_MAX 512
 
 struct around {
-	uint64_t pages;    /* window, a power of two */
-	uint64_t windows;  /* faults answered with a window (atomic) */
+	uint64_t pages;	  /* window, a power of two */
+	uint64_t windows; /* faults answered with a window (atomic) */
 };
 
 static int around_create(void *state, const char *args, char *err,

@@ -20,7 +20,8 @@ static int deny_attach(void *state, struct policy_region *r, char *err,
 	if (!caps->poison) {
 		snprintf(err, errlen,
 			 "deny needs UFFDIO_POISON (Linux 6.6+), which this "
-			 "kernel (%s) lacks", caps->release);
+			 "kernel (%s) lacks",
+			 caps->release);
 		return -EOPNOTSUPP;
 	}
 	return 0;
@@ -40,7 +41,7 @@ static enum policy_verdict deny_fault(void *state, struct policy_region *r,
 
 /* Nothing is ever mapped ahead of a fault (prefetch) either. */
 static int deny_prepare(void *state, struct policy_region *r, uint64_t start,
-		     uint64_t len)
+			uint64_t len)
 {
 	(void)state;
 	(void)r;

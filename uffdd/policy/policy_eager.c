@@ -16,7 +16,7 @@
 #include <string.h>
 
 struct eager {
-	uint64_t pages;   /* mapped at attach (atomic) */
+	uint64_t pages; /* mapped at attach (atomic) */
 	uint64_t attaches;
 };
 
@@ -31,8 +31,9 @@ static int eager_attach(void *state, struct policy_region *r, char *err,
 	/* Soft: pages not in the page cache are left to fault as usual. */
 	n = policy_map(r, r->start, r->len, 1);
 	if (n < 0)
-		policy_log(r, LOG_WARNING, "eager: mapping region %016" PRIx64
-			   ": %s", r->id, strerror((int)-n));
+		policy_log(r, LOG_WARNING,
+			   "eager: mapping region %016" PRIx64 ": %s", r->id,
+			   strerror((int)-n));
 	else
 		CNT_ADD(e->pages, (uint64_t)n);
 	CNT_ADD(e->attaches, 1);

@@ -62,14 +62,14 @@ static int parse_timeout(struct gate *g, char *v, char *err, size_t errlen)
 	return 0;
 }
 
-static int gate_create(void *state, const char *args, char *err,
-		       size_t errlen)
+static int gate_create(void *state, const char *args, char *err, size_t errlen)
 {
 	struct gate *g = state;
 	char buf[128], *save = NULL, *kv;
 
 	snprintf(buf, sizeof(buf), "%s", args ? args : "");
-	for (kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+	for (kv = strtok_r(buf, ",", &save); kv;
+	     kv = strtok_r(NULL, ",", &save)) {
 		if (strncmp(kv, "timeout=", 8) == 0) {
 			if (parse_timeout(g, kv + 8, err, errlen) < 0)
 				return -EINVAL;
@@ -80,7 +80,8 @@ static int gate_create(void *state, const char *args, char *err,
 		} else {
 			snprintf(err, errlen,
 				 "gate: unknown parameter \"%s\" (usage: "
-				 "gate[:timeout=MS[,action=map|deny]])", kv);
+				 "gate[:timeout=MS[,action=map|deny]])",
+				 kv);
 			return -EINVAL;
 		}
 	}
@@ -203,7 +204,8 @@ static void gate_detach(void *state, struct policy_region *r)
 
 	for (size_t i = 0; i < g->nheld;)
 		if (g->held[i].r == r)
-			let_go(g, i, 0); /* r ending: its threads must not hang */
+			let_go(g, i,
+			       0); /* r ending: its threads must not hang */
 		else
 			i++;
 	if (!g->nheld && g->timer)
@@ -215,7 +217,8 @@ static enum policy_verdict gate_fault(void *state, struct policy_region *r,
 				      struct map_range *out)
 {
 	struct gate *g = state;
-	uint64_t idx = policy_page(r, addr), lo = addr, hi = addr + r->page_size;
+	uint64_t idx = policy_page(r, addr), lo = addr,
+		 hi = addr + r->page_size;
 
 	if (!g->pub)
 		return POLICY_MAP; /* never attached: do no harm */
@@ -238,7 +241,8 @@ static enum policy_verdict gate_fault(void *state, struct policy_region *r,
 		if (!n) {
 			policy_log(r, LOG_ERR,
 				   "gate: out of memory: mapping %#llx "
-				   "unpublished", (unsigned long long)addr);
+				   "unpublished",
+				   (unsigned long long)addr);
 			return POLICY_MAP;
 		}
 		g->held = n;
@@ -253,7 +257,7 @@ static enum policy_verdict gate_fault(void *state, struct policy_region *r,
 }
 
 static int gate_prepare(void *state, struct policy_region *r, uint64_t start,
-		     uint64_t len)
+			uint64_t len)
 {
 	struct gate *g = state;
 
@@ -278,7 +282,8 @@ static int gate_publish(void *state, struct policy_region *r, uint64_t off,
 	if (off % r->page_size || len % r->page_size) {
 		snprintf(err, errlen,
 			 "offset and length must be multiples of the page "
-			 "size %u", r->page_size);
+			 "size %u",
+			 r->page_size);
 		return -EINVAL;
 	}
 	first = policy_page(r, r->start + off);
@@ -312,9 +317,9 @@ static void gate_status(void *state, struct json_object *o)
 	policy_json_count(o, "gate_published_pages", &g->published);
 	json_object_object_add(o, "gate_timeout_ms",
 			       json_object_new_int64((int64_t)g->timeout_ms));
-	json_object_object_add(o, "gate_action",
-			       json_object_new_string(g->deny_on_timeout ? "deny"
-									 : "map"));
+	json_object_object_add(
+	    o, "gate_action",
+	    json_object_new_string(g->deny_on_timeout ? "deny" : "map"));
 }
 
 const struct policy_ops policy_ops_gate = {

@@ -12,8 +12,8 @@
  * carry F_SEAL_SHRINK, so the client cannot truncate it under the mapping.
  * A missing or short file refuses the region at registration.
  */
-#include "policy.h"
 #include "policy_populate.h"
+#include "policy.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,18 +30,17 @@ struct populate {
 	char path[PATH_MAX];
 	uint64_t file_off;
 	int fd;
-	char *map;         /* the memfd from base, map_len bytes */
+	char *map; /* the memfd from base, map_len bytes */
 	uint64_t map_len;
-	uint64_t base;     /* memfd offset of map[0] */
+	uint64_t base; /* memfd offset of map[0] */
 	uint32_t psz;
 	uint64_t npages;
-	uint8_t *filled;   /* one bit per page */
+	uint8_t *filled; /* one bit per page */
 	/* counters (atomic) */
 	uint64_t pages_populated, bytes_read, read_errors;
 };
 
-static int pop_create(void *state, const char *args, char *err,
-		      size_t errlen)
+static int pop_create(void *state, const char *args, char *err, size_t errlen)
 {
 	struct populate *p = state;
 	const char *at = args ? strrchr(args, '@') : NULL;
@@ -50,14 +49,17 @@ static int pop_create(void *state, const char *args, char *err,
 	if (at && strchr(at, '/'))
 		at = NULL; /* an '@' inside the path, such as vm@1/ */
 	if (policy_path_arg(&policy_ops_populate, args,
-			    at ? (size_t)(at - args) : args ? strlen(args) : 0,
+			    at	   ? (size_t)(at - args)
+			    : args ? strlen(args)
+				   : 0,
 			    p->path, sizeof(p->path), err, errlen) < 0)
 		return -EINVAL;
 	if (at && policy_parse_u64(at + 1, &p->file_off) < 0) {
 		snprintf(err, errlen,
 			 "populate: bad offset \"%s\" (usage: "
 			 "populate:PATH[@OFFSET], OFFSET in bytes, K/M/G "
-			 "suffixes allowed)", at + 1);
+			 "suffixes allowed)",
+			 at + 1);
 		return -EINVAL;
 	}
 	return 0;
@@ -74,17 +76,20 @@ static void pop_destroy(void *state)
 	free(p->filled);
 }
 
-static int pop_attach(void *state, struct policy_region *r, char *err, size_t errlen)
+static int pop_attach(void *state, struct policy_region *r, char *err,
+		      size_t errlen)
 {
 	struct populate *p = state;
 	struct stat st;
 	int seals;
 
 	if (p->map) {
-		/* Another mapping of the same memory: a fork copy or a piece. */
+		/* Another mapping of the same memory: a fork copy or a piece.
+		 */
 		if (r->offset < p->base ||
 		    r->offset + r->len > p->base + p->map_len) {
-			snprintf(err, errlen, "populate: region outside the "
+			snprintf(err, errlen,
+				 "populate: region outside the "
 				 "populated memory");
 			return -EINVAL;
 		}
@@ -172,9 +177,9 @@ static int read_run(struct populate *p, struct policy_region *r, uint64_t idx,
 	if (!len) /* nothing to read (and psz is never 0 once attached) */
 		return 0;
 	while (done < len) {
-		ssize_t got = pread(p->fd, p->map + idx * p->psz + done,
-				    len - done,
-				    (off_t)(p->file_off + idx * p->psz + done));
+		ssize_t got =
+		    pread(p->fd, p->map + idx * p->psz + done, len - done,
+			  (off_t)(p->file_off + idx * p->psz + done));
 
 		if (got < 0 && errno == EINTR)
 			continue;
@@ -196,7 +201,7 @@ static int read_run(struct populate *p, struct policy_region *r, uint64_t idx,
 	}
 	for (; marked < done / p->psz; marked++)
 		p->filled[(idx + marked) / 8] |=
-			(uint8_t)(1u << ((idx + marked) % 8));
+		    (uint8_t)(1u << ((idx + marked) % 8));
 	CNT_ADD(p->pages_populated, marked);
 	return rc;
 }
@@ -207,8 +212,8 @@ static int read_run(struct populate *p, struct policy_region *r, uint64_t idx,
  * cannot be filled: *stop (if given) is its address (addr + len when all
  * are filled).  0, or -errno.
  */
-static int fill_range(struct populate *p, struct policy_region *r, uint64_t addr,
-		      uint64_t len, uint64_t *stop)
+static int fill_range(struct populate *p, struct policy_region *r,
+		      uint64_t addr, uint64_t len, uint64_t *stop)
 {
 	uint64_t m = addr - r->start + r->offset, first, end, idx;
 	int rc = 0;
@@ -292,7 +297,7 @@ static enum policy_verdict pop_fault(void *state, struct policy_region *r,
 }
 
 static int pop_prepare(void *state, struct policy_region *r, uint64_t start,
-		    uint64_t len)
+		       uint64_t len)
 {
 	return fill_range(state, r, start, len, NULL);
 }

@@ -27,7 +27,7 @@
  * for the end of the turn.
  */
 #define CHUNK_ADVISED (16ull << 20)
-#define TURN_NS 4000000ull
+#define TURN_NS	      4000000ull
 /*
  * Read-ahead: the image ranges of the trace are handed to the kernel
  * (populate_advise, POSIX_FADV_WILLNEED) ahead of the fills, so that the
@@ -39,17 +39,17 @@
  * large pread gets the kernel's own sequential read-ahead, and advising them
  * too was measured slower (the advice blocks the worker on the disk queue).
  */
-#define ADVISE_AHEAD (64ull << 20)
-#define ADVISE_SEQ (4ull << 20)
-#define ADVISE_TURN_NS 2000000ull
+#define ADVISE_AHEAD	(64ull << 20)
+#define ADVISE_SEQ	(4ull << 20)
+#define ADVISE_TURN_NS	2000000ull
 #define MAX_TRACE_PAGES (1u << 28)
 
 struct prefetch {
 	char path[PATH_MAX];
 	uint64_t *pages;
 	size_t n, next;
-	size_t adv;          /* trace entries below this were advised */
-	void *pop;           /* the populate stage's state, if there is one */
+	size_t adv; /* trace entries below this were advised */
+	void *pop;  /* the populate stage's state, if there is one */
 	int pop_looked;
 	struct policy_region *home; /* the region prefetched into */
 	struct event *ev;
@@ -59,8 +59,7 @@ struct prefetch {
 	int finished;
 };
 
-static int pf_create(void *state, const char *args, char *err,
-		     size_t errlen)
+static int pf_create(void *state, const char *args, char *err, size_t errlen)
 {
 	struct prefetch *p = state;
 
@@ -100,15 +99,16 @@ static int load(struct prefetch *p, const struct policy_region *r, char *err,
 	    version != 1) {
 		snprintf(err, errlen,
 			 "prefetch: %s is not a uffdd trace (version 1): see "
-			 "docs/policies.md", p->path);
+			 "docs/policies.md",
+			 p->path);
 		fclose(f);
 		return -EINVAL;
 	}
 	if (psz != r->page_size) {
 		snprintf(err, errlen,
 			 "prefetch: %s was recorded with %llu-byte pages, the "
-			 "region has %u-byte pages", p->path, psz,
-			 r->page_size);
+			 "region has %u-byte pages",
+			 p->path, psz, r->page_size);
 		fclose(f);
 		return -EINVAL;
 	}
@@ -118,8 +118,10 @@ static int load(struct prefetch *p, const struct policy_region *r, char *err,
 		lineno++;
 		idx = strtoull(line, &end, 10);
 		if (end == line || (*end != '\n' && *end)) {
-			snprintf(err, errlen, "prefetch: %s:%d: not a page "
-				 "index", p->path, lineno);
+			snprintf(err, errlen,
+				 "prefetch: %s:%d: not a page "
+				 "index",
+				 p->path, lineno);
 			fclose(f);
 			return -EINVAL;
 		}
@@ -131,8 +133,10 @@ static int load(struct prefetch *p, const struct policy_region *r, char *err,
 			uint64_t *np;
 
 			if (cap >= MAX_TRACE_PAGES) {
-				snprintf(err, errlen, "prefetch: %s is too "
-					 "long", p->path);
+				snprintf(err, errlen,
+					 "prefetch: %s is too "
+					 "long",
+					 p->path);
 				fclose(f);
 				return -EFBIG;
 			}
@@ -151,8 +155,7 @@ static int load(struct prefetch *p, const struct policy_region *r, char *err,
 	return 0;
 }
 
-static void find_populate(const struct policy_ops *ops, void *state,
-			  void *arg)
+static void find_populate(const struct policy_ops *ops, void *state, void *arg)
 {
 	struct prefetch *p = arg;
 
@@ -236,8 +239,8 @@ static void pf_turn(evutil_socket_t fd, short what, void *arg)
 			addr = policy_addr(r, first);
 		}
 		p->next += k;
-		budget = budget > k * r->page_size ? budget - k * r->page_size
-						    : 0;
+		budget =
+		    budget > k * r->page_size ? budget - k * r->page_size : 0;
 		CNT_ADD(p->done, k);
 		if (!addr || policy_prepare(r, addr, k * r->page_size) < 0) {
 			CNT_ADD(p->skipped, k);
@@ -261,14 +264,16 @@ static void pf_turn(evutil_socket_t fd, short what, void *arg)
 	}
 	if (!p->finished) {
 		p->finished = 1;
-		policy_log(NULL, LOG_INFO, "prefetch from %s: %" PRIu64
-			   " of %zu pages mapped in %.1f ms", p->path,
-			   CNT_LD(p->mapped), p->n,
+		policy_log(NULL, LOG_INFO,
+			   "prefetch from %s: %" PRIu64
+			   " of %zu pages mapped in %.1f ms",
+			   p->path, CNT_LD(p->mapped), p->n,
 			   (double)(policy_now_ns() - p->t0) / 1e6);
 	}
 }
 
-static int pf_attach(void *state, struct policy_region *r, char *err, size_t errlen)
+static int pf_attach(void *state, struct policy_region *r, char *err,
+		     size_t errlen)
 {
 	struct prefetch *p = state;
 	static const struct timeval now = { 0, 0 };

@@ -38,8 +38,7 @@ struct record {
 	uint64_t recorded, write_errors; /* atomic */
 };
 
-static int rec_create(void *state, const char *args, char *err,
-		      size_t errlen)
+static int rec_create(void *state, const char *args, char *err, size_t errlen)
 {
 	struct record *p = state;
 
@@ -80,7 +79,8 @@ static void rec_destroy(void *state)
 	free(p->seen);
 }
 
-static int rec_attach(void *state, struct policy_region *r, char *err, size_t errlen)
+static int rec_attach(void *state, struct policy_region *r, char *err,
+		      size_t errlen)
 {
 	struct record *p = state;
 	struct stat st;
@@ -89,8 +89,9 @@ static int rec_attach(void *state, struct policy_region *r, char *err, size_t er
 	if (p->fd >= 0)
 		return 0; /* a fork copy or a piece: same trace */
 	/* O_NOFOLLOW: never write through a link someone planted. */
-	p->fd = open(p->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-				      O_NOFOLLOW | O_NOCTTY,
+	p->fd = open(p->path,
+		     O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW |
+			 O_NOCTTY,
 		     0644);
 	if (p->fd < 0) {
 		e = errno;
@@ -115,8 +116,7 @@ static int rec_attach(void *state, struct policy_region *r, char *err, size_t er
 	}
 	p->blen = (size_t)snprintf(p->buf, sizeof(p->buf),
 				   "uffdd-trace 1\npage_size %u\npages %llu\n",
-				   r->page_size,
-				   (unsigned long long)p->npages);
+				   r->page_size, (unsigned long long)p->npages);
 	flush(p);
 	return 0;
 }
@@ -154,7 +154,8 @@ static void rec_status(void *state, struct json_object *o)
 {
 	struct record *p = state;
 
-	json_object_object_add(o, "record_file", json_object_new_string(p->path));
+	json_object_object_add(o, "record_file",
+			       json_object_new_string(p->path));
 	policy_json_count(o, "pages_recorded", &p->recorded);
 	policy_json_count(o, "record_write_errors", &p->write_errors);
 }
