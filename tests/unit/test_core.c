@@ -121,37 +121,70 @@ static void test_config(void)
 	cfg_bad("{} {}", "t.json:1:4");
 }
 
-/* The README's configuration example parses, and is the defaults. */
-static void test_readme_config(void)
+/* Comments are blanked before the strict parse; nothing else is relaxed. */
+static void test_config_comments(void)
+{
+	struct config c;
+	char err[512] = "";
+	const char *good = "// a line comment\n{ /* block\n  comment */\n"
+			   "  \"workers\": 2, // trailing\n"
+			   "  \"socket\": \"/run/x//y/*z*/.sock\"\n}\n// end";
+
+	config_defaults(&c);
+	CHECK_EQ(
+	    config_parse(&c, good, strlen(good), "t.json", err, sizeof(err)),
+	    0);
+	CHECK_EQ(c.work.n, 2);
+	CHECK(strcmp(c.sock.data_path, "/run/x//y/*z*/.sock") == 0, "%s",
+	      c.sock.data_path);
+	cfg_bad("{\n  /* never closed\n  \"workers\": 2\n}",
+		"t.json:2:3: unterminated comment");
+	cfg_bad("{ \"workers\": 2, // comma before the end\n}", "t.json:2:1");
+	cfg_bad("# not a comment\n{}", "t.json:1:1");
+}
+
+static char *slurp(const char *path);
+
+static void check_is_defaults(const char *text, const char *origin)
 {
 	struct config def, c;
-	char err[512] = "", *buf, *a, *b;
-	FILE *f = fopen("README.md", "r");
-	long n;
+	char err[512] = "";
 
-	if (!f) {
+	config_defaults(&def);
+	c = def;
+	CHECK(config_parse(&c, text, strlen(text), origin, err, sizeof(err)) ==
+		  0,
+	      "%s", err);
+	CHECK(memcmp(&c, &def, sizeof(c)) == 0,
+	      "%s differs from the built-in defaults", origin);
+}
+
+/*
+ * The README's configuration example and the installed, commented example
+ * (docs/examples/uffdd.json) parse, and are the defaults.
+ */
+static void test_example_configs(void)
+{
+	char *buf = slurp("README.md"), *a, *b;
+
+	if (!buf) {
 		t_skip("no README.md in the working directory");
 		return;
 	}
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = calloc(1, (size_t)n + 1);
-	CHECK(fread(buf, 1, (size_t)n, f) == (size_t)n, "read");
-	fclose(f);
 	a = strstr(buf, "```json\n{\n  \"socket\"");
 	CHECK(a != NULL, "no configuration example in README.md");
 	if (a) {
 		a += strlen("```json\n");
 		b = strstr(a, "```");
 		*b = '\0';
-		config_defaults(&def);
-		c = def;
-		CHECK(config_parse(&c, a, strlen(a), "README.md", err,
-				   sizeof(err)) == 0,
-		      "%s", err);
-		CHECK(memcmp(&c, &def, sizeof(c)) == 0,
-		      "the example differs from the built-in defaults");
+		check_is_defaults(a, "README.md");
+	}
+	free(buf);
+	buf = slurp("docs/examples/uffdd.json");
+	CHECK(buf != NULL, "docs/examples/uffdd.json: %s", strerror(errno));
+	if (buf) {
+		CHECK(strstr(buf, "//") != NULL, "the example has no comments");
+		check_is_defaults(buf, "docs/examples/uffdd.json");
 	}
 	free(buf);
 }
@@ -318,10 +351,14 @@ static const struct t_case cases[] = {
 	  .title =
 	      "config: good file parsed, bad ones refused with line or key",
 	  .run = test_config },
-	{ .name = "readme-config",
+	{ .name = "config-comments",
 	  .title =
-	      "the README's configuration example is valid and is the defaults",
-	  .run = test_readme_config },
+	      "config: comments allowed, strings kept, errors still placed",
+	  .run = test_config_comments },
+	{ .name = "example-configs",
+	  .title = "the README's and the shipped example configurations are "
+		   "the defaults",
+	  .run = test_example_configs },
 	{ .name = "policy-specs",
 	  .title = "policy specs: known names accepted, others refused clearly",
 	  .run = test_policy_specs },

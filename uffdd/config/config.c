@@ -173,6 +173,8 @@ int config_parse(struct config *c, const char *text, size_t len,
 	struct cfg_ctx x = { .origin = origin, .err = err, .errlen = errlen };
 	struct config tmp = *c;
 	json_object *root;
+	char *copy;
+	size_t bad;
 	int rc;
 
 	if (len > MAX_CONFIG_BYTES || len > INT_MAX) {
@@ -180,7 +182,18 @@ int config_parse(struct config *c, const char *text, size_t len,
 			 MAX_CONFIG_BYTES);
 		return -EFBIG;
 	}
-	root = tokenize(text, len, &x);
+	copy = malloc(len + 1);
+	if (!copy) {
+		snprintf(err, errlen, "%s: out of memory", origin);
+		return -ENOMEM;
+	}
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	bad = config_blank_comments(copy, len);
+	root = bad < len ? NULL : tokenize(copy, len, &x);
+	if (bad < len)
+		json_error(text, bad, len, "unterminated comment", &x);
+	free(copy);
 	if (!root)
 		return -EINVAL;
 	rc = parse_root(&tmp, &x, root);

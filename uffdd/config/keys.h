@@ -47,6 +47,12 @@ int cfg_array(const struct cfg_ctx *x, const char *key, struct json_object *v,
 int cfg_object(const struct cfg_ctx *x, const char *key, struct json_object *v);
 
 /*
+ * text.c: comments become spaces, in place (newlines kept, so positions
+ * stay).  Returns the offset of an unterminated block comment, or len.
+ */
+size_t config_blank_comments(char *text, size_t len);
+
+/*
  * The parts of the file.  Each *_key takes one top-level key: 1 if it was
  * its key (parsed, or -EINVAL with the error set), 0 if not.
  */
