@@ -6,8 +6,7 @@
 #    (plain memory) and with one (every page a fault the daemon served).
 #  - The shipped example configuration passes `uffdd --check-config`
 #    (tests/unit/test_core.c proves it equals the built-in defaults).
-#  - Every policy the daemon knows is in the README's and docs/policies.md's
-#    tables.
+#  (tests/unit/test_core.c checks that the policy tables name every policy.)
 #
 # Prints "N passed, N failed" like the other tests.
 set -u
@@ -65,17 +64,6 @@ fi
 out=$("$build/uffdd" --check-config --config docs/examples/uffdd.json 2>&1)
 rc=$?
 [ $rc = 0 ] && ok || bad "uffdd --check-config docs/examples/uffdd.json: rc $rc: $out"
-
-# --- every policy in both tables ---
-policies=$("$build/uffdd" --help | sed -n 's/^Policies: //p' | tr ' ' '\n' | sed 's/[:[].*//' | sort -u)
-[ -n "$policies" ] || bad "no Policies: line in uffdd --help"
-for p in $policies; do
-	for doc in README.md docs/policies.md; do
-		if grep -q "^| \`$p[:\`\[]" "$doc"; then ok; else
-			bad "policy $p (uffdd --help) is not in $doc's policy table"
-		fi
-	done
-done
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
