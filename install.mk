@@ -11,6 +11,9 @@
 #                          --help options and commands against its page
 #   make check-docs        the README's C example compiles and runs; the
 #                          example configuration passes --check-config
+#   make deb               the Debian packages, in $(BUILD)/deb
+#   make check-deb         lintian, then apt-get install, test under a real
+#                          systemd, purge (tests/deb, tests/systemd/in/t-deb.sh)
 
 _install_saved_goal := $(.DEFAULT_GOAL)
 
@@ -191,6 +194,16 @@ check-man: programs
 
 check-docs: programs $(EXAMPLE_C)
 	SANITIZE=$(SANITIZE) sh tests/install/check-docs.sh $(BUILD) $(EXAMPLE_C)
+
+# Debian packages (debian/), built in a copy of the tree under $(DEB_OUT);
+# check-deb: lintian, then install, use and purge them under a real systemd.
+DEB_OUT := $(BUILD)/deb
+.PHONY: deb check-deb
+deb:
+	bash tests/deb/build.sh $(DEB_OUT)
+
+check-deb: deb
+	bash tests/deb/check.sh $(DEB_OUT)
 
 # Part of `make check` (before the test binaries; each stops it on failure).
 check: check-install check-man check-docs
