@@ -166,8 +166,9 @@ static void reload(void)
 	    done = td_log_count(&D, "configuration reloaded");
 
 	c = pc_connect(&D, "reload");
-	write_file(D.config,
-		   "{\"policy_rules\":[{\"match\":{\"uid\":\"root\"}}]}");
+	/* Users go by name or id; a name nobody has is the broken file. */
+	write_file(D.config, "{\"policy_rules\":[{\"match\":{\"uid\":"
+			     "\"no-such-user-uffdd\"}}]}");
 	kill(D.pid, SIGHUP);
 	CHECK(td_wait_log(&D, "reload failed", failed, 5000) == failed + 1,
 	      "no reload failure");

@@ -7,8 +7,10 @@
 #include "harness.h"
 #include "policy/policy.h"
 #include "probe.h"
+#include <json-c/json.h>
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +89,8 @@ static void cfg_bad(const char *text, const char *want)
 	      "policy changed");
 }
 
+static char *slurp(const char *path);
+
 static void test_config(void)
 {
 	struct config c;
@@ -143,7 +147,118 @@ static void test_config_comments(void)
 	cfg_bad("# not a comment\n{}", "t.json:1:1");
 }
 
-static char *slurp(const char *path);
+/* A key given twice is an error at the second, with where the first was. */
+static void test_config_duplicates(void)
+{
+	cfg_bad("{\n  \"workers\": 2,\n  \"workers\": 3\n}",
+		"t.json:3:3: key \"workers\" given twice (first at line 2:3)");
+	cfg_bad("{\"limits\": {\"clients\": 5,\n \"clients\": 6}}",
+		"key \"limits.clients\" given twice");
+	cfg_bad("{\"policy_rules\": [{\"policy\": \"continue\"}, "
+		"{\"match\": {\"uid\": 1, \"uid\": 2}}]}",
+		"key \"policy_rules[1].match.uid\" given twice");
+	cfg_bad("{\"workers\": 1, /* \"x\": 1, */ \"workers\": 2}",
+		"given twice");
+}
+
+/* Known keys are suggested for near misses, listed otherwise. */
+static void test_config_suggestions(void)
+{
+	cfg_bad("{\"wrokers\": 3}", "\"wrokers\": unknown key; did you mean "
+				    "\"workers\"?");
+	cfg_bad("{\"log-level\": \"info\"}", "did you mean \"log_level\"?");
+	cfg_bad("{\"limits\": {\"client\": 3}}",
+		"\"limits.client\": unknown key; did you mean \"clients\"?");
+	cfg_bad("{\"grant\": {\"uid\": [0]}}", "did you mean \"uids\"?");
+	cfg_bad("{\"access\": {\"allow_uid\": [0]}}",
+		"did you mean \"allow_uids\"?");
+	cfg_bad("{\"policy_rules\": [{\"polcy\": \"continue\"}]}",
+		"\"policy_rules[0].polcy\": unknown key; did you mean "
+		"\"policy\"?");
+	cfg_bad("{\"policy_rules\": [{\"match\": {\"exec\": \"x\"}}]}",
+		"did you mean \"exe\"?");
+	cfg_bad("{\"zzzzzz\": 1}", "unknown key (known: socket,");
+}
+
+/* Users and groups by name where ids are taken. */
+static void test_config_names(void)
+{
+	struct config c;
+	char err[512] = "";
+	const char *text =
+	    "{\"grant\": {\"uids\": [\"root\", 7], \"gids\": [\"root\"]},"
+	    " \"admin_gids\": [\"root\", 4], \"access\": {\"deny_uids\": "
+	    "[\"root\"]}, \"policy_rules\": [{\"match\": {\"gid\": "
+	    "\"root\"}}]}";
+
+	config_defaults(&c);
+	CHECK_EQ(
+	    config_parse(&c, text, strlen(text), "t.json", err, sizeof(err)),
+	    0);
+	CHECK(!err[0], "%s", err);
+	CHECK_EQ(c.access.grant_uids.n, 2);
+	CHECK_EQ(c.access.grant_uids.v[0], 0);
+	CHECK_EQ(c.access.grant_uids.v[1], 7);
+	CHECK_EQ(c.access.admin_gids.v[0], 0);
+	CHECK_EQ(c.access.admin_gids.v[1], 4);
+	CHECK_EQ(c.access.deny_uids.v[0], 0);
+	CHECK_EQ(c.policy.rules[0].gid, 0);
+	cfg_bad("{\"admin_gids\": [\"no-such-group-here\"]}",
+		"key \"admin_gids\": no group named \"no-such-group-here\"");
+	cfg_bad("{\"grant\": {\"uids\": [\"no-such-user-here\"]}}",
+		"no user named");
+	cfg_bad("{\"admin_gids\": [true]}", "expected a group name or a "
+					    "numeric id");
+}
+
+/*
+ * Every key set away from its default (tests/ctl/all-keys.json), dumped and
+ * read back, is the same configuration: nothing the file can say is missing
+ * from --dump-config.
+ */
+static void test_config_dump(void)
+{
+	char *all = slurp("tests/ctl/all-keys.json");
+	struct config a, b, def;
+	char err[512] = "";
+	json_object *o;
+	const char *text;
+
+	if (!all) {
+		CHECK(0, "tests/ctl/all-keys.json: %s", strerror(errno));
+		return;
+	}
+	config_defaults(&def);
+	a = def;
+	CHECK_EQ(config_parse(&a, all, strlen(all), "all-keys.json", err,
+			      sizeof(err)),
+		 0);
+	free(all);
+	CHECK(memcmp(&a.sock, &def.sock, sizeof(a.sock)) &&
+		  memcmp(&a.limits, &def.limits, sizeof(a.limits)),
+	      "the test configuration left defaults: %s", err);
+	o = config_json(&a);
+	text = json_object_to_json_string(o);
+	config_defaults(&b);
+	CHECK_EQ(config_parse(&b, text, strlen(text), "dump", err, sizeof(err)),
+		 0);
+	CHECK(memcmp(&a, &b, sizeof(a)) == 0, "read back, the dump differs: %s",
+	      text);
+	json_object_put(o);
+	{
+		char keys[256];
+
+		CHECK_EQ(config_restart_keys(&def, &def, keys, sizeof(keys))[0],
+			 '\0');
+		config_restart_keys(&def, &a, keys, sizeof(keys));
+		CHECK(strcmp(keys, "socket, control_socket, socket_mode, "
+				   "control_socket_mode, socket_owner, "
+				   "socket_group, control_socket_owner, "
+				   "control_socket_group, workers, "
+				   "placement") == 0,
+		      "%s", keys);
+	}
+}
 
 static void check_is_defaults(const char *text, const char *origin)
 {
@@ -355,6 +470,19 @@ static const struct t_case cases[] = {
 	  .title =
 	      "config: comments allowed, strings kept, errors still placed",
 	  .run = test_config_comments },
+	{ .name = "config-duplicates",
+	  .title = "config: a key given twice is an error naming both places",
+	  .run = test_config_duplicates },
+	{ .name = "config-suggestions",
+	  .title = "config: an unknown key suggests the nearest known one",
+	  .run = test_config_suggestions },
+	{ .name = "config-names",
+	  .title = "config: users and groups by name wherever ids are taken",
+	  .run = test_config_names },
+	{ .name = "config-dump",
+	  .title = "config: every key survives --dump-config and reading back; "
+		   "restart-only keys are named",
+	  .run = test_config_dump },
 	{ .name = "example-configs",
 	  .title = "the README's and the shipped example configurations are "
 		   "the defaults",
