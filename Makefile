@@ -40,7 +40,7 @@ KERNEL_SRC := kernel/probe.c
 CLIENT_SRC := client/client.c client/client_fork.c
 UFFDD_DIRS := uffdd/core uffdd/policy uffdd/control uffdd/config
 UFFDD_SRC := $(foreach d,$(UFFDD_DIRS),$(wildcard $(d)/*.c))
-CTL_SRC := uffdd/ctl/uffdctl.c uffdd/control/caps_json.c
+CTL_SRC := $(wildcard uffdd/ctl/*.c) uffdd/control/caps_json.c
 
 LIB_OBJ := $(patsubst %.c,$(BUILD)/lib/%.o,$(CLIENT_SRC) $(PROTO_SRC) $(KERNEL_SRC))
 D_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(UFFDD_SRC) $(PROTO_SRC) $(KERNEL_SRC))

@@ -11,6 +11,9 @@
 #                          --help options and commands against its page
 #   make check-docs        the README's C example compiles and runs; the
 #                          example configuration passes --check-config
+#   make check-ctl         uffdctl (summary, JSON, top, metrics parsed by
+#                          prometheus_client, exit codes, errors), reload,
+#                          --dump-config, log dates, bash completion
 #   make deb               the Debian packages, in $(BUILD)/deb
 #   make check-deb         lintian, then apt-get install, test under a real
 #                          systemd, purge (tests/deb, tests/systemd/in/t-deb.sh)
@@ -29,6 +32,8 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 DATADIR ?= $(PREFIX)/share
 MANDIR ?= $(DATADIR)/man
 DOCDIR ?= $(DATADIR)/doc/uffdd
+# bash-completion looks in every $XDG_DATA_DIRS/bash-completion/completions.
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 SYSCONFDIR ?= /etc
 DESTDIR ?=
 
@@ -94,6 +99,7 @@ $(EXAMPLE_C): README.md tools/readme-example.sh
 # What install puts, relative to DESTDIR; uninstall removes exactly these.
 INSTALLED_FILES = $(SBINDIR)/uffdd \
 	$(BINDIR)/uffdctl $(BINDIR)/uffd-touch $(BINDIR)/uffd-run \
+	$(BASHCOMPDIR)/uffdctl \
 	$(PKGLIBDIR)/libuffdpreload.so \
 	$(LIBDIR)/libuffdclient.a $(LIBDIR)/$(LIB_REALNAME) $(LIBDIR)/$(LIB_SONAME) \
 	$(LIBDIR)/libuffdclient.so $(INCLUDEDIR)/uffd/client.h \
@@ -109,7 +115,8 @@ INSTALLED_FILES = $(SBINDIR)/uffdd \
 # they are empty.
 INSTALLED_DIRS = $(INCLUDEDIR)/uffd $(PKGLIBDIR) $(DOCDIR)/examples $(DOCDIR)
 
-SYSTEMD_UNITS := systemd/uffdd.service systemd/uffdd.socket systemd/uffdd-control.socket
+SYSTEMD_UNITS := systemd/uffdd.service systemd/uffdd.socket systemd/uffdd-control.socket \
+	systemd/uffdd-metrics.service systemd/uffdd-metrics.timer
 
 .PHONY: programs install install-programs install-lib install-preload \
 	install-systemd install-man install-doc uninstall
@@ -123,9 +130,10 @@ install: install-programs install-lib install-preload install-systemd \
 	 install-man install-doc
 
 install-programs: programs
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(BUILD)/uffdd $(DESTDIR)$(SBINDIR)/uffdd
 	install -m 0755 $(BUILD)/uffdctl $(BUILD)/uffd-touch $(DESTDIR)$(BINDIR)/
+	install -m 0644 uffdd/ctl/uffdctl.bash $(DESTDIR)$(BASHCOMPDIR)/uffdctl
 
 install-lib: programs
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/uffd $(DESTDIR)$(PKGCONFIGDIR)
@@ -145,12 +153,14 @@ install-preload: programs
 	install -m 0755 $(UFFD_RUN) $(DESTDIR)$(BINDIR)/uffd-run
 	install -m 0644 $(PRELOAD_SO) $(DESTDIR)$(PKGLIBDIR)/libuffdpreload.so
 
-# The units name /usr/sbin/uffdd; installed elsewhere, they follow SBINDIR.
+# The units name /usr/sbin/uffdd and /usr/bin/uffdctl; installed
+# elsewhere, they follow SBINDIR and BINDIR.
 install-systemd:
 	install -d $(DESTDIR)$(SYSTEMD_UNITDIR) $(DESTDIR)$(SYSUSERS_DIR) \
 		$(DESTDIR)$(TMPFILES_DIR) $(DESTDIR)$(SYSCTL_DIR) $(DESTDIR)$(UDEV_RULES_DIR)
 	for u in $(SYSTEMD_UNITS); do \
-		sed 's|/usr/sbin/uffdd|$(SBINDIR)/uffdd|g' $$u >$(DESTDIR)$(SYSTEMD_UNITDIR)/$${u##*/} && \
+		sed -e 's|/usr/sbin/uffdd|$(SBINDIR)/uffdd|g' \
+		    -e 's|/usr/bin/uffdctl|$(BINDIR)/uffdctl|g' $$u >$(DESTDIR)$(SYSTEMD_UNITDIR)/$${u##*/} && \
 		chmod 0644 $(DESTDIR)$(SYSTEMD_UNITDIR)/$${u##*/} || exit 1; \
 	done
 	install -m 0644 systemd/uffdd.sysusers.conf $(DESTDIR)$(SYSUSERS_DIR)/uffdd.conf
@@ -183,7 +193,7 @@ uninstall:
 	done
 
 # Checks ----------------------------------------------------------------------
-.PHONY: check-install check-man check-docs
+.PHONY: check-install check-man check-docs check-ctl
 
 check-install: programs
 	SANITIZE=$(SANITIZE) sh tests/install/check-install.sh $(BUILD)
@@ -205,7 +215,11 @@ deb:
 check-deb: deb
 	bash tests/deb/check.sh $(DEB_OUT)
 
+# uffdctl and the daemon's administrative side (tests/ctl/check-ctl.sh).
+check-ctl: programs $(BUILD)/tests/systemd/fault-loop
+	sh tests/ctl/check-ctl.sh $(BUILD)
+
 # Part of `make check` (before the test binaries; each stops it on failure).
-check: check-install check-man check-docs
+check: check-install check-man check-docs check-ctl
 
 .DEFAULT_GOAL := $(_install_saved_goal)

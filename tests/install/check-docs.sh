@@ -53,7 +53,7 @@ if [ -x "$tmp/example" ]; then
 	out=$(UFFDD_SOCKET=$tmp/d.sock "$tmp/example" 2>&1)
 	rc=$?
 	[ "$rc:$out" = "0:32 pages, served: yes" ] && ok || bad "example with a daemon: rc $rc: $out"
-	faults=$("$build/uffdctl" -C "$tmp/c.sock" status |
+	faults=$("$build/uffdctl" -j -C "$tmp/c.sock" status |
 		sed -n 's/.*"totals": *{ *"clients": *[0-9]*, *"regions": *[0-9]*, *"faults": *\([0-9]*\).*/\1/p')
 	[ "$faults" = 32 ] && ok || bad "the daemon served $faults faults for the example, want 32"
 	kill "$pid" && wait "$pid" 2>/dev/null

@@ -67,7 +67,8 @@ for f in sbin/uffdd bin/uffdctl bin/uffd-touch bin/uffd-run lib/uffdd/libuffdpre
 	share/man/man8/uffdctl.8 share/man/man1/uffd-run.1 share/man/man1/uffd-touch.1 \
 	share/man/man3/libuffdclient.3 share/man/man3/uffd_connect.3 \
 	share/man/man3/uffd_region_alloc.3 share/doc/uffdd/examples/uffdd.json \
-	share/doc/uffdd/examples/uffd-example.c; do
+	share/doc/uffdd/examples/uffd-example.c share/bash-completion/completions/uffdctl \
+	lib/systemd/system/uffdd-metrics.service lib/systemd/system/uffdd-metrics.timer; do
 	check "not installed: /usr/local/$f" [ -f "$P/$f" ] && [ ! -L "$P/$f" ]
 done
 check "share/man/man3/uffd_region_id.3 is not a .so link to uffd_region_alloc.3" \
@@ -86,6 +87,8 @@ exported=$(readelf --dyn-syms -W "$P/lib/libuffdclient.so.$ver" | awk '$7 != "UN
 check "exports outside the uffd_ namespace: $exported" [ -z "$exported" ]
 check "the units do not run /usr/local/sbin/uffdd" \
 	grep -q '^ExecStart=/usr/local/sbin/uffdd$' "$P/lib/systemd/system/uffdd.service"
+check "the metrics unit does not run /usr/local/bin/uffdctl" \
+	grep -q '^ExecStart=/usr/local/bin/uffdctl metrics' "$P/lib/systemd/system/uffdd-metrics.service"
 
 export PKG_CONFIG_PATH="$P/lib/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$D"
 pcver=$(pkg-config --modversion libuffdclient 2>&1)

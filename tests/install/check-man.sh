@@ -69,6 +69,29 @@ for m in "" _MAJOR _MINOR _PATCH; do
 		bad "UFFD_CLIENT_VERSION$m is $h in client/uffd/client.h, $p in $man/libuffdclient.3"
 done
 
+# 4. Every key uffdd --dump-config prints (with every key set) is in
+# uffdd.json(5), as an Ic macro.
+if [ -x "$build/uffdd" ]; then
+	missing=$("$build/uffdd" --dump-config --config tests/ctl/all-keys.json |
+		sed -n 's/^ *"\([a-z_]*\)":.*/\1/p' | sort -u | while read -r k; do
+		awk -v k="$k" '
+			# ".Ic a , b Pq x": a and b are Ic; a macro name ends it.
+			/^\./ { ic = 0
+				for (i = 1; i <= NF; i++) {
+					t = $i; sub(/^\./, "", t)
+					if (t == "Ic") { ic = 1; continue }
+					if (t ~ /^[A-Z][a-z][a-z]?$/) { ic = 0; continue }
+					if (ic && t != ",") { sub(/,$/, "", t); if (t == k) f = 1 }
+				} }
+			END { exit !f }' "$man/uffdd.json.5" || echo "$k"
+	done)
+	if [ -z "$missing" ]; then ok; else
+		for k in $missing; do
+			bad "uffdd.json: key $k (uffdd --dump-config) is not in $man/uffdd.json.5 (an \`Ic $k\` under .Sh KEYS)"
+		done
+	fi
+fi
+
 # Options at the start of a --help line: "  -c, --config FILE", "      --x".
 help_options() {
 	sed -n 's/^ \{1,8\}\(-[A-Za-z0-9]\)\{0,1\}\(, \)\{0,1\}\(--[a-z][a-z0-9-]*\)\{0,1\}.*/\1 \3/p' |

@@ -93,8 +93,8 @@ out=$(timeout 60 /tmp/uffd-example 2>&1) || fail "example: $out"
 out=$(timeout 60 /tmp/uffd-example-static 2>&1) || fail "static example: $out"
 [ "$out" = "32 pages, served: yes" ] || fail "static example: $out"
 is_active || fail "a client did not start uffdd.service"
-faults=$(uffdctl status | jq .totals.faults)
-[ "$faults" = 64 ] || fail "uffdctl status: $faults faults, want 64 (32 per run)"
+faults=$(uffdctl -j status | jq .totals.faults)
+[ "$faults" = 64 ] || fail "uffdctl -j status: $faults faults, want 64 (32 per run)"
 log "pkg-config $v; example built (shared and static) and served: $out; uffdctl: $faults faults"
 
 # --- uffd-run ---------------------------------------------------------------------
@@ -118,12 +118,26 @@ int main(void)
 }
 EOF
 cc -o /tmp/shm /tmp/shm.c || fail "cc shm.c"
-before=$(uffdctl status | jq .totals.faults)
+before=$(uffdctl -j status | jq .totals.faults)
 out=$(timeout 60 uffd-run --require -- /tmp/shm 2>&1) || fail "uffd-run: $out"
 [ "$out" = 2048 ] || fail "uffd-run: $out"
-after=$(uffdctl status | jq .totals.faults)
+after=$(uffdctl -j status | jq .totals.faults)
 [ "$after" -ge $((before + 2048)) ] || fail "uffd-run's program took $((after - before)) served faults, want >= 2048"
 log "uffd-run --require: 8 MiB shared mapping served ($((after - before)) faults)"
+
+# --- metrics for the node exporter ------------------------------------------------
+[ "$(systemctl is-enabled uffdd-metrics.timer)" = disabled ] ||
+	fail "uffdd-metrics.timer is $(systemctl is-enabled uffdd-metrics.timer), want disabled"
+out=$(systemd-analyze verify --man=no /lib/systemd/system/uffdd-metrics.service \
+	/lib/systemd/system/uffdd-metrics.timer 2>&1)
+[ -z "$out" ] || fail "systemd-analyze verify (metrics units): $out"
+mkdir -p /var/lib/prometheus/node-exporter
+systemctl start uffdd-metrics.service || fail "uffdd-metrics.service: $(systemctl status uffdd-metrics.service | tail -n 5)"
+grep -q '^uffdd_faults_total [1-9]' /var/lib/prometheus/node-exporter/uffdd.prom ||
+	fail "uffdd.prom: $(head -c 300 /var/lib/prometheus/node-exporter/uffdd.prom)"
+rm -rf /var/lib/prometheus
+[ -f /usr/share/bash-completion/completions/uffdctl ] || fail "no bash completion"
+log "metrics: uffdd-metrics.service wrote uffdd.prom in its sandbox; the timer is disabled by default"
 
 # --- configuration ----------------------------------------------------------------
 out=$(uffdd --check-config --config /usr/share/doc/uffdd/examples/uffdd.json 2>&1) ||

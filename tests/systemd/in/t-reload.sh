@@ -6,7 +6,7 @@
 setup_uffdd
 need_hugepages 16
 
-limit() { uffdctl status | jq -r .limits.clients; }
+limit() { uffdctl -j status | jq -r .limits.clients; }
 
 ok_touch "activate" --kind shmem --size 8M || fail "first client"
 pid=$(main_pid)
@@ -18,7 +18,7 @@ EOF
 systemctl reload uffdd.service || fail "reload with a good config failed"
 wait_for 5 is_active || fail "not active after reload: $(prop ActiveState)/$(prop SubState)"
 [ "$(main_pid)" = "$pid" ] || fail "reload replaced the process ($pid -> $(main_pid))"
-wait_for 5 sh -c '[ "$(uffdctl status | jq -r .limits.clients)" = 64 ]' || fail "good config not applied: limits.clients=$(limit); daemon said: $(journalctl -b -t uffdd -o cat | tail -n 1)"
+wait_for 5 sh -c '[ "$(uffdctl -j status | jq -r .limits.clients)" = 64 ]' || fail "good config not applied: limits.clients=$(limit); daemon said: $(journalctl -b -t uffdd -o cat | tail -n 1)"
 log "good config: applied in place (pid $pid, limits.clients 64)"
 
 printf '{ "limits": { "clients": "many" }\n' >/etc/uffdd/uffdd.json
@@ -47,6 +47,6 @@ write_config <<'EOF'
 { "limits": { "clients": 128 } }
 EOF
 systemctl reload uffdd.service || fail "reload after fixing the config failed"
-wait_for 5 sh -c '[ "$(uffdctl status | jq -r .limits.clients)" = 128 ]' || fail "fixed config not applied"
+wait_for 5 sh -c '[ "$(uffdctl -j status | jq -r .limits.clients)" = 128 ]' || fail "fixed config not applied"
 [ "$(main_pid)" = "$pid" ] || fail "reload replaced the process"
 pass "good config applied in place; broken config refused (reload fails, SIGHUP keeps old); still serving, same pid $pid"
