@@ -138,7 +138,7 @@ int cfg_ids(const struct cfg_ctx *x, const char *key, json_object *v, int group,
 		return n;
 	out->n = 0;
 	for (int i = 0; i < n; i++) {
-		int64_t id;
+		int64_t id = 0;
 
 		if (cfg_owner(x, key, json_object_array_get_idx(v, i), group,
 			      &id) < 0)

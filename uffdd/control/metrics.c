@@ -264,9 +264,10 @@ static void limits_part(struct daemon *d, struct out *o)
 	bounds_status(&d->conf.cfg.limits, lim, tot);
 	family(o, "uffdd_limit", "gauge",
 	       "The configuration's limits (uffdd.json(5), \"limits\").");
-	json_object_object_foreach (lim, key, v)
+	json_object_object_foreach (lim, key, v) {
 		put(o, "uffdd_limit{limit=\"%s\"} %" PRId64 "\n", key,
 		    json_object_get_int64(v));
+	}
 	json_object_object_foreach (tot, k, n) {
 		char name[96];
 
