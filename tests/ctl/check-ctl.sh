@@ -219,7 +219,7 @@ echo '{ "workers": 2, "workers": 3 }' >"$tmp/uffdd.json"
 kill -HUP "$upid"
 i=0
 until uffdctl -j status | grep -q '"reload_error":"' || [ $i -ge 100 ]; do sleep 0.05; i=$((i + 1)); done
-uffdctl status | grep -q 'LAST RELOAD FAILED, old configuration kept: .*key "workers" given twice' && ok ||
+uffdctl status | grep -q "^Config:   $tmp/uffdd.json, reloaded .*LAST RELOAD FAILED, old configuration kept: .*key \"workers\" given twice" && ok ||
 	bad "a failed reload is not in the summary: $(uffdctl status | sed -n 2p)"
 cp "$tmp/uffdd.json" "$tmp/dup.json"
 out=$(uffdd --check-config --config "$tmp/dup.json" 2>&1)

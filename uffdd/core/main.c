@@ -132,12 +132,15 @@ static void reload(struct daemon *d)
 	struct daemon_conf *conf = &d->conf;
 	const char *from;
 	struct config c;
+	int from_file;
 
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
 		   (unsigned long long)(now_ns() / 1000));
 	conf->reloaded = time(NULL);
+	from_file = conf->from_file;
 	if (read_config(d, &c, conf->reload_error, sizeof(conf->reload_error)) <
 	    0) {
+		conf->from_file = from_file; /* still running on that */
 		log_err("reload failed, keeping the running configuration: %s",
 			conf->reload_error);
 		sd_notify(0, "READY=1\nSTATUS=reload failed; old configuration "
