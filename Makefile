@@ -160,4 +160,5 @@ include tests/fuzz/fuzz.mk
 include bench/bench.mk
 include tests/systemd/systemd.mk
 include tools/arm64.mk
+include uffdd/store/store.mk
 -include $(shell find $(BUILD)/obj $(BUILD)/lib -name '*.d' -type f 2>/dev/null)

@@ -1,0 +1,64 @@
+# uffdd/store/store.mk: the image stores (file:, rados:), uffd-image, and
+# their tests.  Included by the top-level Makefile; uses its $(BUILD),
+# $(CC), $(CFLAGS), $(PKG_CFLAGS), $(PKG_LIBS), $(DEPFLAGS).
+#
+#   make check         runs build/tests/test_store against a file: store
+#   make check-ceph    starts a single-node Ceph (tests/ceph/cluster.sh),
+#                      runs the same tests against rados:, stops it
+#
+# The rados backend is built only when <rados/librados.h> is there
+# (Debian: librados-dev; Debian 12 ships no rados.pc for pkg-config);
+# without it a rados: URL is refused with a message saying so.
+
+_store_saved_goal := $(.DEFAULT_GOAL)
+
+HAVE_RADOS := $(shell printf '\#include <rados/librados.h>\n' | \
+	$(CC) -E -x c - >/dev/null 2>&1 && echo 1)
+STORE_SRC := $(filter-out uffdd/store/uffd-image.c,$(wildcard uffdd/store/*.c))
+ifeq ($(HAVE_RADOS),1)
+STORE_CFLAGS := -DUFFDD_HAVE_RADOS
+STORE_LIBS := -lrados
+else
+STORE_SRC := $(filter-out uffdd/store/store_rados.c,$(STORE_SRC))
+STORE_CFLAGS :=
+STORE_LIBS :=
+endif
+STORE_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(STORE_SRC))
+STORE_TESTS := $(BUILD)/tests/test_store
+CEPH_DIR ?= /tmp/uffdd-ceph
+
+# More specific than the Makefile's %.o rule: the store's own flags.
+$(BUILD)/obj/uffdd/store/%.o: uffdd/store/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(STORE_CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/uffd-image: $(BUILD)/obj/uffdd/store/uffd-image.o $(STORE_OBJ)
+	$(CC) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) $(STORE_LIBS) -lpthread
+
+$(BUILD)/tests/test_store: tests/store/test_store.c $(STORE_OBJ) $(TEST_HARNESS) \
+		$(BUILD)/uffd-image
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(STORE_CFLAGS) $(DEPFLAGS) -Iuffdd/store -Itests \
+		-o $@ $< $(STORE_OBJ) $(TEST_HARNESS) $(LDFLAGS) $(PKG_LIBS) \
+		$(STORE_LIBS) -lpthread
+
+all: $(BUILD)/uffd-image
+tests-build: $(STORE_TESTS)
+UNIT_TESTS += $(STORE_TESTS)
+
+.PHONY: check-ceph ceph-start ceph-stop
+ceph-start:
+	sh tests/ceph/cluster.sh start $(CEPH_DIR)
+ceph-stop:
+	sh tests/ceph/cluster.sh stop $(CEPH_DIR)
+
+# The cluster is stopped whatever the tests say; their status is kept.
+check-ceph: deps
+	sh tests/ceph/cluster.sh start $(CEPH_DIR)
+	$(MAKE) all || { sh tests/ceph/cluster.sh stop $(CEPH_DIR); exit 1; }
+	UFFD_TEST_STORE="$$(sh tests/ceph/cluster.sh url $(CEPH_DIR))" \
+	UFFD_CEPH_DIR=$(CEPH_DIR) sh tools/check.sh $(BUILD) $(STORE_TESTS); \
+	rc=$$?; sh tests/ceph/cluster.sh stop $(CEPH_DIR); exit $$rc
+
+-include $(wildcard $(BUILD)/tests/*.d)
+.DEFAULT_GOAL := $(_store_saved_goal)

@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rados:POOL — objects in a Ceph pool, through librados.
+ *
+ * Reads are rados_aio_read; librados calls back on its finisher thread,
+ * which checks the bytes and posts them to the owning loop (store.c).  The
+ * next queued read is started from that callback too: rados_aio_read only
+ * queues the op, and the objecter's own throttles are raised above our
+ * bounds so that it never waits there.  Every op has a timeout (timeout=,
+ * default 30 s): a stopped OSD ends each read in -ETIMEDOUT instead of
+ * holding a slot for ever.
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <rados/librados.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rstore {
+	rados_t cluster;
+	rados_ioctx_t io;
+};
+
+static struct rstore *R(struct store *st)
+{
+	return store_backend(st);
+}
+
+static int r_read(struct store *st, const char *obj, uint64_t off, size_t len,
+		  void *buf)
+{
+	int n = rados_read(R(st)->io, obj, buf, len, off);
+
+	if (n < 0)
+		return n;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+static int r_get(struct store *st, const char *obj, size_t max, void **buf,
+		 size_t *len)
+{
+	uint64_t size;
+	time_t mtime;
+	void *p;
+	int rc = rados_stat(R(st)->io, obj, &size, &mtime);
+
+	if (rc < 0)
+		return rc;
+	if (size > max)
+		return -EFBIG;
+	p = malloc(size ? size : 1);
+	if (!p)
+		return -ENOMEM;
+	rc = size ? r_read(st, obj, 0, size, p) : 0;
+	if (rc) {
+		free(p);
+		return rc;
+	}
+	*buf = p;
+	*len = size;
+	return 0;
+}
+
+static int r_put(struct store *st, const char *obj, const void *buf, size_t len)
+{
+	return rados_write_full(R(st)->io, obj, buf, len);
+}
+
+static int r_remove(struct store *st, const char *obj)
+{
+	return rados_remove(R(st)->io, obj);
+}
+
+static int r_list(struct store *st, int (*each)(void *arg, const char *obj),
+		  void *arg)
+{
+	rados_list_ctx_t ctx;
+	const char *entry;
+	int rc = rados_nobjects_list_open(R(st)->io, &ctx);
+
+	if (rc < 0)
+		return rc;
+	while (!(rc = rados_nobjects_list_next(ctx, &entry, NULL, NULL))) {
+		rc = each(arg, entry);
+		if (rc)
+			break;
+	}
+	rados_nobjects_list_close(ctx);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+static void on_complete(rados_completion_t c, void *arg)
+{
+	struct store_req *r = arg;
+	int n = rados_aio_get_return_value(c);
+
+	rados_aio_release(c);
+	if (n >= 0 && (size_t)n != r->len)
+		n = -EIO; /* a short chunk: the object is not the image's */
+	store_req_done(r, n < 0 ? n : 0);
+}
+
+static int r_submit(struct store_req *r)
+{
+	struct rstore *rs = R(store_image_store(r->img));
+	rados_completion_t c;
+	int rc = rados_aio_create_completion2(r, on_complete, &c);
+
+	if (rc < 0)
+		return rc;
+	rc = rados_aio_read(rs->io, r->obj, c, r->buf, r->len, r->obj_off);
+	if (rc < 0) {
+		rados_aio_release(c);
+		return rc;
+	}
+	return 0;
+}
+
+static int conf_set(rados_t c, const char *k, const char *v, char *err,
+		    size_t errlen)
+{
+	int rc = rados_conf_set(c, k, v);
+
+	if (rc < 0)
+		snprintf(err, errlen, "rados: %s = %s: %s", k, v,
+			 strerror(-rc));
+	return rc;
+}
+
+static int configure(rados_t c, const struct store_opts *o, char *err,
+		     size_t errlen)
+{
+	char t[16];
+	int rc = rados_conf_read_file(c, o->conf[0] ? o->conf : NULL);
+
+	if (rc < 0) {
+		snprintf(err, errlen, "rados: conf %s: %s",
+			 o->conf[0] ? o->conf : "(default search)",
+			 strerror(-rc));
+		return rc;
+	}
+	if (o->keyring[0] &&
+	    (rc = conf_set(c, "keyring", o->keyring, err, errlen)))
+		return rc;
+	snprintf(t, sizeof(t), "%d", o->timeout);
+	if ((rc = conf_set(c, "rados_osd_op_timeout", t, err, errlen)) ||
+	    (rc = conf_set(c, "rados_mon_op_timeout", t, err, errlen)) ||
+	    (rc = conf_set(c, "client_mount_timeout", t, err, errlen)))
+		return rc;
+	/* Our bounds (inflight= x 64 MiB at most) stay under these, so a
+	 * submit from librados' callback thread never sleeps in them. */
+	if ((rc = conf_set(c, "objecter_inflight_ops", "4096", err, errlen)) ||
+	    (rc = conf_set(c, "objecter_inflight_op_bytes", "68719476736", err,
+			   errlen)))
+		return rc;
+	return 0;
+}
+
+static int r_open(struct store *st, const struct store_opts *o, char *err,
+		  size_t errlen)
+{
+	struct rstore *rs = calloc(1, sizeof(*rs));
+	int rc;
+
+	if (!rs)
+		return -ENOMEM;
+	rc = rados_create(&rs->cluster, o->user[0] ? o->user : NULL);
+	if (rc < 0) {
+		snprintf(err, errlen, "rados: create: %s", strerror(-rc));
+		free(rs);
+		return rc;
+	}
+	rc = configure(rs->cluster, o, err, errlen);
+	if (!rc) {
+		rc = rados_connect(rs->cluster);
+		if (rc < 0)
+			snprintf(err, errlen, "rados: connect: %s",
+				 strerror(-rc));
+	}
+	if (!rc) {
+		rc = rados_ioctx_create(rs->cluster, o->loc, &rs->io);
+		if (rc < 0)
+			snprintf(err, errlen, "rados: pool %s: %s", o->loc,
+				 strerror(-rc));
+	}
+	if (rc) {
+		rados_shutdown(rs->cluster);
+		free(rs);
+		return rc;
+	}
+	store_set_backend(st, rs);
+	return 0;
+}
+
+static void r_close(struct store *st)
+{
+	struct rstore *rs = R(st);
+
+	if (!rs)
+		return;
+	rados_ioctx_destroy(rs->io);
+	rados_shutdown(rs->cluster);
+	free(rs);
+	store_set_backend(st, NULL);
+}
+
+const struct store_ops store_rados_ops = {
+	.kind = "rados",
+	.open = r_open,
+	.close = r_close,
+	.get = r_get,
+	.read = r_read,
+	.put = r_put,
+	.remove = r_remove,
+	.list = r_list,
+	.submit = r_submit,
+	.default_inflight = 64,
+};
