@@ -24,6 +24,15 @@ STORE_CFLAGS :=
 STORE_LIBS :=
 endif
 STORE_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(STORE_SRC))
+# Objects built without librados are rebuilt once it appears (CI runs
+# make check before make check-ceph installs it): they depend on a stamp
+# named after the answer.
+STORE_STAMP := $(BUILD)/obj/uffdd/store/.rados-$(if $(HAVE_RADOS),yes,no)
+$(STORE_STAMP):
+	@mkdir -p $(dir $@)
+	@rm -f $(dir $@).rados-*
+	@touch $@
+$(STORE_OBJ) $(BUILD)/obj/uffdd/store/uffd-image.o: $(STORE_STAMP)
 STORE_TESTS := $(BUILD)/tests/test_store
 CEPH_DIR ?= /tmp/uffdd-ceph
 
