@@ -51,8 +51,14 @@ $(BUILD)/tests/test_store: tests/store/test_store.c $(STORE_OBJ) $(TEST_HARNESS)
 		-o $@ $< $(STORE_OBJ) $(TEST_HARNESS) $(LDFLAGS) $(PKG_LIBS) \
 		$(STORE_LIBS) -lpthread
 
+# What the image cache needs from the kernel (tests/kernel, any kernel).
+$(BUILD)/tests/kernel/abi-image: tests/kernel/abi_image.c $(KT_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/kernel -o $@ $< tests/kernel/kt.c $(LDFLAGS) -lpthread
+KERNEL_ABI_TESTS += $(BUILD)/tests/kernel/abi-image
+
 all: $(BUILD)/uffd-image
-tests-build: $(STORE_TESTS)
+tests-build: $(STORE_TESTS) $(BUILD)/tests/kernel/abi-image
 UNIT_TESTS += $(STORE_TESTS)
 
 .PHONY: check-ceph ceph-start ceph-stop
