@@ -326,11 +326,12 @@ static struct store_req *pick(struct store *st)
 	return NULL;
 }
 
-static void deliver(struct store_done *d)
+static void deliver(struct store_post *d)
 {
 	struct store_req *r =
 	    (struct store_req *)((char *)d - offsetof(struct store_req, done));
 
+	store_loop_release(r->lp);
 	r->cb(r->arg, r->err);
 	free(r);
 }

@@ -62,6 +62,15 @@ struct store_loop *store_loop_new(struct event_base *base);
 /* -EBUSY (and nothing freed) while requests of this loop are outstanding. */
 int store_loop_free(struct store_loop *lp);
 
+/* Anything else to run on the loop's thread, posted from any thread: the
+ * loop calls p->deliver(p) once, in posting order.  Owned by the poster
+ * until then. */
+struct store_post {
+	struct store_post *next;
+	void (*deliver)(struct store_post *p);
+};
+void store_loop_post(struct store_loop *lp, struct store_post *p);
+
 /* Images ------------------------------------------------------------------ */
 
 /* Open version (0: the latest) of name: reads its header.  Blocks.

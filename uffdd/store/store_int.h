@@ -20,17 +20,14 @@ struct store_opts {
 	int image_inflight;
 };
 
-/* A completion on its way to a loop (any thread -> the loop's thread). */
-struct store_done {
-	TAILQ_ENTRY(store_done) link;
-	void (*deliver)(struct store_done *d);
-};
-void store_loop_post(struct store_loop *lp, struct store_done *d);
-void store_loop_hold(struct store_loop *lp); /* one more outstanding */
+/* A request of lp is outstanding until its callback: hold when it is made,
+ * release in its deliver (both on lp's thread). */
+void store_loop_hold(struct store_loop *lp);
+void store_loop_release(struct store_loop *lp);
 
 struct store_req {
 	TAILQ_ENTRY(store_req) q;
-	struct store_done done;
+	struct store_post done;
 	struct store_image *img;
 	struct store_loop *lp;
 	char obj[IMG_OBJ_MAX];

@@ -16,30 +16,31 @@
 
 struct store_loop {
 	pthread_mutex_t lock;
-	TAILQ_HEAD(, store_done) done;
+	struct store_post *head, **tail; /* posted, not yet delivered */
 	int efd;
 	struct event *ev;
-	unsigned outstanding; /* only touched on the loop's thread */
+	unsigned outstanding; /* store requests; only on the loop's thread */
 };
 
 static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
 	struct store_loop *lp = arg;
-	TAILQ_HEAD(, store_done) batch;
-	struct store_done *d;
+	struct store_post *p;
 	uint64_t v;
 
 	(void)what;
 	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		return;
-	TAILQ_INIT(&batch);
 	pthread_mutex_lock(&lp->lock);
-	TAILQ_CONCAT(&batch, &lp->done, link);
+	p = lp->head;
+	lp->head = NULL;
+	lp->tail = &lp->head;
 	pthread_mutex_unlock(&lp->lock);
-	while ((d = TAILQ_FIRST(&batch))) {
-		TAILQ_REMOVE(&batch, d, link);
-		lp->outstanding--;
-		d->deliver(d);
+	while (p) {
+		struct store_post *next = p->next;
+
+		p->deliver(p); /* may free p */
+		p = next;
 	}
 }
 
@@ -50,7 +51,7 @@ struct store_loop *store_loop_new(struct event_base *base)
 	if (!lp)
 		return NULL;
 	pthread_mutex_init(&lp->lock, NULL);
-	TAILQ_INIT(&lp->done);
+	lp->tail = &lp->head;
 	lp->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (lp->efd < 0)
 		goto fail;
@@ -86,14 +87,21 @@ void store_loop_hold(struct store_loop *lp)
 	lp->outstanding++;
 }
 
-void store_loop_post(struct store_loop *lp, struct store_done *d)
+void store_loop_release(struct store_loop *lp)
+{
+	lp->outstanding--;
+}
+
+void store_loop_post(struct store_loop *lp, struct store_post *p)
 {
 	int wake;
 	uint64_t one = 1;
 
+	p->next = NULL;
 	pthread_mutex_lock(&lp->lock);
-	wake = TAILQ_EMPTY(&lp->done);
-	TAILQ_INSERT_TAIL(&lp->done, d, link);
+	wake = lp->head == NULL;
+	*lp->tail = p;
+	lp->tail = &p->next;
 	pthread_mutex_unlock(&lp->lock);
 	/* A full counter (2^64 - 2 pokes unread) cannot happen: the loop
 	 * reads it at every batch. */

@@ -16,7 +16,7 @@ enum job_kind { JOB_OPEN, JOB_TRACE_GET, JOB_TRACE_PUT };
 
 struct store_job {
 	TAILQ_ENTRY(store_job) q;
-	struct store_done done;
+	struct store_post done;
 	enum job_kind kind;
 	struct store *st;
 	char name[IMG_NAME_MAX + 1];
@@ -53,11 +53,12 @@ static void run(struct store_job *j)
 	}
 }
 
-static void deliver(struct store_done *d)
+static void deliver(struct store_post *d)
 {
 	struct store_job *j =
 	    (struct store_job *)((char *)d - offsetof(struct store_job, done));
 
+	store_loop_release(j->lp);
 	if (j->kind == JOB_OPEN)
 		j->open_cb(j->arg, j->err, j->img, j->err ? j->errmsg : "");
 	else
