@@ -57,6 +57,22 @@ $(BUILD)/tests/kernel/abi-image: tests/kernel/abi_image.c $(KT_DEPS)
 	$(CC) $(CFLAGS) -Itests/kernel -o $@ $< tests/kernel/kt.c $(LDFLAGS) -lpthread
 KERNEL_ABI_TESTS += $(BUILD)/tests/kernel/abi-image
 
+# The image cache (uffdd/image): built here until the daemon links it.
+IMAGE_SRC := $(wildcard uffdd/image/*.c)
+IMAGE_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(IMAGE_SRC))
+IMAGE_CORE_OBJ := $(BUILD)/obj/uffdd/log.o $(BUILD)/obj/uffdd/histo.o
+$(BUILD)/obj/uffdd/image/%.o: uffdd/image/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Iuffdd/store -Iuffdd $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/tests/test_image_cache: tests/image/test_cache.c $(IMAGE_OBJ) $(STORE_OBJ) \
+		$(IMAGE_CORE_OBJ) $(TEST_HARNESS) $(BUILD)/uffd-image
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(DEPFLAGS) -Iuffdd/store -Iuffdd/image -Iuffdd -Itests \
+		-o $@ $< $(IMAGE_OBJ) $(STORE_OBJ) $(IMAGE_CORE_OBJ) $(TEST_HARNESS) \
+		$(LDFLAGS) $(PKG_LIBS) $(STORE_LIBS) -lpthread
+STORE_TESTS += $(BUILD)/tests/test_image_cache
+
 all: $(BUILD)/uffd-image
 tests-build: $(STORE_TESTS) $(BUILD)/tests/kernel/abi-image
 UNIT_TESTS += $(STORE_TESTS)

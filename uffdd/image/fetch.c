@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fetching blocks, once.  A block's state (absent, fetching, ok) lives on
+ * the cache's thread alone, so "one read per block per host" needs no lock:
+ * the first want starts the fetch, every later want joins its waiters, and
+ * a want for an ok block is answered at once.  A fetch is one store read
+ * per chunk the block touches, straight into the cache's fill mapping;
+ * the store has checked every byte before it reports the read done, and
+ * only then are the block's pages marked ok in the bitmap (release order:
+ * a worker that sees the bit sees the bytes).  A failed block goes back to
+ * absent: its waiters hear the error, a later fault fetches it again.
+ */
+#include "image_int.h"
+#include "log.h"
+#include "trace.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct fetch {
+	struct image *img;
+	uint64_t block;
+	unsigned pieces;
+	int err;
+	int prefetch;
+	uint64_t t0;
+};
+
+int image_page_ok(const struct image *img, uint64_t off)
+{
+	uint64_t page = off / img->info.page_size;
+
+	if (off >= img->info.map_len)
+		return 0;
+	return (__atomic_load_n(&img->bitmap[page / 64], __ATOMIC_ACQUIRE) >>
+		(page % 64)) &
+	       1;
+}
+
+void image_block(const struct image *img, uint64_t off, uint64_t *start,
+		 uint64_t *len)
+{
+	uint64_t fs = img->info.fetch_size;
+
+	*start = off / fs * fs;
+	*len =
+	    *start + fs <= img->info.map_len ? fs : img->info.map_len - *start;
+}
+
+static void ready_deliver(struct store_post *p)
+{
+	struct image_waiter *w =
+	    (struct image_waiter *)((char *)p -
+				    offsetof(struct image_waiter, post));
+
+	w->cb(w->arg, w->err);
+	free(w);
+}
+
+static void tell(struct image_waiter *w, int err)
+{
+	w->err = err;
+	w->post.deliver = ready_deliver;
+	store_loop_post(w->to->lp, &w->post);
+}
+
+static void mark_ok(struct image *img, uint64_t start, uint64_t len)
+{
+	uint32_t ps = img->info.page_size;
+
+	for (uint64_t p = start / ps; p < (start + len + ps - 1) / ps; p++)
+		__atomic_fetch_or(&img->bitmap[p / 64], 1ull << (p % 64),
+				  __ATOMIC_RELEASE);
+	__atomic_store_n(&img->pages_ok, img->pages_ok + (len + ps - 1) / ps,
+			 __ATOMIC_RELAXED);
+}
+
+static void count(uint64_t *c, uint64_t v)
+{
+	__atomic_store_n(c, *c + v, __ATOMIC_RELAXED);
+}
+
+static void block_done(struct fetch *f)
+{
+	struct image *img = f->img;
+	uint64_t start, len;
+	struct image_waiter *w;
+
+	image_block(img, f->block * img->info.fetch_size, &start, &len);
+	img->inflight--;
+	if (f->prefetch)
+		img->prefetch_inflight--;
+	if (!f->err) {
+		mark_ok(img, start, len);
+		img->state[f->block] = BLOCK_OK;
+		count(&img->fetches, 1);
+		count(&img->bytes_fetched, start + len <= img->info.size
+					       ? len
+					       : img->info.size - start);
+		histo_add(&img->fetch_ns, image_now_ns() - f->t0);
+	} else {
+		img->state[f->block] = BLOCK_ABSENT;
+		count(&img->fetch_errors, 1);
+		if (!img->error_logged) {
+			img->error_logged = 1; /* once per image */
+			log_err("image %s@%llu: fetch of [%llu, +%llu) failed: "
+				"%s; its faults get SIGBUS (later failures "
+				"are counted, not logged)",
+				img->info.name,
+				(unsigned long long)img->info.version,
+				(unsigned long long)start,
+				(unsigned long long)len, strerror(-f->err));
+		}
+	}
+	while ((w = img->waiters[f->block])) {
+		img->waiters[f->block] = w->next;
+		tell(w, f->err);
+	}
+	free(f);
+	image_prefetch_more(img);
+	image_cache_check_stop(img->c);
+}
+
+static void piece_done(void *arg, int err)
+{
+	struct fetch *f = arg;
+
+	if (err && !f->err)
+		f->err = err;
+	if (--f->pieces == 0)
+		block_done(f);
+}
+
+/* One store read per chunk the block's image bytes touch. */
+static void start_fetch(struct image *img, uint64_t b, int prefetch)
+{
+	struct image_cache *c = img->c;
+	uint64_t start, len, end,
+	    chunk = store_image_header(img->simg)->chunk_size;
+	struct fetch *f = calloc(1, sizeof(*f));
+
+	if (!f) {
+		struct image_waiter *w;
+
+		while ((w = img->waiters[b])) {
+			img->waiters[b] = w->next;
+			tell(w, -ENOMEM);
+		}
+		return;
+	}
+	image_block(img, b * img->info.fetch_size, &start, &len);
+	end = start + len < img->info.size ? start + len : img->info.size;
+	f->img = img;
+	f->block = b;
+	f->prefetch = prefetch;
+	f->t0 = image_now_ns();
+	f->pieces = 1; /* held until every piece is started */
+	img->state[b] = BLOCK_FETCHING;
+	img->inflight++;
+	if (prefetch)
+		img->prefetch_inflight++;
+	for (uint64_t off = start; off < end;) {
+		uint64_t stop = (off / chunk + 1) * chunk;
+		int rc;
+
+		if (stop > end)
+			stop = end;
+		f->pieces++;
+		rc = store_read(img->simg, c->lp, off, stop - off,
+				img->fill + off, piece_done, f);
+		if (rc) {
+			f->pieces--;
+			f->err = rc;
+			break;
+		}
+		off = stop;
+	}
+	piece_done(f, 0);
+}
+
+void image_fetch_want(struct image *img, uint64_t b, struct image_waiter *w)
+{
+	if (img->state[b] == BLOCK_OK) {
+		tell(w, 0);
+		return;
+	}
+	w->next = img->waiters[b];
+	img->waiters[b] = w;
+	if (img->state[b] == BLOCK_ABSENT)
+		start_fetch(img, b, 0);
+}
+
+struct want {
+	struct image *img;
+	uint64_t block;
+	struct image_waiter *w;
+};
+
+static void want_on_thread(void *arg)
+{
+	struct want *wt = arg;
+
+	image_fetch_want(wt->img, wt->block, wt->w);
+	free(wt);
+}
+
+int image_want(struct image *img, struct event_base *base, uint64_t off,
+	       image_ready_fn cb, void *arg)
+{
+	struct image_waiter *w;
+	struct want *wt;
+
+	if (off >= img->info.map_len)
+		return -EINVAL;
+	w = calloc(1, sizeof(*w));
+	wt = malloc(sizeof(*wt));
+	if (!w || !wt || !(w->to = image_inbox_of(img->c, base))) {
+		free(w);
+		free(wt);
+		return -ENOMEM;
+	}
+	w->cb = cb;
+	w->arg = arg;
+	wt->img = img;
+	wt->block = off / img->info.fetch_size;
+	wt->w = w;
+	image_cache_run(img->c, want_on_thread, wt);
+	return 0;
+}
+
+void image_count_fault(struct image *img, int hit, uint64_t wait_ns)
+{
+	if (hit) {
+		__atomic_add_fetch(&img->faults_hit, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	__atomic_add_fetch(&img->faults_waited, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&img->c->lock); /* histo: one writer at a time */
+	histo_add(&img->wait_ns, wait_ns);
+	pthread_mutex_unlock(&img->c->lock);
+}
+
+void image_count_poison(struct image *img, uint64_t pages)
+{
+	__atomic_add_fetch(&img->poisoned, pages, __ATOMIC_RELAXED);
+}
+
+/* Working sets ------------------------------------------------------------ */
+
+static void trace_got(void *arg, int err, void *buf, size_t len)
+{
+	struct image *img = arg;
+	uint64_t *offs, n;
+
+	img->inflight--;
+	image_cache_check_stop(img->c);
+	if (err) {
+		free(buf);
+		if (err != -ENOENT)
+			log_warn("image %s@%llu: its trace: %s", img->info.name,
+				 (unsigned long long)img->info.version,
+				 strerror(-err));
+		return;
+	}
+	err = trace_parse(buf, len, img->info.size, &offs, &n);
+	free(buf);
+	if (err) {
+		log_warn("image %s@%llu: its trace is not a trace: %s",
+			 img->info.name, (unsigned long long)img->info.version,
+			 strerror(-err));
+		return;
+	}
+	img->trace = offs;
+	img->trace_n = n;
+	log_info("image %s@%llu: prefetching %llu recorded pages",
+		 img->info.name, (unsigned long long)img->info.version,
+		 (unsigned long long)n);
+	image_prefetch_more(img);
+}
+
+void image_prefetch_start(struct image *img)
+{
+	struct image_cache *c = img->c;
+
+	if (store_trace_get_async(c->st, c->lp, img->info.name,
+				  img->info.version, trace_got, img) == 0)
+		img->inflight++; /* the entry stays until the answer */
+}
+
+void image_prefetch_more(struct image *img)
+{
+	uint32_t max = img->c->conf.prefetch_inflight;
+
+	while (img->trace_next < img->trace_n && !img->c->stopping &&
+	       img->prefetch_inflight < max) {
+		uint64_t b =
+		    img->trace[img->trace_next++] / img->info.fetch_size;
+
+		if (img->state[b] != BLOCK_ABSENT)
+			continue;
+		count(&img->prefetched, 1);
+		start_fetch(img, b, 1);
+	}
+}
+
+struct trace_job {
+	struct image *img;
+	char *buf;
+	size_t len;
+};
+
+static void trace_put(void *arg, int err, void *buf, size_t len)
+{
+	struct image *img = arg;
+
+	(void)buf;
+	(void)len;
+	img->inflight--;
+	image_cache_check_stop(img->c);
+	if (err)
+		log_warn("image %s@%llu: storing its trace: %s", img->info.name,
+			 (unsigned long long)img->info.version, strerror(-err));
+	else
+		log_info("image %s@%llu: trace stored", img->info.name,
+			 (unsigned long long)img->info.version);
+}
+
+static void trace_on_thread(void *arg)
+{
+	struct trace_job *j = arg;
+	struct image *img = j->img;
+
+	if (store_trace_put_async(img->c->st, img->c->lp, img->info.name,
+				  img->info.version, j->buf, j->len, trace_put,
+				  img) == 0)
+		img->inflight++; /* holds the entry from here on */
+	image_unref(img);
+	free(j->buf);
+	free(j);
+}
+
+void image_trace_store(struct image *img, const char *buf, size_t len)
+{
+	struct trace_job *j = malloc(sizeof(*j));
+
+	if (!j || !(j->buf = malloc(len ? len : 1))) {
+		free(j);
+		return;
+	}
+	memcpy(j->buf, buf, len);
+	j->len = len;
+	j->img = img;
+	/* The caller's region may go at once: the entry must not. */
+	pthread_mutex_lock(&img->c->lock);
+	img->refs++;
+	pthread_mutex_unlock(&img->c->lock);
+	image_cache_run(img->c, trace_on_thread, j);
+}

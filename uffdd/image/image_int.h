@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/* Inside the image cache: its thread, its entries and their blocks. */
+#ifndef UFFDD_IMAGE_INT_H
+#define UFFDD_IMAGE_INT_H
+
+#include "cache.h"
+#include "histo.h"
+#include "store.h"
+
+#include <pthread.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+enum block_state { BLOCK_ABSENT = 0, BLOCK_FETCHING, BLOCK_OK };
+
+/* A loop that may be told about blocks (a worker's, the main thread's). */
+struct image_inbox {
+	LIST_ENTRY(image_inbox) link;
+	struct event_base *base;
+	struct store_loop *lp;
+};
+
+/* One wait for one block: answered on its inbox's loop. */
+struct image_waiter {
+	struct image_waiter *next;
+	struct store_post post;
+	struct image_inbox *to;
+	image_ready_fn cb;
+	void *arg;
+	int err;
+};
+
+struct image {
+	LIST_ENTRY(image) link; /* c->images, under c->lock */
+	struct image_cache *c;
+	struct image_info info;
+	dev_t dev;
+	ino_t ino;
+	unsigned refs; /* regions mapping it; under c->lock */
+	uint64_t last_used_ns;
+	/* The cache's own views: written only by the fetches. */
+	int fd, bitmap_fd;
+	unsigned char *fill;
+	uint64_t *bitmap; /* a bit per page, set with release order */
+	size_t bitmap_len;
+	/* Owned by the cache's thread. */
+	struct store_image *simg;
+	uint64_t nblocks;
+	uint8_t *state;		       /* enum block_state per block */
+	struct image_waiter **waiters; /* per block */
+	unsigned inflight;	       /* fetches */
+	int dropping;
+	uint64_t *trace; /* prefetch order (byte offsets) */
+	uint64_t trace_n, trace_next;
+	unsigned prefetch_inflight;
+	int error_logged;
+	/* Counters: relaxed atomics, read by status. */
+	uint64_t fetches, bytes_fetched, fetch_errors, pages_ok, prefetched;
+	uint64_t faults_hit, faults_waited, poisoned;
+	struct histo fetch_ns; /* written by the cache's thread */
+	struct histo wait_ns;  /* written under c->lock */
+};
+
+struct image_cache {
+	struct image_conf conf;
+	pthread_t thread;
+	struct event_base *base;
+	struct store_loop *lp; /* the cache thread's inbox */
+	struct store *st;
+	int store_err;
+	char store_msg[256];
+	struct event *tick;
+	pthread_mutex_t lock; /* images, refs, inboxes, wait_ns */
+	LIST_HEAD(, image) images;
+	LIST_HEAD(, image_inbox) inboxes;
+	uint64_t next_id;
+	int stopping;
+};
+
+/* Run fn(arg) on the cache's thread (arg is malloc'ed, freed by fn). */
+void image_cache_run(struct image_cache *c, void (*fn)(void *arg), void *arg);
+/* After a fetch or a store call ends: the thread ends once stopping and
+ * idle. */
+void image_cache_check_stop(struct image_cache *c);
+/* The inbox of base (made on first use, on base's thread). */
+struct image_inbox *image_inbox_of(struct image_cache *c,
+				   struct event_base *base);
+
+/* entry.c: the memfds and the cache's mappings. */
+int image_entry_create(struct image_cache *c, struct store_image *simg,
+		       int hugetlb, struct image **out, char *err,
+		       size_t errlen);
+void image_entry_destroy(struct image *img);
+/* A read-only descriptor of fd (a new open of the same inode). */
+int image_reopen_ro(int fd);
+uint64_t image_now_ns(void);
+
+/* fetch.c: on the cache's thread. */
+void image_fetch_want(struct image *img, uint64_t block,
+		      struct image_waiter *w);
+void image_prefetch_start(struct image *img);
+void image_prefetch_more(struct image *img);
+
+#endif
