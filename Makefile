@@ -38,7 +38,7 @@ DEPFLAGS = -MMD -MP
 PROTO_SRC := proto/proto.c proto/fdcheck.c
 KERNEL_SRC := kernel/probe.c
 CLIENT_SRC := client/client.c client/client_fork.c
-UFFDD_DIRS := uffdd/core uffdd/policy uffdd/control uffdd/config
+UFFDD_DIRS := uffdd/core uffdd/policy uffdd/control uffdd/config uffdd/image uffdd/store
 UFFDD_SRC := $(foreach d,$(UFFDD_DIRS),$(wildcard $(d)/*.c))
 CTL_SRC := $(wildcard uffdd/ctl/*.c) uffdd/control/caps_json.c
 
@@ -160,5 +160,5 @@ include tests/fuzz/fuzz.mk
 include bench/bench.mk
 include tests/systemd/systemd.mk
 include tools/arm64.mk
-include uffdd/store/store.mk
+include uffdd/image/image.mk
 -include $(shell find $(BUILD)/obj $(BUILD)/lib -name '*.d' -type f 2>/dev/null)

@@ -5,8 +5,8 @@
  * dropping images no client maps (after keep_ms, or sooner when the cache
  * is over its budget, least recently used first).
  */
+#include "core/log.h"
 #include "image_int.h"
-#include "log.h"
 
 #include <errno.h>
 #include <event2/event.h>

@@ -10,8 +10,8 @@
  * a worker that sees the bit sees the bytes).  A failed block goes back to
  * absent: its waiters hear the error, a later fault fetches it again.
  */
+#include "core/log.h"
 #include "image_int.h"
-#include "log.h"
 #include "trace.h"
 
 #include <errno.h>

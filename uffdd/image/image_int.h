@@ -4,8 +4,8 @@
 #define UFFDD_IMAGE_INT_H
 
 #include "cache.h"
-#include "histo.h"
-#include "store.h"
+#include "core/histo.h"
+#include "store/store.h"
 
 #include <pthread.h>
 #include <sys/queue.h>

@@ -3,6 +3,7 @@
 #ifndef UFFDD_STORE_INT_H
 #define UFFDD_STORE_INT_H
 
+#include "have_rados.h"
 #include "store.h"
 
 #include <limits.h>

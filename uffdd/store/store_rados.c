@@ -12,6 +12,8 @@
  */
 #include "store_int.h"
 
+#ifdef UFFDD_HAVE_RADOS
+
 #include <errno.h>
 #include <rados/librados.h>
 #include <stdio.h>
@@ -218,3 +220,8 @@ const struct store_ops store_rados_ops = {
 	.submit = r_submit,
 	.default_inflight = 64,
 };
+
+#else
+/* Built without librados: store.c refuses rados: URLs and says why. */
+typedef int store_rados_absent;
+#endif

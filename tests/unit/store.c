@@ -5,10 +5,10 @@
  * started by tests/ceph/cluster.sh, whose directory is $UFFD_CEPH_DIR).
  * Image names carry this process's pid: a cluster can be shared.
  */
-#include "crc32c.h"
+#include "store/store.h"
 #include "harness.h"
-#include "store.h"
-#include "store_priv.h"
+#include "store/crc32c.h"
+#include "store/store_priv.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -101,8 +101,6 @@ static void t_crc(void)
 {
 	unsigned char buf[4096 + 8];
 
-	t_start(
-	    "crc32c: known vector, instruction == table at every alignment");
 	CHECK_EQ(crc32c(0, "123456789", 9), 0xe3069283u);
 	CHECK_EQ(crc32c_sw(0, "123456789", 9), 0xe3069283u);
 	fill_random(buf, sizeof(buf), 7);
@@ -112,7 +110,6 @@ static void t_crc(void)
 				 crc32c_sw(0, buf + a, n));
 	CHECK_EQ(crc32c(crc32c(0, buf, 100), buf + 100, 900),
 		 crc32c(0, buf, 1000));
-	t_end();
 }
 
 static void t_format(void)
@@ -130,7 +127,6 @@ static void t_format(void)
 	uint64_t v;
 	int caught = 0;
 
-	t_start("format: header round trip; any changed byte is refused");
 	strcpy(h.name, "web.v2_x-1");
 	h.crc = crc;
 	CHECK_EQ(img_header_encode(&h, (void **)&buf, &len), 0);
@@ -177,7 +173,6 @@ static void t_format(void)
 	CHECK_EQ(img_geometry_valid(1, 65536 * 3), -EINVAL);
 	CHECK_EQ(img_geometry_valid(1, 32768), -EINVAL);
 	CHECK_EQ(img_geometry_valid(0, 65536), -EINVAL);
-	t_end();
 }
 
 static void t_urls(void)
@@ -185,7 +180,6 @@ static void t_urls(void)
 	char err[512] = "";
 	struct store *st;
 
-	t_start("urls: bad ones refused with a reason; rados: says if built");
 	CHECK_EQ(store_open("nfs:/x", &st, err, sizeof(err)), -EINVAL);
 	CHECK(strstr(err, "unknown kind"), "%s", err);
 	CHECK_EQ(store_open("file:/nonexistent/uffdd", &st, err, sizeof(err)),
@@ -204,7 +198,6 @@ static void t_urls(void)
 		CHECK_EQ(store_open("rados:p,timeout=x", &st, err, sizeof(err)),
 			 -EINVAL);
 	}
-	t_end();
 }
 
 static int count_versions(struct store *st, const char *name);
@@ -217,7 +210,6 @@ static void t_versions(void)
 	uint64_t v;
 	int fd;
 
-	t_start("put: versions, latest, immutable, remove, list");
 	if (!st)
 		goto out;
 	uname_(name, "ver");
@@ -258,7 +250,6 @@ static void t_versions(void)
 	CHECK_EQ(store_remove(st, name, 2, err, sizeof(err)), -ENOENT);
 out:
 	store_close(st);
-	t_end();
 }
 
 struct count_ctx {
@@ -332,7 +323,6 @@ static void t_reads(void)
 	uint32_t order[64];
 	int same = 1, on_loop = 1;
 
-	t_start("async reads: every block, any order, checked, on the loop");
 	if (!st)
 		goto out;
 	uname_(name, "rd");
@@ -389,7 +379,6 @@ out:
 	free(r);
 	free(dst);
 	free(copy);
-	t_end();
 }
 
 static void t_bounds(void)
@@ -402,7 +391,6 @@ static void t_bounds(void)
 	unsigned char *dst = malloc(2 * N * IMG_BLOCK);
 	struct store_stats s;
 
-	t_start("bounds: host and image reads in flight, round robin");
 	if (!st)
 		goto out;
 	uname_(a, "bnda");
@@ -467,7 +455,6 @@ out:
 	free(ra);
 	free(rb);
 	free(dst);
-	t_end();
 }
 
 /* Overwrite a chunk object behind the store's back. */
@@ -489,8 +476,6 @@ static void t_corrupt(void)
 	struct store_stats s0, s1;
 	struct rd r[4] = { 0 };
 
-	t_start("never a wrong byte: a changed, short or missing chunk is an "
-		"error");
 	if (!st)
 		goto out;
 	uname_(name, "bad");
@@ -546,7 +531,6 @@ out:
 	store_close(st);
 	free(copy);
 	free(dst);
-	t_end();
 }
 
 struct tr {
@@ -586,7 +570,6 @@ static void t_meta(void)
 	void *buf = NULL;
 	size_t len = 0;
 
-	t_start("metadata: async open, traces (sync and async)");
 	if (!st)
 		goto out;
 	uname_(name, "meta");
@@ -638,7 +621,6 @@ static void t_meta(void)
 	CHECK_EQ(store_trace_get(st, name, 2, &buf, &len), -ENOENT);
 out:
 	store_close(st);
-	t_end();
 }
 
 /* file: only.  Objects that are not plain files never block a reader. */
@@ -650,10 +632,8 @@ static void t_file_traps(void)
 	unsigned char *dst = malloc(131072);
 	struct rd r[2] = { 0 };
 
-	t_start("file: a FIFO or a symlink as a chunk is an error, at once");
 	if (!file_dir[0]) {
 		t_skip("not a file: store");
-		t_end();
 		free(dst);
 		return;
 	}
@@ -684,7 +664,6 @@ out:
 	store_image_close(img);
 	store_close(st);
 	free(dst);
-	t_end();
 }
 
 static int run_tool(const char *out, const char *a1, const char *a2,
@@ -716,7 +695,6 @@ static void t_tool(void)
 	unsigned char *copy, *back = malloc(300000);
 	int fd, tfd;
 
-	t_start("uffd-image: put, ls, stat, get, verify, rm");
 	uname_(name, "tool");
 	snprintf(out, sizeof(out), "/tmp/uffdd-tool-out.%d", (int)getpid());
 	snprintf(got, sizeof(got), "/tmp/uffdd-tool-got.%d", (int)getpid());
@@ -760,7 +738,6 @@ static void t_tool(void)
 	unlink(got);
 	free(copy);
 	free(back);
-	t_end();
 }
 
 /* rados only: what the OSD itself counts, and a stopped OSD. */
@@ -792,10 +769,8 @@ static void t_osd_counters(void)
 	unsigned char *copy = NULL, *dst = malloc(size);
 	uint64_t o0, b0, o1, b1;
 
-	t_start("rados: the OSD served each chunk exactly once");
 	if (!is_rados || !getenv("UFFD_CEPH_DIR")) {
 		t_skip("not a rados: store of tests/ceph/cluster.sh");
-		t_end();
 		free(dst);
 		return;
 	}
@@ -819,7 +794,6 @@ out:
 	store_close(st);
 	free(copy);
 	free(dst);
-	t_end();
 }
 
 static void osd_signal(const char *what)
@@ -840,10 +814,8 @@ static void t_osd_stopped(void)
 	struct rd r = { 0 };
 	uint64_t t0, ms;
 
-	t_start("rados: a stopped OSD ends a read in -ETIMEDOUT at timeout=");
 	if (!is_rados || !getenv("UFFD_CEPH_DIR")) {
 		t_skip("not a rados: store of tests/ceph/cluster.sh");
-		t_end();
 		free(dst);
 		return;
 	}
@@ -873,10 +845,9 @@ out:
 	store_image_close(img);
 	store_close(st);
 	free(dst);
-	t_end();
 }
 
-int main(void)
+static int setup(void)
 {
 	const char *u = getenv("UFFD_TEST_STORE");
 
@@ -886,42 +857,76 @@ int main(void)
 		snprintf(file_dir, sizeof(file_dir),
 			 "/tmp/uffdd-store-test.XXXXXX");
 		if (!mkdtemp(file_dir))
-			return 1;
+			return -1;
 		snprintf(url, sizeof(url), "file:%s", file_dir);
 	}
 	is_rados = !strncmp(url, "rados:", 6);
-	fprintf(stderr, "# store %s\n", url);
+	t_note("store %s", url);
 	if (is_rados && !store_have_rados()) {
-		fprintf(stderr,
-			"test_store: built without librados, cannot "
-			"test %s\n",
-			url);
-		return 1;
+		t_note("built without librados: cannot test %s", url);
+		return -1;
 	}
 	base = event_base_new();
 	lp = store_loop_new(base);
-	t_crc();
-	t_format();
-	t_urls();
-	t_versions();
-	t_reads();
-	t_bounds();
-	t_corrupt();
-	t_meta();
-	t_file_traps();
-	t_tool();
-	t_osd_counters();
-	t_osd_stopped();
-	t_start("every loop request ended");
+	return base && lp ? 0 : -1;
+}
+
+static void teardown(void)
+{
 	CHECK_EQ(store_loop_free(lp), 0);
-	t_end();
 	event_base_free(base);
 	if (file_dir[0]) {
 		char cmd[300];
 
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", file_dir);
-		if (system(cmd))
-			return 1;
+		CHECK_EQ(system(cmd), 0);
 	}
-	return t_summary();
+}
+
+static const struct t_case cases[] = {
+	{ .name = "crc32c",
+	  .title = "known vector; the instruction equals the table at every "
+		   "alignment",
+	  .run = t_crc },
+	{ .name = "format",
+	  .title = "header round trip; any changed byte is refused",
+	  .run = t_format },
+	{ .name = "urls",
+	  .title = "bad URLs refused with a reason; rados: says if built",
+	  .run = t_urls },
+	{ .name = "versions",
+	  .title = "put: versions, latest, immutable, remove, list",
+	  .run = t_versions },
+	{ .name = "reads",
+	  .title = "async reads: every block, any order, checked, on the loop",
+	  .run = t_reads },
+	{ .name = "bounds",
+	  .title = "reads in flight bounded per host and image, round robin",
+	  .run = t_bounds },
+	{ .name = "corrupt",
+	  .title = "a changed, short or missing chunk is an error, never data",
+	  .run = t_corrupt },
+	{ .name = "meta",
+	  .title = "metadata: async open, traces (sync and async)",
+	  .run = t_meta },
+	{ .name = "file-traps",
+	  .title = "file: a FIFO or a symlink as a chunk is an error, at once",
+	  .run = t_file_traps },
+	{ .name = "tool",
+	  .title = "uffd-image: put, ls, stat, get, verify, rm",
+	  .run = t_tool },
+	{ .name = "osd-counters",
+	  .title = "rados: the OSD served each chunk exactly once",
+	  .run = t_osd_counters },
+	{ .name = "osd-stopped",
+	  .title = "rados: a stopped OSD ends a read in -ETIMEDOUT at timeout=",
+	  .run = t_osd_stopped },
+};
+
+int main(int argc, char **argv)
+{
+	const struct t_suite s = { "store", T_CASES(cases), setup,
+				   "every loop request ended", teardown };
+
+	return t_main(argc, argv, &s);
 }

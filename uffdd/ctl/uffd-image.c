@@ -6,7 +6,7 @@
  * separate tool also keeps librados out of uffdctl, which needs nothing
  * but the control socket.)
  */
-#include "store.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <fcntl.h>

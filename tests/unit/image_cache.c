@@ -4,11 +4,11 @@
  * (a file: directory, or $UFFD_TEST_STORE: the Ceph of make check-ceph),
  * real threads each with its own loop asking for blocks at once.
  */
-#include "cache.h"
 #include "harness.h"
-#include "image_int.h"
-#include "store_priv.h"
-#include "trace.h"
+#include "image/cache.h"
+#include "image/image_int.h"
+#include "image/trace.h"
+#include "store/store_priv.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -178,7 +178,6 @@ static void t_open(void)
 	void *m;
 	int other;
 
-	t_start("open: one sealed, read-only entry per image and kind");
 	snprintf(name, sizeof(name), "c%d-open", (int)getpid());
 	if (!c || put(name, 3000000, 1 << 20, 1, &copy))
 		goto out;
@@ -218,7 +217,6 @@ out:
 	stop_cache(c);
 	drop(name);
 	free(copy);
-	t_end();
 }
 
 /* Many threads, each its own loop, all asking for the same block. */
@@ -274,7 +272,6 @@ static void t_single_flight(void)
 	uint64_t start_, len;
 	int all = 1, ok = 1;
 
-	t_start("single flight: 30 threads want one block: one read");
 	snprintf(name, sizeof(name), "c%d-flight", (int)getpid());
 	if (!c || put(name, 3000000, 1 << 20, 2, &copy))
 		goto out;
@@ -332,7 +329,6 @@ out:
 	stop_cache(c);
 	drop(name);
 	free(copy);
-	t_end();
 }
 
 static int want_once(struct image *img, uint64_t off)
@@ -354,7 +350,6 @@ static void t_chunks_errors(void)
 	struct image *img = NULL;
 	struct store *st = NULL;
 
-	t_start("a block over four chunks; a bad chunk: error, then a retry");
 	snprintf(name, sizeof(name), "c%d-chunks", (int)getpid());
 	if (!c || put(name, 1 << 20, 65536, 3, &copy))
 		goto out;
@@ -396,7 +391,6 @@ out:
 	stop_cache(c);
 	drop(name);
 	free(copy);
-	t_end();
 }
 
 static int wait_stat(struct image_cache *c, const char *name, const char *key,
@@ -420,7 +414,6 @@ static void t_trace(void)
 	char *buf;
 	size_t len;
 
-	t_start("a stored trace is prefetched in order by the next host");
 	snprintf(name, sizeof(name), "c%d-trace", (int)getpid());
 	if (!c || put(name, 2 << 20, 1 << 20, 4, &copy))
 		goto out;
@@ -464,7 +457,6 @@ out:
 	stop_cache(c);
 	drop(name);
 	free(copy);
-	t_end();
 }
 
 static void t_drop(void)
@@ -475,7 +467,6 @@ static void t_drop(void)
 	unsigned char *ca = NULL, *cb = NULL;
 	struct image *img;
 
-	t_start("an image no client maps is dropped after keep_ms");
 	snprintf(a, sizeof(a), "c%d-dropa", (int)getpid());
 	snprintf(b, sizeof(b), "c%d-dropb", (int)getpid());
 	if (!c || put(a, 65536, 65536, 5, &ca) || put(b, 65536, 65536, 6, &cb))
@@ -499,10 +490,9 @@ out:
 	drop(b);
 	free(ca);
 	free(cb);
-	t_end();
 }
 
-static void t_hugetlb(void)
+static void t_hugetlb_kind(enum t_kind kind, const void *arg)
 {
 	char name[80];
 	struct image_cache *c;
@@ -510,10 +500,10 @@ static void t_hugetlb(void)
 	unsigned char *copy = NULL, *m;
 	struct image *img;
 
-	t_start("hugetlb: one entry per kind, 2 MiB pages and fetches");
-	if (t_huge_page_size() != 2u << 20 || t_need_hugepages(4)) {
-		t_skip("needs 4 free 2 MiB huge pages");
-		t_end();
+	(void)kind;
+	(void)arg;
+	if (t_huge_page_size() != 2u << 20) {
+		t_skip("the test assumes 2 MiB huge pages");
 		return;
 	}
 	c = start(1 << 20, 60000);
@@ -544,10 +534,9 @@ out:
 	stop_cache(c);
 	drop(name);
 	free(copy);
-	t_end();
 }
 
-int main(void)
+static int setup(void)
 {
 	const char *u = getenv("UFFD_TEST_STORE");
 
@@ -557,23 +546,52 @@ int main(void)
 		snprintf(file_dir, sizeof(file_dir),
 			 "/tmp/uffdd-cache-test.XXXXXX");
 		if (!mkdtemp(file_dir))
-			return 1;
+			return -1;
 		snprintf(url, sizeof(url), "file:%s", file_dir);
 	}
-	fprintf(stderr, "# store %s\n", url);
+	t_note("store %s", url);
 	base = event_base_new();
-	t_open();
-	t_single_flight();
-	t_chunks_errors();
-	t_trace();
-	t_drop();
-	t_hugetlb();
+	return base ? 0 : -1;
+}
+
+static void teardown(void)
+{
+	event_base_free(base);
 	if (file_dir[0]) {
 		char cmd[300];
 
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", file_dir);
-		if (system(cmd))
-			return 1;
+		CHECK_EQ(system(cmd), 0);
 	}
-	return t_summary();
+}
+
+static const struct t_case cases[] = {
+	{ .name = "open",
+	  .title = "one sealed, read-only entry per image and kind",
+	  .run = t_open },
+	{ .name = "single-flight",
+	  .title = "30 threads want one block: one read",
+	  .run = t_single_flight },
+	{ .name = "chunks-errors",
+	  .title = "a block over four chunks; a bad chunk: error, then a retry",
+	  .run = t_chunks_errors },
+	{ .name = "trace",
+	  .title = "a stored trace is prefetched in order by the next host",
+	  .run = t_trace },
+	{ .name = "drop",
+	  .title = "an image no client maps is dropped after keep_ms",
+	  .run = t_drop },
+	{ .name = "hugetlb",
+	  .title = "one entry per kind, 2 MiB pages and fetches",
+	  .kinds = T_HUGETLB,
+	  .hugepages = 4,
+	  .fn = t_hugetlb_kind },
+};
+
+int main(int argc, char **argv)
+{
+	const struct t_suite s = { "image-cache", T_CASES(cases), setup,
+				   "the test store removed", teardown };
+
+	return t_main(argc, argv, &s);
 }

@@ -1,0 +1,68 @@
+# uffdd/image/image.mk: images (issue 14) — the stores (uffdd/store), the
+# host's image cache (uffdd/image), uffd-image, their tests and benchmark.
+# Included by the top-level Makefile, whose UFFDD_DIRS builds uffdd/store
+# and uffdd/image into the daemon; uses its BUILD, CC, CPPFLAGS, CFLAGS,
+# PKG_LIBS, DEPFLAGS.
+#
+#   make check         the store and cache unit tests and the image
+#                      end-to-end test run against a file: store
+#   make check-ceph    starts a single-node Ceph (tests/ceph/cluster.sh),
+#                      runs the same tests against rados:, stops it
+#   make bench-images  the images benchmark against that Ceph
+#
+# The rados backend is built when <rados/librados.h> is there (Debian:
+# librados-dev; Debian 12 ships no rados.pc for pkg-config): the compiler
+# decides (uffdd/store/have_rados.h), the link adds -lrados on the same
+# test.  Without it a rados: URL is refused with a message saying so.
+
+_image_saved_goal := $(.DEFAULT_GOAL)
+
+HAVE_RADOS := $(shell printf '\#include <rados/librados.h>\n' | \
+	$(CC) -E -x c - >/dev/null 2>&1 && echo 1)
+STORE_LIBS := $(if $(HAVE_RADOS),-lrados)
+STORE_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard uffdd/store/*.c))
+IMAGE_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard uffdd/image/*.c))
+IMAGE_TESTS := $(BUILD)/tests/unit/store $(BUILD)/tests/unit/image_cache \
+	$(BUILD)/tests/e2e/images
+CEPH_DIR ?= /tmp/uffdd-ceph
+
+# Objects built without librados are rebuilt once it appears (CI runs make
+# check before make check-ceph installs it): they depend on a stamp named
+# after the answer.
+STORE_STAMP := $(BUILD)/obj/uffdd/store/.rados-$(if $(HAVE_RADOS),yes,no)
+$(STORE_STAMP):
+	@mkdir -p $(dir $@)
+	@rm -f $(dir $@).rados-*
+	@touch $@
+$(STORE_OBJ): $(STORE_STAMP)
+
+# Everything that links the store: the daemon, the unit tests (they link
+# the daemon's objects), the operator's tool.
+$(BUILD)/uffdd $(UNIT_TESTS) $(BUILD)/uffd-image: PKG_LIBS += $(STORE_LIBS)
+
+$(BUILD)/uffd-image: $(BUILD)/obj/uffdd/ctl/uffd-image.o $(STORE_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lpthread
+
+# The store test runs uffd-image (order-only: not linked in).
+$(BUILD)/tests/unit/store: | $(BUILD)/uffd-image
+
+KERNEL_ABI_TESTS += $(BUILD)/tests/kernel/abi-image
+
+all: $(BUILD)/uffd-image
+tests-build: $(BUILD)/tests/kernel/abi-image
+
+.PHONY: check-ceph ceph-start ceph-stop
+ceph-start:
+	sh tests/ceph/cluster.sh start $(CEPH_DIR)
+ceph-stop:
+	sh tests/ceph/cluster.sh stop $(CEPH_DIR)
+
+# The cluster is stopped whatever the tests say; their status is kept.
+check-ceph: deps
+	sh tests/ceph/cluster.sh start $(CEPH_DIR)
+	$(MAKE) all || { sh tests/ceph/cluster.sh stop $(CEPH_DIR); exit 1; }
+	UFFD_TEST_STORE="$$(sh tests/ceph/cluster.sh url $(CEPH_DIR))" \
+	UFFD_CEPH_DIR=$(CEPH_DIR) $(RUN_TESTS) $(IMAGE_TESTS); \
+	rc=$$?; sh tests/ceph/cluster.sh stop $(CEPH_DIR); exit $$rc
+
+.DEFAULT_GOAL := $(_image_saved_goal)
