@@ -16,11 +16,14 @@ _Static_assert(sizeof(struct uffdd_welcome) == 32, "welcome is 32 bytes");
 _Static_assert(sizeof(struct uffdd_register) == 224, "register is 224 bytes");
 _Static_assert(sizeof(struct uffdd_error) == 128, "error is 128 bytes");
 _Static_assert(sizeof(struct uffdd_publish) == 24, "publish is 24 bytes");
+_Static_assert(sizeof(struct uffdd_image_open) == 96, "image_open is 96 bytes");
+_Static_assert(sizeof(struct uffdd_image) == 64, "image is 64 bytes");
 
 static const struct {
 	const char *name;
 	long len;
-	int fds; /* -1: depends on flags */
+	int fds;	/* -1: depends on flags */
+	uint16_t since; /* the first protocol version that has it */
 } types[UFFDD_TYPE_MAX + 1] = {
 	[UFFDD_HELLO] = { "HELLO", sizeof(struct uffdd_hello), 0 },
 	[UFFDD_WELCOME] = { "WELCOME", sizeof(struct uffdd_welcome), -1 },
@@ -32,6 +35,9 @@ static const struct {
 	[UFFDD_OK] = { "OK", 0, 0 },
 	[UFFDD_ERROR] = { "ERROR", sizeof(struct uffdd_error), 0 },
 	[UFFDD_PUBLISH] = { "PUBLISH", sizeof(struct uffdd_publish), 0 },
+	[UFFDD_IMAGE_OPEN] = { "IMAGE_OPEN", sizeof(struct uffdd_image_open), 0,
+			       2 },
+	[UFFDD_IMAGE] = { "IMAGE", sizeof(struct uffdd_image), 2, 2 },
 };
 
 const char *uffdd_type_name(unsigned type)
@@ -109,6 +115,12 @@ int uffdd_validate(const struct uffdd_msg *m, char *err, size_t errlen)
 		    err, errlen, EBADMSG, "%s body is %u bytes, expected %ld",
 		    uffdd_type_name(h->type), h->length, body_len(h->type));
 
+	if (h->version < types[h->type].since)
+		return bad(err, errlen, EPROTO,
+			   "%s needs protocol version %u, the message says %u",
+			   uffdd_type_name(h->type), types[h->type].since,
+			   h->version);
+
 	want_fds = type_fds(h->type);
 	if (h->type == UFFDD_WELCOME)
 		want_fds = (m->u.welcome.flags & UFFDD_WELCOME_GRANT) ? 1 : 0;
@@ -139,6 +151,19 @@ int uffdd_validate(const struct uffdd_msg *m, char *err, size_t errlen)
 			return bad(err, errlen, EINVAL,
 				   "REGISTER flags 0x%x not supported",
 				   m->u.reg.flags);
+		break;
+	case UFFDD_IMAGE_OPEN:
+		if (!str_ok(m->u.image_open.name, sizeof(m->u.image_open.name)))
+			return bad(err, errlen, EBADMSG,
+				   "IMAGE_OPEN name is not NUL-terminated");
+		if (m->u.image_open.flags &
+		    ~(UFFDD_IMAGE_HUGETLB | UFFDD_IMAGE_RECORD))
+			return bad(err, errlen, EINVAL,
+				   "IMAGE_OPEN flags 0x%x not supported",
+				   m->u.image_open.flags);
+		if (m->u.image_open.reserved)
+			return bad(err, errlen, EINVAL,
+				   "IMAGE_OPEN reserved field is not 0");
 		break;
 	case UFFDD_ERROR:
 		if (!str_ok(m->u.error.message, sizeof(m->u.error.message)))

@@ -14,7 +14,7 @@
 
 #define UFFDD_MAGIC	0x44464655u /* "UFFD" in memory on little-endian */
 #define UFFDD_PROTO_MIN 1
-#define UFFDD_PROTO_MAX 1
+#define UFFDD_PROTO_MAX 2 /* the development version: 1 + IMAGE_OPEN, IMAGE */
 #define UFFDD_MAX_FDS	2
 #define UFFDD_MAX_MSG	512 /* header + the largest body, with room to spare */
 
@@ -27,7 +27,9 @@ enum uffdd_type {
 	UFFDD_OK = 6,
 	UFFDD_ERROR = 7,
 	UFFDD_PUBLISH = 8,
-	UFFDD_TYPE_MAX = 8,
+	UFFDD_IMAGE_OPEN = 9, /* version 2 */
+	UFFDD_IMAGE = 10,     /* version 2 */
+	UFFDD_TYPE_MAX = 10,
 };
 
 struct uffdd_hdr {
@@ -109,6 +111,33 @@ struct uffdd_publish {
 	uint64_t length;
 };
 
+/* IMAGE_OPEN and IMAGE flags */
+#define UFFDD_IMAGE_HUGETLB  0x1u /* the cache in huge pages, not 4 KiB */
+#define UFFDD_IMAGE_RECORD   0x2u /* record the first-touch trace */
+#define UFFDD_IMAGE_NAME_LEN 80
+
+/* A named image from the host's cache (docs/images.md). */
+struct uffdd_image_open {
+	uint64_t version; /* 0: the latest */
+	uint32_t flags;	  /* UFFDD_IMAGE_* */
+	uint32_t reserved;
+	char name[UFFDD_IMAGE_NAME_LEN]; /* 1-64 of [A-Za-z0-9._-] */
+};
+
+/* fds: [0] the image's memfd, read-only; [1] its page bitmap, read-only. */
+struct uffdd_image {
+	uint64_t image_id;
+	uint64_t version; /* the version opened */
+	uint64_t size;	  /* the image's bytes */
+	uint64_t map_len; /* the memfd's size: size rounded up to a page */
+	uint32_t page_size;
+	uint32_t fetch_size;
+	uint32_t flags;	     /* UFFDD_IMAGE_* granted */
+	uint32_t timeout_ms; /* a fault waits this long at most, then SIGBUS */
+	uint64_t bitmap_len; /* bytes of the bitmap memfd */
+	uint64_t reserved;
+};
+
 #define UFFDD_ERROR_MSG_LEN 120
 
 struct uffdd_error {
@@ -128,6 +157,8 @@ struct uffdd_msg {
 		struct uffdd_registered registered;
 		struct uffdd_unregister unreg;
 		struct uffdd_publish publish;
+		struct uffdd_image_open image_open;
+		struct uffdd_image image;
 		struct uffdd_error error;
 		unsigned char raw[UFFDD_MAX_MSG];
 	} u;

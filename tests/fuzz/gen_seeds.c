@@ -48,6 +48,16 @@ int main(int argc, char **argv)
 	struct uffdd_unregister un = { .region_id = 42 };
 	struct uffdd_publish pub = { .region_id = 42, .length = 4096 };
 	struct uffdd_error e = { .code = 22, .ref_type = UFFDD_REGISTER };
+	struct uffdd_image_open io = { .version = 3,
+				       .flags = UFFDD_IMAGE_HUGETLB };
+	struct uffdd_image im = { .image_id = 7,
+				  .version = 3,
+				  .size = 3000000,
+				  .map_len = 4194304,
+				  .page_size = 2097152,
+				  .fetch_size = 2097152,
+				  .timeout_ms = 10000,
+				  .bitmap_len = 4096 };
 
 	if (argc != 2)
 		return 2;
@@ -67,6 +77,17 @@ int main(int argc, char **argv)
 	put("bad-version", 0, UFFDD_HELLO, 7, &hello, sizeof(hello), -1);
 	put("lying-length", 0, UFFDD_HELLO, 1, &hello, sizeof(hello), 9999);
 	put("register-nofds", 0, UFFDD_REGISTER, 1, &reg, sizeof(reg), -1);
+	snprintf(io.name, sizeof(io.name), "vm-snapshot.x86_64");
+	put("image-open", 0, UFFDD_IMAGE_OPEN, 2, &io, sizeof(io), -1);
+	put("image-open-v1", 0, UFFDD_IMAGE_OPEN, 1, &io, sizeof(io), -1);
+	put("image", 2, UFFDD_IMAGE, 2, &im, sizeof(im), -1);
+	put("image-onefd", 1, UFFDD_IMAGE, 2, &im, sizeof(im), -1);
+	io.flags = 0x80;
+	put("image-open-badflags", 0, UFFDD_IMAGE_OPEN, 2, &io, sizeof(io), -1);
+	memset(io.name, 'x', sizeof(io.name));
+	io.flags = 0;
+	put("image-open-unterminated", 0, UFFDD_IMAGE_OPEN, 2, &io, sizeof(io),
+	    -1);
 	memset(hello.name, 'x', sizeof(hello.name));
 	put("hello-unterminated", 0, UFFDD_HELLO, 1, &hello, sizeof(hello), -1);
 	return 0;

@@ -89,6 +89,17 @@ static void test_round_trips(void)
 	struct uffdd_unregister u = { 0xfeedULL };
 	struct uffdd_publish p = { 1, 2, 3 };
 	struct uffdd_error e = { EINVAL, UFFDD_REGISTER, 0, "nope" };
+	struct uffdd_image_open io = { .version = 0,
+				       .flags = UFFDD_IMAGE_RECORD,
+				       .name = "vm.img" };
+	struct uffdd_image im = { .image_id = 3,
+				  .version = 2,
+				  .size = 5000,
+				  .map_len = 8192,
+				  .page_size = 4096,
+				  .fetch_size = 65536,
+				  .timeout_ms = 10000,
+				  .bitmap_len = 4096 };
 
 	wg.flags = UFFDD_WELCOME_GRANT;
 	round_trip(UFFDD_HELLO, &h, sizeof(h), 0);
@@ -100,6 +111,8 @@ static void test_round_trips(void)
 	round_trip(UFFDD_OK, NULL, 0, 0);
 	round_trip(UFFDD_ERROR, &e, sizeof(e), 0);
 	round_trip(UFFDD_PUBLISH, &p, sizeof(p), 0);
+	round_trip(UFFDD_IMAGE_OPEN, &io, sizeof(io), 0);
+	round_trip(UFFDD_IMAGE, &im, sizeof(im), 2);
 }
 
 struct bad_case {
@@ -149,6 +162,8 @@ static void test_malformed(void)
 				    .policy = "p",
 				    .page_size = 4096 };
 	struct uffdd_error e = { 1, 0, 0, "" };
+	struct uffdd_image_open io = { .name = "img" };
+	struct uffdd_image im = { .page_size = 4096 };
 	int efd[20];
 	size_t n;
 
@@ -196,6 +211,30 @@ static void test_malformed(void)
 	h.max_version = 2;
 	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_HELLO, sizeof(h), &h, sizeof(h));
 	expect_refused("empty version range", buf, n, NULL, 0, -EBADMSG);
+	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_IMAGE_OPEN, sizeof(io), &io,
+		  sizeof(io));
+	expect_refused("IMAGE_OPEN in a version 1 message", buf, n, NULL, 0,
+		       -EPROTO);
+	n = frame(buf, UFFDD_MAGIC, 2, UFFDD_IMAGE, sizeof(im), &im,
+		  sizeof(im));
+	expect_refused("IMAGE with one descriptor", buf, n, efd, 1, -EBADMSG);
+	io.flags = 0x100;
+	n = frame(buf, UFFDD_MAGIC, 2, UFFDD_IMAGE_OPEN, sizeof(io), &io,
+		  sizeof(io));
+	expect_refused("IMAGE_OPEN with an unknown flag", buf, n, NULL, 0,
+		       -EINVAL);
+	io.flags = 0;
+	io.reserved = 1;
+	n = frame(buf, UFFDD_MAGIC, 2, UFFDD_IMAGE_OPEN, sizeof(io), &io,
+		  sizeof(io));
+	expect_refused("IMAGE_OPEN with reserved set", buf, n, NULL, 0,
+		       -EINVAL);
+	io.reserved = 0;
+	memset(io.name, 'z', sizeof(io.name));
+	n = frame(buf, UFFDD_MAGIC, 2, UFFDD_IMAGE_OPEN, sizeof(io), &io,
+		  sizeof(io));
+	expect_refused("IMAGE_OPEN name unterminated", buf, n, NULL, 0,
+		       -EBADMSG);
 	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_HELLO, 1500, buf + 16, 1500);
 	expect_refused("oversized datagram", buf, n, NULL, 0, -EMSGSIZE);
 	for (int i = 0; i < 20; i++)
