@@ -37,7 +37,7 @@ DEPFLAGS = -MMD -MP
 # Sources -------------------------------------------------------------------
 PROTO_SRC := proto/proto.c proto/fdcheck.c
 KERNEL_SRC := kernel/probe.c
-CLIENT_SRC := client/client.c client/client_fork.c
+CLIENT_SRC := client/client.c client/client_fork.c client/image.c
 UFFDD_DIRS := uffdd/core uffdd/policy uffdd/control uffdd/config uffdd/image uffdd/store
 UFFDD_SRC := $(foreach d,$(UFFDD_DIRS),$(wildcard $(d)/*.c))
 CTL_SRC := $(wildcard uffdd/ctl/*.c) uffdd/control/caps_json.c

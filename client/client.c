@@ -2,6 +2,7 @@
 /* libuffdclient: connection, hand-off of regions, errors. */
 #include "uffd/client.h"
 #include "client_fork.h"
+#include "client_int.h"
 #include "probe.h"
 #include "uffd_uapi.h"
 #include "uffdd_proto.h"
@@ -23,37 +24,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define API		 __attribute__((visibility("default")))
 #define REPLY_TIMEOUT_MS 10000
-
-struct uffd_client {
-	pthread_mutex_t lock; /* one request in flight at a time */
-	int sock;
-	int dev_fd; /* granted /dev/userfaultfd, or -1 */
-	uint32_t seq;
-	int dead;
-	enum uffd_mode mode;
-	uint64_t kernel_features;
-	uint64_t session_id;
-};
-
-struct uffd_region {
-	struct uffd_client *c;
-	uint64_t id;
-	void *addr;
-	void *fill;
-	size_t size;
-	size_t page_size;
-	int memfd;
-	int owned; /* allocated here: unmap and close on release */
-};
 
 static __thread char last_error[256];
 
-static int fail(int code, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int fail(int code, const char *fmt, ...)
+int fail(int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -122,9 +97,8 @@ static int await_reply(struct uffd_client *c, uint32_t seq, struct uffdd_msg *m)
 	}
 }
 
-static int request(struct uffd_client *c, uint16_t type, const void *body,
-		   size_t len, const int *fds, int nfds,
-		   struct uffdd_msg *reply)
+int request(struct uffd_client *c, uint16_t type, const void *body, size_t len,
+	    const int *fds, int nfds, struct uffdd_msg *reply)
 {
 	uint32_t seq;
 	int rc;
@@ -222,6 +196,7 @@ API void uffd_disconnect(struct uffd_client *c)
 {
 	if (!c)
 		return;
+	image_client_gone(c);
 	close(c->sock);
 	if (c->dev_fd >= 0)
 		close(c->dev_fd);
@@ -280,9 +255,8 @@ static int raw_failed(struct uffd_client *c, const struct uffd_region *r,
 	return fail(-rc, "%s: %s", stage, strerror(-rc));
 }
 
-/* REGISTER r, and wait for the answer (the caller holds c->lock). */
-static int register_region(struct uffd_client *c, struct uffd_region *r,
-			   const struct uffd_raw_region *rr)
+int register_region(struct uffd_client *c, struct uffd_region *r,
+		    const struct uffd_raw_region *rr, int *keep)
 {
 	struct uffd_raw raw = { .sock = c->sock,
 				.dev_fd = c->dev_fd,
@@ -314,8 +288,12 @@ static int register_region(struct uffd_client *c, struct uffd_region *r,
 	}
 	/* The daemon holds the uffd now: if it dies, the last reference
 	 * goes and the kernel wakes every faulting thread instead of
-	 * leaving them blocked on a uffd nobody reads. */
-	close(uffd);
+	 * leaving them blocked on a uffd nobody reads.  Unless the caller
+	 * keeps it: an image's pages must never be shown unfilled. */
+	if (rc == 0 && keep)
+		*keep = uffd;
+	else
+		close(uffd);
 	return rc;
 }
 
@@ -345,12 +323,12 @@ static int hand_off(struct uffd_client *c, struct uffd_region *r, int kind,
 		return fail(ENAMETOOLONG, "policy longer than %d bytes",
 			    UFFDD_POLICY_LEN - 1);
 	pthread_mutex_lock(&c->lock);
-	rc = register_region(c, r, &rr);
+	rc = register_region(c, r, &rr, NULL);
 	pthread_mutex_unlock(&c->lock);
 	return rc;
 }
 
-static size_t hugetlb_page_size(void)
+size_t hugetlb_page_size(void)
 {
 	FILE *f = fopen("/proc/meminfo", "re");
 	char line[128];
@@ -547,6 +525,8 @@ API int uffd_region_release(struct uffd_region *r)
 		if (rc == 0)
 			uffdd_msg_close_fds(&m);
 	}
+	if (r->image)
+		image_region_release(r);
 	if (r->owned)
 		free_memory(r);
 	free(r);

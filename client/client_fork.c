@@ -123,6 +123,8 @@ int uffd_raw_register(struct uffd_raw *c, const struct uffd_raw_region *r,
 	rc = handshake(uffd, r->kind, c->kernel_features, r->events);
 	if (rc < 0)
 		goto out;
+	if (r->mode)
+		ur.mode = r->mode;
 	ur.range.start = r->start;
 	ur.range.len = r->length;
 	out->stage = "UFFDIO_REGISTER";

@@ -41,6 +41,9 @@ struct uffd_raw_region {
 	 * follows them itself and registers again in forked children.
 	 */
 	uint64_t events;
+	/* UFFDIO_REGISTER_MODE_*; 0: MINOR.  An image's mapping: MISSING |
+	 * MINOR (a page not yet in its cache is a missing fault). */
+	uint64_t mode;
 };
 
 /* What uffd_raw_register sent. */

@@ -107,9 +107,16 @@ int fd_uffd_counts(int fd, unsigned long *pending, unsigned long *total)
 int fd_check_uffd_range(int uffd, uint64_t start, uint64_t len, char *err,
 			size_t errlen)
 {
+	return fd_check_uffd_range_mode(
+	    uffd, start, len, UFFDIO_REGISTER_MODE_MINOR, err, errlen);
+}
+
+int fd_check_uffd_range_mode(int uffd, uint64_t start, uint64_t len,
+			     uint64_t mode, char *err, size_t errlen)
+{
 	struct uffdio_register ur = {
 		.range = { .start = start, .len = len },
-		.mode = UFFDIO_REGISTER_MODE_MINOR,
+		.mode = mode,
 	};
 	int e;
 
@@ -144,7 +151,21 @@ int fd_check_uffd_range(int uffd, uint64_t start, uint64_t len, char *err,
 	return -e;
 }
 
+static int check_memfd(int fd, struct memfd_info *mi, int read_only_ok,
+		       char *err, size_t errlen);
+
 int fd_check_memfd(int fd, struct memfd_info *mi, char *err, size_t errlen)
+{
+	return check_memfd(fd, mi, 0, err, errlen);
+}
+
+int fd_check_memfd_ro(int fd, struct memfd_info *mi, char *err, size_t errlen)
+{
+	return check_memfd(fd, mi, 1, err, errlen);
+}
+
+static int check_memfd(int fd, struct memfd_info *mi, int read_only_ok,
+		       char *err, size_t errlen)
 {
 	char what[256];
 	struct stat st;
@@ -173,7 +194,7 @@ int fd_check_memfd(int fd, struct memfd_info *mi, char *err, size_t errlen)
 			 fd_describe(fd, what, sizeof(what)));
 		return -EINVAL;
 	}
-	if ((fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDWR) {
+	if (!read_only_ok && (fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDWR) {
 		snprintf(err, errlen, "memfd is not open read-write");
 		return -EACCES;
 	}

@@ -25,6 +25,8 @@ int fd_check_uffd(int fd, uint64_t *features, char *err, size_t errlen);
  * -EBADF/-EINVAL with a description in err otherwise.
  */
 int fd_check_memfd(int fd, struct memfd_info *mi, char *err, size_t errlen);
+/* The same without asking for read-write (an image's read-only memfd). */
+int fd_check_memfd_ro(int fd, struct memfd_info *mi, char *err, size_t errlen);
 
 /*
  * The uffd's own counts from /proc/self/fdinfo: faults queued and not yet
@@ -43,5 +45,9 @@ int fd_uffd_counts(int fd, unsigned long *pending, unsigned long *total);
  */
 int fd_check_uffd_range(int uffd, uint64_t start, uint64_t len, char *err,
 			size_t errlen);
+/* The same with another UFFDIO_REGISTER mode (an image: MISSING|MINOR,
+ * since registering again replaces the mode the client chose). */
+int fd_check_uffd_range_mode(int uffd, uint64_t start, uint64_t len,
+			     uint64_t mode, char *err, size_t errlen);
 
 #endif

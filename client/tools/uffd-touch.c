@@ -19,6 +19,7 @@
 
 static const char usage[] =
     "Usage: uffd-touch --kind hugetlb|shmem --size SIZE [OPTIONS]\n"
+    "       uffd-touch --image NAME[@VERSION] [--kind K] [--expect FILE]\n"
     "\n"
     "Allocate a region served by uffdd, fill it with a known pattern,\n"
     "touch every page from N threads through the served mapping (one minor\n"
@@ -40,6 +41,13 @@ static const char usage[] =
     "                       memory instead of failing\n"
     "  -G, --no-grant       do not ask the daemon for a /dev/userfaultfd "
     "grant\n"
+    "  -i, --image REF      map the image REF (NAME or NAME@VERSION) from\n"
+    "                       the host's cache instead (--kind: its pages,\n"
+    "                       default shmem) and touch every page of it\n"
+    "  -e, --expect FILE    with --image: every byte must be FILE's (and\n"
+    "                       zero past its end)\n"
+    "  -r, --record         with --image: record the first-touch trace\n"
+    "      --shared         with --image: a read-only shared mapping\n"
     "  -h, --help           show this help\n"
     "\n"
     "Exit status: 0 if every byte verified, 1 otherwise, 2 on usage errors.\n";
@@ -120,6 +128,8 @@ struct touch {
 	const char *sock;
 	unsigned nthreads, flags;
 	int fallback, hold;
+	const char *image, *expect;
+	unsigned image_flags;
 };
 
 static const struct option opts[] = {
@@ -132,6 +142,10 @@ static const struct option opts[] = {
 	{ "hold", required_argument, NULL, 'H' },
 	{ "fallback", no_argument, NULL, 'f' },
 	{ "no-grant", no_argument, NULL, 'G' },
+	{ "image", required_argument, NULL, 'i' },
+	{ "expect", required_argument, NULL, 'e' },
+	{ "record", no_argument, NULL, 'r' },
+	{ "shared", no_argument, NULL, 'x' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -177,6 +191,18 @@ static int option(int opt, struct touch *t)
 	case 'G':
 		t->flags |= UFFD_CONNECT_NO_GRANT;
 		return 0;
+	case 'i':
+		t->image = optarg;
+		return 0;
+	case 'e':
+		t->expect = optarg;
+		return 0;
+	case 'r':
+		t->image_flags |= UFFD_IMAGE_RECORD;
+		return 0;
+	case 'x':
+		t->image_flags |= UFFD_IMAGE_SHARED;
+		return 0;
 	case 'h':
 		fputs(usage, stdout);
 		return -1;
@@ -190,10 +216,12 @@ static int options(int argc, char **argv, struct touch *t)
 {
 	int opt, rc;
 
-	while ((opt = getopt_long(argc, argv, "k:s:S:p:t:n:H:fGh", opts,
+	while ((opt = getopt_long(argc, argv, "k:s:S:p:t:n:H:fGi:e:rh", opts,
 				  NULL)) != -1)
 		if ((rc = option(opt, t)) != 0)
 			return rc;
+	if (t->image && optind == argc)
+		return 0;
 	if (!t->spec.kind || !t->spec.size || optind != argc) {
 		fputs(usage, stderr);
 		return 2;
@@ -264,6 +292,67 @@ static int connect_or_not(const struct touch *t, struct uffd_client **c)
 	return 0;
 }
 
+/* Bytes of the mapping that differ from FILE (zero past its end). */
+static uint64_t compare(const unsigned char *m, size_t len, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	unsigned char buf[65536];
+	uint64_t bad = 0;
+	size_t off = 0, n;
+
+	if (!f) {
+		fprintf(stderr, "uffd-touch: %s: %s\n", path, strerror(errno));
+		return len ? len : 1;
+	}
+	while (off < len && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		if (n > len - off)
+			n = len - off;
+		for (size_t i = 0; i < n; i++)
+			bad += m[off + i] != buf[i];
+		off += n;
+	}
+	fclose(f);
+	for (; off < len; off++)
+		bad += m[off] != 0;
+	return bad;
+}
+
+/* --image: map it from the cache, touch every page, check the bytes. */
+static int touch_image(struct touch *t)
+{
+	struct uffd_client *c;
+	struct uffd_region *r;
+	uint64_t bad = 0, ns;
+	unsigned flags = t->image_flags;
+
+	if (t->spec.kind == UFFD_KIND_HUGETLB)
+		flags |= UFFD_IMAGE_HUGETLB;
+	if (uffd_connect(t->sock, "uffd-touch", t->flags, &c) < 0 ||
+	    uffd_image_map(c, t->image, flags, &r) < 0) {
+		fprintf(stderr, "uffd-touch: %s\n", uffd_last_error());
+		return 1;
+	}
+	ns = touch_all(r, t->nthreads);
+	if (t->expect)
+		bad = compare(uffd_region_addr(r), uffd_region_size(r),
+			      t->expect);
+	printf("{\"image\":\"%s\",\"size\":%zu,\"pages\":%zu,"
+	       "\"page_size\":%zu,\"threads\":%u,\"verified\":%s,"
+	       "\"bad_bytes\":%" PRIu64 ",\"elapsed_ns\":%" PRIu64
+	       ",\"region_id\":\"%016" PRIx64 "\"}\n",
+	       t->image, uffd_region_size(r),
+	       uffd_region_size(r) / uffd_region_page_size(r),
+	       uffd_region_page_size(r), t->nthreads,
+	       t->expect ? (bad ? "false" : "true") : "null", bad, ns,
+	       uffd_region_id(r));
+	fflush(stdout);
+	if (t->hold > 0)
+		sleep((unsigned)t->hold);
+	uffd_region_release(r);
+	uffd_disconnect(c);
+	return bad ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct touch t = { .spec = { .name = "touch" }, .nthreads = 1 };
@@ -275,6 +364,8 @@ int main(int argc, char **argv)
 
 	if (rc)
 		return rc < 0 ? 0 : rc;
+	if (t.image)
+		return touch_image(&t);
 	if (connect_or_not(&t, &c) < 0)
 		return 1;
 	if (uffd_region_alloc(c, &t.spec, &r) < 0) {

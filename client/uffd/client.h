@@ -129,6 +129,43 @@ int uffd_region_memfd(const struct uffd_region *r);
 uint64_t uffd_region_id(const struct uffd_region *r); /* 0 if not served */
 
 /* The last error message of the calling thread ("" if none). */
+/*
+ * Images: named, versioned memory from the host's cache (docs/images.md).
+ * ref is "name" (the latest version) or "name@version".  The daemon keeps
+ * one copy per host; this maps it and hands the mapping over like any
+ * region: pages are fetched from the image store the first time any
+ * client touches them, then mapped from the cache.  uffd_region_release
+ * unmaps it.
+ *
+ * UFFD_IMAGE_SHARED   read-only shared mapping (a write is SIGSEGV);
+ *                     default: MAP_PRIVATE, writes are this process's
+ *                     own copies and the cache keeps the image
+ * UFFD_IMAGE_HUGETLB  the image in huge pages (a cache of its own)
+ * UFFD_IMAGE_RECORD   record the order of first touches and store it
+ *                     beside the image for every host to prefetch (root
+ *                     and admin_gids)
+ * UFFD_IMAGE_RESERVE  hugetlb, private: reserve a huge page per page for
+ *                     copies at map time (fails with ENOMEM when too few
+ *                     are free); default MAP_NORESERVE: a write that then
+ *                     finds no free huge page gets SIGBUS
+ *
+ * If the daemon goes away, a thread of the library answers the image's
+ * faults: pages the cache holds are mapped, the others get SIGBUS (before
+ * Linux 6.6: they wait).  Never a page the daemon has not filled.
+ */
+#define UFFD_IMAGE_SHARED  0x1u
+#define UFFD_IMAGE_HUGETLB 0x2u
+#define UFFD_IMAGE_RECORD  0x4u
+#define UFFD_IMAGE_RESERVE 0x8u
+
+int uffd_image_map(struct uffd_client *c, const char *ref, unsigned flags,
+		   struct uffd_region **out);
+
+/* After the daemon went away: faults the library answered itself, and
+ * how many of them got SIGBUS.  Returns 1 once it has taken over. */
+int uffd_image_keeper_stats(const struct uffd_client *c, uint64_t *served,
+			    uint64_t *poisoned);
+
 const char *uffd_last_error(void);
 
 /*

@@ -30,6 +30,7 @@ void config_defaults(struct config *c)
 	config_access_defaults(&c->access);
 	config_limits_defaults(&c->limits);
 	config_policy_defaults(&c->policy);
+	config_images_defaults(&c->images);
 }
 
 int config_log_level(const char *name)
@@ -121,6 +122,8 @@ static int parse_root(struct config *c, const struct cfg_ctx *x,
 			rc = config_limits_key(&c->limits, x, key, v);
 		if (!rc)
 			rc = config_policy_key(&c->policy, x, key, v);
+		if (!rc)
+			rc = config_images_key(&c->images, x, key, v);
 		if (!rc)
 			rc = unknown(x, key);
 		if (rc < 0)

@@ -96,6 +96,17 @@ struct config_policies {
 	struct policy_rule rules[CONFIG_MAX_RULES];
 };
 
+/* images (config_images.c; docs/images.md). */
+struct config_images {
+	char store[1024]; /* URL of the image store; "" = images off */
+	uint32_t fetch_size;
+	uint32_t fault_timeout_ms;
+	uint32_t keep_s;
+	uint64_t budget; /* bytes; 0 = no budget */
+	uint32_t prefetch_inflight;
+	uint32_t map_window; /* bytes mapped at a cached fault; 0 = a block */
+};
+
 struct config {
 	struct config_sockets sock;
 	struct config_workers work;
@@ -103,6 +114,7 @@ struct config {
 	struct config_access access;
 	struct config_limits limits;
 	struct config_policies policy;
+	struct config_images images;
 };
 
 void config_defaults(struct config *c);

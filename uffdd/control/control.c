@@ -5,6 +5,7 @@
 #include "core/bounds.h"
 #include "core/daemon.h"
 #include "core/log.h"
+#include "image/cache.h"
 #include "metrics.h"
 #include "status.h"
 
@@ -74,6 +75,20 @@ static json_object *metrics(struct daemon *d)
 	return o;
 }
 
+/* The host's image cache and every image in it (`uffdctl images`). */
+static json_object *control_images(void)
+{
+	struct image_cache *ic = image_cache_global();
+	json_object *o;
+
+	if (ic)
+		return image_cache_status(ic);
+	o = json_object_new_object();
+	json_object_object_add(o, "store", json_object_new_string(""));
+	json_object_object_add(o, "images", json_object_new_array());
+	return o;
+}
+
 static json_object *command(struct conn *c, const char *name, json_object *req)
 {
 	json_object *out;
@@ -89,6 +104,8 @@ static json_object *command(struct conn *c, const char *name, json_object *req)
 		return access_is_admin(&daemon_->conf.cfg.access, &c->peer)
 			   ? control_disconnect(daemon_, &c->peer, req)
 			   : denied(c, name);
+	if (strcmp(name, "images") == 0)
+		return control_images();
 	if (strcmp(name, "ping") == 0) {
 		out = json_object_new_object();
 		json_object_object_add(out, "pong", json_object_new_boolean(1));

@@ -223,6 +223,21 @@ int fault_deny(struct region *r, uint64_t addr, uint32_t tid)
 	return e ? -e : 0;
 }
 
+int fault_poison(struct region *r, uint64_t start, uint64_t len)
+{
+	struct uffdio_poison p = { .range = { .start = start, .len = len } };
+
+	if (r->dead || r->uffd < 0)
+		return -ESRCH;
+	if (ioctl(r->uffd, UFFDIO_POISON, &p) < 0 && errno != EEXIST) {
+		/* No marker (before 6.6): nothing is done, the thread keeps
+		 * waiting; never unregister, which would show zeros. */
+		return -errno;
+	}
+	CNT_ADD(r->st.denied, len / r->v.page_size);
+	return 0;
+}
+
 /*
  * A fault outside every region of the session: the client registered more
  * than it told us about, or unregistered a region and faults were queued.

@@ -32,5 +32,9 @@ long fault_map(struct region *r, uint64_t start, uint64_t len, int soft);
  * faulting thread gets SIGBUS.  Logged with pid, tid and address.
  */
 int fault_deny(struct region *r, uint64_t addr, uint32_t tid);
+/* SIGBUS for [start, start+len) of r, quietly (the caller logs): counted
+ * in denied.  Without UFFDIO_POISON nothing is done and -errno returned:
+ * the thread keeps waiting rather than be shown a page nobody filled. */
+int fault_poison(struct region *r, uint64_t start, uint64_t len);
 
 #endif

@@ -7,6 +7,7 @@
 #include "control/status.h"
 #include "daemon.h"
 #include "fault.h"
+#include "images.h"
 #include "listen.h"
 #include "log.h"
 #include "policy_host.h"
@@ -307,6 +308,10 @@ static int start(struct daemon *d)
 		log_err("cannot create the event loop");
 		return -1;
 	}
+	/* Before the workers: regions restored from the fd store may be
+	 * images'. */
+	if (images_start(d) < 0)
+		return -1;
 	if (listen_open(d) < 0 || start_workers(d) < 0)
 		return -1;
 	if (control_start(d) < 0 || listen_start(d) < 0) {
@@ -321,6 +326,7 @@ static int start(struct daemon *d)
 static void stop(struct daemon *d)
 {
 	workers_stop(d->workers);
+	images_stop();
 	control_stop();
 	listen_stop();
 	event_free(tick_ev);

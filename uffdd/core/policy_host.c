@@ -23,6 +23,11 @@ static int host_deny(struct policy_region *v, uint64_t addr, uint32_t tid)
 	return fault_deny(region_of(v), addr, tid);
 }
 
+static int host_poison(struct policy_region *v, uint64_t start, uint64_t len)
+{
+	return fault_poison(region_of(v), start, len);
+}
+
 static struct event_base *host_loop(const struct policy_region *v)
 {
 	return worker_base(region_of(v)->s->w);
@@ -49,6 +54,7 @@ static void host_log(const struct policy_region *v, int prio, const char *msg)
 static const struct policy_host host = {
 	.map = host_map,
 	.deny = host_deny,
+	.poison = host_poison,
 	.loop = host_loop,
 	.caps = host_caps,
 	.pid = host_pid,

@@ -3,6 +3,7 @@
 #include "access.h"
 #include "daemon.h"
 #include "fault.h"
+#include "images.h"
 #include "log.h"
 #include "session.h"
 #include "uffd_uapi.h"
@@ -191,6 +192,9 @@ static int dispatch(struct session *s, struct uffdd_msg *m)
 		break;
 	case UFFDD_PUBLISH:
 		on_publish(s, m);
+		break;
+	case UFFDD_IMAGE_OPEN:
+		session_image_open(s, m);
 		break;
 	default:
 		session_refuse(s, m, EPROTO, "%s is not a request",

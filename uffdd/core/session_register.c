@@ -9,6 +9,7 @@
 #include "daemon.h"
 #include "fault.h"
 #include "fdcheck.h"
+#include "images.h"
 #include "log.h"
 #include "session.h"
 #include "session_proto.h"
@@ -46,7 +47,10 @@ static int check_descriptors(struct session *s, struct uffdd_msg *m,
 	if (fd_check_uffd(m->fds[0], feats, err, sizeof(err)) < 0)
 		return refused(
 		    session_refuse(s, m, EBADF, "first descriptor: %s", err));
-	if (fd_check_memfd(m->fds[1], mi, err, sizeof(err)) < 0)
+	/* An image's memfd comes read-only: the cache alone writes it. */
+	if ((session_image_fd(m->fds[1])
+		 ? fd_check_memfd_ro(m->fds[1], mi, err, sizeof(err))
+		 : fd_check_memfd(m->fds[1], mi, err, sizeof(err))) < 0)
 		return refused(
 		    session_refuse(s, m, EBADF, "second descriptor: %s", err));
 	if (rq->kind != UFFDD_KIND_SHMEM && rq->kind != UFFDD_KIND_HUGETLB)
@@ -150,8 +154,14 @@ static int check_request(struct session *s, struct uffdd_msg *m,
 		return rc;
 	/* Last, as it registers what the client forgot to: the range must
 	 * be a mapping of the right kind in the uffd's process. */
-	if (fd_check_uffd_range(m->fds[0], m->u.reg.start, m->u.reg.length, err,
-				sizeof(err)) < 0)
+	if ((session_image_fd(m->fds[1])
+		 ? fd_check_uffd_range_mode(m->fds[0], m->u.reg.start,
+					    m->u.reg.length,
+					    UFFDIO_REGISTER_MODE_MISSING |
+						UFFDIO_REGISTER_MODE_MINOR,
+					    err, sizeof(err))
+		 : fd_check_uffd_range(m->fds[0], m->u.reg.start,
+				       m->u.reg.length, err, sizeof(err))) < 0)
 		return refused(session_refuse(s, m, EINVAL, "%s", err));
 	return 0;
 }
@@ -178,6 +188,13 @@ static int params(struct session *s, struct uffdd_msg *m, uint64_t feats,
 	p->kind = rq->kind;
 	p->uffd_features = feats;
 	snprintf(p->name, sizeof(p->name), "%s", rq->name);
+	/* An image's region is the image's, whatever the rules say. */
+	if (session_image_fd(m->fds[1])) {
+		rc = session_image_policy(s, rq->policy, p->policy,
+					  sizeof(p->policy), err, sizeof(err));
+		return rc < 0 ? refused(session_refuse(s, m, -rc, "%s", err))
+			      : 0;
+	}
 	/* The configuration's rules, and what the client may ask for.  The
 	 * caller holds the configuration still. */
 	rc = rules_choose(&worker_daemon(s->w)->conf.cfg.policy, &who,
@@ -254,7 +271,10 @@ void session_register(struct session *s, struct uffdd_msg *m)
 	}
 	/* Only now: faults queued before the answer are served right away. */
 	event_add(r->ev, NULL);
-	session_keep_region(s, r, 0);
+	/* Not an image's: a restarted daemon has no cache to serve it from;
+	 * the client's library serves (or poisons) it instead. */
+	if (strncmp(r->v.pol->spec, "image", 5) != 0)
+		session_keep_region(s, r, 0);
 	log_client(LOG_INFO, s->who.pid, r->v.id,
 		   "client %d: region %016" PRIx64 " \"%s\" %s %" PRIu64
 		   " MiB at %#" PRIx64 " policy %s",

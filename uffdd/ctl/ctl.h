@@ -47,6 +47,9 @@ struct json_object *jget(struct json_object *o, const char *path);
 /* top.c: uffdctl top [-d SECONDS] [-n FRAMES]. */
 int ctl_top(const struct ctl *c, int argc, char **argv);
 
+/* images.c: uffdctl images, the host's image cache. */
+int ctl_images(const struct ctl *c);
+
 /* metrics.c: uffdctl metrics [-o FILE]. */
 int ctl_metrics(const struct ctl *c, int argc, char **argv);
 

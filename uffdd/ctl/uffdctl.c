@@ -42,6 +42,9 @@ static const char usage[] =
     "                end a client's session (its pid, or its session id);\n"
     "                root or admin_gids.  Its threads go on, served by the\n"
     "                kernel\n"
+    "  images        the host's image cache: each image's size, kind,\n"
+    "                pages cached, bytes fetched, clients mapping it,\n"
+    "                fetch latency (p50, p99) and idle time\n"
     "  check-kernel  probe the running kernel's userfaultfd features\n"
     "                (needs no daemon); exit 1 if minor faults are missing\n"
     "\n"
@@ -284,7 +287,8 @@ int main(int argc, char **argv)
 	    !strcmp(cmd, "disconnect"))
 		return act(&c, n, rest);
 	if (strcmp(cmd, "status") && strcmp(cmd, "clients") &&
-	    strcmp(cmd, "regions") && strcmp(cmd, "check-kernel")) {
+	    strcmp(cmd, "regions") && strcmp(cmd, "check-kernel") &&
+	    strcmp(cmd, "images")) {
 		fprintf(stderr, "uffdctl: unknown command '%s'\n", cmd);
 		fputs("Try 'uffdctl --help'.\n", stderr);
 		return CTL_USAGE;
@@ -295,5 +299,7 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "check-kernel"))
 		return check_kernel(&c);
+	if (!strcmp(cmd, "images"))
+		return ctl_images(&c);
 	return show(&c, cmd);
 }

@@ -271,6 +271,27 @@ int image_open(struct image_cache *c, struct event_base *base, const char *name,
 
 /* Regions ------------------------------------------------------------------ */
 
+static struct image_cache *global;
+
+void image_cache_set_global(struct image_cache *c)
+{
+	__atomic_store_n(&global, c, __ATOMIC_RELEASE);
+}
+
+struct image_cache *image_cache_global(void)
+{
+	return __atomic_load_n(&global, __ATOMIC_ACQUIRE);
+}
+
+int image_is_cached(struct image_cache *c, int fd)
+{
+	struct image *img = image_match(c, fd);
+
+	if (img)
+		image_unref(img);
+	return img != NULL;
+}
+
 struct image *image_match(struct image_cache *c, int fd)
 {
 	struct image *img;

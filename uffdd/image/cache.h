@@ -36,6 +36,8 @@ struct image_conf {
 	uint32_t keep_ms;	    /* an image no client maps is kept ... */
 	uint64_t budget;	    /* ... unless the cache is over this */
 	uint32_t prefetch_inflight; /* fetches a trace replay keeps going */
+	uint32_t map_window;	    /* bytes mapped at a cached fault, 0: a
+				       fetch block (read by the policy) */
 };
 void image_conf_default(struct image_conf *c);
 
@@ -46,6 +48,11 @@ int image_cache_start(const struct image_conf *conf, struct image_cache **out,
  * their clients (their memfds live on in the clients' descriptors). */
 void image_cache_stop(struct image_cache *c);
 const struct image_conf *image_cache_conf(const struct image_cache *c);
+/* The daemon's cache (NULL: images off), for the image policy. */
+void image_cache_set_global(struct image_cache *c);
+struct image_cache *image_cache_global(void);
+/* 1 if fd is the memfd of one of c's images (no reference taken). */
+int image_is_cached(struct image_cache *c, int fd);
 
 struct image_info {
 	uint64_t id; /* unique in this daemon's life */

@@ -40,7 +40,7 @@ $(STORE_OBJ): $(STORE_STAMP)
 # the daemon's objects), the operator's tool.
 $(BUILD)/uffdd $(UNIT_TESTS) $(BUILD)/uffd-image: PKG_LIBS += $(STORE_LIBS)
 
-$(BUILD)/uffd-image: $(BUILD)/obj/uffdd/ctl/uffd-image.o $(STORE_OBJ)
+$(BUILD)/uffd-image: $(BUILD)/obj/uffdd/store/tool/uffd-image.o $(STORE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lpthread
 
 # The store test runs uffd-image (order-only: not linked in).

@@ -40,6 +40,11 @@ int policy_deny(struct policy_region *r, uint64_t addr, uint32_t tid)
 	return host->deny(r, addr, tid);
 }
 
+int policy_poison(struct policy_region *r, uint64_t start, uint64_t len)
+{
+	return host->poison(r, start, len);
+}
+
 struct event_base *policy_loop(const struct policy_region *r)
 {
 	return host->loop(r);

@@ -55,6 +55,7 @@ struct policy;
 	X(gate, 1)                                                             \
 	X(deny, 1)                                                             \
 	X(eager, 1)                                                            \
+	X(image, 0)                                                            \
 	/* (the end of the list: a new policy goes above) */
 
 /*
@@ -174,6 +175,10 @@ long policy_map(struct policy_region *r, uint64_t start, uint64_t len,
 		int soft);
 /* Refuse the access to the page at addr (UFFDIO_POISON: SIGBUS). */
 int policy_deny(struct policy_region *r, uint64_t addr, uint32_t tid);
+/* The same for [start, start+len), quietly (counted, not logged: the
+ * policy logs once).  -EOPNOTSUPP-like errors before Linux 6.6: nothing
+ * done, the threads keep waiting (never unregistered, never zeros). */
+int policy_poison(struct policy_region *r, uint64_t start, uint64_t len);
 /* The event loop of r's worker: a policy's timers and background work. */
 struct event_base *policy_loop(const struct policy_region *r);
 /* What the running kernel offers (UFFDIO_POISON, its release, ...). */
@@ -195,6 +200,7 @@ struct policy_host {
 	long (*map)(struct policy_region *r, uint64_t start, uint64_t len,
 		    int soft);
 	int (*deny)(struct policy_region *r, uint64_t addr, uint32_t tid);
+	int (*poison)(struct policy_region *r, uint64_t start, uint64_t len);
 	struct event_base *(*loop)(const struct policy_region *r);
 	const struct uffd_caps *(*caps)(const struct policy_region *r);
 	pid_t (*pid)(const struct policy_region *r);
