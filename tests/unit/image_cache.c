@@ -370,6 +370,13 @@ static void t_chunks_errors(void)
 		CHECK_EQ(st->ops->put(st, obj, copy + 5 * 65536, 65536), 0);
 	CHECK_EQ(want_once(img, 262144), -EBADMSG);
 	CHECK_EQ(stat_of(c, name, "fetch_errors"), 1);
+	/* Asked again at once: the error, without another read. */
+	store_get_stats(c->st, &s0);
+	CHECK_EQ(want_once(img, 270000), -EBADMSG);
+	store_get_stats(c->st, &s1);
+	CHECK_EQ(s1.reads + s1.bad_sums - s0.reads - s0.bad_sums, 0);
+	CHECK_EQ(stat_of(c, name, "fetch_errors"), 1);
+	usleep(1100000); /* IMAGE_RETRY_NS: then the store is asked again */
 	CHECK(!image_page_ok(img, 262144) && !image_page_ok(img, 5 * 65536),
 	      "a failed block has no page ok");
 	CHECK_EQ(stat_of(c, name, "bytes_fetched"), 262144);

@@ -102,7 +102,9 @@ int image_want(struct image *img, struct event_base *base, uint64_t off,
 /* Count a fault on img: hit (the page was ok) or not; wait_ns is how long
  * a fault that waited for its block waited. */
 void image_count_fault(struct image *img, int hit, uint64_t wait_ns);
-void image_count_poison(struct image *img, uint64_t pages);
+/* pages got SIGBUS because of why: counted; the first refusal of an
+ * image (this one or a failed fetch) is logged, the rest only counted. */
+void image_count_poison(struct image *img, uint64_t pages, const char *why);
 
 /* Store a recorded trace beside the image (copied; async). */
 void image_trace_store(struct image *img, const char *buf, size_t len);

@@ -195,5 +195,6 @@ void image_entry_destroy(struct image *img)
 	free(img->state);
 	free(img->waiters);
 	free(img->trace);
+	free(img->failed_at);
 	free(img);
 }

@@ -100,10 +100,17 @@ static void block_done(struct fetch *f)
 					       : img->info.size - start);
 		histo_add(&img->fetch_ns, image_now_ns() - f->t0);
 	} else {
-		img->state[f->block] = BLOCK_ABSENT;
+		if (!img->failed_at)
+			img->failed_at =
+			    calloc(img->nblocks, sizeof(*img->failed_at));
+		img->state[f->block] =
+		    img->failed_at ? BLOCK_FAILED : BLOCK_ABSENT;
+		if (img->failed_at)
+			img->failed_at[f->block] = image_now_ns();
+		img->last_err = f->err;
 		count(&img->fetch_errors, 1);
-		if (!img->error_logged) {
-			img->error_logged = 1; /* once per image */
+		if (!__atomic_exchange_n(&img->error_logged, 1,
+					 __ATOMIC_RELAXED)) {
 			log_err("image %s@%llu: fetch of [%llu, +%llu) failed: "
 				"%s; its faults get SIGBUS (later failures "
 				"are counted, not logged)",
@@ -185,6 +192,13 @@ void image_fetch_want(struct image *img, uint64_t b, struct image_waiter *w)
 		tell(w, 0);
 		return;
 	}
+	if (img->state[b] == BLOCK_FAILED) {
+		if (image_now_ns() - img->failed_at[b] < IMAGE_RETRY_NS) {
+			tell(w, img->last_err);
+			return;
+		}
+		img->state[b] = BLOCK_ABSENT; /* try the store again */
+	}
 	w->next = img->waiters[b];
 	img->waiters[b] = w;
 	if (img->state[b] == BLOCK_ABSENT)
@@ -241,9 +255,14 @@ void image_count_fault(struct image *img, int hit, uint64_t wait_ns)
 	pthread_mutex_unlock(&img->c->lock);
 }
 
-void image_count_poison(struct image *img, uint64_t pages)
+void image_count_poison(struct image *img, uint64_t pages, const char *why)
 {
 	__atomic_add_fetch(&img->poisoned, pages, __ATOMIC_RELAXED);
+	if (!__atomic_exchange_n(&img->error_logged, 1, __ATOMIC_RELAXED))
+		log_err("image %s@%llu: %s: SIGBUS (later refusals of this "
+			"image are counted, not logged)",
+			img->info.name, (unsigned long long)img->info.version,
+			why);
 }
 
 /* Working sets ------------------------------------------------------------ */

@@ -43,6 +43,10 @@ $(BUILD)/uffdd $(UNIT_TESTS) $(BUILD)/uffd-image: PKG_LIBS += $(STORE_LIBS)
 $(BUILD)/uffd-image: $(BUILD)/obj/uffdd/store/tool/uffd-image.o $(STORE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lpthread
 
+# The image end-to-end test puts images into the store itself.
+$(BUILD)/tests/e2e/images: $(STORE_OBJ)
+$(BUILD)/tests/e2e/images: PKG_LIBS += $(STORE_LIBS)
+
 # The store test runs uffd-image (order-only: not linked in).
 $(BUILD)/tests/unit/store: | $(BUILD)/uffd-image
 

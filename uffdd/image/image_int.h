@@ -11,7 +11,11 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
-enum block_state { BLOCK_ABSENT = 0, BLOCK_FETCHING, BLOCK_OK };
+enum block_state { BLOCK_ABSENT = 0, BLOCK_FETCHING, BLOCK_OK, BLOCK_FAILED };
+
+/* A failed block is not fetched again for this long: its faults get the
+ * error at once, not one failing read each. */
+#define IMAGE_RETRY_NS (1000ull * 1000000ull)
 
 /* A loop that may be told about blocks (a worker's, the main thread's). */
 struct image_inbox {
@@ -48,7 +52,9 @@ struct image {
 	uint64_t nblocks;
 	uint8_t *state;		       /* enum block_state per block */
 	struct image_waiter **waiters; /* per block */
-	unsigned inflight;	       /* fetches */
+	uint64_t *failed_at;	       /* per block, after a failure */
+	int last_err;
+	unsigned inflight; /* fetches */
 	int dropping;
 	uint64_t *trace; /* prefetch order (byte offsets) */
 	uint64_t trace_n, trace_next;

@@ -56,7 +56,7 @@ struct ipol {
 	struct event_base *base;
 	struct event *timer;
 	uint32_t window, timeout_ms;
-	int can_poison, logged;
+	int can_poison;
 	/* counters (atomic) */
 	uint64_t cached, waited, poisoned, timeouts, waiting;
 };
@@ -236,16 +236,7 @@ static int refuse(struct ipol *p, struct held *h, const char *why)
 	if (policy_poison(h->r, h->addr, h->r->page_size) < 0)
 		return -1;
 	CNT_ADD(p->poisoned, 1);
-	image_count_poison(p->img, 1);
-	if (!p->logged) {
-		p->logged = 1;
-		policy_log(h->r, LOG_ERR,
-			   "image %s@%llu: %s: SIGBUS at %#llx (further "
-			   "refusals of this mapping are counted, not "
-			   "logged)",
-			   p->info->name, (unsigned long long)p->info->version,
-			   why, (unsigned long long)h->addr);
-	}
+	image_count_poison(p->img, 1, why); /* logs once per image */
 	return 0;
 }
 
