@@ -105,6 +105,8 @@ struct open_job {
 	char msg[256]; /* as long as c->store_msg */
 	struct image_info info;
 	int fd, bitmap_fd;
+	struct open_job *next;	    /* c->opening */
+	struct open_job *followers; /* the same image, asked meanwhile */
 };
 
 static void open_deliver(struct store_post *p)
@@ -156,18 +158,65 @@ static void give(struct open_job *j, struct image *img)
 	answer(j, 0);
 }
 
+static void unlink_opening(struct open_job *j)
+{
+	struct open_job **p = &j->c->opening;
+
+	while (*p && *p != j)
+		p = &(*p)->next;
+	if (*p)
+		*p = j->next;
+}
+
+/* The opens that waited for j's: the same answer. */
+static void answer_followers(struct open_job *f, int err, const char *msg,
+			     struct image *img)
+{
+	while (f) {
+		struct open_job *n = f->followers;
+
+		if (err) {
+			snprintf(f->msg, sizeof(f->msg), "%s", msg);
+			answer(f, err);
+		} else {
+			give(f, img);
+		}
+		f = n;
+	}
+}
+
+static int opened_one(struct open_job *j, int err, struct store_image *simg,
+		      const char *msg, struct image **out, char *why);
+
+/* One store open per image however many clients ask at once. */
 static void opened(void *arg, int err, struct store_image *simg,
 		   const char *msg)
 {
-	struct open_job *j = arg;
+	struct open_job *j = arg, *f = j->followers;
+	struct image *img = NULL;
+	char why[256] = "";
+	int rc;
+
+	unlink_opening(j);
+	j->followers = NULL;
+	rc = opened_one(j, err, simg, msg, &img, why); /* j is gone */
+	answer_followers(f, rc, why, img);
+}
+
+/* The answer to j (then freed by its loop); the same for its followers:
+ * 0 and *out, or -errno and why. */
+static int opened_one(struct open_job *j, int err, struct store_image *simg,
+		      const char *msg, struct image **out, char *why)
+{
 	struct image_cache *c = j->c;
 	struct image *img;
 	int rc;
 
 	if (err) {
 		snprintf(j->msg, sizeof(j->msg), "%s", msg);
+		memcpy(why, j->msg, sizeof(j->msg));
 		answer(j, err);
-		return;
+		return err;
 	}
 	pthread_mutex_lock(&c->lock);
 	img = find(c, j->name, store_image_header(simg)->version, j->hugetlb);
@@ -176,14 +225,16 @@ static void opened(void *arg, int err, struct store_image *simg,
 	pthread_mutex_unlock(&c->lock);
 	if (img) {
 		store_image_close(simg);
+		*out = img;
 		give(j, img);
-		return;
+		return 0;
 	}
 	rc = image_entry_create(c, simg, j->hugetlb, &img, j->msg,
 				sizeof(j->msg));
 	if (rc) {
+		memcpy(why, j->msg, sizeof(j->msg));
 		answer(j, rc);
-		return;
+		return rc;
 	}
 	pthread_mutex_lock(&c->lock);
 	img->info.id = ++c->next_id;
@@ -195,8 +246,10 @@ static void opened(void *arg, int err, struct store_image *simg,
 		 img->info.hugetlb ? "hugetlb" : "shmem",
 		 (unsigned long long)img->info.size,
 		 (unsigned long long)img->info.id);
+	*out = img;
 	give(j, img);
 	image_prefetch_start(img);
+	return 0;
 }
 
 static int store_ready(struct image_cache *c)
@@ -249,8 +302,19 @@ static void open_on_thread(void *arg)
 		answer(j, j->c->store_err);
 		return;
 	}
+	for (struct open_job *o = j->c->opening; o; o = o->next)
+		if (o->version == j->version && o->hugetlb == j->hugetlb &&
+		    !strcmp(o->name, j->name)) {
+			j->followers = o->followers;
+			o->followers = j;
+			return;
+		}
+	j->next = j->c->opening;
+	j->c->opening = j;
 	rc = store_image_open_async(j->c->st, j->c->lp, j->name, j->version,
 				    opened, j);
+	if (rc)
+		unlink_opening(j);
 	if (rc) {
 		snprintf(j->msg, sizeof(j->msg), "image %s: %s", j->name,
 			 strerror(-rc));

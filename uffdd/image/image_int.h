@@ -67,6 +67,8 @@ struct image {
 	struct histo wait_ns;  /* written under c->lock */
 };
 
+struct open_job;
+
 struct image_cache {
 	struct image_conf conf;
 	pthread_t thread;
@@ -81,6 +83,7 @@ struct image_cache {
 	LIST_HEAD(, image_inbox) inboxes;
 	uint64_t next_id;
 	int stopping;
+	struct open_job *opening; /* opens in flight, one per image */
 };
 
 /* Run fn(arg) on the cache's thread (arg is malloc'ed, freed by fn). */
