@@ -70,3 +70,24 @@ check-ceph: deps
 	rc=$$?; sh tests/ceph/cluster.sh stop $(CEPH_DIR); exit $$rc
 
 .DEFAULT_GOAL := $(_image_saved_goal)
+
+# make bench-images: the images benchmark against the test Ceph.
+#   make bench-images BENCH_IMAGES_ARGS="--size-mib 256 --clients 8"
+BENCH_IMAGES := $(BUILD)/uffdd-bench-images
+BENCH_IMAGES_ARGS ?=
+$(BENCH_IMAGES): bench/images/bench_images.c $(STORE_OBJ) $(BUILD)/libuffdclient.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(STORE_OBJ) \
+		$(BUILD)/libuffdclient.a $(LDFLAGS) $(PKG_LIBS) $(STORE_LIBS) -lpthread
+
+.PHONY: bench-images
+bench-images: $(BENCH_IMAGES) $(BUILD)/uffdd bench-deps
+	sh tests/ceph/cluster.sh start $(CEPH_DIR)
+	$(BENCH_IMAGES) --uffdd $(BUILD)/uffdd --out $(BENCH_RESULTS) \
+		--store "$$(sh tests/ceph/cluster.sh url $(CEPH_DIR))" \
+		$(BENCH_IMAGES_ARGS); rc=$$?; \
+		sh tests/ceph/cluster.sh stop $(CEPH_DIR); exit $$rc
+	@if command -v gnuplot >/dev/null 2>&1; then \
+	  gnuplot -e "dat='$(BENCH_RESULTS)/images.dat'; out='$(BENCH_RESULTS)/images.png'" \
+	    bench/images/images.gp && echo "chart: $(BENCH_RESULTS)/images.png"; fi
+	@cat $(BENCH_RESULTS)/images.txt
