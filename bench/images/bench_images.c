@@ -488,9 +488,14 @@ static void write_results(const struct results *r)
 	FILE *f;
 	json_object *j = json_object_new_object(), *g;
 
+	char store_name[64];
+
+	/* The kind and pool or directory, not the host's conf paths. */
+	snprintf(store_name, sizeof(store_name), "%.*s",
+		 (int)strcspn(o.store, ","), o.store);
 	getloadavg(load, 3);
 #define D(o_, k, v) json_object_object_add(o_, k, json_object_new_double(v))
-	json_object_object_add(j, "store", json_object_new_string(o.store));
+	json_object_object_add(j, "store", json_object_new_string(store_name));
 	json_object_object_add(j, "size",
 			       json_object_new_int64((int64_t)o.size));
 	D(j, "loadavg", load[0]);
@@ -552,7 +557,7 @@ static void write_results(const struct results *r)
 			"%-44s %12.1f %12s %8s  >= 97\n"
 			"%-44s %12.1f %12.1f %8.2f  <= 1.3\n"
 			"%-44s %12.0f %12.0f %8.2f  <= 1.15\n",
-			o.size >> 20, o.store, load[0], "measure", "a", "b",
+			o.size >> 20, store_name, load[0], "measure", "a", "b",
 			"a/b or b/a", "first touch ms: download | lazy",
 			r->download, r->lazy, r->download / r->lazy,
 			"10% random ms: cold+trace | warm", r->cold_t, r->warm,

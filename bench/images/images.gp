@@ -9,6 +9,6 @@ set style fill solid 0.8 border -1
 set logscale y
 set ylabel "ms (fault row: us)"
 set xtics rotate by -15
-set key top left
+set key below
 plot dat using 2:xtic(1) title "a (download / cold+trace / cold / 32 clients / image fault)", \
      '' using 3 title "b (lazy / warm / warm / 1 client / continue fault)"
