@@ -17,7 +17,8 @@ t0=$(date +%s)
 
 bins=()
 for b in "$build/uffdd" "$build/uffdctl" "$build/uffd-touch" \
-	"$build/tests/kernel/abi-minor" "$build/tests/kernel/abi-register"; do
+	"$build/tests/kernel/abi-minor" "$build/tests/kernel/abi-register" \
+	"$build/tests/kernel/abi-image"; do
 	[ -x "$b" ] || die "$b is missing: run make first"
 	bins+=("$b")
 done
@@ -26,6 +27,16 @@ patched=$("$KDIR/qemu/build.sh" patched)
 t1=$(date +%s)
 unpatched=$("$KDIR/qemu/build.sh" unpatched)
 t2=$(date +%s)
+
+# Images in the guest come from a file: store made here (uffd-image runs
+# on the host only): an 8 MiB image of random bytes and its source.
+[ -x "$build/uffd-image" ] || die "$build/uffd-image is missing: run make first"
+rm -rf "$out/images"
+mkdir -p "$out/images/store"
+head -c 8388608 /dev/urandom >"$out/images/kimg.bin"
+"$build/uffd-image" --store "file:$out/images/store" put kimg "$out/images/kimg.bin" >/dev/null ||
+	die "uffd-image put failed"
+export UFFDD_GUEST_EXTRA="$out/images"
 
 need_pkgs gcc libc6-dev
 # Static: the one guest program that must work whatever else is broken.

@@ -25,8 +25,9 @@ bad() { echo "KCHECK: FAIL: $*"; fail=1; }
 
 say "kernel $(uname -r) ($(uname -v)), mode $mode, $(nproc) cpus"
 
-# 64 MiB of hugetlb for uffd-touch (32 pages) plus the ABI tests' 10.
-echo 64 > /proc/sys/vm/nr_hugepages
+# 64 MiB of hugetlb for uffd-touch (32 pages), the ABI tests' 18 and the
+# hugetlb image's cache (4).
+echo 96 > /proc/sys/vm/nr_hugepages
 say "hugepages: $(grep -E 'HugePages_(Total|Free)' /proc/meminfo | tr -s ' \n' ' ')"
 
 say "uffdctl check-kernel:"
@@ -77,18 +78,52 @@ e2e() { # $1 = kind, $2 = pages (= faults with the continue policy)
 	sed 's/^/uffdd: /' /tmp/uffdd-$kind.log
 }
 
+# Images from the file: store check.sh put in /opt/extra: a cold
+# client and a warm one per kind, every byte checked, the image fetched
+# once (bytes_fetched is its size).
+images() {
+	rm -f /run/uffdd.sock /run/uffdd-ctl.sock
+	echo '{"images":{"store":"file:/opt/extra/store"}}' >/tmp/images.json
+	uffdd --config /tmp/images.json --socket /run/uffdd.sock \
+		--control-socket /run/uffdd-ctl.sock --workers 2 2>/tmp/uffdd-images.log &
+	pid=$!
+	i=0
+	while [ ! -S /run/uffdd-ctl.sock ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	[ -S /run/uffdd-ctl.sock ] || { bad "uffdd (images) did not start"; cat /tmp/uffdd-images.log; return; }
+	for kind in shmem hugetlb; do
+		for run in cold warm; do
+			uffd-touch --socket /run/uffdd.sock --image kimg --kind $kind \
+				--expect /opt/extra/kimg.bin >/tmp/img-$kind-$run.json
+			rc=$?
+			say "image $kind $run exit $rc: $(cat /tmp/img-$kind-$run.json)"
+			[ "$rc" = 0 ] || bad "uffd-touch --image ($kind, $run) exited $rc"
+		done
+	done
+	uffdctl --control-socket /run/uffdd-ctl.sock images >/tmp/images-status.json
+	say "uffdctl images: $(tr -d '\n' </tmp/images-status.json | tr -s ' ')"
+	n=$(tr -d ' \n' </tmp/images-status.json | grep -o '"bytes_fetched":8388608' | wc -l)
+	[ "$n" = 2 ] || bad "each kind's cache should have fetched the 8 MiB image once ($n of 2)"
+	kill -TERM $pid
+	wait $pid
+	say "uffdd (images) stopped, exit $?"
+	sed 's/^/uffdd: /' /tmp/uffdd-images.log
+}
+
 case "$mode" in
 patched)
 	[ "$ck" = 0 ] || bad "uffdctl check-kernel says no minor faults"
 	run_abi abi-register 0
 	run_abi abi-minor 0
+	run_abi abi-image 0
 	e2e hugetlb 32
 	e2e shmem 16384
+	images
 	;;
 unpatched)
 	[ "$ck" != 0 ] || bad "uffdctl check-kernel accepts a kernel without minor faults"
 	run_abi abi-register 77
 	run_abi abi-minor 77
+	run_abi abi-image 77
 	uffdd --no-config --socket /run/uffdd.sock --control-socket /run/uffdd-ctl.sock \
 		>/tmp/refuse.log 2>&1 &
 	pid=$!

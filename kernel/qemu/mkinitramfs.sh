@@ -31,6 +31,10 @@ for b in "$@"; do
 		while read -r lib; do copy_lib "$lib"; done
 done
 # Debian's loader path is a symlink chain: keep /lib64 as a directory.
+# Data for the guest's tests (check.sh): copied to /opt/extra.
+if [ -n "${UFFDD_GUEST_EXTRA:-}" ]; then
+	cp -a "$UFFDD_GUEST_EXTRA" "$stage/opt/extra"
+fi
 (cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$out.tmp"
 mv "$out.tmp" "$out"
 log "initramfs $(du -h "$out" | cut -f1): $out"
