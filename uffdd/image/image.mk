@@ -12,14 +12,16 @@
 #
 # The rados backend is built when <rados/librados.h> is there (Debian:
 # librados-dev; Debian 12 ships no rados.pc for pkg-config): the compiler
-# decides (uffdd/store/have_rados.h), the link adds -lrados on the same
-# test.  Without it a rados: URL is refused with a message saying so.
+# decides (uffdd/store/have_rados.h); librados itself is loaded only when
+# a rados: store is opened, so no binary needs it to start.  Without the
+# header a rados: URL is refused with a message saying so.
 
 _image_saved_goal := $(.DEFAULT_GOAL)
 
 HAVE_RADOS := $(shell printf '\#include <rados/librados.h>\n' | \
 	$(CC) -E -x c - >/dev/null 2>&1 && echo 1)
-STORE_LIBS := $(if $(HAVE_RADOS),-lrados)
+# librados is loaded at run time (dlopen) when a rados: store is opened.
+STORE_LIBS := $(if $(HAVE_RADOS),-ldl)
 STORE_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard uffdd/store/*.c))
 IMAGE_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard uffdd/image/*.c))
 IMAGE_TESTS := $(BUILD)/tests/unit/store $(BUILD)/tests/unit/image_cache \

@@ -2,8 +2,8 @@
 /*
  * Whether this build has the rados: backend: exactly when librados' header
  * is there (Debian: librados-dev; Debian 12 ships no rados.pc).  Decided by
- * the compiler, so the daemon's object list needs no flag; the link adds
- * -lrados on the same test (uffdd/image/image.mk).
+ * the compiler, so the daemon's object list needs no flag; librados itself
+ * is loaded (dlopen) when a rados: store is opened (store_rados.c).
  */
 #ifndef UFFDD_HAVE_RADOS_H
 #define UFFDD_HAVE_RADOS_H

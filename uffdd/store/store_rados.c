@@ -9,16 +9,72 @@
  * bounds so that it never waits there.  Every op has a timeout (timeout=,
  * default 30 s): a stopped OSD ends each read in -ETIMEDOUT instead of
  * holding a slot for ever.
+ *
+ * librados is loaded when a rados: store is first opened (dlopen), not
+ * linked: the daemon and the tools then need it only on hosts that use
+ * Ceph, and a host without it gets a message instead of a daemon that
+ * does not start.
  */
 #include "store_int.h"
 
 #ifdef UFFDD_HAVE_RADOS
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <rados/librados.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define RADOS_FUNCS(X)                                                         \
+	X(aio_create_completion2)                                              \
+	X(aio_get_return_value)                                                \
+	X(aio_read)                                                            \
+	X(aio_release)                                                         \
+	X(conf_read_file)                                                      \
+	X(conf_set)                                                            \
+	X(connect)                                                             \
+	X(create)                                                              \
+	X(ioctx_create)                                                        \
+	X(ioctx_destroy)                                                       \
+	X(nobjects_list_close)                                                 \
+	X(nobjects_list_next)                                                  \
+	X(nobjects_list_open)                                                  \
+	X(read)                                                                \
+	X(remove)                                                              \
+	X(shutdown)                                                            \
+	X(stat)                                                                \
+	X(write_full)
+
+/* librados' functions, with their own prototypes. */
+static struct {
+#define FIELD(f) __typeof__(rados_##f) *f;
+	RADOS_FUNCS(FIELD)
+#undef FIELD
+} L;
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static char load_err[256];
+
+static void load(void)
+{
+	void *h = dlopen("librados.so.2", RTLD_NOW | RTLD_LOCAL);
+
+	if (!h) {
+		snprintf(load_err, sizeof(load_err),
+			 "cannot load librados (Debian: librados2): %s",
+			 dlerror());
+		return;
+	}
+#define SYM(f)                                                                 \
+	if (!(L.f = (__typeof__(rados_##f) *)dlsym(h, "rados_" #f))) {         \
+		snprintf(load_err, sizeof(load_err),                           \
+			 "librados lacks rados_" #f);                          \
+		return;                                                        \
+	}
+	RADOS_FUNCS(SYM)
+#undef SYM
+}
 
 struct rstore {
 	rados_t cluster;
@@ -33,7 +89,7 @@ static struct rstore *R(struct store *st)
 static int r_read(struct store *st, const char *obj, uint64_t off, size_t len,
 		  void *buf)
 {
-	int n = rados_read(R(st)->io, obj, buf, len, off);
+	int n = L.read(R(st)->io, obj, buf, len, off);
 
 	if (n < 0)
 		return n;
@@ -46,7 +102,7 @@ static int r_get(struct store *st, const char *obj, size_t max, void **buf,
 	uint64_t size;
 	time_t mtime;
 	void *p;
-	int rc = rados_stat(R(st)->io, obj, &size, &mtime);
+	int rc = L.stat(R(st)->io, obj, &size, &mtime);
 
 	if (rc < 0)
 		return rc;
@@ -67,12 +123,12 @@ static int r_get(struct store *st, const char *obj, size_t max, void **buf,
 
 static int r_put(struct store *st, const char *obj, const void *buf, size_t len)
 {
-	return rados_write_full(R(st)->io, obj, buf, len);
+	return L.write_full(R(st)->io, obj, buf, len);
 }
 
 static int r_remove(struct store *st, const char *obj)
 {
-	return rados_remove(R(st)->io, obj);
+	return L.remove(R(st)->io, obj);
 }
 
 static int r_list(struct store *st, int (*each)(void *arg, const char *obj),
@@ -80,25 +136,25 @@ static int r_list(struct store *st, int (*each)(void *arg, const char *obj),
 {
 	rados_list_ctx_t ctx;
 	const char *entry;
-	int rc = rados_nobjects_list_open(R(st)->io, &ctx);
+	int rc = L.nobjects_list_open(R(st)->io, &ctx);
 
 	if (rc < 0)
 		return rc;
-	while (!(rc = rados_nobjects_list_next(ctx, &entry, NULL, NULL))) {
+	while (!(rc = L.nobjects_list_next(ctx, &entry, NULL, NULL))) {
 		rc = each(arg, entry);
 		if (rc)
 			break;
 	}
-	rados_nobjects_list_close(ctx);
+	L.nobjects_list_close(ctx);
 	return rc == -ENOENT ? 0 : rc;
 }
 
 static void on_complete(rados_completion_t c, void *arg)
 {
 	struct store_req *r = arg;
-	int n = rados_aio_get_return_value(c);
+	int n = L.aio_get_return_value(c);
 
-	rados_aio_release(c);
+	L.aio_release(c);
 	if (n >= 0 && (size_t)n != r->len)
 		n = -EIO; /* a short chunk: the object is not the image's */
 	store_req_done(r, n < 0 ? n : 0);
@@ -108,13 +164,13 @@ static int r_submit(struct store_req *r)
 {
 	struct rstore *rs = R(store_image_store(r->img));
 	rados_completion_t c;
-	int rc = rados_aio_create_completion2(r, on_complete, &c);
+	int rc = L.aio_create_completion2(r, on_complete, &c);
 
 	if (rc < 0)
 		return rc;
-	rc = rados_aio_read(rs->io, r->obj, c, r->buf, r->len, r->obj_off);
+	rc = L.aio_read(rs->io, r->obj, c, r->buf, r->len, r->obj_off);
 	if (rc < 0) {
-		rados_aio_release(c);
+		L.aio_release(c);
 		return rc;
 	}
 	return 0;
@@ -123,7 +179,7 @@ static int r_submit(struct store_req *r)
 static int conf_set(rados_t c, const char *k, const char *v, char *err,
 		    size_t errlen)
 {
-	int rc = rados_conf_set(c, k, v);
+	int rc = L.conf_set(c, k, v);
 
 	if (rc < 0)
 		snprintf(err, errlen, "rados: %s = %s: %s", k, v,
@@ -135,7 +191,7 @@ static int configure(rados_t c, const struct store_opts *o, char *err,
 		     size_t errlen)
 {
 	char t[16];
-	int rc = rados_conf_read_file(c, o->conf[0] ? o->conf : NULL);
+	int rc = L.conf_read_file(c, o->conf[0] ? o->conf : NULL);
 
 	if (rc < 0) {
 		snprintf(err, errlen, "rados: conf %s: %s",
@@ -166,9 +222,15 @@ static int r_open(struct store *st, const struct store_opts *o, char *err,
 	struct rstore *rs = calloc(1, sizeof(*rs));
 	int rc;
 
+	pthread_once(&load_once, load);
+	if (load_err[0]) {
+		snprintf(err, errlen, "rados: %s", load_err);
+		free(rs);
+		return -ELIBACC;
+	}
 	if (!rs)
 		return -ENOMEM;
-	rc = rados_create(&rs->cluster, o->user[0] ? o->user : NULL);
+	rc = L.create(&rs->cluster, o->user[0] ? o->user : NULL);
 	if (rc < 0) {
 		snprintf(err, errlen, "rados: create: %s", strerror(-rc));
 		free(rs);
@@ -176,19 +238,19 @@ static int r_open(struct store *st, const struct store_opts *o, char *err,
 	}
 	rc = configure(rs->cluster, o, err, errlen);
 	if (!rc) {
-		rc = rados_connect(rs->cluster);
+		rc = L.connect(rs->cluster);
 		if (rc < 0)
 			snprintf(err, errlen, "rados: connect: %s",
 				 strerror(-rc));
 	}
 	if (!rc) {
-		rc = rados_ioctx_create(rs->cluster, o->loc, &rs->io);
+		rc = L.ioctx_create(rs->cluster, o->loc, &rs->io);
 		if (rc < 0)
 			snprintf(err, errlen, "rados: pool %s: %s", o->loc,
 				 strerror(-rc));
 	}
 	if (rc) {
-		rados_shutdown(rs->cluster);
+		L.shutdown(rs->cluster);
 		free(rs);
 		return rc;
 	}
@@ -202,8 +264,8 @@ static void r_close(struct store *st)
 
 	if (!rs)
 		return;
-	rados_ioctx_destroy(rs->io);
-	rados_shutdown(rs->cluster);
+	L.ioctx_destroy(rs->io);
+	L.shutdown(rs->cluster);
 	free(rs);
 	store_set_backend(st, NULL);
 }
