@@ -340,7 +340,7 @@ API int uffd_image_map(struct uffd_client *c, const char *ref, unsigned flags,
 	struct uffd_region *r = calloc(1, sizeof(*r));
 	struct uffd_image_map *m = calloc(1, sizeof(*m));
 	struct uffd_keeper *k;
-	struct uffdd_msg reply;
+	struct uffdd_msg reply = { 0 };
 	int rc;
 
 	*out = NULL;

@@ -84,7 +84,7 @@ static int f_read(struct store *st, const char *obj, uint64_t off, size_t len,
 static int f_get(struct store *st, const char *obj, size_t max, void **buf,
 		 size_t *len)
 {
-	struct stat sb;
+	struct stat sb = { 0 };
 	int fd = open_obj(store_backend(st), obj, &sb);
 	void *p;
 	int rc;

@@ -49,7 +49,8 @@
 
 /* librados' functions, with their own prototypes. */
 static struct {
-#define FIELD(f) __typeof__(rados_##f) *f;
+#define FIELD(f)                                                               \
+	__typeof__(rados_##f) *f; /* NOLINT(bugprone-macro-parentheses) */
 	RADOS_FUNCS(FIELD)
 #undef FIELD
 } L;
