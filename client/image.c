@@ -279,7 +279,11 @@ static int map_image(const struct uffdd_image *im, unsigned flags,
 		     struct uffd_image_map *m)
 {
 	int huge = flags & UFFD_IMAGE_HUGETLB;
-	int mf = (flags & UFFD_IMAGE_SHARED) ? MAP_SHARED : MAP_PRIVATE;
+	int mf = MAP_PRIVATE;
+	/* Read-only is PROT_READ on a private mapping: the kernel registers
+	 * no userfaultfd on a mapping that may never be written
+	 * (!VM_MAYWRITE), which every shared mapping of the sealed,
+	 * read-only cache is. */
 	int prot =
 	    (flags & UFFD_IMAGE_SHARED) ? PROT_READ : PROT_READ | PROT_WRITE;
 

@@ -137,8 +137,10 @@ uint64_t uffd_region_id(const struct uffd_region *r); /* 0 if not served */
  * client touches them, then mapped from the cache.  uffd_region_release
  * unmaps it.
  *
- * UFFD_IMAGE_SHARED   read-only shared mapping (a write is SIGSEGV);
- *                     default: MAP_PRIVATE, writes are this process's
+ * UFFD_IMAGE_SHARED   read-only: every page is the cache's, a write is
+ *                     SIGSEGV (PROT_READ; a shared mapping of the sealed
+ *                     cache cannot take a userfaultfd); default:
+ *                     MAP_PRIVATE read-write, writes are this process's
  *                     own copies and the cache keeps the image
  * UFFD_IMAGE_HUGETLB  the image in huge pages (a cache of its own)
  * UFFD_IMAGE_RECORD   record the order of first touches and store it

@@ -53,6 +53,11 @@ int images_start(struct daemon *d)
 	return 0;
 }
 
+void images_leave_loop(struct event_base *base)
+{
+	image_cache_leave(image_cache_global(), base);
+}
+
 void images_stop(void)
 {
 	struct image_cache *c = image_cache_global();

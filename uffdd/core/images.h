@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 struct daemon;
+struct event_base;
 struct session;
 struct uffdd_msg;
 
@@ -16,6 +17,8 @@ struct uffdd_msg;
 int images_start(struct daemon *d);
 /* After the workers have stopped. */
 void images_stop(void);
+/* A worker's loop has stopped, its base is about to be freed. */
+void images_leave_loop(struct event_base *base);
 /* Worker: IMAGE_OPEN from s; answered later, on s's worker. */
 void session_image_open(struct session *s, struct uffdd_msg *m);
 /* Worker: 1 if REGISTER's memfd fd is an image of the cache. */

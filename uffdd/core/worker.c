@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "worker.h"
 #include "clock.h"
+#include "images.h"
 #include "log.h"
 
 #include <errno.h>
@@ -307,8 +308,10 @@ static void worker_free(struct worker *w, int joined)
 		event_free(w->notify_ev);
 	if (w->beat_ev)
 		event_free(w->beat_ev);
-	if (w->base)
+	if (w->base) {
+		images_leave_loop(w->base); /* answers posted to it go */
 		event_base_free(w->base);
+	}
 	if (w->notify[0] >= 0)
 		close(w->notify[0]);
 	if (w->notify[1] >= 0)

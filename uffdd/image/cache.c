@@ -90,6 +90,42 @@ struct image_inbox *image_inbox_of(struct image_cache *c,
 	return in;
 }
 
+void image_cache_leave(struct image_cache *c, struct event_base *base)
+{
+	struct image_inbox *in;
+	struct store_loop *lp = NULL;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	LIST_FOREACH(in, &c->inboxes, link)
+	if (in->base == base) {
+		lp = in->lp;
+		in->lp = NULL; /* the cache's thread posts there no more */
+		break;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (!lp)
+		return;
+	store_loop_drain(lp);
+	store_loop_free(lp);
+}
+
+/* Post p to in's loop, unless that loop has left: 0, or -1 (not sent). */
+int image_inbox_post(struct image_cache *c, struct image_inbox *in,
+		     struct store_post *p)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&c->lock);
+	if (in->lp) {
+		store_loop_post(in->lp, p);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
 /* Opening ------------------------------------------------------------------ */
 
 struct open_job {
@@ -122,7 +158,13 @@ static void answer(struct open_job *j, int err)
 {
 	j->err = err;
 	j->post.deliver = open_deliver;
-	store_loop_post(j->to->lp, &j->post);
+	if (image_inbox_post(j->c, j->to, &j->post) < 0) {
+		if (j->fd >= 0)
+			close(j->fd);
+		if (j->bitmap_fd >= 0)
+			close(j->bitmap_fd);
+		free(j); /* its loop is gone */
+	}
 }
 
 static struct image *find(struct image_cache *c, const char *name,
@@ -561,7 +603,10 @@ void image_cache_stop(struct image_cache *c)
 	/* The workers have stopped: their loops no longer run. */
 	while ((in = LIST_FIRST(&c->inboxes))) {
 		LIST_REMOVE(in, link);
-		store_loop_free(in->lp);
+		if (in->lp) { /* a loop that never left: it runs no more */
+			store_loop_drain(in->lp);
+			store_loop_free(in->lp);
+		}
 		free(in);
 	}
 	event_free(c->tick);

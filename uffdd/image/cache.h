@@ -78,6 +78,10 @@ typedef void (*image_open_fn)(void *arg, int err, const char *msg,
 int image_open(struct image_cache *c, struct event_base *base, const char *name,
 	       uint64_t version, int hugetlb, image_open_fn cb, void *arg);
 
+/* base's loop has stopped and is about to be freed: what was posted to it
+ * is delivered now (on this thread), nothing more is. */
+void image_cache_leave(struct image_cache *c, struct event_base *base);
+
 /* The entry whose memfd is fd's inode (a client registering its mapping of
  * an image), with a reference; NULL if fd is none of the cache's. */
 struct image *image_match(struct image_cache *c, int fd);

@@ -58,11 +58,12 @@ static void ready_deliver(struct store_post *p)
 	free(w);
 }
 
-static void tell(struct image_waiter *w, int err)
+static void tell(struct image_cache *c, struct image_waiter *w, int err)
 {
 	w->err = err;
 	w->post.deliver = ready_deliver;
-	store_loop_post(w->to->lp, &w->post);
+	if (image_inbox_post(c, w->to, &w->post) < 0)
+		free(w); /* its loop has left: the daemon is stopping */
 }
 
 static void mark_ok(struct image *img, uint64_t start, uint64_t len)
@@ -122,7 +123,7 @@ static void block_done(struct fetch *f)
 	}
 	while ((w = img->waiters[f->block])) {
 		img->waiters[f->block] = w->next;
-		tell(w, f->err);
+		tell(img->c, w, f->err);
 	}
 	free(f);
 	image_prefetch_more(img);
@@ -152,7 +153,7 @@ static void start_fetch(struct image *img, uint64_t b, int prefetch)
 
 		while ((w = img->waiters[b])) {
 			img->waiters[b] = w->next;
-			tell(w, -ENOMEM);
+			tell(img->c, w, -ENOMEM);
 		}
 		return;
 	}
@@ -189,12 +190,12 @@ static void start_fetch(struct image *img, uint64_t b, int prefetch)
 void image_fetch_want(struct image *img, uint64_t b, struct image_waiter *w)
 {
 	if (img->state[b] == BLOCK_OK) {
-		tell(w, 0);
+		tell(img->c, w, 0);
 		return;
 	}
 	if (img->state[b] == BLOCK_FAILED) {
 		if (image_now_ns() - img->failed_at[b] < IMAGE_RETRY_NS) {
-			tell(w, img->last_err);
+			tell(img->c, w, img->last_err);
 			return;
 		}
 		img->state[b] = BLOCK_ABSENT; /* try the store again */

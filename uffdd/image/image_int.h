@@ -21,7 +21,7 @@ enum block_state { BLOCK_ABSENT = 0, BLOCK_FETCHING, BLOCK_OK, BLOCK_FAILED };
 struct image_inbox {
 	LIST_ENTRY(image_inbox) link;
 	struct event_base *base;
-	struct store_loop *lp;
+	struct store_loop *lp; /* NULL once its loop has left */
 };
 
 /* One wait for one block: answered on its inbox's loop. */
@@ -91,6 +91,9 @@ void image_cache_run(struct image_cache *c, void (*fn)(void *arg), void *arg);
 /* After a fetch or a store call ends: the thread ends once stopping and
  * idle. */
 void image_cache_check_stop(struct image_cache *c);
+/* Post p to in's loop: 0, or -1 if that loop has left (p not sent). */
+int image_inbox_post(struct image_cache *c, struct image_inbox *in,
+		     struct store_post *p);
 /* The inbox of base (made on first use, on base's thread). */
 struct image_inbox *image_inbox_of(struct image_cache *c,
 				   struct event_base *base);

@@ -70,6 +70,8 @@ struct store_post {
 	void (*deliver)(struct store_post *p);
 };
 void store_loop_post(struct store_loop *lp, struct store_post *p);
+/* Deliver what is posted now, here (lp's loop no longer runs). */
+void store_loop_drain(struct store_loop *lp);
 
 /* Images ------------------------------------------------------------------ */
 

@@ -22,6 +22,23 @@ struct store_loop {
 	unsigned outstanding; /* store requests; only on the loop's thread */
 };
 
+void store_loop_drain(struct store_loop *lp)
+{
+	struct store_post *p;
+
+	pthread_mutex_lock(&lp->lock);
+	p = lp->head;
+	lp->head = NULL;
+	lp->tail = &lp->head;
+	pthread_mutex_unlock(&lp->lock);
+	while (p) {
+		struct store_post *next = p->next;
+
+		p->deliver(p);
+		p = next;
+	}
+}
+
 static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
 	struct store_loop *lp = arg;
