@@ -79,20 +79,23 @@ static void serve(struct uffd_keeper *k, struct uffd_image_map *m,
 	struct uffdio_continue c = { .range = { addr, m->page_size } };
 	struct uffdio_poison p = { .range = { addr, m->page_size } };
 
+	/* Counted before the answer: the woken thread may read the counts
+	 * at once. */
 	if (page_ok(m, addr)) {
+		__atomic_add_fetch(&k->served, 1, __ATOMIC_SEQ_CST);
 		if (ioctl(m->uffd, UFFDIO_CONTINUE, &c) < 0 &&
 		    errno == EEXIST) {
 			struct uffdio_range r = c.range;
 
 			ioctl(m->uffd, UFFDIO_WAKE, &r);
 		}
-		__atomic_add_fetch(&k->served, 1, __ATOMIC_RELAXED);
 		return;
 	}
 	/* Not filled, or filled halfway when the daemon died: never shown.
 	 * Without POISON (before 6.6) the thread waits. */
-	if (ioctl(m->uffd, UFFDIO_POISON, &p) == 0 || errno == EEXIST)
-		__atomic_add_fetch(&k->poisoned, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&k->poisoned, 1, __ATOMIC_SEQ_CST);
+	if (ioctl(m->uffd, UFFDIO_POISON, &p) < 0 && errno != EEXIST)
+		__atomic_sub_fetch(&k->poisoned, 1, __ATOMIC_SEQ_CST);
 }
 
 static void drain(struct uffd_keeper *k, struct uffd_image_map *m)
