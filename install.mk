@@ -99,6 +99,7 @@ $(EXAMPLE_C): README.md tools/readme-example.sh
 # What install puts, relative to DESTDIR; uninstall removes exactly these.
 INSTALLED_FILES = $(SBINDIR)/uffdd \
 	$(BINDIR)/uffdctl $(BINDIR)/uffd-touch $(BINDIR)/uffd-run \
+	$(BINDIR)/uffd-image \
 	$(BASHCOMPDIR)/uffdctl \
 	$(PKGLIBDIR)/libuffdpreload.so \
 	$(LIBDIR)/libuffdclient.a $(LIBDIR)/$(LIB_REALNAME) $(LIBDIR)/$(LIB_SONAME) \
@@ -122,7 +123,7 @@ SYSTEMD_UNITS := systemd/uffdd.service systemd/uffdd.socket systemd/uffdd-contro
 	install-systemd install-man install-doc uninstall
 
 # What install needs built (not the tests).
-programs: $(BUILD)/uffdd $(BUILD)/uffdctl $(BUILD)/uffd-touch \
+programs: $(BUILD)/uffdd $(BUILD)/uffdctl $(BUILD)/uffd-touch $(BUILD)/uffd-image \
 	  $(BUILD)/libuffdclient.a $(BUILD)/$(LIB_REALNAME) $(BUILD)/$(LIB_SONAME) \
 	  $(BUILD)/libuffdclient.so preload
 
@@ -132,7 +133,8 @@ install: install-programs install-lib install-preload install-systemd \
 install-programs: programs
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(BUILD)/uffdd $(DESTDIR)$(SBINDIR)/uffdd
-	install -m 0755 $(BUILD)/uffdctl $(BUILD)/uffd-touch $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(BUILD)/uffdctl $(BUILD)/uffd-touch $(BUILD)/uffd-image \
+		$(DESTDIR)$(BINDIR)/
 	install -m 0644 uffdd/ctl/uffdctl.bash $(DESTDIR)$(BASHCOMPDIR)/uffdctl
 
 install-lib: programs

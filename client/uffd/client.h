@@ -27,9 +27,9 @@ extern "C" {
  * Symbols added in MAJOR.MINOR carry the version node UFFDCLIENT_MAJOR.MINOR.
  */
 #define UFFD_CLIENT_VERSION_MAJOR 0
-#define UFFD_CLIENT_VERSION_MINOR 2
+#define UFFD_CLIENT_VERSION_MINOR 3
 #define UFFD_CLIENT_VERSION_PATCH 0
-#define UFFD_CLIENT_VERSION	  "0.2.0"
+#define UFFD_CLIENT_VERSION	  "0.3.0"
 
 #define UFFD_CLIENT_DEFAULT_SOCKET "/run/uffdd/uffdd.sock"
 

@@ -58,7 +58,7 @@ sed 's/^/#   /' "$tmp/local.files"
 P=$D/usr/local
 outside=$(grep -v '^/usr/local/' "$tmp/local.files")
 check "files outside /usr/local: $outside" [ -z "$outside" ]
-for f in sbin/uffdd bin/uffdctl bin/uffd-touch bin/uffd-run lib/uffdd/libuffdpreload.so \
+for f in sbin/uffdd bin/uffdctl bin/uffd-touch bin/uffd-run bin/uffd-image lib/uffdd/libuffdpreload.so \
 	lib/libuffdclient.a "lib/libuffdclient.so.$ver" include/uffd/client.h \
 	lib/pkgconfig/libuffdclient.pc lib/systemd/system/uffdd.service \
 	lib/systemd/system/uffdd.socket lib/systemd/system/uffdd-control.socket \
@@ -81,8 +81,10 @@ preload_public=$(ls "$P"/lib/libuffdpreload* 2>/dev/null)
 check "the preload library is in the public libdir: $preload_public" [ -z "$preload_public" ]
 soname=$(readelf -d "$P/lib/libuffdclient.so.$ver" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 check "SONAME is $soname, want libuffdclient.so.$maj" [ "$soname" = "libuffdclient.so.$maj" ]
-check "uffd_region_publish is not versioned UFFDCLIENT_$maj.$min" \
-	sh -c "readelf --dyn-syms -W '$P/lib/libuffdclient.so.$ver' | grep -q 'uffd_region_publish@@UFFDCLIENT_$maj.$min'"
+check "uffd_region_publish is not versioned UFFDCLIENT_0.2" \
+	sh -c "readelf --dyn-syms -W '$P/lib/libuffdclient.so.$ver' | grep -q 'uffd_region_publish@@UFFDCLIENT_0.2'"
+check "uffd_image_map (the newest) is not versioned UFFDCLIENT_$maj.$min" \
+	sh -c "readelf --dyn-syms -W '$P/lib/libuffdclient.so.$ver' | grep -q 'uffd_image_map@@UFFDCLIENT_$maj.$min'"
 exported=$(readelf --dyn-syms -W "$P/lib/libuffdclient.so.$ver" | awk '$7 != "UND" && $4 == "FUNC" { print $8 }' | grep -v '^uffd_' | tr '\n' ' ')
 check "exports outside the uffd_ namespace: $exported" [ -z "$exported" ]
 check "the units do not run /usr/local/sbin/uffdd" \

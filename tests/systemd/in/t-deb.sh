@@ -52,7 +52,7 @@ for f in /usr/sbin/uffdd /usr/bin/uffdctl /usr/bin/uffd-touch /usr/bin/uffd-run 
 	/usr/share/man/man3/libuffdclient.3.gz /usr/share/man/man3/uffd_region_publish.3.gz \
 	/usr/share/doc/uffdd/examples/uffdd.json \
 	/usr/share/doc/libuffdclient-dev/examples/uffd-example.c \
-	/usr/include/uffd/client.h "/usr/lib/$ma/libuffdclient.so.0.2.0" \
+	/usr/include/uffd/client.h "/usr/lib/$ma/libuffdclient.so.0.3.0" \
 	"/usr/lib/$ma/libuffdclient.so" "/usr/lib/$ma/libuffdclient.a" \
 	"/usr/lib/$ma/uffdd/libuffdpreload.so"; do
 	[ -e "$f" ] || fail "not installed: $f"
@@ -78,7 +78,7 @@ log "groups uffd, uffdadm; /dev/userfaultfd $(st /dev/userfaultfd); sockets enab
 
 # --- the library, as a developer uses it -----------------------------------------
 v=$(pkg-config --modversion libuffdclient) || fail "pkg-config libuffdclient"
-[ "$v" = 0.2.0 ] || fail "pkg-config says $v"
+[ "$v" = 0.3.0 ] || fail "pkg-config says $v"
 cp /usr/share/doc/libuffdclient-dev/examples/uffd-example.c /tmp/
 # shellcheck disable=SC2046
 cc -Wall -Wextra -Werror -o /tmp/uffd-example /tmp/uffd-example.c \
