@@ -90,8 +90,8 @@ static int worker_key(struct config *c, const struct cfg_ctx *x,
 static int unknown(const struct cfg_ctx *x, const char *key)
 {
 	static const char *const *const parts[] = {
-		config_sockets_keys, worker_keys, config_access_keys,
-		config_limits_keys, config_policy_keys
+		config_sockets_keys, worker_keys,	 config_access_keys,
+		config_limits_keys,  config_policy_keys, config_images_keys
 	};
 	const char *all[64];
 	size_t n = 0;
@@ -318,6 +318,7 @@ struct json_object *config_json(const struct config *c)
 	config_access_json(&c->access, o);
 	config_limits_json(&c->limits, o);
 	config_policy_json(&c->policy, o);
+	config_images_json(&c->images, o);
 	return o;
 }
 
@@ -352,5 +353,8 @@ const char *config_restart_keys(const struct config *run,
 	differs(run->work.n != next->work.n, "workers", buf, len);
 	differs(run->work.placement != next->work.placement, "placement", buf,
 		len);
+	/* The image cache is made once, at start. */
+	differs(memcmp(&run->images, &next->images, sizeof(run->images)) != 0,
+		"images", buf, len);
 	return buf;
 }

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
+const char *const config_images_keys[] = { "images", NULL };
+
 void config_images_defaults(struct config_images *c)
 {
 	snprintf(c->store, sizeof(c->store), "file:/var/lib/uffdd/images");
@@ -83,4 +85,21 @@ int config_images_key(struct config_images *c, const struct cfg_ctx *x,
 				"must be a power of two (64 KiB to 4 MiB)");
 	*c = n;
 	return 1;
+}
+
+void config_images_json(const struct config_images *c, json_object *o)
+{
+	json_object *i = json_object_new_object();
+
+	json_object_object_add(i, "store", json_object_new_string(c->store));
+	for (size_t k = 0; k < sizeof(nums) / sizeof(nums[0]); k++) {
+		const char *f = (const char *)c + nums[k].off;
+		uint64_t v = nums[k].size == sizeof(uint64_t)
+				 ? *(const uint64_t *)(const void *)f
+				 : *(const uint32_t *)(const void *)f;
+
+		json_object_object_add(i, nums[k].key,
+				       json_object_new_int64((int64_t)v));
+	}
+	json_object_object_add(o, "images", i);
 }

@@ -97,6 +97,8 @@ void config_policy_defaults(struct config_policies *c);
 int config_policy_key(struct config_policies *c, const struct cfg_ctx *x,
 		      const char *key, struct json_object *v);
 
+extern const char *const config_images_keys[];
+void config_images_json(const struct config_images *c, struct json_object *o);
 void config_images_defaults(struct config_images *c);
 int config_images_key(struct config_images *c, const struct cfg_ctx *x,
 		      const char *key, struct json_object *v);

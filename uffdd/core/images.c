@@ -28,10 +28,8 @@ int images_start(struct daemon *d)
 	struct image_conf conf;
 	char err[256];
 
-	if (!ci->store[0]) {
-		log_info("images: off (images.store is empty)");
+	if (!ci->store[0])
 		return 0;
-	}
 	image_conf_default(&conf);
 	snprintf(conf.store, sizeof(conf.store), "%s", ci->store);
 	conf.fetch_size = ci->fetch_size;
@@ -45,17 +43,27 @@ int images_start(struct daemon *d)
 		return -1;
 	}
 	image_cache_set_global(c);
-	log_info("images from %s, fetched %u KiB at a time (rados backend: "
-		 "%s)",
-		 conf.store, conf.fetch_size >> 10,
-		 store_have_rados() ? "built in"
-				    : "not built, librados-dev was missing");
 	return 0;
 }
 
 void images_leave_loop(struct event_base *base)
 {
 	image_cache_leave(image_cache_global(), base);
+}
+
+void images_log_ready(struct daemon *d)
+{
+	const struct config_images *ci = &d->conf.cfg.images;
+
+	if (!ci->store[0])
+		log_info("images: off (images.store is empty)");
+	else
+		log_info("images from %s, fetched %u KiB at a time (rados "
+			 "backend: %s)",
+			 ci->store, ci->fetch_size >> 10,
+			 store_have_rados()
+			     ? "built in"
+			     : "not built, librados-dev was missing");
 }
 
 void images_stop(void)

@@ -15,6 +15,8 @@ struct uffdd_msg;
 
 /* Start the image cache (images.store "" : off).  0 or -1 (logged). */
 int images_start(struct daemon *d);
+/* Say where images come from (after the ready line). */
+void images_log_ready(struct daemon *d);
 /* After the workers have stopped. */
 void images_stop(void);
 /* A worker's loop has stopped, its base is about to be freed. */

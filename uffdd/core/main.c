@@ -366,6 +366,7 @@ int main(int argc, char **argv)
 				      : "systemd socket",
 		   workers_count(D.workers), D.caps.release,
 		   D.conf.from_file ? "" : ", built-in configuration");
+	images_log_ready(&D);
 	sd_notify(0, "READY=1");
 	notify_status(&D);
 	event_base_dispatch(D.base);

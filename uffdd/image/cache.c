@@ -517,7 +517,8 @@ static void *cache_main(void *arg)
 {
 	struct image_cache *c = arg;
 
-	store_ready(c);
+	/* The store is opened by the first IMAGE_OPEN (store_ready): a host
+	 * that maps no image never connects to it. */
 	event_base_dispatch(c->base);
 	return NULL;
 }
