@@ -16,17 +16,19 @@ _Static_assert(sizeof(struct uffdd_welcome) == 32, "welcome is 32 bytes");
 _Static_assert(sizeof(struct uffdd_register) == 224, "register is 224 bytes");
 _Static_assert(sizeof(struct uffdd_error) == 128, "error is 128 bytes");
 _Static_assert(sizeof(struct uffdd_publish) == 24, "publish is 24 bytes");
+_Static_assert(sizeof(struct uffdd_registered) == 16, "registered is 16 bytes");
+_Static_assert(sizeof(struct uffdd_pages_hdr) == 64, "page-state header is 64");
 
 static const struct {
 	const char *name;
 	long len;
-	int fds; /* -1: depends on flags */
+	int fds; /* -1: depends on the body */
 } types[UFFDD_TYPE_MAX + 1] = {
 	[UFFDD_HELLO] = { "HELLO", sizeof(struct uffdd_hello), 0 },
 	[UFFDD_WELCOME] = { "WELCOME", sizeof(struct uffdd_welcome), -1 },
-	[UFFDD_REGISTER] = { "REGISTER", sizeof(struct uffdd_register), 2 },
+	[UFFDD_REGISTER] = { "REGISTER", sizeof(struct uffdd_register), -1 },
 	[UFFDD_REGISTERED] = { "REGISTERED", sizeof(struct uffdd_registered),
-			       0 },
+			       -1 },
 	[UFFDD_UNREGISTER] = { "UNREGISTER", sizeof(struct uffdd_unregister),
 			       0 },
 	[UFFDD_OK] = { "OK", 0, 0 },
@@ -48,11 +50,21 @@ static long body_len(unsigned type)
 	return types[type].len;
 }
 
-static int type_fds(unsigned type)
+/* The descriptors m must carry (its type known), -1 if its body is wrong. */
+static int fds_of(const struct uffdd_msg *m)
 {
-	if (type == 0 || type > UFFDD_TYPE_MAX)
-		return -1;
-	return types[type].fds;
+	switch (m->hdr.type) {
+	case UFFDD_WELCOME:
+		return (m->u.welcome.flags & UFFDD_WELCOME_GRANT) ? 1 : 0;
+	case UFFDD_REGISTER:
+		return m->u.reg.nfiles <= UFFDD_MAX_FILES
+			   ? 2 + (int)m->u.reg.nfiles
+			   : -1;
+	case UFFDD_REGISTERED:
+		return (m->u.registered.flags & UFFDD_REG_CONTENT) ? 1 : 0;
+	default:
+		return types[m->hdr.type].fds;
+	}
 }
 
 int uffdd_set_str(char *field, size_t size, const char *s)
@@ -109,9 +121,11 @@ int uffdd_validate(const struct uffdd_msg *m, char *err, size_t errlen)
 		    err, errlen, EBADMSG, "%s body is %u bytes, expected %ld",
 		    uffdd_type_name(h->type), h->length, body_len(h->type));
 
-	want_fds = type_fds(h->type);
-	if (h->type == UFFDD_WELCOME)
-		want_fds = (m->u.welcome.flags & UFFDD_WELCOME_GRANT) ? 1 : 0;
+	want_fds = fds_of(m);
+	if (want_fds < 0)
+		return bad(err, errlen, EBADMSG,
+			   "REGISTER carries %u files, at most %d",
+			   m->u.reg.nfiles, UFFDD_MAX_FILES);
 	if (m->nfds != want_fds)
 		return bad(err, errlen, EBADMSG,
 			   "%s carries %d descriptors, expected %d",
@@ -139,6 +153,12 @@ int uffdd_validate(const struct uffdd_msg *m, char *err, size_t errlen)
 			return bad(err, errlen, EINVAL,
 				   "REGISTER flags 0x%x not supported",
 				   m->u.reg.flags);
+		break;
+	case UFFDD_REGISTERED:
+		if (m->u.registered.flags & ~UFFDD_REG_CONTENT)
+			return bad(err, errlen, EINVAL,
+				   "REGISTERED flags 0x%x not known",
+				   m->u.registered.flags);
 		break;
 	case UFFDD_ERROR:
 		if (!str_ok(m->u.error.message, sizeof(m->u.error.message)))

@@ -7,6 +7,7 @@
  * program, with the library or, by default when service is impossible,
  * without it.
  */
+#include "client_fork.h"
 #include "uffd/client.h"
 
 #include <errno.h>
@@ -374,6 +375,16 @@ static int options(int argc, char **argv, struct run_opts *r)
 	}
 	if (r->policy && strlen(r->policy) >= 128) {
 		fprintf(stderr, "uffd-run: policy longer than 127 bytes\n");
+		return EX_USAGE;
+	}
+	if (r->policy && uffd_raw_spec_has_file(r->policy)) {
+		fprintf(stderr,
+			"uffd-run: policy \"%s\" names a file: uffd-run serves "
+			"every large mapping of the program, and every forked "
+			"child's copy, with one policy, and one image or trace "
+			"for all of them would fill or record the wrong pages; "
+			"use libuffdclient for populate, record and prefetch\n",
+			r->policy);
 		return EX_USAGE;
 	}
 	if (r->sock)

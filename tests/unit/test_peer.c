@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -20,17 +21,36 @@
 
 static void test_paths(void)
 {
-	char u[128];
+	char u[256];
+	const char *user = "/user.slice/user-1000.slice/user@1000.service/"
+			   "app.slice/vm@1.service";
 
 	unit_of_cgroup_path("/system.slice/uffdd.service", u, sizeof(u));
-	CHECK(strcmp(u, "uffdd.service") == 0, "%s", u);
+	CHECK(strcmp(u, "/system.slice/uffdd.service") == 0, "%s", u);
+	CHECK(strcmp(unit_name(u), "uffdd.service") == 0, "%s", unit_name(u));
 	unit_of_cgroup_path(
 	    "/user.slice/user-1000.slice/user@1000.service/app.slice/"
 	    "run-r1.scope",
 	    u, sizeof(u));
-	CHECK(strcmp(u, "run-r1.scope") == 0, "%s", u);
+	CHECK(strcmp(u, "/user.slice/user-1000.slice/user@1000.service/"
+			"app.slice/run-r1.scope") == 0,
+	      "%s", u);
 	unit_of_cgroup_path("/system.slice/db.service/worker", u, sizeof(u));
-	CHECK(strcmp(u, "db.service") == 0, "%s", u);
+	CHECK(strcmp(u, "/system.slice/db.service") == 0, "%s", u);
+	/* A user's unit of the same name is not the system's: the rule
+	 * matches the whole path, '*' inside one component. */
+	unit_of_cgroup_path(user, u, sizeof(u));
+	CHECK(strcmp(u, user) == 0, "%s", u);
+	CHECK(fnmatch("/system.slice/vm@*.service", u, FNM_PATHNAME) != 0,
+	      "a user unit matched a system unit's rule");
+	unit_of_cgroup_path("/system.slice/vm@1.service", u, sizeof(u));
+	CHECK(fnmatch("/system.slice/vm@*.service", u, FNM_PATHNAME) == 0,
+	      "the system unit did not match");
+	/* A delegated subtree naming its own cgroup like a unit. */
+	unit_of_cgroup_path("/system.slice/d.service/vm@2.service", u,
+			    sizeof(u));
+	CHECK(fnmatch("/system.slice/vm@*.service", u, FNM_PATHNAME) != 0,
+	      "%s matched", u);
 	unit_of_cgroup_path("/", u, sizeof(u));
 	CHECK_EQ(u[0], '\0');
 	unit_of_cgroup_path("/x.servicey/.scope", u, sizeof(u));
@@ -98,7 +118,8 @@ static void test_peer_unit(void)
 	c = accept(l, NULL, NULL);
 	rc = peer_unit(c, unit, sizeof(unit));
 	CHECK(rc == 0, "peer_unit: %s", strerror(-rc));
-	CHECK(strcmp(unit, want) == 0, "unit \"%s\", want \"%s\"", unit, want);
+	CHECK(strcmp(unit_name(unit), want) == 0 && unit[0] == '/',
+	      "unit \"%s\", want \"/%s\"", unit, want);
 	if (write(go[1], "x", 1) != 1)
 		perror("write");
 	waitpid(pid, &rc, 0);

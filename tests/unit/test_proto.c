@@ -71,8 +71,8 @@ static void round_trip(uint16_t type, const void *body, size_t len, int nfds)
 
 static void test_round_trips(void)
 {
-	struct uffdd_hello h = { 1, 1, UFFDD_HELLO_WANT_GRANT, "app", 3, 0 };
-	struct uffdd_welcome w = { .version = 1,
+	struct uffdd_hello h = { 2, 2, UFFDD_HELLO_WANT_GRANT, "app", 3, 0 };
+	struct uffdd_welcome w = { .version = 2,
 				   .kernel_features = 0x600,
 				   .session_id = 42,
 				   .max_regions = 9 };
@@ -85,7 +85,10 @@ static void test_round_trips(void)
 				    .uffd_mode = 1,
 				    .name = "reg",
 				    .policy = "continue" };
-	struct uffdd_registered rd = { 0x1234567890abcdefULL };
+	struct uffdd_register rf = r;
+	struct uffdd_registered rd = { .region_id = 0x1234567890abcdefULL };
+	struct uffdd_registered rc = { .region_id = 7,
+				       .flags = UFFDD_REG_CONTENT };
 	struct uffdd_unregister u = { 0xfeedULL };
 	struct uffdd_publish p = { 1, 2, 3 };
 	struct uffdd_error e = { EINVAL, UFFDD_REGISTER, 0, "nope" };
@@ -95,12 +98,20 @@ static void test_round_trips(void)
 	round_trip(UFFDD_WELCOME, &w, sizeof(w), 0);
 	round_trip(UFFDD_WELCOME, &wg, sizeof(wg), 1);
 	round_trip(UFFDD_REGISTER, &r, sizeof(r), 2);
+	/* Version 2: the policy's files after the uffd and the memfd. */
+	rf.nfiles = 1;
+	snprintf(rf.policy, sizeof(rf.policy), "populate:#0");
+	round_trip(UFFDD_REGISTER, &rf, sizeof(rf), 3);
 	round_trip(UFFDD_REGISTERED, &rd, sizeof(rd), 0);
+	/* ...and the page-state file of a region the daemon fills. */
+	round_trip(UFFDD_REGISTERED, &rc, sizeof(rc), 1);
 	round_trip(UFFDD_UNREGISTER, &u, sizeof(u), 0);
 	round_trip(UFFDD_OK, NULL, 0, 0);
 	round_trip(UFFDD_ERROR, &e, sizeof(e), 0);
 	round_trip(UFFDD_PUBLISH, &p, sizeof(p), 0);
 }
+
+#define V UFFDD_PROTO_MAX
 
 struct bad_case {
 	const char *what;
@@ -144,7 +155,9 @@ static void expect_refused(const char *what, const void *buf, size_t len,
 static void test_malformed(void)
 {
 	unsigned char buf[2048];
-	struct uffdd_hello h = { 1, 1, 0, "x", 0, 0 };
+	struct uffdd_hello h = { 2, 2, 0, "x", 0, 0 };
+	struct uffdd_registered rd = { .region_id = 1,
+				       .flags = UFFDD_REG_CONTENT };
 	struct uffdd_register r = { .name = "n",
 				    .policy = "p",
 				    .page_size = 4096 };
@@ -160,20 +173,23 @@ static void test_malformed(void)
 	expect_refused("shorter than the header", buf, 5, NULL, 0, -EBADMSG);
 	expect_refused("empty datagram with a descriptor", buf, 0, efd, 1,
 		       -EBADMSG);
-	n = frame(buf, 0x12345678, 1, UFFDD_HELLO, sizeof(h), &h, sizeof(h));
+	n = frame(buf, 0x12345678, V, UFFDD_HELLO, sizeof(h), &h, sizeof(h));
 	expect_refused("bad magic", buf, n, NULL, 0, -EBADMSG);
 	n = frame(buf, UFFDD_MAGIC, 9, UFFDD_HELLO, sizeof(h), &h, sizeof(h));
 	expect_refused("unknown version", buf, n, NULL, 0, -EPROTONOSUPPORT);
-	n = frame(buf, UFFDD_MAGIC, 1, 99, sizeof(h), &h, sizeof(h));
+	/* Version 1 named files by path: no longer spoken. */
+	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_HELLO, sizeof(h), &h, sizeof(h));
+	expect_refused("version 1", buf, n, NULL, 0, -EPROTONOSUPPORT);
+	n = frame(buf, UFFDD_MAGIC, V, 99, sizeof(h), &h, sizeof(h));
 	expect_refused("unknown type", buf, n, NULL, 0, -EBADMSG);
-	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_HELLO, 1000, &h, sizeof(h));
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_HELLO, 1000, &h, sizeof(h));
 	expect_refused("length that lies (too big)", buf, n, NULL, 0, -EBADMSG);
-	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_HELLO, 8, &h, sizeof(h));
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_HELLO, 8, &h, sizeof(h));
 	expect_refused("length that lies (too small)", buf, n, NULL, 0,
 		       -EBADMSG);
-	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_HELLO, 8, &h, 8);
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_HELLO, 8, &h, 8);
 	expect_refused("short body for the type", buf, n, NULL, 0, -EBADMSG);
-	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_REGISTER, sizeof(r), &r,
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_REGISTER, sizeof(r), &r,
 		  sizeof(r));
 	expect_refused("REGISTER without descriptors", buf, n, NULL, 0,
 		       -EBADMSG);
@@ -183,20 +199,42 @@ static void test_malformed(void)
 		       -EBADMSG);
 	expect_refused("REGISTER with 20 descriptors", buf, n, efd, 20,
 		       -EBADMSG);
-	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_HELLO, sizeof(h), &h, sizeof(h));
+	r.nfiles = 2;
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_REGISTER, sizeof(r), &r,
+		  sizeof(r));
+	expect_refused("REGISTER: 2 files said, 1 sent", buf, n, efd, 3,
+		       -EBADMSG);
+	expect_refused("REGISTER: 2 files said, 3 sent", buf, n, efd, 5,
+		       -EBADMSG);
+	r.nfiles = UFFDD_MAX_FILES + 1;
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_REGISTER, sizeof(r), &r,
+		  sizeof(r));
+	expect_refused("REGISTER: more files than allowed", buf, n, efd,
+		       2 + UFFDD_MAX_FILES + 1, -EBADMSG);
+	r.nfiles = 0;
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_REGISTERED, sizeof(rd), &rd,
+		  sizeof(rd));
+	expect_refused("REGISTERED CONTENT without its file", buf, n, NULL, 0,
+		       -EBADMSG);
+	rd.flags = 0x10;
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_REGISTERED, sizeof(rd), &rd,
+		  sizeof(rd));
+	expect_refused("REGISTERED with an unknown flag", buf, n, NULL, 0,
+		       -EINVAL);
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_HELLO, sizeof(h), &h, sizeof(h));
 	expect_refused("HELLO with a descriptor", buf, n, efd, 1, -EBADMSG);
 	memset(r.name, 'x', sizeof(r.name));
-	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_REGISTER, sizeof(r), &r,
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_REGISTER, sizeof(r), &r,
 		  sizeof(r));
 	expect_refused("unterminated name", buf, n, efd, 2, -EBADMSG);
 	memset(e.message, 'y', sizeof(e.message));
-	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_ERROR, sizeof(e), &e, sizeof(e));
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_ERROR, sizeof(e), &e, sizeof(e));
 	expect_refused("unterminated error text", buf, n, NULL, 0, -EBADMSG);
 	h.min_version = 3;
 	h.max_version = 2;
-	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_HELLO, sizeof(h), &h, sizeof(h));
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_HELLO, sizeof(h), &h, sizeof(h));
 	expect_refused("empty version range", buf, n, NULL, 0, -EBADMSG);
-	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_HELLO, 1500, buf + 16, 1500);
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_HELLO, 1500, buf + 16, 1500);
 	expect_refused("oversized datagram", buf, n, NULL, 0, -EMSGSIZE);
 	for (int i = 0; i < 20; i++)
 		close(efd[i]);

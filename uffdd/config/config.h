@@ -11,12 +11,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define UFFDD_DEFAULT_CONFIG  "/etc/uffdd/uffdd.json"
-#define UFFDD_DEFAULT_SOCKET  "/run/uffdd/uffdd.sock"
-#define UFFDD_DEFAULT_CONTROL "/run/uffdd/control.sock"
-#define CONFIG_MAX_IDS	      64
-#define CONFIG_MAX_RULES      32
-#define CONFIG_MAX_PATHS      8
+#define UFFDD_DEFAULT_CONFIG	 "/etc/uffdd/uffdd.json"
+#define UFFDD_DEFAULT_SOCKET	 "/run/uffdd/uffdd.sock"
+#define UFFDD_DEFAULT_CONTROL	 "/run/uffdd/control.sock"
+#define CONFIG_MAX_IDS		 64
+#define CONFIG_MAX_RULES	 32
+#define UFFDD_DEFAULT_POLICY_DIR "/var/lib/uffdd"
 
 struct id_list {
 	unsigned n;
@@ -76,21 +76,20 @@ struct config_limits {
  */
 struct policy_rule {
 	int64_t uid, gid; /* -1: any */
-	char exe[64];	  /* glob on the executable's name; "" any */
-	char unit[128];	  /* glob on its systemd unit; "" any */
+	char exe[256];	  /* glob on the executable's full path; "" any */
+	char unit[256];	  /* glob on its unit's full cgroup path; "" any */
 	char region[64];  /* glob on the region name; "" any */
 	char policy[128]; /* "" : the default policy */
 	int has_may;
 	uint32_t may; /* policies the client may ask for (bits) */
 };
 
-/* default_policy, client_policies, policy_paths, policy_rules
+/* default_policy, client_policies, policy_dir, policy_rules
  * (config_policy.c). */
 struct config_policies {
 	char default_policy[128];
 	uint32_t client_policies; /* a client may ask for these (bits) */
-	unsigned npaths;	  /* ...with files only under these dirs */
-	char paths[CONFIG_MAX_PATHS][256];
+	char dir[256];		  /* files the configuration names are here */
 	unsigned nrules;
 	struct policy_rule rules[CONFIG_MAX_RULES];
 };

@@ -26,7 +26,10 @@ static struct daemon *daemon_;
 static unsigned open_conns;
 
 struct conn {
-	struct bufferevent *bev;
+	struct bufferevent *bev; /* writes the answer */
+	struct event *rev;	 /* reads the request and its descriptors */
+	struct evbuffer *in;
+	struct control_fds fds;
 	struct peer peer; /* credentials and supplementary groups */
 	int replied;
 };
@@ -43,6 +46,11 @@ static json_object *denied(const struct conn *c, const char *cmd)
 
 static void conn_free(struct conn *c)
 {
+	if (c->rev)
+		event_free(c->rev);
+	if (c->in)
+		evbuffer_free(c->in);
+	control_fds_close(&c->fds);
 	bufferevent_free(c->bev);
 	free(c);
 	open_conns--;
@@ -56,7 +64,7 @@ static void reply(struct conn *c, json_object *o)
 	bufferevent_write(c->bev, s, strlen(s));
 	bufferevent_write(c->bev, "\n", 1);
 	c->replied = 1;
-	bufferevent_disable(c->bev, EV_READ);
+	event_del(c->rev);
 }
 
 static json_object *command(struct conn *c, const char *name, json_object *req)
@@ -65,7 +73,7 @@ static json_object *command(struct conn *c, const char *name, json_object *req)
 
 	if (strcmp(name, "status") == 0)
 		return status_build(daemon_);
-	out = control_region(daemon_, &c->peer, name, req);
+	out = control_region(daemon_, &c->peer, name, req, &c->fds);
 	if (out) /* publish, policy */
 		return out;
 	if (strcmp(name, "disconnect") == 0)
@@ -84,9 +92,13 @@ static void handle(struct conn *c, const char *line)
 {
 	json_object *req = json_tokener_parse(line), *cmd, *out;
 
-	if (!req || !json_object_is_type(req, json_type_object) ||
-	    !json_object_object_get_ex(req, "command", &cmd) ||
-	    !json_object_is_type(cmd, json_type_string))
+	if (c->fds.excess)
+		out = control_error("a request carries at most %d "
+				    "descriptors",
+				    UFFDD_MAX_FILES);
+	else if (!req || !json_object_is_type(req, json_type_object) ||
+		 !json_object_object_get_ex(req, "command", &cmd) ||
+		 !json_object_is_type(cmd, json_type_string))
 		out = control_error("request must be a JSON object with a "
 				    "string \"command\"");
 	else
@@ -94,29 +106,54 @@ static void handle(struct conn *c, const char *line)
 	reply(c, out);
 	json_object_put(out);
 	json_object_put(req);
+	control_fds_close(&c->fds); /* those no command took */
 }
 
-static void read_cb(struct bufferevent *bev, void *arg)
+/* The request line in c->in, if it is complete (or ended by EOF). */
+static void try_line(struct conn *c, int eof)
+{
+	size_t n = evbuffer_get_length(c->in);
+	char *line = evbuffer_readln(c->in, &n, EVBUFFER_EOL_LF);
+
+	/* A request without a final newline, ended by shutdown(SHUT_WR). */
+	if (!line && eof && (n = evbuffer_get_length(c->in)) > 0 &&
+	    (line = malloc(n + 1))) {
+		evbuffer_remove(c->in, line, n);
+		line[n] = '\0';
+	}
+	if (line) {
+		handle(c, line);
+		free(line);
+	} else if (evbuffer_get_length(c->in) > MAX_REQUEST) {
+		json_object *e = control_error("request too long");
+
+		reply(c, e);
+		json_object_put(e);
+	}
+}
+
+static void read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	char *line;
-	size_t n;
+	char buf[MAX_REQUEST + 1];
+	ssize_t n;
 
-	if (c->replied)
-		return;
-	line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF);
-	if (!line) {
-		if (evbuffer_get_length(in) > MAX_REQUEST) {
-			json_object *e = control_error("request too long");
-
-			reply(c, e);
-			json_object_put(e);
-		}
+	if (what & EV_TIMEOUT) {
+		conn_free(c);
 		return;
 	}
-	handle(c, line);
-	free(line);
+	n = control_recv((int)fd, buf, sizeof(buf), &c->fds);
+	if (n == -EAGAIN)
+		return;
+	if (n > 0)
+		evbuffer_add(c->in, buf, (size_t)n);
+	if (!c->replied)
+		try_line(c, n <= 0);
+	/* Ended without a request, or the answer is out already. */
+	if (n <= 0 && !c->replied)
+		conn_free(c);
+	else if (n <= 0 || c->replied)
+		event_del(c->rev);
 }
 
 static void write_cb(struct bufferevent *bev, void *arg)
@@ -130,23 +167,9 @@ static void write_cb(struct bufferevent *bev, void *arg)
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
-	struct conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-
-	/* A request without a final newline, ended by shutdown(SHUT_WR). */
-	if ((what & BEV_EVENT_EOF) && !c->replied && evbuffer_get_length(in)) {
-		size_t n = evbuffer_get_length(in);
-		char *line = malloc(n + 1);
-
-		if (line) {
-			evbuffer_remove(in, line, n);
-			line[n] = '\0';
-			handle(c, line);
-			free(line);
-			return; /* write_cb frees once the reply is out */
-		}
-	}
-	conn_free(c);
+	(void)bev;
+	(void)what;
+	conn_free(arg);
 }
 
 /* limits.control_connections: say why, and hang up. */
@@ -202,9 +225,16 @@ static void accept_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	open_conns++;
-	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-	bufferevent_set_timeouts(c->bev, &tmo, &tmo);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->rev = event_new(daemon_->base, s, EV_READ | EV_PERSIST, read_cb, c);
+	c->in = evbuffer_new();
+	if (!c->rev || !c->in) {
+		conn_free(c);
+		return;
+	}
+	bufferevent_setcb(c->bev, NULL, write_cb, event_cb, c);
+	bufferevent_set_timeouts(c->bev, NULL, &tmo);
+	bufferevent_enable(c->bev, EV_WRITE);
+	event_add(c->rev, &tmo);
 }
 
 int control_start(struct daemon *d)

@@ -108,6 +108,8 @@ static void identity_json(const struct session *s, json_object *o)
 			       json_object_new_string(s->proto.name));
 	json_object_object_add(o, "exe", json_object_new_string(s->who.exe));
 	json_object_object_add(o, "unit", json_object_new_string(s->who.unit));
+	json_object_object_add(o, "cgroup",
+			       json_object_new_string(s->who.cgroup));
 	/* Known from the socket (PIDFD_GET_INFO), or from the fork event. */
 	json_object_object_add(o, "parent_pid",
 			       json_object_new_int(s->who.parent_pid));

@@ -196,6 +196,12 @@ long fault_map(struct region *r, uint64_t start, uint64_t len, int soft)
 	return rc < 0 ? rc : (long)(o.mapped / r->v.page_size);
 }
 
+void fault_wake(struct region *r, uint64_t start, uint64_t len)
+{
+	if (r->uffd >= 0)
+		wake(r->uffd, start, len);
+}
+
 int fault_deny(struct region *r, uint64_t addr, uint32_t tid)
 {
 	struct uffdio_poison p = {

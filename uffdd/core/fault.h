@@ -33,4 +33,7 @@ long fault_map(struct region *r, uint64_t start, uint64_t len, int soft);
  */
 int fault_deny(struct region *r, uint64_t addr, uint32_t tid);
 
+/* Wake the threads waiting on [start, start+len) of r, mapping nothing. */
+void fault_wake(struct region *r, uint64_t start, uint64_t len);
+
 #endif

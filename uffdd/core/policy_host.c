@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "daemon.h"
 #include "fault.h"
+#include "files.h"
 #include "log.h"
 #include "session.h"
 #include "worker.h"
@@ -21,6 +22,17 @@ static long host_map(struct policy_region *v, uint64_t start, uint64_t len,
 static int host_deny(struct policy_region *v, uint64_t addr, uint32_t tid)
 {
 	return fault_deny(region_of(v), addr, tid);
+}
+
+static void host_wake(struct policy_region *v, uint64_t start, uint64_t len)
+{
+	fault_wake(region_of(v), start, len);
+}
+
+static int host_open_file(const struct policy_region *v, const char *arg,
+			  enum policy_file_use use, char *err, size_t errlen)
+{
+	return files_open(region_of(v), arg, use, err, errlen);
 }
 
 static struct event_base *host_loop(const struct policy_region *v)
@@ -49,9 +61,11 @@ static void host_log(const struct policy_region *v, int prio, const char *msg)
 static const struct policy_host host = {
 	.map = host_map,
 	.deny = host_deny,
+	.wake = host_wake,
 	.loop = host_loop,
 	.caps = host_caps,
 	.pid = host_pid,
+	.open_file = host_open_file,
 	.now = now_ns,
 	.log = host_log,
 };

@@ -2,6 +2,7 @@
 #include "region.h"
 #include "bounds.h"
 #include "clock.h"
+#include "pagestate.h"
 #include "peer.h"
 
 #include <errno.h>
@@ -93,6 +94,10 @@ void region_free(struct region *r)
 		close(r->uffd);
 	if (r->v.memfd >= 0)
 		close(r->v.memfd);
+	for (int i = 0; i < r->nfiles; i++)
+		if (r->files[i] >= 0)
+			close(r->files[i]);
+	page_state_unref(r->ps);
 	free(r);
 }
 
@@ -174,6 +179,12 @@ struct region *region_clone(struct region *src, struct session *dst, int uffd,
 	nr->uffd_features = src->uffd_features;
 	nr->ctx = src->ctx;
 	nr->parent_ctx = src->parent_ctx;
+	/* The same memory: the same page bits.  A piece of the client's own
+	 * region is taken over with it; a forked child's copy is not (the
+	 * daemon holds its only uffd). */
+	nr->ps = page_state_ref(src->ps);
+	nr->v.pages = src->v.pages;
+	nr->v.client_takes_over = dst == src->s && src->v.client_takes_over;
 	snprintf(nr->name, sizeof(nr->name), "%s", src->name);
 	fcntl(uffd, F_SETFL, fcntl(uffd, F_GETFL) | O_NONBLOCK);
 	nr->v.pol = src->v.pol;

@@ -19,6 +19,7 @@
 #include "uffdd_proto.h"
 
 struct event;
+struct page_state;
 struct session;
 
 struct region_stats {
@@ -55,6 +56,11 @@ struct region {
 	uint64_t ctx;
 	uint64_t parent_ctx; /* fork copy: the parent's ctx id */
 	struct region_hold hold;
+	/* The files the client passed for its policy ("#N": files[N]), kept
+	 * for the fd store and a later `uffdctl policy`; none in a copy. */
+	int files[UFFDD_MAX_FILES];
+	int nfiles;
+	struct page_state *ps; /* POLICY_F_CONTENT: the page-state file */
 };
 
 /* The region that holds policy view v. */

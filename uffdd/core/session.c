@@ -8,6 +8,7 @@
 #include "daemon.h"
 #include "fdstore.h"
 #include "log.h"
+#include "pagestate.h"
 #include "uffd_uapi.h"
 #include "worker.h"
 
@@ -212,14 +213,22 @@ void session_keep_region(const struct session *s, const struct region *r,
 		.page_size = r->v.page_size,
 	};
 
+	struct fdstore_fds fds = {
+		.uffd = r->uffd,
+		.memfd = r->v.memfd,
+		.files = r->files,
+		.nfiles = r->nfiles,
+		.pages = r->ps ? page_state_fd(r->ps) : -1,
+	};
+
 	if (s->proto.sock < 0)
 		return;
 	snprintf(d.name, sizeof(d.name), "%s", r->name);
 	snprintf(d.policy, sizeof(d.policy), "%s", r->v.pol->spec);
 	if (again)
-		fdstore_update_region(r->v.id, &d);
+		fdstore_update_region(r->v.id, &fds, &d);
 	else
-		fdstore_keep_region(r->v.id, r->uffd, r->v.memfd, &d);
+		fdstore_keep_region(r->v.id, &fds, &d);
 }
 
 int session_add_region(struct session *s, struct region *r)

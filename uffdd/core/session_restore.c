@@ -4,6 +4,7 @@
 #include "fdcheck.h"
 #include "fdstore.h"
 #include "log.h"
+#include "pagestate.h"
 #include "session.h"
 #include "session_proto.h"
 #include "worker.h"
@@ -15,17 +16,59 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Drop the uffd, memfd and description of the region described by meta. */
+/* The tags of a region's descriptors besides its description. */
+static const char region_tags[] = "UMP012";
+
+/* Drop every descriptor and the description of the region of meta. */
 static void drop_region(struct fdstore_set *set, struct fdstore_entry *meta)
 {
-	struct fdstore_entry *u = fdstore_get(set, 'U', meta->id);
-	struct fdstore_entry *m = fdstore_get(set, 'M', meta->id);
+	for (const char *t = region_tags; *t; t++) {
+		struct fdstore_entry *e = fdstore_get(set, *t, meta->id);
 
-	if (u)
-		fdstore_drop(u);
-	if (m)
-		fdstore_drop(m);
+		if (e)
+			fdstore_drop(e);
+	}
 	fdstore_drop(meta);
+}
+
+/* Take entry tag of region id out of the set: its fd, or -1. */
+static int take(struct fdstore_set *set, char tag, uint64_t id)
+{
+	struct fdstore_entry *e = fdstore_get(set, tag, id);
+	int fd = e ? e->fd : -1;
+
+	if (e)
+		e->fd = -1;
+	return fd;
+}
+
+/* The client's files and the page-state file, back into r. */
+static void restore_files(struct region *r, struct fdstore_set *set,
+			  uint64_t id)
+{
+	char err[200];
+	int ps;
+
+	for (r->nfiles = 0; r->nfiles < UFFDD_MAX_FILES; r->nfiles++) {
+		r->files[r->nfiles] = take(set, (char)('0' + r->nfiles), id);
+		if (r->files[r->nfiles] < 0)
+			break;
+	}
+	r->v.restored = 1;
+	ps = take(set, 'P', id);
+	if (ps < 0)
+		return;
+	r->ps = page_state_adopt(ps, r->v.len / r->v.page_size, r->v.page_size,
+				 err, sizeof(err));
+	if (!r->ps) {
+		log_warn("stored region %016" PRIx64 ": %s; its pages are "
+			 "filled and published anew",
+			 id, err);
+		close(ps);
+		return;
+	}
+	r->v.pages = page_state_bits(r->ps);
+	r->v.client_takes_over = 1;
 }
 
 /* The region parameters of a description; 0, or -1 if it is unusable. */
@@ -79,11 +122,10 @@ static int restore_region(struct session *s, struct fdstore_set *set,
 		drop_region(set, meta);
 		return -1;
 	}
-	r->uffd = fdstore_get(set, 'U', meta->id)->fd;
-	r->v.memfd = fdstore_get(set, 'M', meta->id)->fd;
+	r->uffd = take(set, 'U', meta->id);
+	r->v.memfd = take(set, 'M', meta->id);
+	restore_files(r, set, meta->id);
 	s->regions.bytes += r->v.len;
-	fdstore_get(set, 'U', meta->id)->fd = -1;
-	fdstore_get(set, 'M', meta->id)->fd = -1;
 	close(meta->fd);
 	meta->fd = -1;
 	return 0;

@@ -2,6 +2,8 @@
 /* uffdctl: query uffdd over its control socket; print JSON. */
 #include "control/caps_json.h"
 #include "probe.h"
+#include "spec.h"
+#include "uffdd_proto.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -34,7 +37,9 @@ static const char usage[] =
     "                of REGION (its id, or its name if unique) through\n"
     "  policy REGION SPEC\n"
     "                change a region's policy now (root or admin_gids);\n"
-    "                SPEC as in docs/policies.md, e.g. around:16\n"
+    "                SPEC as in docs/policies.md, e.g. around:16.  Files\n"
+    "                it names are opened here, with your rights, and\n"
+    "                passed to the daemon (it opens no path you name)\n"
     "  disconnect CLIENT\n"
     "                end a client's session (its pid, or its session id\n"
     "                from status); root or admin_gids.  Its threads go on,\n"
@@ -140,8 +145,22 @@ static char *read_answer(int fd)
 	return NULL;
 }
 
-/* Request req (put here) to the daemon at path; its answer, or NULL. */
-static json_object *ask(const char *path, json_object *req)
+/* The request line, with the files of a policy attached to its first
+ * byte (SCM_RIGHTS).  0 or -1 (errno). */
+static int send_line(int fd, const char *line, const struct spec_files *f)
+{
+	struct iovec iov[2] = { { (void *)line, strlen(line) }, { "\n", 1 } };
+
+	if (f && f->n)
+		return uffdd_sendmsg(fd, iov, 2, f->fd, f->n) < 0 ? -1 : 0;
+	return write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0 ? -1
+									   : 0;
+}
+
+/* Request req (put here), with files f (or NULL), to the daemon at path;
+ * its answer, or NULL. */
+static json_object *ask(const char *path, json_object *req,
+			const struct spec_files *f)
 {
 	const char *line =
 	    json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
@@ -149,8 +168,7 @@ static json_object *ask(const char *path, json_object *req)
 	char *answer = NULL;
 	int fd = connect_control(path);
 
-	if (fd >= 0 &&
-	    (write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0))
+	if (fd >= 0 && send_line(fd, line, f) < 0)
 		fprintf(stderr, "uffdctl: sending to uffdd: %s\n",
 			strerror(errno));
 	else if (fd >= 0)
@@ -177,9 +195,9 @@ static json_object *request(const char *cmd, int nkv, const char *const *kv)
 }
 
 /* The daemon's answer to req: printed (or its error said); exit status. */
-static int run(const char *path, json_object *req)
+static int run(const char *path, json_object *req, const struct spec_files *f)
 {
-	json_object *o = ask(path, req), *err;
+	json_object *o = ask(path, req, f), *err;
 	int rc = 0;
 
 	if (!o)
@@ -244,6 +262,27 @@ static json_object *all_regions(json_object *status)
 	return out;
 }
 
+/* policy REGION SPEC: the files SPEC names travel as descriptors. */
+static int policy_command(const char *path, const char *region,
+			  const char *spec)
+{
+	struct spec_files f;
+	char wire[UFFDD_POLICY_LEN], err[240];
+	int rc;
+
+	if (spec_open(spec, wire, sizeof(wire), &f, err, sizeof(err)) < 0) {
+		fprintf(stderr, "uffdctl: %s\n", err);
+		return 1;
+	}
+	rc = run(
+	    path,
+	    request("policy", 2,
+		    (const char *const[]){ "region", region, "policy", wire }),
+	    &f);
+	spec_files_close(&f);
+	return rc;
+}
+
 /* publish REGION OFFSET LENGTH | policy REGION SPEC */
 static int region_command(const char *path, int argc, char **argv)
 {
@@ -255,12 +294,14 @@ static int region_command(const char *path, int argc, char **argv)
 				: "policy REGION SPEC");
 		return 2;
 	}
-	/* Strings: the daemon takes K/M/G suffixes too. */
-	return run(path,
-		   request(argv[0], publish ? 3 : 2,
-			   (const char *const[]){
-			       "region", argv[1], publish ? "offset" : "policy",
-			       argv[2], "length", argv[publish ? 3 : 2] }));
+	if (publish) /* strings: the daemon takes K/M/G suffixes too */
+		return run(path,
+			   request(argv[0], 3,
+				   (const char *const[]){ "region", argv[1],
+							  "offset", argv[2],
+							  "length", argv[3] }),
+			   NULL);
+	return policy_command(path, argv[1], argv[2]);
 }
 
 /* disconnect CLIENT (SECURITY.md: needs root or admin_gids) */
@@ -272,8 +313,10 @@ static int disconnect_command(const char *path, int argc, char **argv)
 		      stderr);
 		return 2;
 	}
-	return run(path, request("disconnect", 1,
-				 (const char *const[]){ "client", argv[1] }));
+	return run(path,
+		   request("disconnect", 1,
+			   (const char *const[]){ "client", argv[1] }),
+		   NULL);
 }
 
 /* status, clients, regions: parts of the status document. */
@@ -287,7 +330,7 @@ static int status_command(const char *path, const char *cmd)
 		fputs("Try 'uffdctl --help'.\n", stderr);
 		return 2;
 	}
-	o = ask(path, request("status", 0, NULL));
+	o = ask(path, request("status", 0, NULL), NULL);
 	if (!o)
 		return 1;
 	if (json_object_object_get_ex(o, "error", &err)) {

@@ -406,6 +406,27 @@ uint32_t policy_bits(const struct policy *p)
 	return bits;
 }
 
+unsigned policy_flags(const struct policy *p)
+{
+	const struct chain *c = p->state;
+	unsigned f = 0;
+
+	for (int i = 0; i < c->n; i++)
+		f |= c->st[i].ops->flags;
+	return f;
+}
+
+void policy_takeover(const struct policy *p, struct policy_takeover *t)
+{
+	const struct chain *c = p->state;
+
+	memset(t, 0, sizeof(*t));
+	t->image_file = -1;
+	for (int i = 0; i < c->n; i++)
+		if (c->st[i].ops->takeover)
+			c->st[i].ops->takeover(c->st[i].state, t);
+}
+
 uint64_t policy_page(const struct policy_region *r, uint64_t addr)
 {
 	return (addr - r->start + r->offset - r->pol->base_offset) /

@@ -40,6 +40,11 @@ int policy_deny(struct policy_region *r, uint64_t addr, uint32_t tid)
 	return host->deny(r, addr, tid);
 }
 
+void policy_wake(struct policy_region *r, uint64_t start, uint64_t len)
+{
+	host->wake(r, start, len);
+}
+
 struct event_base *policy_loop(const struct policy_region *r)
 {
 	return host->loop(r);
@@ -53,6 +58,12 @@ const struct uffd_caps *policy_caps(const struct policy_region *r)
 pid_t policy_pid(const struct policy_region *r)
 {
 	return host->pid(r);
+}
+
+int policy_open_file(const struct policy_region *r, const char *arg,
+		     enum policy_file_use use, char *err, size_t errlen)
+{
+	return host->open_file(r, arg, use, err, errlen);
 }
 
 uint64_t policy_now_ns(void)
@@ -161,23 +172,57 @@ int policy_parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
-int policy_path_arg(const struct policy_ops *ops, const char *args, size_t len,
-		    char *path, size_t size, char *err, size_t errlen)
+int policy_file_arg(const struct policy_ops *ops, const char *args, size_t len,
+		    char *out, size_t size, char *err, size_t errlen)
 {
-	if (!args || args[0] != '/') {
-		snprintf(
-		    err, errlen,
-		    "policy \"%s\" needs an absolute file path (usage: %s)",
-		    ops->name, ops->usage);
+	int client = args && len == 2 && args[0] == '#' && args[1] >= '0' &&
+		     args[1] <= '9';
+
+	if (!args || (!client && args[0] != '/')) {
+		snprintf(err, errlen,
+			 "policy \"%s\" needs a file: #N (the client's file "
+			 "N) or an absolute path (usage: %s)",
+			 ops->name, ops->usage);
 		return -EINVAL;
 	}
 	if (len >= size) {
 		snprintf(err, errlen, "%s: path too long", ops->name);
 		return -EINVAL;
 	}
-	memcpy(path, args, len);
-	path[len] = '\0';
+	memcpy(out, args, len);
+	out[len] = '\0';
 	return 0;
+}
+
+int policy_file_index(const char *arg)
+{
+	return arg[0] == '#' ? arg[1] - '0' : -1;
+}
+
+/* A "." or ".." component in path? */
+static int dotted(const char *path)
+{
+	for (const char *p = path; p; p = strchr(p, '/')) {
+		p += *p == '/';
+		if ((p[0] == '.' && (!p[1] || p[1] == '/')) ||
+		    (p[0] == '.' && p[1] == '.' && (!p[2] || p[2] == '/')))
+			return 1;
+	}
+	return 0;
+}
+
+const char *policy_path_under(const char *dir, const char *path)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (n == 1 && dir[0] == '/')
+		n = 0;
+	if (strncmp(path, dir, n) != 0 || path[n] != '/' || !path[n + 1] ||
+	    dotted(path + n))
+		return NULL;
+	return path + n + 1;
 }
 
 const char *policy_file(const struct policy_ops *ops, const void *state)

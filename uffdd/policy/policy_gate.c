@@ -6,7 +6,9 @@
  * Faults on unpublished pages are held (the thread stays blocked in the
  * kernel) and resolved the moment a publish covers them.  With a timeout,
  * a fault held that long is mapped anyway (action=map, the default) or
- * refused with SIGBUS (action=deny).
+ * refused with SIGBUS (action=deny).  Which pages are published is kept in
+ * the region's page-state file: a restarted daemon still knows them, and so
+ * does the client if it takes over.
  */
 #include "policy.h"
 
@@ -31,6 +33,7 @@ struct gate {
 	int deny_on_timeout;
 	uint64_t npages;
 	uint8_t *pub; /* one bit per page, policy page indexes */
+	int own_pub;  /* pub is ours, not the page-state file's */
 	struct held *held;
 	size_t nheld, cap;
 	struct event *timer;
@@ -94,13 +97,14 @@ static void gate_destroy(void *state)
 
 	if (g->timer)
 		event_free(g->timer);
-	free(g->pub);
+	if (g->own_pub)
+		free(g->pub);
 	free(g->held);
 }
 
 static int published(const struct gate *g, uint64_t idx)
 {
-	return idx < g->npages && (g->pub[idx / 8] & (1u << (idx % 8)));
+	return idx < g->npages && policy_page_bit(g->pub, idx);
 }
 
 static void arm(struct gate *g)
@@ -127,6 +131,13 @@ static void let_go(struct gate *g, size_t i, int deny)
 
 	g->held[i] = g->held[--g->nheld];
 	CNT_ADD(g->waiting, (uint64_t)-1);
+	/* Ending, with a client that will serve the region itself: an
+	 * unpublished page is not ours to map; the thread faults again and
+	 * the client holds it. */
+	if (deny < 0) {
+		policy_wake(h.r, h.addr, h.r->page_size);
+		return;
+	}
 	if (deny) {
 		policy_deny(h.r, h.addr, h.tid);
 		return;
@@ -181,7 +192,12 @@ static int gate_attach(void *state, struct policy_region *r, char *err,
 		return -EOPNOTSUPP;
 	}
 	g->npages = r->len / r->page_size;
-	g->pub = calloc(g->npages / 8 + 1, 1);
+	if (r->pages && r->pages->published && r->pages->npages >= g->npages) {
+		g->pub = r->pages->published;
+	} else {
+		g->pub = calloc(g->npages / 8 + 1, 1);
+		g->own_pub = 1;
+	}
 	if (!g->pub) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -189,7 +205,8 @@ static int gate_attach(void *state, struct policy_region *r, char *err,
 	if (g->timeout_ms) {
 		g->timer = event_new(policy_loop(r), -1, 0, timer_cb, g);
 		if (!g->timer) {
-			free(g->pub);
+			if (g->own_pub)
+				free(g->pub);
 			g->pub = NULL;
 			snprintf(err, errlen, "out of memory");
 			return -ENOMEM;
@@ -202,10 +219,10 @@ static void gate_detach(void *state, struct policy_region *r)
 {
 	struct gate *g = state;
 
+	/* r ending: its threads must not hang. */
 	for (size_t i = 0; i < g->nheld;)
 		if (g->held[i].r == r)
-			let_go(g, i,
-			       0); /* r ending: its threads must not hang */
+			let_go(g, i, r->client_takes_over ? -1 : 0);
 		else
 			i++;
 	if (!g->nheld && g->timer)
@@ -221,7 +238,8 @@ static enum policy_verdict gate_fault(void *state, struct policy_region *r,
 		 hi = addr + r->page_size;
 
 	if (!g->pub)
-		return POLICY_MAP; /* never attached: do no harm */
+		return POLICY_DENY; /* never attached: nothing can be published
+				     */
 	if (published(g, idx)) {
 		/* A window keeps only its published run around addr. */
 		while (lo > out->start &&
@@ -289,8 +307,8 @@ static int gate_publish(void *state, struct policy_region *r, uint64_t off,
 	first = policy_page(r, r->start + off);
 	last = policy_page(r, r->start + off + len - 1);
 	for (uint64_t i = first; i <= last && i < g->npages; i++)
-		if (!(g->pub[i / 8] & (1u << (i % 8)))) {
-			g->pub[i / 8] |= (uint8_t)(1u << (i % 8));
+		if (!policy_page_bit(g->pub, i)) {
+			policy_page_bit_set(g->pub, i);
 			CNT_ADD(g->published, 1);
 		}
 	for (size_t i = 0; i < g->nheld;) {
@@ -322,10 +340,20 @@ static void gate_status(void *state, struct json_object *o)
 	    json_object_new_string(g->deny_on_timeout ? "deny" : "map"));
 }
 
+static void gate_takeover(void *state, struct policy_takeover *t)
+{
+	struct gate *g = state;
+
+	t->flags |=
+	    POLICY_TAKE_GATE | (g->deny_on_timeout ? POLICY_TAKE_GATE_DENY : 0);
+	t->gate_timeout_ms = (uint32_t)g->timeout_ms;
+}
+
 const struct policy_ops policy_ops_gate = {
 	.name = "gate",
 	.usage = "gate[:timeout=MS[,action=map|deny]]",
 	.phase = PHASE_DECIDE,
+	.flags = POLICY_F_CONTENT,
 	.state_size = sizeof(struct gate),
 	.create = gate_create,
 	.destroy = gate_destroy,
@@ -335,4 +363,5 @@ const struct policy_ops policy_ops_gate = {
 	.prepare = gate_prepare,
 	.publish = gate_publish,
 	.status = gate_status,
+	.takeover = gate_takeover,
 };

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * prefetch:PATH -- warm restore.  Reads a trace written by record:PATH and,
+ * prefetch:FILE -- warm restore.  Reads a trace written by record:FILE (FILE
+ * is "#N", the client's descriptor, read with pread so that its offset is
+ * left alone; or a path of the configuration's) and,
  * as soon as the region is registered, makes ready (the other stages' fill:
  * populate reads the image) and maps the recorded pages in that order, in
  * the background: a bounded chunk per turn of the region's worker loop, so
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CHUNK_BYTES (4ull << 20) /* filled and mapped per loop turn */
 /*
@@ -45,7 +48,7 @@
 #define MAX_TRACE_PAGES (1u << 28)
 
 struct prefetch {
-	char path[PATH_MAX];
+	char file[PATH_MAX]; /* "#N" or a configured path */
 	uint64_t *pages;
 	size_t n, next;
 	size_t adv; /* trace entries below this were advised */
@@ -63,9 +66,9 @@ static int pf_create(void *state, const char *args, char *err, size_t errlen)
 {
 	struct prefetch *p = state;
 
-	return policy_path_arg(&policy_ops_prefetch, args,
-			       args ? strlen(args) : 0, p->path,
-			       sizeof(p->path), err, errlen);
+	return policy_file_arg(&policy_ops_prefetch, args,
+			       args ? strlen(args) : 0, p->file,
+			       sizeof(p->file), err, errlen);
 }
 
 static void pf_destroy(void *state)
@@ -77,82 +80,155 @@ static void pf_destroy(void *state)
 	free(p->pages);
 }
 
-/* Parse the trace; every page index below npages is kept, in order. */
-static int load(struct prefetch *p, const struct policy_region *r, char *err,
-		size_t errlen)
+/* Lines of a file read with pread (the descriptor's offset is shared). */
+struct lines {
+	int fd;
+	off_t at; /* file offset of buf[len] */
+	char buf[65536];
+	size_t pos, len;
+};
+
+/* The next line (without its newline) into line; 0 at the end, -1 when a
+ * line does not fit or the file cannot be read. */
+static int next_line(struct lines *l, char *line, size_t size)
 {
-	FILE *f = fopen(p->path, "re");
-	unsigned long long psz = 0, npages = 0, idx;
-	char line[64];
-	size_t cap = 0;
-	int version = 0, lineno = 3;
+	size_t n = 0;
 
-	if (!f) {
-		int e = errno;
+	for (;;) {
+		if (l->pos == l->len) {
+			ssize_t got =
+			    pread(l->fd, l->buf, sizeof(l->buf), l->at);
 
-		snprintf(err, errlen, "prefetch: cannot open %s: %s", p->path,
-			 strerror(e));
-		return -e;
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got < 0)
+				return -1;
+			if (got == 0) {
+				line[n] = '\0';
+				return n ? 1 : 0;
+			}
+			l->at += got;
+			l->len = (size_t)got;
+			l->pos = 0;
+		}
+		if (l->buf[l->pos] == '\n') {
+			l->pos++;
+			line[n] = '\0';
+			return 1;
+		}
+		if (n + 1 >= size)
+			return -1;
+		line[n++] = l->buf[l->pos++];
 	}
-	if (fscanf(f, "uffdd-trace %d\npage_size %llu\npages %llu\n", &version,
-		   &psz, &npages) != 3 ||
-	    version != 1) {
+}
+
+/* The trace's header; 0 or -EINVAL (err set). */
+static int header(struct lines *l, const struct prefetch *p,
+		  const struct policy_region *r, char *err, size_t errlen)
+{
+	unsigned long long psz = 0, npages = 0;
+	char a[64], b[64], c[64];
+	int version = 0;
+
+	if (next_line(l, a, sizeof(a)) != 1 ||
+	    next_line(l, b, sizeof(b)) != 1 ||
+	    next_line(l, c, sizeof(c)) != 1 ||
+	    sscanf(a, "uffdd-trace %d", &version) != 1 || version != 1 ||
+	    sscanf(b, "page_size %llu", &psz) != 1 ||
+	    sscanf(c, "pages %llu", &npages) != 1) {
 		snprintf(err, errlen,
 			 "prefetch: %s is not a uffdd trace (version 1): see "
 			 "docs/policies.md",
-			 p->path);
-		fclose(f);
+			 p->file);
 		return -EINVAL;
 	}
 	if (psz != r->page_size) {
 		snprintf(err, errlen,
 			 "prefetch: %s was recorded with %llu-byte pages, the "
 			 "region has %u-byte pages",
-			 p->path, psz, r->page_size);
-		fclose(f);
+			 p->file, psz, r->page_size);
 		return -EINVAL;
 	}
-	while (fgets(line, sizeof(line), f)) {
+	return 0;
+}
+
+/* Page idx appended to the list; 0 or -errno (err set). */
+static int add_page(struct prefetch *p, uint64_t idx, size_t *cap, char *err,
+		    size_t errlen)
+{
+	uint64_t *np;
+
+	if (p->n < *cap) {
+		p->pages[p->n++] = idx;
+		return 0;
+	}
+	if (*cap >= MAX_TRACE_PAGES) {
+		snprintf(err, errlen, "prefetch: %s is too long", p->file);
+		return -EFBIG;
+	}
+	*cap = *cap ? *cap * 2 : 1024;
+	np = realloc(p->pages, *cap * sizeof(*np));
+	if (!np) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	p->pages = np;
+	p->pages[p->n++] = idx;
+	return 0;
+}
+
+/* Parse the trace; every page index below npages is kept, in order. */
+static int parse(struct prefetch *p, struct lines *l,
+		 const struct policy_region *r, char *err, size_t errlen)
+{
+	char line[64];
+	size_t cap = 0;
+	int lineno = 3, rc = header(l, p, r, err, errlen), got;
+
+	while (rc == 0 && (got = next_line(l, line, sizeof(line))) != 0) {
+		unsigned long long idx;
 		char *end;
 
 		lineno++;
-		idx = strtoull(line, &end, 10);
-		if (end == line || (*end != '\n' && *end)) {
+		idx = got < 0 ? 0 : strtoull(line, &end, 10);
+		if (got < 0 || end == line || *end) {
 			snprintf(err, errlen,
-				 "prefetch: %s:%d: not a page "
-				 "index",
-				 p->path, lineno);
-			fclose(f);
+				 "prefetch: %s:%d: not a page index", p->file,
+				 lineno);
 			return -EINVAL;
 		}
 		if (idx >= r->len / r->page_size) {
 			p->ignored++; /* beyond this region: bounds */
 			continue;
 		}
-		if (p->n == cap) {
-			uint64_t *np;
-
-			if (cap >= MAX_TRACE_PAGES) {
-				snprintf(err, errlen,
-					 "prefetch: %s is too "
-					 "long",
-					 p->path);
-				fclose(f);
-				return -EFBIG;
-			}
-			cap = cap ? cap * 2 : 1024;
-			np = realloc(p->pages, cap * sizeof(*np));
-			if (!np) {
-				fclose(f);
-				snprintf(err, errlen, "out of memory");
-				return -ENOMEM;
-			}
-			p->pages = np;
-		}
-		p->pages[p->n++] = idx;
+		rc = add_page(p, idx, &cap, err, errlen);
 	}
-	fclose(f);
-	return 0;
+	return rc;
+}
+
+static int load(struct prefetch *p, const struct policy_region *r, char *err,
+		size_t errlen)
+{
+	struct lines *l = calloc(1, sizeof(*l));
+	char why[200];
+	int rc;
+
+	if (!l) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	l->fd =
+	    policy_open_file(r, p->file, POLICY_FILE_READ, why, sizeof(why));
+	if (l->fd < 0) {
+		rc = l->fd;
+		snprintf(err, errlen, "prefetch: trace %s: %s", p->file, why);
+		free(l);
+		return rc;
+	}
+	rc = parse(p, l, r, err, errlen);
+	close(l->fd);
+	free(l);
+	return rc;
 }
 
 static void find_populate(const struct policy_ops *ops, void *state, void *arg)
@@ -267,7 +343,7 @@ static void pf_turn(evutil_socket_t fd, short what, void *arg)
 		policy_log(NULL, LOG_INFO,
 			   "prefetch from %s: %" PRIu64
 			   " of %zu pages mapped in %.1f ms",
-			   p->path, CNT_LD(p->mapped), p->n,
+			   p->file, CNT_LD(p->mapped), p->n,
 			   (double)(policy_now_ns() - p->t0) / 1e6);
 	}
 }
@@ -311,7 +387,7 @@ static void pf_status(void *state, struct json_object *o)
 	struct prefetch *p = state;
 
 	json_object_object_add(o, "prefetch_file",
-			       json_object_new_string(p->path));
+			       json_object_new_string(p->file));
 	json_object_object_add(o, "prefetch_total",
 			       json_object_new_int64((int64_t)p->n));
 	policy_json_count(o, "prefetch_done", &p->done);
@@ -323,11 +399,11 @@ static void pf_status(void *state, struct json_object *o)
 
 const struct policy_ops policy_ops_prefetch = {
 	.name = "prefetch",
-	.usage = "prefetch:PATH",
+	.usage = "prefetch:FILE",
 	.phase = PHASE_BASE,
 	.flags = POLICY_F_FILE,
 	.state_size = sizeof(struct prefetch),
-	.file_path = offsetof(struct prefetch, path),
+	.file_path = offsetof(struct prefetch, file),
 	.create = pf_create,
 	.destroy = pf_destroy,
 	.attach = pf_attach,
