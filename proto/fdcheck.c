@@ -205,9 +205,9 @@ int fd_check_file(int fd, int how, uint64_t *size, char *err, size_t errlen)
 	}
 	if (!(how & FD_FILE_ANY_FS) && !fs_is_local(fd, &fs)) {
 		snprintf(err, errlen,
-			 "on a file system (type %#x) whose reads another "
-			 "process could hold up; use a file on a local disk "
-			 "or tmpfs",
+			 "on a file system (type %#x) that is not a local "
+			 "disk or memory one (FUSE, network, overlay and "
+			 "procfs files are refused)",
 			 fs);
 		return -EXDEV;
 	}

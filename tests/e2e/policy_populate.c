@@ -183,7 +183,7 @@ static void refusals(void)
 			       "No such file");
 		expect_refused(c, "populate:/dev/null", "not a regular file");
 		expect_refused(c, "populate:/proc/self/maps",
-			       "whose reads another process could hold up");
+			       "is not a local disk or memory one");
 		/* An adopted memfd without F_SEAL_SHRINK cannot be mapped
 		 * safely by the daemon. */
 		{

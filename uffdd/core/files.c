@@ -40,7 +40,7 @@ static int open_flags(enum policy_file_use use)
  * Where the kernel has no openat2 (before Linux 5.6): one component at a
  * time, each directory with O_NOFOLLOW | O_DIRECTORY, no "." or "..".
  */
-static int walk_open(int dirfd, const char *rel, enum policy_file_use use)
+int files_walk_open(int dirfd, const char *rel, enum policy_file_use use)
 {
 	char buf[PATH_MAX], *save = NULL, *part, *next;
 	int fd;
@@ -83,7 +83,7 @@ static int open_beneath(int dirfd, const char *rel, enum policy_file_use use)
 	if (fd >= 0)
 		return (int)fd;
 	if (errno == ENOSYS)
-		return walk_open(dirfd, rel, use);
+		return files_walk_open(dirfd, rel, use);
 	return -errno;
 }
 

@@ -30,4 +30,9 @@ int files_open(const struct region *r, const char *arg,
 int files_open_configured(const char *dir, const char *path,
 			  enum policy_file_use use, char *err, size_t errlen);
 
+/* The walk files_open_configured falls back to where openat2 is missing
+ * (ENOSYS): rel beneath dirfd, one O_NOFOLLOW component at a time.  The
+ * fd or -errno.  (Called directly by its unit test.) */
+int files_walk_open(int dirfd, const char *rel, enum policy_file_use use);
+
 #endif
