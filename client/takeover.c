@@ -490,17 +490,21 @@ static int poll_set(struct takeover *t, struct pollfd *p, struct handle **hs,
 	return n;
 }
 
-/* After a poll: what it said, under the lock. */
+/*
+ * After a poll: what it said, under the lock.  served: the poll set was
+ * built to serve (uffds in it), not to watch (the socket in it); a publish
+ * may have begun serving meanwhile.
+ */
 static void round_done(struct takeover *t, struct pollfd *p, struct handle **hs,
-		       int n)
+		       int n, int served)
 {
 	uint64_t v;
 
 	if (p[0].revents & POLLIN)
 		(void)!read(t->evfd, &v, sizeof(v));
-	if (!t->serving && (t->hangup || (n > 1 && p[1].revents)))
+	if (!served && (t->hangup || (n > 1 && p[1].revents)))
 		begin_serving(t);
-	else if (t->serving)
+	else if (served)
 		for (int k = 1; k < n; k++) {
 			struct handle *h;
 
@@ -524,17 +528,18 @@ static void *run(void *arg)
 {
 	struct takeover *t = arg;
 	struct pollfd p[MAX_POLL];
-	struct handle *hs[MAX_POLL];
-	int n, timeout;
+	struct handle *hs[MAX_POLL] = { NULL };
+	int n, timeout, served;
 
 	pthread_mutex_lock(&t->lock);
 	while (!t->stop) {
+		served = t->serving;
 		n = poll_set(t, p, hs, &timeout);
 		pthread_mutex_unlock(&t->lock);
 		if (poll(p, (nfds_t)n, timeout) < 0 && errno != EINTR)
 			usleep(1000); /* ENOMEM: try again, not spin */
 		pthread_mutex_lock(&t->lock);
-		round_done(t, p, hs, n);
+		round_done(t, p, hs, n, served);
 	}
 	pthread_mutex_unlock(&t->lock);
 	return NULL;
