@@ -10,6 +10,8 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #define NOBODY 65534
 
@@ -299,6 +301,74 @@ static void ctl_policy(void)
 	uffd_disconnect(c);
 }
 
+/* A raw control request (no descriptors), its answer's "error" or "". */
+static const char *ctl_error(const char *json)
+{
+	static char buf[300];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ssize_t n = -1;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", D.ctl);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    write(fd, json, strlen(json)) > 0 && write(fd, "\n", 1) == 1)
+		n = read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return strstr(buf, "\"error\"") ? buf : "";
+}
+
+/* uffdctl policy with a file: uffdctl opens it, the daemon gets it. */
+static void ctl_policy_files(void)
+{
+	char img[96], spec[160], id[20] = "";
+	struct uffd_client *c = pc_connect(&D, "ctl-files");
+	struct uffd_region *r =
+	    c ? pc_alloc(c, UFFD_KIND_SHMEM, 1 << 20, "switch-files", "gate")
+	      : NULL;
+	/* By id: run_as's fork (with EVENT_FORK) copies the region into a
+	 * child session of the same name for a moment. */
+	const char *argv[] = { t_bin("uffdctl"),
+			       "--control-socket",
+			       D.ctl,
+			       "policy",
+			       id,
+			       spec,
+			       NULL };
+	const char *err;
+
+	snprintf(img, sizeof(img), "%s/img", D.dir);
+	if (r)
+		snprintf(id, sizeof(id), "%016llx",
+			 (unsigned long long)uffd_region_id(r));
+	CHECK(r && pc_write_image(img, 1 << 20) == 0, "region and image");
+	snprintf(spec, sizeof(spec), "populate:%s+around:4", img);
+	CHECK_EQ(run_as(0, argv), 0);
+	CHECK(strncmp(region_policy("switch-files"), "populate:#0", 11) == 0,
+	      "%s", region_policy("switch-files"));
+	if (r)
+		CHECK_EQ(((volatile unsigned char *)uffd_region_addr(r))[8195],
+			 pc_byte(8195));
+	/* A path in a request is refused: the daemon opens no path a
+	 * control peer names either. */
+	err = ctl_error("{\"command\":\"policy\",\"region\":\"switch-files\","
+			"\"policy\":\"populate:/etc/shadow\"}");
+	CHECK(strstr(err, "is a path") != NULL, "%s", err);
+	/* A region registered without populate or gate has no page-state
+	 * file: it cannot be given one. */
+	uffd_region_release(r);
+	r = c ? pc_alloc(c, UFFD_KIND_SHMEM, 1 << 20, "switch-files", NULL)
+	      : NULL;
+	if (r)
+		snprintf(id, sizeof(id), "%016llx",
+			 (unsigned long long)uffd_region_id(r));
+	CHECK(run_as(0, argv) != 0, "a continue region got populate");
+	uffd_region_release(r);
+	uffd_disconnect(c);
+	unlink(img);
+}
+
 static int setup(void)
 {
 	make_rules_v1();
@@ -311,6 +381,12 @@ static void teardown(void)
 }
 
 static const struct t_case cases[] = {
+	{ .name = "ctl-policy-files",
+	  .title = "uffdctl policy with a file: uffdctl opens it and passes "
+		   "it (#0); a path in a request is refused; a region without "
+		   "a page-state file gets no populate",
+	  .run = ctl_policy_files,
+	  .needs = T_NEED_ROOT },
 	{ .name = "rules",
 	  .title = "rules: exe and region globs pick the policy; a uid's own "
 		   "client_policies; a unit that does not match is skipped",

@@ -16,6 +16,8 @@
  *   race-create      ... on a directory component: a root-owned file
  *                    created in a root-only directory
  *   copied-exe       a copy of a rule's binary gets the rule's policy
+ *   ctl-policy-0600  a member of admin_gids (not root) changes its own
+ *                    region's policy to populate: of the 0600 file
  *   no-zeros/sigkill, no-zeros/sigterm
  *                    populate, the daemon SIGKILLed / stopped halfway:
  *                    every later page right (or SIGBUS), never zeros
@@ -66,14 +68,18 @@ static int make_file(const char *path, size_t n, int v, uid_t uid, mode_t mode)
 	return ok ? 0 : -1;
 }
 
-/* Run fn as uid 65534 in a child; its exit status (or 128 + signal). */
-static int as_nobody(int (*fn)(void *), void *arg)
+#define ADMIN_GID 4242
+
+/* Run fn as uid 65534 in a child, with the admin group if admin; its exit
+ * status (or 128 + signal). */
+static int as_nobody_in(int admin, int (*fn)(void *), void *arg)
 {
+	gid_t g = ADMIN_GID;
 	pid_t pid = fork();
 	int st;
 
 	if (pid == 0) {
-		if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 ||
+		if (setgroups(admin ? 1 : 0, &g) < 0 || setgid(NOBODY) < 0 ||
 		    setuid(NOBODY) < 0)
 			_exit(99);
 		_exit(fn(arg));
@@ -81,6 +87,11 @@ static int as_nobody(int (*fn)(void *), void *arg)
 	if (pid < 0 || waitpid(pid, &st, 0) != pid)
 		return -1;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int as_nobody(int (*fn)(void *), void *arg)
+{
+	return as_nobody_in(0, fn, arg);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -434,6 +445,65 @@ static void copied_exe_case(void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* uffdctl policy: an administrator's group is not root.                   */
+
+/* uffdctl policy REGION SPEC, run as we are; its exit status. */
+static int uffdctl_policy(const char *region, const char *spec)
+{
+	const char *argv[] = { t_bin("uffdctl"),
+			       "--control-socket",
+			       D.ctl,
+			       "policy",
+			       region,
+			       spec,
+			       NULL };
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static int admin_attack(void *arg)
+{
+	struct uffd_region_spec sp = { .kind = UFFD_KIND_SHMEM,
+				       .size = SMALL,
+				       .name = "mine",
+				       .policy = "gate" };
+	char spec[200], id[20];
+	struct uffd_client *c;
+	struct uffd_region *r;
+	int rc, b;
+
+	(void)arg;
+	if (uffd_connect(D.sock, "admin", UFFD_CONNECT_NO_GRANT, &c) < 0 ||
+	    uffd_region_alloc(c, &sp, &r) < 0)
+		return 2;
+	snprintf(id, sizeof(id), "%016llx",
+		 (unsigned long long)uffd_region_id(r));
+	snprintf(spec, sizeof(spec), "populate:%s/secret", lib);
+	rc = uffdctl_policy(id, spec);
+	uffd_region_publish(r, 0, SMALL); /* if the gate is still there */
+	b = *(volatile unsigned char *)uffd_region_addr(r);
+	fprintf(stderr,
+		"#   nobody in admin_gids: uffdctl policy %s -> %d; "
+		"its page reads %#x\n",
+		spec, rc, b);
+	uffd_region_release(r);
+	uffd_disconnect(c);
+	return b == SECRET;
+}
+
+static void ctl_policy_case(void)
+{
+	CHECK_EQ(as_nobody_in(1, admin_attack, NULL), 0);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Finding 9: no wrong byte after the daemon goes.                         */
 
 static sigjmp_buf nz_jump;
@@ -527,7 +597,8 @@ static void make_config(void)
 {
 #if UFFDD_PROTO_MAX < 2
 	snprintf(config, sizeof(config),
-		 "{\"workers\":2,\"client_policies\":[\"continue\","
+		 "{\"workers\":2,\"admin_gids\":[4242],"
+		 "\"client_policies\":[\"continue\",\"gate\","
 		 "\"populate\",\"record\",\"prefetch\"],"
 		 "\"policy_paths\":[\"%s\",\"%s\"],\"policy_rules\":[{"
 		 "\"match\":{\"exe\":\"uffd-touch\"},"
@@ -540,7 +611,8 @@ static void make_config(void)
 	if (!realpath(t_bin("uffd-touch"), exe))
 		snprintf(exe, sizeof(exe), "%s", t_bin("uffd-touch"));
 	snprintf(config, sizeof(config),
-		 "{\"workers\":2,\"policy_dir\":\"%s\",\"policy_rules\":[{"
+		 "{\"workers\":2,\"admin_gids\":[4242],\"policy_dir\":\"%s\","
+		 "\"policy_rules\":[{"
 		 "\"match\":{\"exe\":\"%s\"},"
 		 "\"policy\":\"populate:%s/rule.img\"}]}",
 		 lib, exe, lib);
@@ -665,6 +737,12 @@ static const struct t_case cases[] = {
 	      "finding 6: a copy of a rule's binary, named like it, run "
 	      "by nobody does not get the rule's policy; the real one does",
 	  .run = copied_exe_case,
+	  .needs = T_NEED_ROOT },
+	{ .name = "ctl-policy-0600",
+	  .title =
+	      "finding 1 through uffdctl: a member of admin_gids, not "
+	      "root, gives its region populate: of a 0600 file: never read",
+	  .run = ctl_policy_case,
 	  .needs = T_NEED_ROOT },
 	{ .name = "no-zeros/sigkill",
 	  .title = "finding 9: populate, 16 MiB, uffdd SIGKILLed halfway: "

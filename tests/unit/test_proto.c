@@ -45,10 +45,10 @@ static void round_trip(uint16_t type, const void *body, size_t len, int nfds)
 {
 	struct uffdd_msg m;
 	char err[160] = "";
-	int fds[2], before, rc;
+	int fds[UFFDD_MAX_FDS], before, rc;
 
-	fds[0] = eventfd(0, EFD_CLOEXEC);
-	fds[1] = eventfd(0, EFD_CLOEXEC);
+	for (int i = 0; i < UFFDD_MAX_FDS; i++)
+		fds[i] = eventfd(0, EFD_CLOEXEC);
 	pair();
 	before = t_fd_count(getpid());
 	CHECK_EQ(uffdd_send(sp[0], type, 77, body, len, fds, nfds), 0);
@@ -64,8 +64,8 @@ static void round_trip(uint16_t type, const void *body, size_t len, int nfds)
 		uffdd_msg_close_fds(&m);
 	}
 	CHECK_EQ(t_fd_count(getpid()), before);
-	close(fds[0]);
-	close(fds[1]);
+	for (int i = 0; i < UFFDD_MAX_FDS; i++)
+		close(fds[i]);
 	unpair();
 }
 
