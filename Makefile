@@ -43,7 +43,7 @@ DEPFLAGS = -MMD -MP
 # Sources -------------------------------------------------------------------
 PROTO_SRC := proto/proto.c proto/fdcheck.c
 KERNEL_SRC := kernel/probe.c
-CLIENT_SRC := client/client.c client/client_fork.c client/spec.c client/takeover.c
+CLIENT_SRC := client/client.c client/client_fork.c client/spec.c client/takeover.c client/takeover_serve.c
 UFFDD_DIRS := uffdd/core uffdd/policy uffdd/control uffdd/config
 UFFDD_SRC := $(foreach d,$(UFFDD_DIRS),$(wildcard $(d)/*.c))
 CTL_SRC := uffdd/ctl/uffdctl.c uffdd/control/caps_json.c client/spec.c proto/fdcheck.c proto/proto.c
