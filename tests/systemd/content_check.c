@@ -12,9 +12,12 @@
  * the daemon is restarted, killed or stopped.  After: every page of the
  * populate region must hold the image's bytes (page 1 the write), never
  * zeros; the published gate pages must come at once, and an unpublished
- * one must wait until it is published.
+ * one must wait until it is published.  A record region touches pages 0-9
+ * before and 10-19 after; its trace is read at the end (the harness judges
+ * it: a restarted daemon must go on with the trace, not start it anew).
  *
- * Output: one JSON object.  Exit status 0 iff all of that held.
+ * Output: one JSON object.  Exit status 0 iff the populate and gate checks
+ * held.
  */
 #include "uffd/client.h"
 
@@ -36,7 +39,7 @@
 #define MARK 0x5c
 
 static struct {
-	const char *socket, *image, *ready, *go;
+	const char *socket, *image, *ready, *go, *trace;
 	size_t size;
 	enum uffd_kind kind;
 } opt = { .size = 32u << 20, .kind = UFFD_KIND_SHMEM };
@@ -148,7 +151,36 @@ static int wait_file(const char *path, unsigned s)
 struct result {
 	struct tally before, after;
 	int published_at_once, held, released, connected;
+	int headers, early, late; /* the trace: headers, pages 0-9, 10-19 */
 };
+
+static void touch_range(struct uffd_region *r, size_t from, size_t to)
+{
+	size_t psz = uffd_region_page_size(r);
+
+	for (size_t p = from; p < to; p++)
+		(void)((volatile char *)uffd_region_addr(r))[p * psz];
+}
+
+/* What the trace file holds once the record region is gone. */
+static void read_trace(struct result *res)
+{
+	char line[64];
+	FILE *f = fopen(opt.trace, "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned long p;
+
+		if (!strncmp(line, "uffdd-trace ", 12))
+			res->headers++;
+		else if (sscanf(line, "%lu", &p) == 1 && p < 10)
+			res->early++;
+		else if (sscanf(line, "%lu", &p) == 1 && p < 20)
+			res->late++;
+	}
+	if (f)
+		fclose(f);
+}
 
 /* The gate region after: published pages at once; page `held` waits. */
 static void check_gate(struct uffd_region *g, struct result *res)
@@ -184,15 +216,22 @@ static int run(void)
 	struct sigaction sa = { .sa_handler = on_sigbus };
 	struct result res = { 0 };
 	struct uffd_client *c;
-	struct uffd_region *p, *g;
+	struct uffd_region *p, *g, *t;
+	char tpol[300];
+	struct uffd_region_spec ts = { .kind = UFFD_KIND_SHMEM,
+				       .size = 1 << 20,
+				       .name = "content-trace",
+				       .policy = tpol };
 	unsigned char *pa;
 	size_t psz, n;
 
 	snprintf(pol, sizeof(pol), "populate:%s", opt.image);
+	snprintf(tpol, sizeof(tpol), "record:%s", opt.trace);
 	if (write_image(opt.image, opt.size) < 0 ||
 	    uffd_connect(opt.socket, "content-check", 0, &c) < 0 ||
 	    uffd_region_alloc(c, &ps, &p) < 0 ||
-	    uffd_region_alloc(c, &gs, &g) < 0) {
+	    uffd_region_alloc(c, &gs, &g) < 0 ||
+	    uffd_region_alloc(c, &ts, &t) < 0) {
 		fprintf(stderr, "content-check: %s\n", uffd_last_error());
 		return 2;
 	}
@@ -205,21 +244,29 @@ static int run(void)
 	madvise(pa + psz, psz, MADV_DONTNEED);
 	memset(uffd_region_fill_addr(g), 0x42, opt.size);
 	uffd_region_publish(g, 0, (n / 2) * psz);
+	touch_range(t, 0, 10);
 	if (creat(opt.ready, 0644) < 0 || wait_file(opt.go, 120) < 0)
 		return 3;
 	check_pages(pa, psz, 0, n, &res.after);
 	check_gate(g, &res);
+	touch_range(t, 10, 20);
 	res.connected = uffd_client_check(c) == 0;
+	uffd_region_release(t); /* the daemon flushes the trace */
+	usleep(100000);
+	read_trace(&res);
 	printf("{\"pages\":%zu,\"before_right\":%ld,\"after_right\":%ld,"
 	       "\"zeros\":%ld,\"wrong\":%ld,\"sigbus\":%ld,\"marker_kept\":%s,"
 	       "\"gate_published_at_once\":%s,\"gate_held\":%s,"
-	       "\"gate_released_by_publish\":%s,\"connected\":%s}\n",
+	       "\"gate_released_by_publish\":%s,\"connected\":%s,"
+	       "\"trace_headers\":%d,\"trace_pages_before\":%d,"
+	       "\"trace_pages_after\":%d}\n",
 	       n, res.before.right, res.after.right, res.after.zeros,
 	       res.after.wrong, res.after.sigbus,
 	       res.after.marker == 1 ? "true" : "false",
 	       res.published_at_once ? "true" : "false",
 	       res.held ? "true" : "false", res.released ? "true" : "false",
-	       res.connected ? "true" : "false");
+	       res.connected ? "true" : "false", res.headers, res.early,
+	       res.late);
 	fflush(stdout);
 	uffd_region_release(p);
 	uffd_region_release(g);
@@ -241,6 +288,7 @@ int main(int argc, char **argv)
 		{ "hugetlb", no_argument, NULL, 'H' },
 		{ "ready", required_argument, NULL, 'r' },
 		{ "go", required_argument, NULL, 'g' },
+		{ "trace", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -258,6 +306,8 @@ int main(int argc, char **argv)
 			opt.ready = optarg;
 		else if (c == 'g')
 			opt.go = optarg;
+		else if (c == 't')
+			opt.trace = optarg;
 		else
 			return 2;
 	}

@@ -7,7 +7,9 @@
 # must not be filled again by a restarted daemon (the page-state file in the
 # fd store); published gate pages come at once, an unpublished one waits for
 # its publish.  On restart and crash the session lives on; on stop the
-# client library takes the regions over.
+# client library takes the regions over.  A record region's trace goes on
+# across a restart (never truncated, one header); a crash loses what the
+# daemon had not yet written (its buffer), never what it had.
 . /opt/uffdd-tests/lib.sh
 setup_uffdd
 fdstore_supported || skip "needs the fd store ($(uffdd --version 2>&1 | head -n1))"
@@ -18,10 +20,11 @@ ok_touch "activate" --kind shmem --size 8M || fail "first client"
 one_round() {
 	local how=$1 pid cpid rc out t0
 	rm -f /run/cc.ready /run/cc.go
-	# The image on tmpfs: a client's file must be on a local file system
+	# The files on tmpfs: a client's file must be on a local file system
 	# the daemon's reads cannot be held up on (overlay is not one).
 	$TESTBIN/content-check --socket "$SOCK" --image /run/cc.img --size 32 \
-		--ready /run/cc.ready --go /run/cc.go >/tmp/cc.json 2>/tmp/cc.err &
+		--trace /run/cc.trace --ready /run/cc.ready --go /run/cc.go \
+		>/tmp/cc.json 2>/tmp/cc.err &
 	cpid=$!
 	wait_for 20 test -e /run/cc.ready || fail "$how: content-check not ready: $(cat /tmp/cc.err)"
 	pid=$(main_pid)
@@ -45,9 +48,16 @@ one_round() {
 	stop) [ "$(echo "$out" | jq -r .connected)" = false ] || fail "stop: still connected" ;;
 	*) [ "$(echo "$out" | jq -r .connected)" = true ] || fail "$how: the session did not survive" ;;
 	esac
+	[ "$(echo "$out" | jq .trace_headers)" = 1 ] || fail "$how: the trace was started anew"
+	case $how in
+	restart) [ "$(echo "$out" | jq '.trace_pages_before + .trace_pages_after')" = 20 ] ||
+		fail "restart: the trace lost pages" ;;
+	kill) [ "$(echo "$out" | jq .trace_pages_after)" = 10 ] || fail "kill: the trace did not go on" ;;
+	stop) [ "$(echo "$out" | jq .trace_pages_before)" = 10 ] || fail "stop: the trace lost pages" ;;
+	esac
 }
 
 one_round restart
 one_round kill
 one_round stop
-pass "populate and gate across restart, SIGKILL and stop: every page right, none filled twice, none published lost"
+pass "populate and gate across restart, SIGKILL and stop: every page right, none filled twice, none published lost; the trace goes on"
