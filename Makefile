@@ -1,14 +1,5 @@
 # uffdd: userfaultfd minor-fault page service.  See README.md.
-VERSION := 0.1.0
-
-PREFIX ?= /usr/local
-BINDIR ?= $(PREFIX)/bin
-SBINDIR ?= $(PREFIX)/sbin
-LIBDIR ?= $(PREFIX)/lib
-INCLUDEDIR ?= $(PREFIX)/include
-PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
-SYSCONFDIR ?= /etc
-DESTDIR ?=
+VERSION := 0.2.0
 
 CC ?= cc
 SANITIZE ?= 0
@@ -19,6 +10,9 @@ else
 BUILD ?= build
 SANFLAGS :=
 endif
+
+# Installation directories, the library's versions, install/uninstall.
+include install.mk
 
 PKGS := libevent json-c libsystemd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -46,18 +40,19 @@ KERNEL_SRC := kernel/probe.c
 CLIENT_SRC := client/client.c client/client_fork.c client/spec.c client/takeover.c client/takeover_serve.c
 UFFDD_DIRS := uffdd/core uffdd/policy uffdd/control uffdd/config
 UFFDD_SRC := $(foreach d,$(UFFDD_DIRS),$(wildcard $(d)/*.c))
-CTL_SRC := uffdd/ctl/uffdctl.c uffdd/control/caps_json.c client/spec.c proto/fdcheck.c proto/proto.c
+CTL_SRC := $(wildcard uffdd/ctl/*.c) uffdd/control/caps_json.c client/spec.c \
+	   proto/fdcheck.c proto/proto.c
 
 LIB_OBJ := $(patsubst %.c,$(BUILD)/lib/%.o,$(CLIENT_SRC) $(PROTO_SRC) $(KERNEL_SRC))
 D_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(UFFDD_SRC) $(PROTO_SRC) $(KERNEL_SRC))
 UFFDD_CORE_OBJ := $(filter-out $(BUILD)/obj/uffdd/core/main.o,$(D_OBJ))
 CTL_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(CTL_SRC) $(KERNEL_SRC))
 
-LIB_SONAME := libuffdclient.so.0
 BINS := $(BUILD)/uffdd $(BUILD)/uffdctl $(BUILD)/uffd-touch
-LIBS_OUT := $(BUILD)/libuffdclient.a $(BUILD)/$(LIB_SONAME) $(BUILD)/libuffdclient.so
+LIBS_OUT := $(BUILD)/libuffdclient.a $(BUILD)/$(LIB_REALNAME) $(BUILD)/$(LIB_SONAME) \
+	    $(BUILD)/libuffdclient.so
 
-.PHONY: all clean deps check check-unit check-e2e demo install uninstall \
+.PHONY: all clean deps check check-unit check-e2e demo \
 	format format-check lint tests-build
 all: $(BINS) $(LIBS_OUT) tests-build
 
@@ -74,10 +69,13 @@ $(BUILD)/libuffdclient.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/$(LIB_SONAME): $(LIB_OBJ) client/libuffdclient.map
+$(BUILD)/$(LIB_REALNAME): $(LIB_OBJ) client/libuffdclient.map
 	$(CC) $(CFLAGS) -shared -Wl,-soname,$(LIB_SONAME) \
 		-Wl,--version-script=client/libuffdclient.map \
 		-Wl,-z,defs -o $@ $(LIB_OBJ) $(LDFLAGS) -lpthread
+
+$(BUILD)/$(LIB_SONAME): $(BUILD)/$(LIB_REALNAME)
+	ln -sf $(LIB_REALNAME) $@
 
 $(BUILD)/libuffdclient.so: $(BUILD)/$(LIB_SONAME)
 	ln -sf $(LIB_SONAME) $@
@@ -142,25 +140,6 @@ check-e2e: deps
 demo: deps
 	$(MAKE) all
 	sh tools/demo.sh $(BUILD)
-
-install: all install-preload install-systemd
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
-		$(DESTDIR)$(INCLUDEDIR)/uffd $(DESTDIR)$(PKGCONFIGDIR)
-	install -m 0755 $(BUILD)/uffdd $(DESTDIR)$(SBINDIR)/uffdd
-	install -m 0755 $(BUILD)/uffdctl $(BUILD)/uffd-touch $(DESTDIR)$(BINDIR)/
-	install -m 0644 $(BUILD)/libuffdclient.a $(DESTDIR)$(LIBDIR)/
-	install -m 0755 $(BUILD)/$(LIB_SONAME) $(DESTDIR)$(LIBDIR)/
-	ln -sf $(LIB_SONAME) $(DESTDIR)$(LIBDIR)/libuffdclient.so
-	install -m 0644 client/uffd/client.h $(DESTDIR)$(INCLUDEDIR)/uffd/client.h
-	# Made here, not at build time, so that it names this PREFIX.
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-	    client/libuffdclient.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/libuffdclient.pc
-
-uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/uffdd $(DESTDIR)$(BINDIR)/uffdctl $(DESTDIR)$(BINDIR)/uffd-touch \
-		$(DESTDIR)$(LIBDIR)/libuffdclient.* $(DESTDIR)$(INCLUDEDIR)/uffd/client.h \
-		$(DESTDIR)$(PKGCONFIGDIR)/libuffdclient.pc
 
 # Formatting: .clang-format, over every tracked C file.
 FORMAT_SRC = $(shell git ls-files '*.c' '*.h')

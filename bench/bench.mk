@@ -6,8 +6,10 @@
 #   make bench BENCH_ARGS="--modes native,inproc*,uffdd"
 #   make bench BENCH_ARGS="--socket /run/uffdd/uffdd.sock"   (running daemon)
 #
-# Results: bench/results/latest.{jsonl,txt}, cdf-<kind>.dat and the latency
-# CDF charts latency-<kind>.png.  Needs root (hugepage reservation, pinning).
+#   make bench-charts                           the charts again from the data
+#
+# Results: bench/results/latest.{jsonl,txt}, cdf-<kind>.dat and the charts
+# (bench/plot.sh).  Needs root (hugepage reservation, pinning).
 
 # Keep the including Makefile's default goal whatever the include order.
 _bench_saved_goal := $(.DEFAULT_GOAL)
@@ -24,25 +26,27 @@ $(BENCH_BIN): $(BENCH_SRCS) $(BENCH_HDRS) $(BENCH_CLIENT_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $(BENCH_SRCS) $(BENCH_CLIENT_LIB) $(LDFLAGS) -lpthread
 
-# gnuplot only draws the charts: the numbers do not depend on it.
+# gnuplot and jq only draw the charts (bench/plot.sh): the numbers do not
+# depend on them.
+BENCH_PLOT_PKGS := gnuplot-nox jq
 bench-deps:
-	@command -v gnuplot >/dev/null 2>&1 || dpkg -s gnuplot-nox >/dev/null 2>&1 || \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends gnuplot-nox >/dev/null || \
+	@missing=; for p in $(BENCH_PLOT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	[ -z "$$missing" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing >/dev/null || \
 	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive \
-	    apt-get install -y -q --no-install-recommends gnuplot-nox >/dev/null; } || \
-	  echo "bench: gnuplot-nox could not be installed: no charts"
+	    apt-get install -y -q --no-install-recommends $$missing >/dev/null; } || \
+	  echo "bench: $$missing could not be installed: no charts"
 
 bench: $(BENCH_BIN) $(BUILD)/uffdd bench-deps
 	$(BENCH_BIN) --uffdd $(BUILD)/uffdd --out $(BENCH_RESULTS) $(BENCH_ARGS)
-	@if command -v gnuplot >/dev/null 2>&1; then \
-	  for k in hugetlb shmem hugetlb-key shmem-key; do \
-	    [ -s $(BENCH_RESULTS)/cdf-$$k.dat ] || continue; \
-	    gnuplot -e "dat='$(BENCH_RESULTS)/cdf-$$k.dat'; out='$(BENCH_RESULTS)/latency-$$k.png'; kind='$$k'" \
-	      bench/plot.gp && echo "bench: chart $(BENCH_RESULTS)/latency-$$k.png" || echo "bench: gnuplot failed for $$k"; \
-	  done; \
+	@$(MAKE) --no-print-directory bench-charts
+
+# The charts again from the data already in $(BENCH_RESULTS).
+bench-charts: bench-deps
+	@if command -v gnuplot >/dev/null 2>&1 && command -v jq >/dev/null 2>&1; then \
+	  sh bench/plot.sh $(BENCH_RESULTS) || echo "bench: the charts failed"; \
 	fi
 
-.PHONY: bench bench-deps
+.PHONY: bench bench-deps bench-charts
 
 # `make bench-restore`: restoring from a memory image (bench/restore*.c, with
 # util.c, daemon.c and watchdog.c of the bench above).  ~4 min; results in

@@ -58,7 +58,7 @@ API const char *uffd_last_error(void)
 
 API const char *uffd_client_version(void)
 {
-	return UFFDD_VERSION;
+	return UFFD_CLIENT_VERSION;
 }
 
 static const char *default_name(void)

@@ -35,8 +35,8 @@ echo "== a client holding its region while we look"
 "$build/uffd-touch" --kind shmem --size 16M --name demo-held --hold 2 >/dev/null &
 touch_pid=$!
 sleep 1
-echo "== uffdctl status"
-"$build/uffdctl" status --pretty
+echo "== uffdctl status (uffdctl -p status: the JSON)"
+"$build/uffdctl" status
 wait $touch_pid
 echo "== stopping uffdd"
 kill $pid

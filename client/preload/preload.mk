@@ -1,6 +1,6 @@
 # client/preload/preload.mk: uffd-run and libuffdpreload.so.  Included by the
 # top-level Makefile (include client/preload/preload.mk); uses its BUILD, CC,
-# CFLAGS, LDFLAGS, LIBDIR, BINDIR, DESTDIR and the $(BUILD)/lib/%.o and
+# CFLAGS, LDFLAGS, install.mk's PKGLIBDIR and the $(BUILD)/lib/%.o and
 # $(BUILD)/obj/%.o pattern rules.
 #
 #   make preload            $(BUILD)/libuffdpreload.so and $(BUILD)/uffd-run
@@ -9,7 +9,7 @@
 #   make check-preload PRELOAD_REAL=0     skip the real programs
 #   make bench-preload      forking-server throughput with and without
 #                           uffd-run (PRELOAD_BENCH_ARGS="--rounds 7 ...")
-#   make install-preload / uninstall-preload
+#   (make install-preload: install.mk)
 #
 # Needs root for check/bench (hugepages, a daemon that grants the device).
 
@@ -32,7 +32,9 @@ $(PRELOAD_SO): $(PRELOAD_OBJ)
 	$(CC) -shared -Wl,-soname,libuffdpreload.so -Wl,-z,defs -o $@ \
 		$(PRELOAD_OBJ) $(LDFLAGS)
 
-$(BUILD)/obj/client/preload/uffd-run.o: override CPPFLAGS += -DUFFD_PRELOAD_LIBDIR=\"$(LIBDIR)\"
+# install.mk's PKGLIBDIR, and its stamp: uffd-run is rebuilt when it changes.
+$(BUILD)/obj/client/preload/uffd-run.o: override CPPFLAGS += -DUFFD_PRELOAD_LIBDIR=\"$(PKGLIBDIR)\"
+$(BUILD)/obj/client/preload/uffd-run.o: $(PKGLIBDIR_STAMP)
 
 $(UFFD_RUN): $(BUILD)/obj/client/preload/uffd-run.o $(BUILD)/libuffdclient.a
 	$(CC) -o $@ $< $(BUILD)/libuffdclient.a $(LDFLAGS) -lpthread
@@ -44,7 +46,7 @@ $(PRELOAD_TEST): $(BUILD)/obj/tests/preload/preload_test.o $(TEST_HARNESS) $(BUI
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lpthread
 
 .PHONY: preload check-preload check-preload-prog check-preload-real \
-	bench-preload install-preload uninstall-preload
+	bench-preload
 preload: $(PRELOAD_SO) $(UFFD_RUN)
 all: preload
 
@@ -63,13 +65,5 @@ check-preload: check-preload-prog
 
 bench-preload: preload $(BUILD)/uffdd $(PRELOAD_TEST)
 	sh tests/preload/bench.sh $(BUILD) $(PRELOAD_BENCH_ARGS)
-
-install-preload: preload
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)
-	install -m 0755 $(UFFD_RUN) $(DESTDIR)$(BINDIR)/uffd-run
-	install -m 0644 $(PRELOAD_SO) $(DESTDIR)$(LIBDIR)/libuffdpreload.so
-
-uninstall-preload:
-	rm -f $(DESTDIR)$(BINDIR)/uffd-run $(DESTDIR)$(LIBDIR)/libuffdpreload.so
 
 .DEFAULT_GOAL := $(_preload_saved_goal)

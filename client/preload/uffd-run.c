@@ -19,8 +19,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The install's private library directory (install.mk's PKGLIBDIR). */
 #ifndef UFFD_PRELOAD_LIBDIR
-#define UFFD_PRELOAD_LIBDIR "/usr/local/lib"
+#define UFFD_PRELOAD_LIBDIR "/usr/local/lib/uffdd"
 #endif
 #define PRELOAD_NAME   "libuffdpreload.so"
 #define EX_USAGE       64
@@ -93,13 +94,14 @@ static const char usage_text[] =
     "                         failure to standard error.\n"
     "        --no-check       skip the check; the library still refuses to\n"
     "                         serve with user-mode-only uffds.\n"
-    "    -h, --help           this text.   -V, --version   the version.\n"
+    "    -h, --help           this text.\n"
+    "    -V, --version        the version.\n"
     "\n"
     "ENVIRONMENT\n"
     "    UFFDD_SOCKET         default for --socket.\n"
     "    UFFD_RUN_LIBRARY     path of libuffdpreload.so (default: beside\n"
-    "                         uffd-run, then ../lib/uffdd, "
-    "then " UFFD_PRELOAD_LIBDIR ").\n"
+    "                         uffd-run, then " UFFD_PRELOAD_LIBDIR ",\n"
+    "                         then ../lib/uffdd from uffd-run's directory).\n"
     "    uffd-run passes its settings to the library as UFFD_RUN_MIN_SIZE,\n"
     "    UFFD_RUN_POLICY, UFFD_RUN_HUGE_ONLY, UFFD_RUN_USER_ONLY_OK and\n"
     "    UFFD_RUN_VERBOSE; UFFD_RUN_DISABLE=1 turns it off in a subtree.\n"
@@ -180,30 +182,37 @@ static int readable(const char *p)
 	return access(p, R_OK) == 0;
 }
 
-/* The preload library: an absolute path, or NULL. */
+/*
+ * The preload library: an absolute path, or NULL.  Beside uffd-run first (a
+ * build tree), then where the install put it, then the same place relative
+ * to uffd-run (an installed tree moved elsewhere).
+ */
 static const char *find_library(char *buf, size_t len)
 {
 	const char *env = getenv("UFFD_RUN_LIBRARY");
 	char exe[PATH_MAX];
+	char *dir = NULL;
 	ssize_t n;
 
 	if (env && *env) /* the loader wants it absolute */
 		return realpath(env, buf) ? buf : NULL;
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n > 0) {
-		char *dir;
-
 		exe[n] = '\0';
 		dir = dirname(exe);
 		snprintf(buf, len, "%s/%s", dir, PRELOAD_NAME);
 		if (readable(buf))
 			return buf;
+	}
+	snprintf(buf, len, "%s/%s", UFFD_PRELOAD_LIBDIR, PRELOAD_NAME);
+	if (readable(buf))
+		return buf;
+	if (dir) {
 		snprintf(buf, len, "%s/../lib/uffdd/%s", dir, PRELOAD_NAME);
 		if (readable(buf))
 			return buf;
 	}
-	snprintf(buf, len, "%s/%s", UFFD_PRELOAD_LIBDIR, PRELOAD_NAME);
-	return readable(buf) ? buf : NULL;
+	return NULL;
 }
 
 enum check { CHECK_OK, CHECK_UNSERVED, CHECK_POLICY };
@@ -355,7 +364,7 @@ static int option(int o, struct run_opts *r)
 		fputs(usage_text, stdout);
 		return -1;
 	case 'V':
-		printf("uffd-run %s\n", uffd_client_version());
+		printf("uffd-run %s\n", UFFDD_VERSION);
 		return -1;
 	default:
 		fprintf(stderr, "usage: uffd-run [OPTIONS] -- PROGRAM "
@@ -432,9 +441,9 @@ int main(int argc, char **argv)
 	lib = find_library(libbuf, sizeof(libbuf));
 	if (!lib) {
 		fprintf(stderr,
-			"uffd-run: cannot find %s (set UFFD_RUN_LIBRARY); "
-			"%s runs without the service\n",
-			PRELOAD_NAME, argv[optind]);
+			"uffd-run: cannot find %s beside uffd-run or in %s "
+			"(set UFFD_RUN_LIBRARY); %s runs without the service\n",
+			PRELOAD_NAME, UFFD_PRELOAD_LIBDIR, argv[optind]);
 		ck = CHECK_UNSERVED;
 	} else if (r.check) {
 		ck = preflight(r.sock, r.policy, r.user_only_ok, argv[optind]);

@@ -22,6 +22,15 @@
 extern "C" {
 #endif
 
+/*
+ * The library's version (the .pc file's, and the soname's major number).
+ * Symbols added in MAJOR.MINOR carry the version node UFFDCLIENT_MAJOR.MINOR.
+ */
+#define UFFD_CLIENT_VERSION_MAJOR 0
+#define UFFD_CLIENT_VERSION_MINOR 2
+#define UFFD_CLIENT_VERSION_PATCH 0
+#define UFFD_CLIENT_VERSION	  "0.2.0"
+
 #define UFFD_CLIENT_DEFAULT_SOCKET "/run/uffdd/uffdd.sock"
 
 struct uffd_client;
@@ -122,7 +131,10 @@ uint64_t uffd_region_id(const struct uffd_region *r); /* 0 if not served */
 /* The last error message of the calling thread ("" if none). */
 const char *uffd_last_error(void);
 
-/* Library version, e.g. "0.1.0". */
+/*
+ * The version of the library the program runs with, e.g. "0.2.0" (compare
+ * with UFFD_CLIENT_VERSION, the one it was compiled against).
+ */
 const char *uffd_client_version(void);
 
 #ifdef __cplusplus

@@ -61,7 +61,7 @@ e2e() { # $1 = kind, $2 = pages (= faults with the continue policy)
 	rc=$?
 	say "uffd-touch $kind 64M exit $rc: $(cat /tmp/touch-$kind.json)"
 	[ "$rc" = 0 ] || bad "uffd-touch $kind exited $rc"
-	uffdctl --control-socket /run/uffdd-ctl.sock status >/tmp/status-$kind.json
+	uffdctl -j --control-socket /run/uffdd-ctl.sock status >/tmp/status-$kind.json
 	say "uffdctl status after $kind: $(tr -d '\n' </tmp/status-$kind.json | tr -s ' ')"
 	faults=$(total faults /tmp/status-$kind.json)
 	pages=$(total pages_mapped /tmp/status-$kind.json)

@@ -4,7 +4,8 @@
 # the root (suite, package list, this script's recipe version), so changing the
 # package list rebuilds it; otherwise a rerun costs nothing.
 #
-# Usage: mkroot.sh [ROOT]     (default /var/cache/uffdd/nspawn-root)
+# Usage: mkroot.sh [ROOT]     (default $UFFDD_NSPAWN_ROOT, else
+#                              /var/cache/uffdd/nspawn-root)
 # Prints the root's path on stdout.
 set -euo pipefail
 
@@ -14,6 +15,9 @@ RECIPE=1 # bump when the customisation steps below change
 # systemd + what a boot needs, the daemon's runtime libraries, and jq for the
 # in-container test scripts (they read uffd-touch's / uffdctl's JSON).
 PACKAGES=systemd,systemd-sysv,dbus,procps,libsystemd0,libevent-2.1-7,libevent-core-2.1-7,libevent-pthreads-2.1-7,libjson-c5,jq
+# More for some tests, in a root of their own (UFFDD_NSPAWN_ROOT): the
+# Debian package test compiles the library's example (gcc,libc6-dev,pkg-config).
+[ -n "${UFFDD_NSPAWN_EXTRA:-}" ] && PACKAGES=$PACKAGES,$UFFDD_NSPAWN_EXTRA
 
 log() { echo "mkroot: $*" >&2; }
 

@@ -7,8 +7,10 @@
 #include "harness.h"
 #include "policy/policy.h"
 #include "probe.h"
+#include <json-c/json.h>
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +89,8 @@ static void cfg_bad(const char *text, const char *want)
 	      "policy changed");
 }
 
+static char *slurp(const char *path);
+
 static void test_config(void)
 {
 	struct config c;
@@ -121,37 +125,181 @@ static void test_config(void)
 	cfg_bad("{} {}", "t.json:1:4");
 }
 
-/* The README's configuration example parses, and is the defaults. */
-static void test_readme_config(void)
+/* Comments are blanked before the strict parse; nothing else is relaxed. */
+static void test_config_comments(void)
+{
+	struct config c;
+	char err[512] = "";
+	const char *good = "// a line comment\n{ /* block\n  comment */\n"
+			   "  \"workers\": 2, // trailing\n"
+			   "  \"socket\": \"/run/x//y/*z*/.sock\"\n}\n// end";
+
+	config_defaults(&c);
+	CHECK_EQ(
+	    config_parse(&c, good, strlen(good), "t.json", err, sizeof(err)),
+	    0);
+	CHECK_EQ(c.work.n, 2);
+	CHECK(strcmp(c.sock.data_path, "/run/x//y/*z*/.sock") == 0, "%s",
+	      c.sock.data_path);
+	cfg_bad("{\n  /* never closed\n  \"workers\": 2\n}",
+		"t.json:2:3: unterminated comment");
+	cfg_bad("{ \"workers\": 2, // comma before the end\n}", "t.json:2:1");
+	cfg_bad("# not a comment\n{}", "t.json:1:1");
+}
+
+/* A key given twice is an error at the second, with where the first was. */
+static void test_config_duplicates(void)
+{
+	cfg_bad("{\n  \"workers\": 2,\n  \"workers\": 3\n}",
+		"t.json:3:3: key \"workers\" given twice (first at line 2:3)");
+	cfg_bad("{\"limits\": {\"clients\": 5,\n \"clients\": 6}}",
+		"key \"limits.clients\" given twice");
+	cfg_bad("{\"policy_rules\": [{\"policy\": \"continue\"}, "
+		"{\"match\": {\"uid\": 1, \"uid\": 2}}]}",
+		"key \"policy_rules[1].match.uid\" given twice");
+	cfg_bad("{\"workers\": 1, /* \"x\": 1, */ \"workers\": 2}",
+		"given twice");
+}
+
+/* Known keys are suggested for near misses, listed otherwise. */
+static void test_config_suggestions(void)
+{
+	cfg_bad("{\"wrokers\": 3}", "\"wrokers\": unknown key; did you mean "
+				    "\"workers\"?");
+	cfg_bad("{\"log-level\": \"info\"}", "did you mean \"log_level\"?");
+	cfg_bad("{\"limits\": {\"client\": 3}}",
+		"\"limits.client\": unknown key; did you mean \"clients\"?");
+	cfg_bad("{\"grant\": {\"uid\": [0]}}", "did you mean \"uids\"?");
+	cfg_bad("{\"access\": {\"allow_uid\": [0]}}",
+		"did you mean \"allow_uids\"?");
+	cfg_bad("{\"policy_rules\": [{\"polcy\": \"continue\"}]}",
+		"\"policy_rules[0].polcy\": unknown key; did you mean "
+		"\"policy\"?");
+	cfg_bad("{\"policy_rules\": [{\"match\": {\"exec\": \"x\"}}]}",
+		"did you mean \"exe\"?");
+	cfg_bad("{\"zzzzzz\": 1}", "unknown key (known: socket,");
+}
+
+/* Users and groups by name where ids are taken. */
+static void test_config_names(void)
+{
+	struct config c;
+	char err[512] = "";
+	const char *text =
+	    "{\"grant\": {\"uids\": [\"root\", 7], \"gids\": [\"root\"]},"
+	    " \"admin_gids\": [\"root\", 4], \"access\": {\"deny_uids\": "
+	    "[\"root\"]}, \"policy_rules\": [{\"match\": {\"gid\": "
+	    "\"root\"}}]}";
+
+	config_defaults(&c);
+	CHECK_EQ(
+	    config_parse(&c, text, strlen(text), "t.json", err, sizeof(err)),
+	    0);
+	CHECK(!err[0], "%s", err);
+	CHECK_EQ(c.access.grant_uids.n, 2);
+	CHECK_EQ(c.access.grant_uids.v[0], 0);
+	CHECK_EQ(c.access.grant_uids.v[1], 7);
+	CHECK_EQ(c.access.admin_gids.v[0], 0);
+	CHECK_EQ(c.access.admin_gids.v[1], 4);
+	CHECK_EQ(c.access.deny_uids.v[0], 0);
+	CHECK_EQ(c.policy.rules[0].gid, 0);
+	cfg_bad("{\"admin_gids\": [\"no-such-group-here\"]}",
+		"key \"admin_gids\": no group named \"no-such-group-here\"");
+	cfg_bad("{\"grant\": {\"uids\": [\"no-such-user-here\"]}}",
+		"no user named");
+	cfg_bad("{\"admin_gids\": [true]}", "expected a group name or a "
+					    "numeric id");
+}
+
+/*
+ * Every key set away from its default (tests/ctl/all-keys.json), dumped and
+ * read back, is the same configuration: nothing the file can say is missing
+ * from --dump-config.
+ */
+static void test_config_dump(void)
+{
+	char *all = slurp("tests/ctl/all-keys.json");
+	struct config a, b, def;
+	char err[512] = "";
+	json_object *o;
+	const char *text;
+
+	if (!all) {
+		CHECK(0, "tests/ctl/all-keys.json: %s", strerror(errno));
+		return;
+	}
+	config_defaults(&def);
+	a = def;
+	CHECK_EQ(config_parse(&a, all, strlen(all), "all-keys.json", err,
+			      sizeof(err)),
+		 0);
+	free(all);
+	CHECK(memcmp(&a.sock, &def.sock, sizeof(a.sock)) &&
+		  memcmp(&a.limits, &def.limits, sizeof(a.limits)),
+	      "the test configuration left defaults: %s", err);
+	o = config_json(&a);
+	text = json_object_to_json_string(o);
+	config_defaults(&b);
+	CHECK_EQ(config_parse(&b, text, strlen(text), "dump", err, sizeof(err)),
+		 0);
+	CHECK(memcmp(&a, &b, sizeof(a)) == 0, "read back, the dump differs: %s",
+	      text);
+	json_object_put(o);
+	{
+		char keys[256];
+
+		CHECK_EQ(config_restart_keys(&def, &def, keys, sizeof(keys))[0],
+			 '\0');
+		config_restart_keys(&def, &a, keys, sizeof(keys));
+		CHECK(strcmp(keys, "socket, control_socket, socket_mode, "
+				   "control_socket_mode, socket_owner, "
+				   "socket_group, control_socket_owner, "
+				   "control_socket_group, workers, "
+				   "placement") == 0,
+		      "%s", keys);
+	}
+}
+
+static void check_is_defaults(const char *text, const char *origin)
 {
 	struct config def, c;
-	char err[512] = "", *buf, *a, *b;
-	FILE *f = fopen("README.md", "r");
-	long n;
+	char err[512] = "";
 
-	if (!f) {
+	config_defaults(&def);
+	c = def;
+	CHECK(config_parse(&c, text, strlen(text), origin, err, sizeof(err)) ==
+		  0,
+	      "%s", err);
+	CHECK(memcmp(&c, &def, sizeof(c)) == 0,
+	      "%s differs from the built-in defaults", origin);
+}
+
+/*
+ * The README's configuration example and the installed, commented example
+ * (docs/examples/uffdd.json) parse, and are the defaults.
+ */
+static void test_example_configs(void)
+{
+	char *buf = slurp("README.md"), *a, *b;
+
+	if (!buf) {
 		t_skip("no README.md in the working directory");
 		return;
 	}
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = calloc(1, (size_t)n + 1);
-	CHECK(fread(buf, 1, (size_t)n, f) == (size_t)n, "read");
-	fclose(f);
 	a = strstr(buf, "```json\n{\n  \"socket\"");
 	CHECK(a != NULL, "no configuration example in README.md");
 	if (a) {
 		a += strlen("```json\n");
 		b = strstr(a, "```");
 		*b = '\0';
-		config_defaults(&def);
-		c = def;
-		CHECK(config_parse(&c, a, strlen(a), "README.md", err,
-				   sizeof(err)) == 0,
-		      "%s", err);
-		CHECK(memcmp(&c, &def, sizeof(c)) == 0,
-		      "the example differs from the built-in defaults");
+		check_is_defaults(a, "README.md");
+	}
+	free(buf);
+	buf = slurp("docs/examples/uffdd.json");
+	CHECK(buf != NULL, "docs/examples/uffdd.json: %s", strerror(errno));
+	if (buf) {
+		CHECK(strstr(buf, "//") != NULL, "the example has no comments");
+		check_is_defaults(buf, "docs/examples/uffdd.json");
 	}
 	free(buf);
 }
@@ -318,10 +466,27 @@ static const struct t_case cases[] = {
 	  .title =
 	      "config: good file parsed, bad ones refused with line or key",
 	  .run = test_config },
-	{ .name = "readme-config",
+	{ .name = "config-comments",
 	  .title =
-	      "the README's configuration example is valid and is the defaults",
-	  .run = test_readme_config },
+	      "config: comments allowed, strings kept, errors still placed",
+	  .run = test_config_comments },
+	{ .name = "config-duplicates",
+	  .title = "config: a key given twice is an error naming both places",
+	  .run = test_config_duplicates },
+	{ .name = "config-suggestions",
+	  .title = "config: an unknown key suggests the nearest known one",
+	  .run = test_config_suggestions },
+	{ .name = "config-names",
+	  .title = "config: users and groups by name wherever ids are taken",
+	  .run = test_config_names },
+	{ .name = "config-dump",
+	  .title = "config: every key survives --dump-config and reading back; "
+		   "restart-only keys are named",
+	  .run = test_config_dump },
+	{ .name = "example-configs",
+	  .title = "the README's and the shipped example configurations are "
+		   "the defaults",
+	  .run = test_example_configs },
 	{ .name = "policy-specs",
 	  .title = "policy specs: known names accepted, others refused clearly",
 	  .run = test_policy_specs },

@@ -47,6 +47,9 @@ int config_log_level(const char *name)
 	return -1;
 }
 
+static const char *const worker_keys[] = { "workers", "placement", "spin_us",
+					   "log_level", NULL };
+
 /* workers, placement, spin_us, log_level: 1 if it was one of them. */
 static int worker_key(struct config *c, const struct cfg_ctx *x,
 		      const char *key, json_object *v)
@@ -82,6 +85,23 @@ static int worker_key(struct config *c, const struct cfg_ctx *x,
 	return rc < 0 ? rc : 1;
 }
 
+/* Every top-level key, from each part's list. */
+static int unknown(const struct cfg_ctx *x, const char *key)
+{
+	static const char *const *const parts[] = {
+		config_sockets_keys, worker_keys, config_access_keys,
+		config_limits_keys, config_policy_keys
+	};
+	const char *all[64];
+	size_t n = 0;
+
+	for (size_t p = 0; p < sizeof(parts) / sizeof(parts[0]); p++)
+		for (const char *const *k = parts[p]; *k && n < 63; k++)
+			all[n++] = *k;
+	all[n] = NULL;
+	return cfg_unknown(x, key, key, all);
+}
+
 static int parse_root(struct config *c, const struct cfg_ctx *x,
 		      json_object *root)
 {
@@ -102,7 +122,7 @@ static int parse_root(struct config *c, const struct cfg_ctx *x,
 		if (!rc)
 			rc = config_policy_key(&c->policy, x, key, v);
 		if (!rc)
-			rc = cfg_fail(x, key, "unknown key");
+			rc = unknown(x, key);
 		if (rc < 0)
 			return rc;
 	}
@@ -173,6 +193,8 @@ int config_parse(struct config *c, const char *text, size_t len,
 	struct cfg_ctx x = { .origin = origin, .err = err, .errlen = errlen };
 	struct config tmp = *c;
 	json_object *root;
+	char *copy;
+	size_t bad;
 	int rc;
 
 	if (len > MAX_CONFIG_BYTES || len > INT_MAX) {
@@ -180,7 +202,22 @@ int config_parse(struct config *c, const char *text, size_t len,
 			 MAX_CONFIG_BYTES);
 		return -EFBIG;
 	}
-	root = tokenize(text, len, &x);
+	copy = malloc(len + 1);
+	if (!copy) {
+		snprintf(err, errlen, "%s: out of memory", origin);
+		return -ENOMEM;
+	}
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	bad = config_blank_comments(copy, len);
+	root = bad < len ? NULL : tokenize(copy, len, &x);
+	if (bad < len)
+		json_error(text, bad, len, "unterminated comment", &x);
+	if (root && config_duplicate_key(copy, len, &x)) {
+		json_object_put(root);
+		root = NULL;
+	}
+	free(copy);
 	if (!root)
 		return -EINVAL;
 	rc = parse_root(&tmp, &x, root);
@@ -244,4 +281,73 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
 	rc = config_parse(c, buf, len, path, err, errlen);
 	free(buf);
 	return rc;
+}
+
+static const char *placement_name(int p)
+{
+	return p == PLACEMENT_PINNED ? "pinned" : "scheduler";
+}
+
+static const char *level_name(int l)
+{
+	static const char *names[] = { "emerg",	  "alert",  "crit", "err",
+				       "warning", "notice", "info", "debug" };
+
+	return l >= 0 && l < 8 ? names[l] : "info";
+}
+
+struct json_object *config_json(const struct config *c)
+{
+	json_object *o = json_object_new_object();
+
+	config_sockets_json(&c->sock, o);
+	json_object_object_add(o, "workers", json_object_new_int(c->work.n));
+	json_object_object_add(
+	    o, "placement",
+	    json_object_new_string(placement_name(c->work.placement)));
+	json_object_object_add(o, "spin_us",
+			       json_object_new_int64(c->work.spin_us));
+	json_object_object_add(
+	    o, "log_level", json_object_new_string(level_name(c->log_level)));
+	json_object_object_add(
+	    o, "default_policy",
+	    json_object_new_string(c->policy.default_policy));
+	config_access_json(&c->access, o);
+	config_limits_json(&c->limits, o);
+	config_policy_json(&c->policy, o);
+	return o;
+}
+
+/* Add name to the list in buf if a and b differ there. */
+static void differs(int diff, const char *name, char *buf, size_t len)
+{
+	size_t n = strlen(buf);
+
+	if (diff && n < len)
+		snprintf(buf + n, len - n, "%s%s", n ? ", " : "", name);
+}
+
+const char *config_restart_keys(const struct config *run,
+				const struct config *next, char *buf,
+				size_t len)
+{
+	const struct config_sockets *a = &run->sock, *b = &next->sock;
+
+	buf[0] = '\0';
+	differs(strcmp(a->data_path, b->data_path), "socket", buf, len);
+	differs(strcmp(a->control_path, b->control_path), "control_socket", buf,
+		len);
+	differs(a->data_mode != b->data_mode, "socket_mode", buf, len);
+	differs(a->control_mode != b->control_mode, "control_socket_mode", buf,
+		len);
+	differs(a->data_uid != b->data_uid, "socket_owner", buf, len);
+	differs(a->data_gid != b->data_gid, "socket_group", buf, len);
+	differs(a->control_uid != b->control_uid, "control_socket_owner", buf,
+		len);
+	differs(a->control_gid != b->control_gid, "control_socket_group", buf,
+		len);
+	differs(run->work.n != next->work.n, "workers", buf, len);
+	differs(run->work.placement != next->work.placement, "placement", buf,
+		len);
+	return buf;
 }

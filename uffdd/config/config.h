@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #define UFFDD_DEFAULT_CONFIG	 "/etc/uffdd/uffdd.json"
@@ -118,5 +119,25 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen);
 /* Same, from a string (for tests and the fuzzer). */
 int config_parse(struct config *c, const char *text, size_t len,
 		 const char *origin, char *err, size_t errlen);
+
+struct json_object;
+
+/*
+ * Every key of c, as a JSON object a configuration file may hold
+ * (uffdd --dump-config).  Ids are numbers (names are resolved when the file
+ * is read); owners the daemon keeps are left out.  The caller owns it.
+ */
+struct json_object *config_json(const struct config *c);
+/* The same, written as a file would be (dump.c). */
+void config_dump(const struct config *c, FILE *f);
+
+/*
+ * The keys read only at start-up (sockets, workers, placement) whose
+ * values differ between the running configuration and the next one, as
+ * "socket, workers" in buf ("" if none).  Returns buf.
+ */
+const char *config_restart_keys(const struct config *run,
+				const struct config *next, char *buf,
+				size_t len);
 
 #endif

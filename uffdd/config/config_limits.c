@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
+const char *const config_limits_keys[] = { "limits", NULL };
+
 void config_limits_defaults(struct config_limits *c)
 {
 	c->clients = 1024;
@@ -47,6 +49,20 @@ static const struct {
 };
 #undef U32
 
+#define NLIMITS (sizeof(limits) / sizeof(limits[0]))
+
+static int unknown_limit(const struct cfg_ctx *x, const char *key)
+{
+	const char *known[NLIMITS + 1];
+	char full[64];
+
+	for (size_t i = 0; i < NLIMITS; i++)
+		known[i] = limits[i].key;
+	known[NLIMITS] = NULL;
+	snprintf(full, sizeof(full), "limits.%.40s", key);
+	return cfg_unknown(x, full, key, known);
+}
+
 static int parse_limit(struct config_limits *c, const struct cfg_ctx *x,
 		       const char *key, json_object *v)
 {
@@ -65,7 +81,7 @@ static int parse_limit(struct config_limits *c, const struct cfg_ctx *x,
 			*(unsigned *)((char *)c + limits[i].off) = (unsigned)u;
 		return 0;
 	}
-	return cfg_fail(x, key, "unknown key in \"limits\"");
+	return unknown_limit(x, key);
 }
 
 int config_limits_key(struct config_limits *c, const struct cfg_ctx *x,
@@ -80,4 +96,20 @@ int config_limits_key(struct config_limits *c, const struct cfg_ctx *x,
 			return -EINVAL;
 	}
 	return 1;
+}
+
+void config_limits_json(const struct config_limits *c, json_object *o)
+{
+	json_object *l = json_object_new_object();
+
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		const char *f = (const char *)c + limits[i].off;
+		uint64_t v = limits[i].size == sizeof(uint64_t)
+				 ? *(const uint64_t *)(const void *)f
+				 : *(const unsigned *)(const void *)f;
+
+		json_object_object_add(l, limits[i].key,
+				       json_object_new_int64((int64_t)v));
+	}
+	json_object_object_add(o, "limits", l);
 }

@@ -26,6 +26,13 @@
 #include <stdio.h>
 #include <string.h>
 
+const char *const config_policy_keys[] = { "default_policy", "client_policies",
+					   "policy_dir", "policy_rules", NULL };
+static const char *const rule_keys[] = { "match", "policy", "client_policies",
+					 NULL };
+static const char *const match_keys[] = { "uid",  "gid",    "exe",
+					  "unit", "region", NULL };
+
 void config_policy_defaults(struct config_policies *c)
 {
 	snprintf(c->default_policy, sizeof(c->default_policy), "continue");
@@ -111,7 +118,7 @@ static int parse_match(struct policy_rule *r, const struct cfg_ctx *x,
 		       const char *pfx, json_object *o)
 {
 	char key[192];
-	uint64_t id;
+	int64_t id = -1;
 
 	if (cfg_object(x, pfx, o) < 0)
 		return -EINVAL;
@@ -120,8 +127,8 @@ static int parse_match(struct policy_rule *r, const struct cfg_ctx *x,
 
 		snprintf(key, sizeof(key), "%s.%s", pfx, k);
 		if (!strcmp(k, "uid") || !strcmp(k, "gid")) {
-			rc = cfg_uint(x, key, v, 0, UINT32_MAX - 1, &id);
-			*(k[0] == 'u' ? &r->uid : &r->gid) = (int64_t)id;
+			rc = cfg_owner(x, key, v, k[0] == 'g', &id);
+			*(k[0] == 'u' ? &r->uid : &r->gid) = id;
 		} else if (!strcmp(k, "exe")) {
 			rc = parse_path_glob(x, key, v, r->exe, sizeof(r->exe),
 					     "/usr/bin/qemu-system-*");
@@ -133,9 +140,7 @@ static int parse_match(struct policy_rule *r, const struct cfg_ctx *x,
 			rc =
 			    cfg_str(x, key, v, r->region, sizeof(r->region), 1);
 		} else {
-			rc = cfg_fail(x, key,
-				      "unknown key (uid, gid, exe, unit, "
-				      "region)");
+			rc = cfg_unknown(x, key, k, match_keys);
 		}
 		if (rc < 0)
 			return rc;
@@ -166,9 +171,7 @@ static int parse_rule(struct policy_rule *r, const struct cfg_ctx *x,
 			rc = parse_names(x, sub, v, &r->may);
 			r->has_may = 1;
 		} else {
-			rc = cfg_fail(x, sub,
-				      "unknown key (match, policy, "
-				      "client_policies)");
+			rc = cfg_unknown(x, sub, k, rule_keys);
 		}
 		if (rc < 0)
 			return rc;
@@ -274,4 +277,59 @@ int config_policy_check(const struct config_policies *c,
 			return -EINVAL;
 	}
 	return 0;
+}
+
+/* Policy bits as an array of names. */
+static json_object *names_json(uint32_t bits)
+{
+	json_object *a = json_object_new_array();
+	char buf[256], *save = NULL;
+
+	if (!bits)
+		return a;
+	policy_bit_names(bits, buf, sizeof(buf));
+	for (char *w = strtok_r(buf, " ", &save); w;
+	     w = strtok_r(NULL, " ", &save))
+		json_object_array_add(a, json_object_new_string(w));
+	return a;
+}
+
+static json_object *rule_json(const struct policy_rule *r)
+{
+	json_object *o = json_object_new_object(),
+		    *m = json_object_new_object();
+
+	if (r->uid >= 0)
+		json_object_object_add(m, "uid", json_object_new_int64(r->uid));
+	if (r->gid >= 0)
+		json_object_object_add(m, "gid", json_object_new_int64(r->gid));
+	if (r->exe[0])
+		json_object_object_add(m, "exe",
+				       json_object_new_string(r->exe));
+	if (r->unit[0])
+		json_object_object_add(m, "unit",
+				       json_object_new_string(r->unit));
+	if (r->region[0])
+		json_object_object_add(m, "region",
+				       json_object_new_string(r->region));
+	json_object_object_add(o, "match", m);
+	if (r->policy[0])
+		json_object_object_add(o, "policy",
+				       json_object_new_string(r->policy));
+	if (r->has_may)
+		json_object_object_add(o, "client_policies",
+				       names_json(r->may));
+	return o;
+}
+
+void config_policy_json(const struct config_policies *c, json_object *o)
+{
+	json_object *rules = json_object_new_array();
+
+	json_object_object_add(o, "client_policies",
+			       names_json(c->client_policies));
+	json_object_object_add(o, "policy_dir", json_object_new_string(c->dir));
+	for (unsigned i = 0; i < c->nrules; i++)
+		json_object_array_add(rules, rule_json(&c->rules[i]));
+	json_object_object_add(o, "policy_rules", rules);
 }

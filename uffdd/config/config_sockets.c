@@ -16,6 +16,16 @@
 #include <stdio.h>
 #include <string.h>
 
+const char *const config_sockets_keys[] = { "socket",
+					    "control_socket",
+					    "socket_mode",
+					    "control_socket_mode",
+					    "socket_owner",
+					    "socket_group",
+					    "control_socket_owner",
+					    "control_socket_group",
+					    NULL };
+
 void config_sockets_defaults(struct config_sockets *c)
 {
 	snprintf(c->data_path, sizeof(c->data_path), "%s",
@@ -53,4 +63,36 @@ int config_sockets_key(struct config_sockets *c, const struct cfg_ctx *x,
 	else
 		return 0;
 	return rc < 0 ? rc : 1;
+}
+
+static json_object *mode_json(unsigned m)
+{
+	char buf[8];
+
+	snprintf(buf, sizeof(buf), "%04o", m);
+	return json_object_new_string(buf);
+}
+
+void config_sockets_json(const struct config_sockets *c, json_object *o)
+{
+	json_object_object_add(o, "socket",
+			       json_object_new_string(c->data_path));
+	json_object_object_add(o, "control_socket",
+			       json_object_new_string(c->control_path));
+	json_object_object_add(o, "socket_mode", mode_json(c->data_mode));
+	json_object_object_add(o, "control_socket_mode",
+			       mode_json(c->control_mode));
+	/* -1: the daemon's own, which no value in the file says. */
+	if (c->data_uid >= 0)
+		json_object_object_add(o, "socket_owner",
+				       json_object_new_int64(c->data_uid));
+	if (c->data_gid >= 0)
+		json_object_object_add(o, "socket_group",
+				       json_object_new_int64(c->data_gid));
+	if (c->control_uid >= 0)
+		json_object_object_add(o, "control_socket_owner",
+				       json_object_new_int64(c->control_uid));
+	if (c->control_gid >= 0)
+		json_object_object_add(o, "control_socket_group",
+				       json_object_new_int64(c->control_gid));
 }

@@ -84,25 +84,6 @@ int cfg_array(const struct cfg_ctx *x, const char *key, json_object *v,
 	return (int)n;
 }
 
-int cfg_ids(const struct cfg_ctx *x, const char *key, json_object *v,
-	    struct id_list *out)
-{
-	int n = cfg_array(x, key, v, CONFIG_MAX_IDS, "numeric ids");
-
-	if (n < 0)
-		return n;
-	out->n = 0;
-	for (int i = 0; i < n; i++) {
-		uint64_t id = 0;
-
-		if (cfg_uint(x, key, json_object_array_get_idx(v, i), 0,
-			     UINT32_MAX - 1, &id) < 0)
-			return -EINVAL;
-		out->v[out->n++] = (uint32_t)id;
-	}
-	return 0;
-}
-
 /* A user or group name looked up now. */
 static int owner_by_name(const struct cfg_ctx *x, const char *key,
 			 const char *name, int group, int64_t *out)
@@ -145,6 +126,26 @@ int cfg_owner(const struct cfg_ctx *x, const char *key, json_object *v,
 		return cfg_fail(x, key, "bad %s name",
 				group ? "group" : "user");
 	return owner_by_name(x, key, name, group, out);
+}
+
+int cfg_ids(const struct cfg_ctx *x, const char *key, json_object *v, int group,
+	    struct id_list *out)
+{
+	int n = cfg_array(x, key, v, CONFIG_MAX_IDS,
+			  group ? "group names or ids" : "user names or ids");
+
+	if (n < 0)
+		return n;
+	out->n = 0;
+	for (int i = 0; i < n; i++) {
+		int64_t id = 0;
+
+		if (cfg_owner(x, key, json_object_array_get_idx(v, i), group,
+			      &id) < 0)
+			return -EINVAL;
+		out->v[out->n++] = (uint32_t)id;
+	}
+	return 0;
 }
 
 int cfg_object(const struct cfg_ctx *x, const char *key, json_object *v)

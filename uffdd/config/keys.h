@@ -33,9 +33,9 @@ int cfg_str(const struct cfg_ctx *x, const char *key, struct json_object *v,
 /* An octal mode in a string, "0660". */
 int cfg_mode(const struct cfg_ctx *x, const char *key, struct json_object *v,
 	     unsigned *out);
-/* An array of numeric ids. */
+/* An array of users (group: groups), each a name or a numeric id. */
 int cfg_ids(const struct cfg_ctx *x, const char *key, struct json_object *v,
-	    struct id_list *out);
+	    int group, struct id_list *out);
 /* A user (group: a group) by name or numeric id. */
 int cfg_owner(const struct cfg_ctx *x, const char *key, struct json_object *v,
 	      int group, int64_t *out);
@@ -47,9 +47,43 @@ int cfg_array(const struct cfg_ctx *x, const char *key, struct json_object *v,
 int cfg_object(const struct cfg_ctx *x, const char *key, struct json_object *v);
 
 /*
+ * suggest.c: the error for key (its full name) whose last part, name, is
+ * none of known (NULL-terminated): "did you mean ..." when one is near,
+ * else the list.  Returns -EINVAL.
+ */
+int cfg_unknown(const struct cfg_ctx *x, const char *key, const char *name,
+		const char *const *known);
+/* The known name nearest to name, or NULL if none is close. */
+const char *config_nearest(const char *name, const char *const *known);
+
+/*
+ * text.c: comments become spaces, in place (newlines kept, so positions
+ * stay).  Returns the offset of an unterminated block comment, or len.
+ */
+size_t config_blank_comments(char *text, size_t len);
+/*
+ * text.c: a key given twice in one object (json-c keeps the last one and
+ * says nothing): 1 with "origin:line:col: ..." in the error, 0 if none.
+ * text is JSON json-c accepted, comments blanked.
+ */
+int config_duplicate_key(const char *text, size_t len, const struct cfg_ctx *x);
+
+/*
  * The parts of the file.  Each *_key takes one top-level key: 1 if it was
  * its key (parsed, or -EINVAL with the error set), 0 if not.
  */
+/*
+ * Each part also lists its top-level keys (for suggestions) and writes its
+ * keys, every one, into a JSON object (--dump-config).
+ */
+extern const char *const config_sockets_keys[],
+    *const config_access_keys[], *const config_limits_keys[],
+				     *const config_policy_keys[];
+void config_sockets_json(const struct config_sockets *c, struct json_object *o);
+void config_access_json(const struct config_access *c, struct json_object *o);
+void config_limits_json(const struct config_limits *c, struct json_object *o);
+void config_policy_json(const struct config_policies *c, struct json_object *o);
+
 void config_sockets_defaults(struct config_sockets *c);
 int config_sockets_key(struct config_sockets *c, const struct cfg_ctx *x,
 		       const char *key, struct json_object *v);

@@ -5,6 +5,7 @@
 #include "core/bounds.h"
 #include "core/daemon.h"
 #include "core/log.h"
+#include "metrics.h"
 #include "status.h"
 
 #include <errno.h>
@@ -67,12 +68,28 @@ static void reply(struct conn *c, json_object *o)
 	event_del(c->rev);
 }
 
+/* {"metrics": "the text"}: the control protocol is JSON lines. */
+static json_object *metrics(struct daemon *d)
+{
+	char *text = metrics_text(d);
+	json_object *o;
+
+	if (!text)
+		return control_error("out of memory");
+	o = json_object_new_object();
+	json_object_object_add(o, "metrics", json_object_new_string(text));
+	free(text);
+	return o;
+}
+
 static json_object *command(struct conn *c, const char *name, json_object *req)
 {
 	json_object *out;
 
 	if (strcmp(name, "status") == 0)
 		return status_build(daemon_);
+	if (strcmp(name, "metrics") == 0)
+		return metrics(daemon_);
 	out = control_region(daemon_, &c->peer, name, req, &c->fds);
 	if (out) /* publish, policy */
 		return out;

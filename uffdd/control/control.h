@@ -4,6 +4,7 @@
  * reply out, then the daemon closes.  Runs on the main thread.
  *
  *   {"command":"status"}  {"command":"ping"}           anyone
+ *   {"command":"metrics"}  -> {"metrics": "Prometheus text"}  anyone
  *   {"command":"publish","region":ID|NAME,"offset":N,"length":N}
  *                                  root, admin_gids, or the region's owner
  *   {"command":"policy","region":ID|NAME,"policy":SPEC}  root, admin_gids

@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -198,6 +199,7 @@ static json_object *workers_json(struct daemon *d, struct walk *walk,
 		sum->errors += CNT_LD(st->errors);
 		sum->races += CNT_LD(st->races);
 		sum->wakeups += CNT_LD(st->wakeups);
+		histo_merge(&sum->lat, &st->lat);
 		json_object_object_add(wj, "faults", u64(CNT_LD(st->faults)));
 		json_object_object_add(wj, "wakeups", u64(CNT_LD(st->wakeups)));
 		json_object_array_add(ws, wj);
@@ -224,7 +226,37 @@ static json_object *totals_json(struct daemon *d, const struct walk *walk,
 	json_object_object_add(
 	    tot, "denied_clients",
 	    u64(__atomic_load_n(&d->n.denied_clients, __ATOMIC_RELAXED)));
+	json_object_object_add(tot, "faults_per_s",
+			       json_object_new_double(d->n.fault_rate));
+	/* Nested last: scripts without a JSON parser read the flat keys
+	 * before it (kernel/qemu/guest-init.sh). */
+	json_object_object_add(tot, "latency_ns", latency(&sum->lat));
 	return tot;
+}
+
+/* Where the configuration came from, and what its last reload left out. */
+static json_object *config_status(const struct daemon_conf *c)
+{
+	json_object *o = json_object_new_object(),
+		    *keys = json_object_new_array();
+	char list[sizeof(c->restart_keys)], *save = NULL;
+
+	json_object_object_add(
+	    o, "source",
+	    json_object_new_string(c->from_file ? c->path
+						: "built-in defaults"));
+	json_object_object_add(o, "reloaded",
+			       json_object_new_int64((int64_t)c->reloaded));
+	json_object_object_add(o, "reload_error",
+			       c->reload_error[0]
+				   ? json_object_new_string(c->reload_error)
+				   : NULL);
+	snprintf(list, sizeof(list), "%s", c->restart_keys);
+	for (char *k = strtok_r(list, ", ", &save); k;
+	     k = strtok_r(NULL, ", ", &save))
+		json_object_array_add(keys, json_object_new_string(k));
+	json_object_object_add(o, "restart_needed", keys);
+	return o;
 }
 
 struct json_object *status_build(struct daemon *d)
@@ -240,6 +272,7 @@ struct json_object *status_build(struct daemon *d)
 	    o, "uptime_s",
 	    json_object_new_double((double)(now_ns() - d->n.started_ns) / 1e9));
 	json_object_object_add(o, "kernel", status_kernel(&d->caps));
+	json_object_object_add(o, "config", config_status(&d->conf));
 	ws = workers_json(d, &walk, &sum);
 	tot = totals_json(d, &walk, &sum);
 	lim = json_object_new_object();

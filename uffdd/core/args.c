@@ -46,6 +46,9 @@ static const char usage[] =
     "  -l, --log-level LEVEL      err, warning, notice, info (default) or "
     "debug\n"
     "  -t, --check-config         parse the configuration, report, and exit\n"
+    "  -T, --dump-config          print the configuration in effect (the\n"
+    "                             file, the defaults, these options) and "
+    "exit\n"
     "  -h, --help                 show this help and exit\n"
     "  -V, --version              show the version and exit\n"
     "\n"
@@ -76,6 +79,7 @@ static const struct option opts[] = {
 	{ "placement", required_argument, NULL, 'P' },
 	{ "spin-us", required_argument, NULL, 'S' },
 	{ "check-config", no_argument, NULL, 't' },
+	{ "dump-config", no_argument, NULL, 'T' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -108,14 +112,14 @@ static int option(int c, struct daemon *d, struct args *a)
 		conf->mode = CONFIG_NONE;
 		return 0;
 	case 's':
-		a->sock = optarg;
+		conf->data_path = optarg;
 		return 0;
 	case 'C':
-		a->control = optarg;
+		conf->control_path = optarg;
 		return 0;
 	case 'w':
-		a->workers = number("workers", optarg, 1, 256);
-		return a->workers < 0 ? 2 : 0;
+		conf->workers = number("workers", optarg, 1, 256);
+		return conf->workers < 0 ? 2 : 0;
 	case 'P':
 		conf->placement = !strcmp(optarg, "pinned") ? PLACEMENT_PINNED
 				  : !strcmp(optarg, "scheduler")
@@ -137,6 +141,9 @@ static int option(int c, struct daemon *d, struct args *a)
 	case 't':
 		a->check_only = 1;
 		return 0;
+	case 'T':
+		a->dump_config = 1;
+		return 0;
 	case 'h':
 		printf(usage, policy_names());
 		return -1;
@@ -156,7 +163,7 @@ int args_parse(int argc, char **argv, struct daemon *d, struct args *a)
 
 	memset(a, 0, sizeof(*a));
 	d->conf.log_level = d->conf.placement = d->conf.spin_us = -1;
-	while ((c = getopt_long(argc, argv, "c:ns:C:w:l:P:S:thV", opts,
+	while ((c = getopt_long(argc, argv, "c:ns:C:w:l:P:S:tThV", opts,
 				NULL)) != -1)
 		if ((rc = option(c, d, a)) != 0)
 			return rc;

@@ -7,14 +7,13 @@ struct daemon;
 
 /* What the command line asks for beyond the configuration's overrides. */
 struct args {
-	const char *sock;    /* --socket */
-	const char *control; /* --control-socket */
-	int workers;	     /* --workers, 0 if not given */
-	int check_only;	     /* --check-config */
+	int check_only;	 /* --check-config */
+	int dump_config; /* --dump-config */
 };
 
 /*
- * Parse argv into a and d->conf (config path and mode, overrides).
+ * Parse argv into a and d->conf (config path and mode, the command line's
+ * settings that win over the file).
  * Returns 0, or the exit status: 2 on a usage error (said on stderr),
  * -1 after --help or --version (printed).
  */

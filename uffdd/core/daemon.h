@@ -27,6 +27,13 @@ struct daemon_conf {
 	int from_file; /* the running configuration came from a file */
 	/* Command line settings that win over the file, -1 if none. */
 	int log_level, placement, spin_us;
+	/* ...and these, NULL or 0 if none. */
+	const char *data_path, *control_path;
+	int workers;
+	/* The last reload: when (0: none yet), and what it did not apply. */
+	time_t reloaded;
+	char reload_error[512]; /* "" when it was applied */
+	char restart_keys[256]; /* changed keys that wait for a restart */
 };
 
 struct daemon_sockets {
@@ -49,6 +56,7 @@ struct daemon_counts {
 	uint64_t denied_clients; /* refused by access allow/deny */
 	uint64_t started_ns;
 	time_t started;
+	double fault_rate; /* faults per second over the last few seconds */
 };
 
 struct daemon {

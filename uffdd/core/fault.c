@@ -357,8 +357,10 @@ static int batch_map(struct batch *b, int uffd, uint64_t t0)
 			    (int)r->s->who.pid, r->name,
 			    (unsigned long long)p->start,
 			    (unsigned long long)p->len, strerror(-rc));
-		for (int k = 0; k < p->faults; k++)
+		for (int k = 0; k < p->faults; k++) {
 			histo_add(&r->lat, t1 - t0);
+			histo_add(&worker_stats(r->s->w)->lat, t1 - t0);
+		}
 	}
 	return 0;
 }

@@ -33,6 +33,7 @@ void histo_add(struct histo *h, uint64_t v)
 	/* Single writer: plain read-modify-write through relaxed atomics. */
 	ST(h->b[i], LD(h->b[i]) + 1);
 	ST(h->count, LD(h->count) + 1);
+	ST(h->sum, LD(h->sum) + v);
 	if (v > LD(h->max))
 		ST(h->max, v);
 }
@@ -40,6 +41,32 @@ void histo_add(struct histo *h, uint64_t v)
 uint64_t histo_count(const struct histo *h)
 {
 	return LD(h->count);
+}
+
+uint64_t histo_sum(const struct histo *h)
+{
+	return LD(h->sum);
+}
+
+uint64_t histo_below(const struct histo *h, uint64_t bound)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < HISTO_N && upper_of(i) < bound; i++)
+		n += LD(h->b[i]);
+	return n;
+}
+
+void histo_merge(struct histo *dst, const struct histo *src)
+{
+	uint64_t max = LD(src->max);
+
+	for (unsigned i = 0; i < HISTO_N; i++)
+		dst->b[i] += LD(src->b[i]);
+	dst->count += LD(src->count);
+	dst->sum += LD(src->sum);
+	if (max > dst->max)
+		dst->max = max;
 }
 
 uint64_t histo_max(const struct histo *h)

@@ -13,6 +13,7 @@
 struct histo {
 	uint64_t count;
 	uint64_t max;
+	uint64_t sum; /* of every value: a Prometheus histogram's _sum */
 	uint64_t b[HISTO_N];
 };
 
@@ -21,5 +22,13 @@ void histo_add(struct histo *h, uint64_t v);
 uint64_t histo_pct(const struct histo *h, double p);
 uint64_t histo_max(const struct histo *h);
 uint64_t histo_count(const struct histo *h);
+uint64_t histo_sum(const struct histo *h);
+/*
+ * Values below bound, a power of two (bucket edges fall on powers of two,
+ * so the count is exact): a Prometheus bucket.
+ */
+uint64_t histo_below(const struct histo *h, uint64_t bound);
+/* Add src into dst, a reader's private copy (src may move meanwhile). */
+void histo_merge(struct histo *dst, const struct histo *src);
 
 #endif

@@ -40,6 +40,27 @@ void log_set_level(int max_level)
 	level = max_level;
 }
 
+/*
+ * Local time with the date and the offset from UTC (RFC 3339), so that a
+ * line of a log file kept for days, or read on another machine, says when:
+ * 2026-11-29T20:08:52.967+01:00.
+ */
+static const char *stamp(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	char zone[8];
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	strftime(zone, sizeof(zone), "%z", &tm); /* +0100 */
+	snprintf(buf + n, len - n, ".%03ld%.3s:%.2s", ts.tv_nsec / 1000000,
+		 zone, zone + 3);
+	return buf;
+}
+
 static void emit(int prio, pid_t pid, uint64_t region, const char *fmt,
 		 va_list ap)
 {
@@ -67,15 +88,10 @@ static void emit(int prio, pid_t pid, uint64_t region, const char *fmt,
 					NULL);
 		return;
 	}
-	struct timespec ts;
-	struct tm tm;
-	char when[32];
+	char when[48];
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	localtime_r(&ts.tv_sec, &tm);
-	strftime(when, sizeof(when), "%H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ld uffdd[%d] %s: %s\n", when,
-		ts.tv_nsec / 1000000, (int)getpid(), tag[prio & 7], msg);
+	fprintf(stderr, "%s uffdd[%d] %s: %s\n", stamp(when, sizeof(when)),
+		(int)getpid(), tag[prio & 7], msg);
 }
 
 void log_msg(int prio, const char *fmt, ...)

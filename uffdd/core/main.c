@@ -43,8 +43,11 @@ static void notify_status(struct daemon *d)
 		       (double)(now - last_ns);
 	last_faults = faults;
 	last_ns = now;
-	sd_notifyf(0, "STATUS=%u clients, %u regions, %.0f faults/s", clients,
-		   regions, rate);
+	d->n.fault_rate = rate;
+	sd_notifyf(0, "STATUS=%u clients, %u regions, %.0f faults/s%s%s",
+		   clients, regions, rate,
+		   d->conf.restart_keys[0] ? "; restart to apply: " : "",
+		   d->conf.restart_keys);
 }
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -77,12 +80,22 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 /* The command line's settings win over the file's. */
 static void overrides(const struct daemon_conf *conf, struct config *c)
 {
+	struct config_sockets *s = &c->sock;
+
 	if (conf->log_level >= 0)
 		c->log_level = conf->log_level;
 	if (conf->placement >= 0)
 		c->work.placement = conf->placement;
 	if (conf->spin_us >= 0)
 		c->work.spin_us = (unsigned)conf->spin_us;
+	if (conf->data_path)
+		snprintf(s->data_path, sizeof(s->data_path), "%s",
+			 conf->data_path);
+	if (conf->control_path)
+		snprintf(s->control_path, sizeof(s->control_path), "%s",
+			 conf->control_path);
+	if (conf->workers)
+		c->work.n = conf->workers;
 }
 
 /*
@@ -109,32 +122,51 @@ static int read_config(struct daemon *d, struct config *c, char *err,
 	return 0;
 }
 
+/*
+ * Apply what a reload may change.  Sockets and workers are fixed for the
+ * life of the process: the keys whose new values wait for a restart are
+ * named in the log, in STATUS= and in `uffdctl status`, not passed over.
+ */
 static void reload(struct daemon *d)
 {
+	struct daemon_conf *conf = &d->conf;
+	const char *from;
 	struct config c;
-	char err[512];
+	int from_file;
 
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
 		   (unsigned long long)(now_ns() / 1000));
-	if (read_config(d, &c, err, sizeof(err)) < 0) {
+	conf->reloaded = time(NULL);
+	from_file = conf->from_file;
+	if (read_config(d, &c, conf->reload_error, sizeof(conf->reload_error)) <
+	    0) {
+		conf->from_file = from_file; /* still running on that */
 		log_err("reload failed, keeping the running configuration: %s",
-			err);
+			conf->reload_error);
 		sd_notify(0, "READY=1\nSTATUS=reload failed; old configuration "
 			     "kept");
 		return;
 	}
-	/* Sockets and workers are fixed for the life of the process. */
-	c.sock = d->conf.cfg.sock;
-	c.work.n = d->conf.cfg.work.n;
-	c.work.placement = d->conf.cfg.work.placement;
+	conf->reload_error[0] = '\0';
+	config_restart_keys(&conf->cfg, &c, conf->restart_keys,
+			    sizeof(conf->restart_keys));
+	c.sock = conf->cfg.sock;
+	c.work.n = conf->cfg.work.n;
+	c.work.placement = conf->cfg.work.placement;
 	/* Workers read the configuration only under its lock (requests,
 	 * never the fault path). */
-	pthread_rwlock_wrlock(&d->conf.lock);
-	d->conf.cfg = c;
-	pthread_rwlock_unlock(&d->conf.lock);
+	pthread_rwlock_wrlock(&conf->lock);
+	conf->cfg = c;
+	pthread_rwlock_unlock(&conf->lock);
 	log_set_level(c.log_level);
-	log_notice("configuration reloaded from %s",
-		   d->conf.from_file ? d->conf.path : "built-in defaults");
+	from = conf->from_file ? conf->path : "built-in defaults";
+	if (conf->restart_keys[0])
+		log_warn("configuration reloaded from %s, except %s: changed, "
+			 "but read only at start-up (systemctl restart uffdd "
+			 "applies them)",
+			 from, conf->restart_keys);
+	else
+		log_notice("configuration reloaded from %s", from);
 	sd_notify(0, "READY=1");
 	notify_status(d);
 }
@@ -155,9 +187,8 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 /* The configuration at start, with the command line's settings. */
-static int load_config(struct daemon *d, const struct args *a)
+static int load_config(struct daemon *d)
 {
-	struct config_sockets *s = &d->conf.cfg.sock;
 	char err[512];
 
 	if (d->conf.mode == CONFIG_DEFAULT_PATH)
@@ -167,13 +198,15 @@ static int load_config(struct daemon *d, const struct args *a)
 		fprintf(stderr, "uffdd: %s\n", err);
 		return -1;
 	}
-	if (a->sock)
-		snprintf(s->data_path, sizeof(s->data_path), "%s", a->sock);
-	if (a->control)
-		snprintf(s->control_path, sizeof(s->control_path), "%s",
-			 a->control);
-	if (a->workers)
-		d->conf.cfg.work.n = a->workers;
+	return 0;
+}
+
+/* --dump-config: every key as the daemon would run with it (like sshd -T). */
+static int dump_config(const struct daemon *d)
+{
+	printf("// %s, with the command line's settings\n",
+	       d->conf.from_file ? d->conf.path : "built-in defaults");
+	config_dump(&d->conf.cfg, stdout);
 	return 0;
 }
 
@@ -307,8 +340,10 @@ int main(int argc, char **argv)
 	rc = args_parse(argc, argv, &D, &a);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	if (load_config(&D, &a) < 0)
+	if (load_config(&D) < 0)
 		return 1;
+	if (a.dump_config)
+		return dump_config(&D);
 	if (a.check_only) {
 		printf("%s: configuration OK\n",
 		       D.conf.from_file ? D.conf.path : "built-in defaults");

@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "histo.h"
+
 struct daemon;
 struct event_base;
 struct worker;
@@ -18,6 +20,7 @@ struct worker_pool;
 struct worker_stats {
 	uint64_t faults, pages_mapped, errors, races;
 	uint64_t wakeups; /* uffd read events */
+	struct histo lat; /* every fault's latency, since the start */
 };
 
 /*

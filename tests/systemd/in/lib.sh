@@ -49,6 +49,16 @@ wait_for() {
 is_active() { [ "$(prop ActiveState)" = active ] && [ "$(prop SubState)" = running ]; }
 main_pid() { prop MainPID; }
 
+# The harness binds the host's /dev/userfaultfd node in; giving it to the
+# uffd group (tmpfiles' z line) would chown the *host's* node.  Use a node of
+# the container's own instead: what udev would have made here.
+own_userfaultfd_node() {
+	if mountpoint -q /dev/userfaultfd; then
+		umount /dev/userfaultfd && rm -f /dev/userfaultfd
+		mknod -m 0600 /dev/userfaultfd c 10 257 || fail "mknod /dev/userfaultfd"
+	fi
+}
+
 # Install the staged tree the way a package would be unpacked, then do what a
 # package's maintainer scripts do: users/groups, tmpfiles, daemon-reload,
 # enable the sockets.
@@ -59,13 +69,7 @@ setup_uffdd() {
 	tar -C /opt/uffdd -cf - . | tar -C / -xf - --keep-directory-symlink --no-overwrite-dir ||
 		fail "unpacking the staged install"
 	ldconfig
-	# The harness binds the host's /dev/userfaultfd node in; giving it to the
-	# uffd group (tmpfiles' z line) would chown the *host's* node.  Use a node
-	# of the container's own instead: what udev would have made here.
-	if mountpoint -q /dev/userfaultfd; then
-		umount /dev/userfaultfd && rm -f /dev/userfaultfd
-		mknod -m 0600 /dev/userfaultfd c 10 257 || fail "mknod /dev/userfaultfd"
-	fi
+	own_userfaultfd_node
 	systemd-sysusers || fail "systemd-sysusers"
 	systemd-tmpfiles --create uffdd.conf || fail "systemd-tmpfiles"
 	systemctl daemon-reload

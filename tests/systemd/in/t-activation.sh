@@ -21,8 +21,8 @@ ok_touch "shmem client" --kind shmem --size 16M --threads 2 || fail "shmem clien
 setpriv --reuid=65534 --regid=65534 --clear-groups \
 	uffd-touch --socket "$SOCK" --kind shmem --size 8M --hold 3 --name nobody >/tmp/nobody.json 2>&1 &
 cpid=$!
-wait_for 5 sh -c 'uffdctl status 2>/dev/null | jq -e "[.clients[] | select(.uid == 65534)] | length > 0" >/dev/null' ||
-	fail "unprivileged client not listed with uid 65534: $(uffdctl status 2>&1 | jq -c '.clients' 2>&1)"
+wait_for 5 sh -c 'uffdctl -j status 2>/dev/null | jq -e "[.clients[] | select(.uid == 65534)] | length > 0" >/dev/null' ||
+	fail "unprivileged client not listed with uid 65534: $(uffdctl -j status 2>&1 | jq -c '.clients' 2>&1)"
 wait $cpid || fail "unprivileged client: $(cat /tmp/nobody.json)"
 [ "$(jq -r .verified /tmp/nobody.json)" = true ] || fail "unprivileged client: $(cat /tmp/nobody.json)"
 log "uid 65534 client served and listed as uid 65534"
@@ -33,9 +33,9 @@ log "uid 65534 client served and listed as uid 65534"
 systemd-run --quiet --unit=uffdd-client-probe.service \
 	uffd-touch --socket "$SOCK" --kind shmem --size 4M --hold 3 --name probe >/dev/null 2>&1 ||
 	fail "systemd-run of a client failed"
-wait_for 5 sh -c 'uffdctl status 2>/dev/null | jq -e "[.clients[] | select(.unit == \"uffdd-client-probe.service\")] | length == 1" >/dev/null' ||
-	fail "client in uffdd-client-probe.service not seen with its unit: $(uffdctl status 2>&1 | jq -c '[.clients[] | {pid, comm, unit}]' 2>&1)"
-log "a client in uffdd-client-probe.service is listed with that unit (comm $(uffdctl status | jq -r '.clients[] | select(.unit == "uffdd-client-probe.service") | .comm'))"
+wait_for 5 sh -c 'uffdctl -j status 2>/dev/null | jq -e "[.clients[] | select(.unit == \"uffdd-client-probe.service\")] | length == 1" >/dev/null' ||
+	fail "client in uffdd-client-probe.service not seen with its unit: $(uffdctl -j status 2>&1 | jq -c '[.clients[] | {pid, comm, unit}]' 2>&1)"
+log "a client in uffdd-client-probe.service is listed with that unit (comm $(uffdctl -j status | jq -r '.clients[] | select(.unit == "uffdd-client-probe.service") | .comm'))"
 
 # The daemon's identity and sandbox, from the outside.
 s=/proc/$pid/status

@@ -23,10 +23,10 @@ trs=$(elapsed "$t0")
 npid=$(main_pid)
 [ "$npid" != "$pid" ] || fail "restart kept pid $pid"
 log "restart took $trs s (pid $pid -> $npid)"
-wait_for 5 sh -c "uffdctl status | jq -e '[.clients[] | select(.pid == $lpid)] | length == 1' >/dev/null" ||
-	fail "client $lpid not registered with the new instance: $(uffdctl status | jq -c .clients)"
-log "client $lpid registered with the new instance: $(uffdctl status | jq -c "[.clients[] | select(.pid == $lpid) | {pid, regions: (.regions | length)}]")"
-pol=$(uffdctl regions | jq -r '.[] | select(.name == "restart-loop") | .policy')
+wait_for 5 sh -c "uffdctl -j status | jq -e '[.clients[] | select(.pid == $lpid)] | length == 1' >/dev/null" ||
+	fail "client $lpid not registered with the new instance: $(uffdctl -j status | jq -c .clients)"
+log "client $lpid registered with the new instance: $(uffdctl -j status | jq -c "[.clients[] | select(.pid == $lpid) | {pid, regions: (.regions | length)}]")"
+pol=$(uffdctl -j regions | jq -r '.[] | select(.name == "restart-loop") | .policy')
 [ "$pol" = around:2 ] || fail "policy after the restart is \"$pol\", not the around:2 set before it"
 
 wait $lpid; lrc=$?

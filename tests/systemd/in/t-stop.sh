@@ -14,7 +14,7 @@ lpid=$!
 uffd-touch --socket "$SOCK" --kind hugetlb --size 32M --hold 2 --name stop-hold >/tmp/hold.json 2>&1 &
 hpid=$!
 sleep 1
-wait_for 5 sh -c '[ "$(uffdctl status | jq ".clients | length")" -ge 2 ]' || fail "clients not registered before stop"
+wait_for 5 sh -c '[ "$(uffdctl -j status | jq ".clients | length")" -ge 2 ]' || fail "clients not registered before stop"
 t0=$(now)
 systemctl stop uffdd.service || fail "systemctl stop failed"
 log "stop took $(elapsed "$t0") s"
