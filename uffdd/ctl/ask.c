@@ -141,9 +141,8 @@ static int send_line(int fd, const char *line, const int *fds, int nfds)
 
 	if (nfds)
 		return uffdd_sendmsg(fd, iov, 2, fds, nfds) < 0 ? -1 : 0;
-	return write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0
-		   ? -1
-		   : 0;
+	return write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0 ? -1
+									   : 0;
 }
 
 json_object *ctl_ask(const struct ctl *c, const char *cmd, int nkv,
