@@ -239,9 +239,6 @@ API void uffd_disconnect(struct uffd_client *c)
 {
 	if (!c)
 		return;
-	pthread_mutex_lock(&c->lock);
-	c->closed = 1;
-	pthread_mutex_unlock(&c->lock);
 	/*
 	 * Regions whose contents the daemon made are still ours to serve:
 	 * the thread takes them over before the socket goes, and goes on

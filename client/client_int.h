@@ -21,7 +21,6 @@ struct uffd_client {
 	int dev_fd; /* granted /dev/userfaultfd, or -1 */
 	uint32_t seq;
 	int dead;      /* the daemon has gone (or we hung up) */
-	int closed;    /* uffd_disconnect was called */
 	unsigned refs; /* the application's, and one per region */
 	enum uffd_mode mode;
 	uint64_t kernel_features;
