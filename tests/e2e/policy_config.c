@@ -323,6 +323,12 @@ static void ctl_policy(void)
 		 * it had not made; the thread faulted again and the new
 		 * policy served it: a window of 4.  So does the next one. */
 		(void)((volatile unsigned char *)uffd_region_addr(r))[33 * psz];
+		/* The daemon counts a mapping once it has woken the thread:
+		 * wait for the count. */
+		for (int i = 0;
+		     i < 400 && own_region_int("switch", "pages_mapped") != 8;
+		     i++)
+			usleep(5000);
 		CHECK_EQ(own_region_int("switch", "pages_mapped"), 4 + 4);
 		CHECK(td_log_count(
 			  &D, "policy changed to around:4 by uffdctl") == 1,
