@@ -3,7 +3,6 @@
 #include "clock.h"
 #include "config/config.h"
 #include "log.h"
-#include "safecopy.h"
 
 #include <json-c/json.h>
 #include <stdarg.h>
@@ -133,6 +132,4 @@ void bounds_status(const struct config_limits *c, json_object *lim,
 	json_object_object_add(tot, "regions_refused",
 			       num(count(BOUNDS_REGION_REFUSED)));
 	json_object_object_add(tot, "live_regions", num(bounds_regions()));
-	json_object_object_add(tot, "sigbus_recovered",
-			       num(safe_copy_faults()));
 }

@@ -10,7 +10,6 @@
 #include "listen.h"
 #include "log.h"
 #include "policy_host.h"
-#include "safecopy.h"
 #include "session.h"
 #include "session_restore.h"
 #include "worker.h"
@@ -294,10 +293,6 @@ static void start_timers(struct daemon *d)
 static int start(struct daemon *d)
 {
 	signal(SIGPIPE, SIG_IGN);
-	/* Policies copy to and from clients' memfds (safecopy.h). */
-	if (safe_copy_init() < 0)
-		log_warn("cannot install the SIGBUS handler: %s",
-			 strerror(errno));
 	raise_nofile();
 	policy_host_install();
 	d->n.started = time(NULL);
