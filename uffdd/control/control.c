@@ -35,9 +35,10 @@ struct conn {
 /* The answer to a state-changing command c may not run, logged once. */
 static json_object *denied(const struct conn *c, const char *cmd)
 {
-	log_notice("control: pid %d uid %u may not run \"%.32s\": it needs "
-		   "root or a group in admin_gids",
-		   (int)c->peer.cr.pid, (unsigned)c->peer.cr.uid, cmd);
+	log_uid(LOG_NOTICE, c->peer.cr.uid, c->peer.cr.pid,
+		"control: pid %d uid %u may not run \"%.32s\": it needs root "
+		"or a group in admin_gids",
+		(int)c->peer.cr.pid, (unsigned)c->peer.cr.uid, cmd);
 	return control_error("\"%.32s\" needs root or a group in admin_gids",
 			     cmd);
 }

@@ -78,7 +78,7 @@ static void set_pid(struct session *c, pid_t pid, const char *how)
 		if (c->child->pidfd_ev)
 			event_add(c->child->pidfd_ev, NULL);
 	}
-	log_client(LOG_INFO, pid, 0,
+	log_client(LOG_INFO, &c->who, 0,
 		   "client %d: child %d of client %d followed (%s), %zu "
 		   "region%s",
 		   (int)pid, (int)pid, (int)c->who.parent_pid, how,
@@ -207,7 +207,7 @@ static void find_cb(evutil_socket_t fd, short what, void *arg)
 		if (pid > 0)
 			set_pid(c, pid, "among its parent's children");
 		else if (c->child->find_tries + 1 == FIND_PID_TRIES)
-			log_client(LOG_NOTICE, c->who.parent_pid, 0,
+			log_client(LOG_NOTICE, &c->who, 0,
 				   "a child of client %d is served but its "
 				   "pid is not known yet",
 				   (int)c->who.parent_pid);
@@ -283,7 +283,7 @@ static size_t copy_regions(struct session *p, struct session *c,
 				  src[i]->v.start, src[i]->v.len,
 				  src[i]->v.offset, err, sizeof(err));
 		if (!nr) {
-			log_client(LOG_WARNING, c->who.pid, src[i]->v.id,
+			log_client(LOG_WARNING, &c->who, src[i]->v.id,
 				   "region %s: %s", src[i]->name, err);
 			continue;
 		}
@@ -301,7 +301,7 @@ void events_fork(struct region *home, int ufd)
 	size_t done;
 
 	if (!c) {
-		log_client(LOG_ERR, p->who.pid, home->v.id,
+		log_client(LOG_ERR, &p->who, home->v.id,
 			   "client %d forked; out of memory: the child is "
 			   "served by the kernel",
 			   (int)p->who.pid);
@@ -314,7 +314,7 @@ void events_fork(struct region *home, int ufd)
 	/* The regions hold dups; without any, the child's range is
 	 * unregistered when this last reference goes. */
 	close(ufd);
-	log_client(LOG_INFO, p->who.pid, home->v.id,
+	log_client(LOG_INFO, &p->who, home->v.id,
 		   "client %d forked: child session %016" PRIx64
 		   " serves %zu region%s",
 		   (int)p->who.pid, c->id, done, done == 1 ? "" : "s");

@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -202,6 +204,8 @@ int fault_deny(struct region *r, uint64_t addr, uint32_t tid)
 		.range = { .start = addr & ~((uint64_t)r->v.page_size - 1),
 			   .len = r->v.page_size },
 	};
+	char more[64] = "";
+	uint64_t now;
 	int e = 0;
 
 	CNT_ADD(r->st.denied, 1);
@@ -215,11 +219,25 @@ int fault_deny(struct region *r, uint64_t addr, uint32_t tid)
 			wake(r->uffd, rg.start, rg.len);
 		CNT_ADD(r->st.errors, 1);
 	}
-	log_client(LOG_NOTICE, r->s->who.pid, r->v.id,
-		   "client %d tid %u region %s: access at %#llx denied%s%s",
+	/* A flood of refused accesses is counted (status: denied), and
+	 * said a line a second per region, not a line per access. */
+	now = now_ns();
+	if (!e && r->st.deny_logged_ns &&
+	    now - r->st.deny_logged_ns < 1000000000ull) {
+		r->st.deny_unlogged++;
+		return 0;
+	}
+	if (r->st.deny_unlogged)
+		snprintf(more, sizeof(more),
+			 "; %" PRIu64 " more denied since the last line",
+			 r->st.deny_unlogged);
+	r->st.deny_unlogged = 0;
+	r->st.deny_logged_ns = now;
+	log_client(LOG_NOTICE, &r->s->who, r->v.id,
+		   "client %d tid %u region %s: access at %#llx denied%s%s%s",
 		   (int)r->s->who.pid, tid, r->name, (unsigned long long)addr,
 		   e ? ": UFFDIO_POISON failed: " : " (SIGBUS)",
-		   e ? strerror(e) : "");
+		   e ? strerror(e) : "", more);
 	return e ? -e : 0;
 }
 
@@ -233,7 +251,7 @@ static void stray_fault(struct session *s, int uffd, uint64_t addr,
 {
 	struct uffdio_range rg = { .start = addr & ~(psz - 1), .len = psz };
 
-	log_client(LOG_WARNING, s->who.pid, 0,
+	log_client(LOG_WARNING, &s->who, 0,
 		   "client %d: fault at %#llx outside its regions; "
 		   "unregistering that page",
 		   (int)s->who.pid, (unsigned long long)addr);
@@ -346,7 +364,7 @@ static int batch_map(struct batch *b, int uffd, uint64_t t0)
 		count(r, &o, rc);
 		if (rc < 0)
 			log_client(
-			    LOG_WARNING, r->s->who.pid, r->v.id,
+			    LOG_WARNING, &r->s->who, r->v.id,
 			    "client %d region %s: CONTINUE %#llx+%llu: %s",
 			    (int)r->s->who.pid, r->name,
 			    (unsigned long long)p->start,
@@ -431,7 +449,7 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
 	if (held_now(r->uffd, &r->hold.held_est) == 0 &&
 	    r->hold.held_est < pending_limit(r)) {
 		r->hold.paused = 0;
-		log_client(LOG_INFO, r->s->who.pid, r->v.id,
+		log_client(LOG_INFO, &r->s->who, r->v.id,
 			   "client %d region %s: %u faults held, reading its "
 			   "uffd again",
 			   (int)r->s->who.pid, r->name, r->hold.held_est);
@@ -457,7 +475,7 @@ static int pause_reading(struct region *r, unsigned lim)
 	r->hold.paused = 1;
 	evtimer_add(r->hold.resume_ev, &tv);
 	bounds_count(BOUNDS_FAULT_PAUSE);
-	log_client(LOG_WARNING, r->s->who.pid, r->v.id,
+	log_client(LOG_WARNING, &r->s->who, r->v.id,
 		   "client %d region %s: %u faults held (limits.pending_faults "
 		   "%u); not reading more until the policy lets some go",
 		   (int)r->s->who.pid, r->name, r->hold.held_est, lim);
@@ -504,7 +522,7 @@ static int one_round(struct region *r, int fd, uint64_t spin_ns,
 			return 2; /* not a round */
 		}
 		if (errno != EAGAIN) {
-			log_client(LOG_ERR, s->who.pid, r->v.id,
+			log_client(LOG_ERR, &s->who, r->v.id,
 				   "client %d: reading its uffd: %s",
 				   (int)s->who.pid, strerror(errno));
 			session_drop(s, "uffd read failed");

@@ -224,7 +224,6 @@ void listen_close(struct daemon *d)
 /* The accept loop --------------------------------------------------------- */
 
 static struct event *data_ev, *pause_ev;
-static struct throttle refusals;
 
 /*
  * May the peer of a connection just accepted come in: access, then
@@ -235,7 +234,7 @@ static struct throttle refusals;
 static int admit(struct daemon *d, int sock)
 {
 	const struct config *c = &d->conf.cfg;
-	struct peer p;
+	struct peer p = { .cr = { .uid = (uid_t)-1, .gid = (gid_t)-1 } };
 	char why[160];
 	int code = 0;
 
@@ -265,10 +264,9 @@ static int admit(struct daemon *d, int sock)
 	d->n.rejected_clients++;
 	uffdd_send_error(sock, 0, 0, code, "%s", why);
 	close(sock);
-	throttle_log(&refusals, LOG_WARNING,
-		     "connection from pid %d uid %u "
-		     "refused: %s",
-		     (int)p.cr.pid, (unsigned)p.cr.uid, why);
+	log_uid(LOG_WARNING, p.cr.uid, p.cr.pid,
+		"connection from pid %d uid %u refused: %s", (int)p.cr.pid,
+		(unsigned)p.cr.uid, why);
 	return -1;
 }
 

@@ -74,6 +74,8 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 		notify_status(d);
 		last_status = now;
 	}
+	/* What the log rate limits held back, said once a tick at most. */
+	log_flush();
 }
 
 /* The command line's settings win over the file's. */

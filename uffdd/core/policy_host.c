@@ -41,7 +41,7 @@ static pid_t host_pid(const struct policy_region *v)
 static void host_log(const struct policy_region *v, int prio, const char *msg)
 {
 	if (v)
-		log_client(prio, host_pid(v), v->id, "%s", msg);
+		log_client(prio, &region_of(v)->s->who, v->id, "%s", msg);
 	else
 		log_msg(prio, "%s", msg);
 }

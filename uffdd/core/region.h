@@ -27,6 +27,8 @@ struct region_stats {
 	uint64_t errors;       /* faults that could not be resolved cleanly */
 	uint64_t races;	       /* EEXIST: another thread won, woken */
 	uint64_t denied;       /* faults refused (UFFDIO_POISON) */
+	/* Refusals are logged a line a second, with the count left unsaid. */
+	uint64_t deny_logged_ns, deny_unlogged;
 };
 
 /* limits.pending_faults (fault.c): faults held unanswered, and the pause. */

@@ -177,9 +177,9 @@ int session_refuse(struct session *s, struct uffdd_msg *m, int code,
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	throttle_log(&s->proto.refuse_log, LOG_NOTICE,
-		     "client %d (%s): %s refused: %s", (int)s->who.pid,
-		     s->who.comm, uffdd_type_name(m->hdr.type), why);
+	log_client(LOG_NOTICE, &s->who, 0, "client %d (%s): %s refused: %s",
+		   (int)s->who.pid, s->who.comm, uffdd_type_name(m->hdr.type),
+		   why);
 	uffdd_send_error(s->proto.sock, m->hdr.seq, m->hdr.type, code, "%s",
 			 why);
 	uffdd_msg_close_fds(m);
@@ -239,7 +239,7 @@ int session_add_live(struct session *s, struct region *r)
 	int rc = session_add_region(s, r);
 
 	if (rc < 0) {
-		log_client(LOG_WARNING, s->who.pid, r->v.id,
+		log_client(LOG_WARNING, &s->who, r->v.id,
 			   "client %d: region %s %#" PRIx64 "+%" PRIu64
 			   " cannot be placed: %s",
 			   (int)s->who.pid, r->name, r->v.start, r->v.len,
@@ -265,8 +265,8 @@ void session_unregister(struct session *s, struct region *r)
 
 	/* Wakes any thread still waiting in the range. */
 	if (ioctl(r->uffd, UFFDIO_UNREGISTER, &rg) < 0 && errno != ESRCH)
-		log_client(LOG_DEBUG, s->who.pid, r->v.id,
-			   "UFFDIO_UNREGISTER: %s", strerror(errno));
+		log_client(LOG_DEBUG, &s->who, r->v.id, "UFFDIO_UNREGISTER: %s",
+			   strerror(errno));
 	fdstore_forget_region(r->v.id);
 	session_remove_region(s, r);
 	region_free(r);
@@ -286,7 +286,7 @@ void session_retire(struct region *r, const char *why)
 
 	if (r->dead)
 		return;
-	log_client(LOG_INFO, s->who.pid, r->v.id,
+	log_client(LOG_INFO, &s->who, r->v.id,
 		   "client %d: region %016" PRIx64 " \"%s\" %#" PRIx64
 		   "+%" PRIu64 " dropped: %s",
 		   (int)s->who.pid, r->v.id, r->name, r->v.start, r->v.len,
@@ -358,7 +358,7 @@ void session_drop(struct session *s, const char *why)
 	if (s->dying)
 		return;
 	s->dying = 1;
-	log_client(LOG_INFO, s->who.pid, 0,
+	log_client(LOG_INFO, &s->who, 0,
 		   "client %d (%s): session ended: %s; %zu region%s released",
 		   (int)s->who.pid, s->who.comm, why, n, n == 1 ? "" : "s");
 	if (!__atomic_load_n(&d->n.stopping, __ATOMIC_RELAXED))

@@ -31,9 +31,8 @@ struct session_proto {
 	int granted;   /* got a /dev/userfaultfd grant */
 	int uffd_mode; /* enum uffdd_uffd_mode of its latest region */
 	int restored;  /* taken back from the fd store after a restart */
-	struct event *hello_ev;	    /* limits.hello_timeout_ms */
-	struct rate rate;	    /* limits.messages_per_second */
-	struct throttle refuse_log; /* refused requests: a line a second */
+	struct event *hello_ev; /* limits.hello_timeout_ms */
+	struct rate rate;	/* limits.messages_per_second */
 };
 
 /* Lifecycle events read from its uffds (events.c); atomic counters. */

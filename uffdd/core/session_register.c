@@ -255,7 +255,7 @@ void session_register(struct session *s, struct uffdd_msg *m)
 	/* Only now: faults queued before the answer are served right away. */
 	event_add(r->ev, NULL);
 	session_keep_region(s, r, 0);
-	log_client(LOG_INFO, s->who.pid, r->v.id,
+	log_client(LOG_INFO, &s->who, r->v.id,
 		   "client %d: region %016" PRIx64 " \"%s\" %s %" PRIu64
 		   " MiB at %#" PRIx64 " policy %s",
 		   (int)s->who.pid, r->v.id, r->name, kind_name(r->kind),

@@ -262,6 +262,17 @@ int policy_create(const char *spec, struct policy **out, char *err,
 	int rc;
 
 	*out = NULL;
+	/* Specs reach logs, status and error texts: printable ASCII only,
+	 * checked before any of it is quoted back. */
+	for (size_t i = 0; spec[i]; i++)
+		if ((unsigned char)spec[i] < 0x20 ||
+		    (unsigned char)spec[i] > 0x7e) {
+			snprintf(err, errlen,
+				 "policy has a byte that is not printable "
+				 "ASCII (0x%02x at offset %zu)",
+				 (unsigned char)spec[i], i);
+			return -EINVAL;
+		}
 	if (strlen(spec) >= sizeof(p->spec)) {
 		snprintf(err, errlen, "policy \"%.32s...\" is too long", spec);
 		return -EINVAL;
