@@ -20,7 +20,8 @@
 #define PER_UID	    24
 
 static const char config[] =
-    "{\"limits\":{\"clients\":64,\"clients_per_uid\":24,"
+    "{\"control_socket_mode\":\"0666\","
+    "\"limits\":{\"clients\":100,\"clients_per_uid\":24,"
     "\"regions_per_client\":8,\"bytes_per_client\":67108864,"
     "\"messages_per_second\":500,\"pending_faults\":8,"
     "\"hello_timeout_ms\":400,\"control_connections\":8},"

@@ -5,6 +5,7 @@
 #include "core/bounds.h"
 #include "core/daemon.h"
 #include "core/log.h"
+#include "core/share.h"
 #include "metrics.h"
 #include "status.h"
 
@@ -24,11 +25,11 @@
 
 static struct event *accept_ev;
 static struct daemon *daemon_;
-static unsigned open_conns;
 
 struct conn {
 	struct bufferevent *bev;
-	struct peer peer; /* credentials and supplementary groups */
+	struct peer peer;    /* credentials and supplementary groups */
+	struct share *share; /* its uid's control connections */
 	int replied;
 };
 
@@ -46,8 +47,9 @@ static json_object *denied(const struct conn *c, const char *cmd)
 static void conn_free(struct conn *c)
 {
 	bufferevent_free(c->bev);
+	share_give(c->share, SHARE_CONTROL, 1);
+	share_put(c->share);
 	free(c);
-	open_conns--;
 }
 
 static void reply(struct conn *c, json_object *o)
@@ -167,21 +169,57 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 	conn_free(c);
 }
 
-/* limits.control_connections: say why, and hang up. */
-static void busy(int s)
+/* limits.control_connections, or the peer's share of it: say which, and
+ * hang up. */
+static void busy(int s, const struct peer *p, const char *why)
 {
-	static struct throttle t;
-	static const char msg[] = "{\"error\":\"too many control connections "
-				  "(limits.control_connections)\"}\n";
+	json_object *o = control_error("too many control connections: %s", why);
+	const char *msg =
+	    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 
-	throttle_log(&t, LOG_WARNING,
-		     "control: %u connections open "
-		     "(limits.control_connections); refusing more",
-		     open_conns);
-	if (write(s, msg, sizeof(msg) - 1) < 0) {
+	log_uid(LOG_WARNING, p->cr.uid, p->cr.pid,
+		"control: connection from pid %d uid %u refused: %s",
+		(int)p->cr.pid, (unsigned)p->cr.uid, why);
+	if (write(s, msg, strlen(msg)) < 0 || write(s, "\n", 1) < 0) {
 		/* the peer will see the close */
 	}
+	json_object_put(o);
 	close(s);
+}
+
+/*
+ * A connection, within its uid's share of limits.control_connections (root
+ * and admin_gids may use the reserve: a locked-out administrator is what a
+ * flood of status requests would otherwise buy).
+ */
+static struct conn *conn_new(int s)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	char why[256];
+
+	if (!c)
+		return NULL;
+	if (peer_read(s, &c->peer) < 0) {
+		/* Unknown peer: uid -1 is nobody's, so no privilege. */
+		c->peer.cr.uid = (uid_t)-1;
+		c->peer.cr.gid = (gid_t)-1;
+	}
+	c->share = share_get(c->peer.cr.uid);
+	if (c->share &&
+	    share_take(c->share, SHARE_CONTROL, 1,
+		       access_is_admin(&daemon_->conf.cfg.access, &c->peer),
+		       why, sizeof(why)) < 0) {
+		busy(s, &c->peer, why);
+		share_put(c->share);
+		free(c);
+		return NULL;
+	}
+	if (!c->share) {
+		close(s);
+		free(c);
+		return NULL;
+	}
+	return c;
 }
 
 static void accept_cb(evutil_socket_t fd, short what, void *arg)
@@ -198,28 +236,18 @@ static void accept_cb(evutil_socket_t fd, short what, void *arg)
 			log_warn("control socket accept: %s", strerror(errno));
 		return;
 	}
-	if (open_conns >= daemon_->conf.cfg.limits.control_conns) {
-		busy(s);
+	c = conn_new(s);
+	if (!c)
 		return;
-	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		close(s);
-		return;
-	}
-	if (peer_read(s, &c->peer) < 0) {
-		/* Unknown peer: uid -1 is nobody's, so no privilege. */
-		c->peer.cr.uid = (uid_t)-1;
-		c->peer.cr.gid = (gid_t)-1;
-	}
 	c->bev =
 	    bufferevent_socket_new(daemon_->base, s, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev) {
 		close(s);
+		share_give(c->share, SHARE_CONTROL, 1);
+		share_put(c->share);
 		free(c);
 		return;
 	}
-	open_conns++;
 	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
 	bufferevent_set_timeouts(c->bev, &tmo, &tmo);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);

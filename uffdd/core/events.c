@@ -23,15 +23,23 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #define MAX_PIECES 64
 
-/* Cut the region across addr in two; the upper piece is a new region. */
+/*
+ * Cut the region across addr in two; the upper piece is a new region.  A
+ * piece the uid's share of regions cannot hold is given back to the kernel
+ * (unregistered) rather than left served by a region that no longer
+ * covers it.
+ */
 static int split_at(struct session *s, uint64_t addr)
 {
 	struct region *q = region_find(&s->regions, addr), *up;
+	struct uffdio_range rg;
 	char err[200];
 	uint64_t cut;
+	int rc;
 
 	if (!q || q->v.start == addr)
 		return 0;
@@ -43,11 +51,16 @@ static int split_at(struct session *s, uint64_t addr)
 			   q->name, err);
 		return -ENOMEM;
 	}
-	worker_lock(s->w);
-	q->v.len = cut;
-	worker_unlock(s->w);
-	s->regions.bytes -= up->v.len;
-	return session_add_live(s, up);
+	rg.start = addr;
+	rg.len = q->v.len - cut;
+	session_shrink_region(s, q, cut);
+	rc = session_add_live(s, up);
+	if (rc < 0 && ioctl(q->uffd, UFFDIO_UNREGISTER, &rg) < 0)
+		log_client(LOG_WARNING, &s->who, q->v.id,
+			   "region %s: unregistering %#llx+%llu: %s", q->name,
+			   (unsigned long long)rg.start,
+			   (unsigned long long)rg.len, strerror(errno));
+	return rc;
 }
 
 /* Regions of s wholly inside [start, end), into out (at most max). */

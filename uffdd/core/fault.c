@@ -5,6 +5,7 @@
 #include "daemon.h"
 #include "events.h"
 #include "fdcheck.h"
+#include "hold.h"
 #include "log.h"
 #include "session.h"
 #include "uffd_uapi.h"
@@ -19,10 +20,9 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#define FAULT_BATCH	64
-#define FAULT_ROUNDS	16
-#define EAGAIN_RETRIES	16
-#define RESUME_CHECK_MS 50
+#define FAULT_BATCH    64
+#define FAULT_ROUNDS   16
+#define EAGAIN_RETRIES 16
 
 static unsigned long continue_req = UFFDIO_CONTINUE;
 
@@ -287,8 +287,8 @@ static struct region *serving(struct region *home, uint64_t addr)
 
 /* Ask r's policy about the fault at addr: 1 with *mr to map, 0 if the
  * policy holds or refuses it. */
-static int decide(struct region *home, struct region *r, uint64_t addr,
-		  uint32_t tid, struct map_range *mr)
+static int decide(struct region *r, uint64_t addr, uint32_t tid,
+		  struct map_range *mr)
 {
 	mr->start = addr;
 	mr->len = r->v.page_size;
@@ -296,7 +296,7 @@ static int decide(struct region *home, struct region *r, uint64_t addr,
 	case POLICY_MAP:
 		break;
 	case POLICY_HOLD:
-		home->hold.held_est++; /* limits.pending_faults */
+		hold_more(r); /* limits.pending_faults */
 		return 0;
 	case POLICY_DENY:
 	default:
@@ -409,92 +409,11 @@ static int resolve_batch(struct region *home, int uffd,
 		CNT_ADD(ws->faults, 1);
 		if (!s->who.pid_known)
 			events_learn_pid(s, tid);
-		if (decide(home, r, addr, tid, &mr))
+		if (decide(r, addr, tid, &mr))
 			batch_add(&b, r, &mr);
 	}
 	batch_sort(&b);
 	return batch_map(&b, uffd, t0);
-}
-
-/* limits.pending_faults ------------------------------------------------------
- */
-
-/* Faults read from the uffd but not yet answered: the kernel's count. */
-static int held_now(int fd, unsigned *held)
-{
-	unsigned long pending, total;
-
-	if (fd_uffd_counts(fd, &pending, &total) < 0)
-		return -1;
-	*held = total > pending ? (unsigned)(total - pending) : 0;
-	return 0;
-}
-
-static unsigned pending_limit(struct region *r)
-{
-	struct daemon *d = worker_daemon(r->s->w);
-
-	return daemon_cfg_word(d, &d->conf.cfg.limits.pending_faults);
-}
-
-static void resume_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct region *r = arg;
-	struct timeval tv = { 0, RESUME_CHECK_MS * 1000 };
-
-	(void)fd;
-	(void)what;
-	if (r->dead || r->s->dying || !r->hold.paused)
-		return;
-	if (held_now(r->uffd, &r->hold.held_est) == 0 &&
-	    r->hold.held_est < pending_limit(r)) {
-		r->hold.paused = 0;
-		log_client(LOG_INFO, &r->s->who, r->v.id,
-			   "client %d region %s: %u faults held, reading its "
-			   "uffd again",
-			   (int)r->s->who.pid, r->name, r->hold.held_est);
-		event_add(r->ev, NULL);
-		return;
-	}
-	evtimer_add(r->hold.resume_ev, &tv);
-}
-
-/* Stop reading r's uffd until its policy lets some held faults go. */
-static int pause_reading(struct region *r, unsigned lim)
-{
-	struct timeval tv = { 0, RESUME_CHECK_MS * 1000 };
-
-	/* Further faults stay queued in the kernel, where they cost the
-	 * client, not us.  The faulting threads were waiting anyway. */
-	if (!r->hold.resume_ev)
-		r->hold.resume_ev =
-		    evtimer_new(worker_base(r->s->w), resume_cb, r);
-	if (!r->hold.resume_ev)
-		return 1; /* cannot pause safely: trickle */
-	event_del(r->ev);
-	r->hold.paused = 1;
-	evtimer_add(r->hold.resume_ev, &tv);
-	bounds_count(BOUNDS_FAULT_PAUSE);
-	log_client(LOG_WARNING, &r->s->who, r->v.id,
-		   "client %d region %s: %u faults held (limits.pending_faults "
-		   "%u); not reading more until the policy lets some go",
-		   (int)r->s->who.pid, r->name, r->hold.held_est, lim);
-	return 0;
-}
-
-/* How many fault messages to read from r's uffd now (0: paused). */
-static int budget(struct region *r, int fd, int batch)
-{
-	unsigned lim = pending_limit(r);
-	int n;
-
-	/* The common case: a policy that holds nothing, or little. */
-	if (r->hold.held_est + (unsigned)batch <= lim)
-		return batch;
-	if (held_now(fd, &r->hold.held_est) < 0)
-		return batch; /* no fdinfo: cannot tell, do not stall */
-	n = bounds_fault_budget(r->hold.held_est, lim, batch);
-	return n ? n : pause_reading(r, lim);
 }
 
 /* The event callback ------------------------------------------------------- */
@@ -508,7 +427,7 @@ static int one_round(struct region *r, int fd, uint64_t spin_ns,
 {
 	struct session *s = r->s;
 	struct uffd_msg msgs[FAULT_BATCH];
-	int want = budget(r, fd, FAULT_BATCH);
+	int want = hold_budget(r, FAULT_BATCH);
 	ssize_t n;
 
 	if (want <= 0)

@@ -12,6 +12,7 @@
 #include "policy_host.h"
 #include "session.h"
 #include "session_restore.h"
+#include "share.h"
 #include "worker.h"
 
 #include <errno.h>
@@ -159,6 +160,7 @@ static void reload(struct daemon *d)
 	pthread_rwlock_wrlock(&conf->lock);
 	conf->cfg = c;
 	pthread_rwlock_unlock(&conf->lock);
+	share_configure(&c.limits);
 	log_set_level(c.log_level);
 	from = conf->from_file ? conf->path : "built-in defaults";
 	if (conf->restart_keys[0])
@@ -297,6 +299,7 @@ static int start(struct daemon *d)
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
 	policy_host_install();
+	share_configure(&d->conf.cfg.limits);
 	d->n.started = time(NULL);
 	d->n.started_ns = now_ns();
 	d->base = event_base_new();

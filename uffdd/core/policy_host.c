@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "daemon.h"
 #include "fault.h"
+#include "hold.h"
 #include "log.h"
 #include "session.h"
 #include "worker.h"
@@ -21,6 +22,11 @@ static long host_map(struct policy_region *v, uint64_t start, uint64_t len,
 static int host_deny(struct policy_region *v, uint64_t addr, uint32_t tid)
 {
 	return fault_deny(region_of(v), addr, tid);
+}
+
+static void host_held_done(struct policy_region *v, unsigned n)
+{
+	hold_done(region_of(v), n);
 }
 
 static struct event_base *host_loop(const struct policy_region *v)
@@ -49,6 +55,7 @@ static void host_log(const struct policy_region *v, int prio, const char *msg)
 static const struct policy_host host = {
 	.map = host_map,
 	.deny = host_deny,
+	.held_done = host_held_done,
 	.loop = host_loop,
 	.caps = host_caps,
 	.pid = host_pid,

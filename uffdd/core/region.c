@@ -2,7 +2,10 @@
 #include "region.h"
 #include "bounds.h"
 #include "clock.h"
+#include "hold.h"
 #include "peer.h"
+#include "session.h"
+#include "share.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -84,6 +87,8 @@ void region_free(struct region *r)
 	/* First: a policy lets go of the faults it holds through the uffd. */
 	policy_release(r->v.pol, &r->v);
 	r->v.pol = NULL;
+	hold_forget(r);
+	share_put(r->share);
 	bounds_region_freed();
 	if (r->hold.resume_ev)
 		event_free(r->hold.resume_ev);
@@ -117,6 +122,7 @@ static struct region *blank(struct session *s)
 	r->v.memfd = -1;
 	r->v.name = r->name;
 	r->s = s;
+	r->share = s->share ? share_ref(s->share) : NULL;
 	bounds_region_made(); /* region_free counts it out */
 	return r;
 }

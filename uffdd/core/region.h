@@ -20,6 +20,7 @@
 
 struct event;
 struct session;
+struct share;
 
 struct region_stats {
 	uint64_t faults;       /* fault messages handled */
@@ -48,8 +49,9 @@ struct region {
 	struct event *ev; /* reads the uffd: the fault path */
 	char name[UFFDD_REGION_NAME_LEN];
 	struct region_stats st;
-	struct histo lat; /* ns from reading the fault to the mapping */
-	int dead;	  /* retired: freed from the event loop */
+	struct share *share; /* its uid's: the faults it holds (hold.c) */
+	struct histo lat;    /* ns from reading the fault to the mapping */
+	int dead;	     /* retired: freed from the event loop */
 	/*
 	 * Regions cut from one registration (split by munmap/mremap) share
 	 * one userfaultfd context (each holds a dup of it): same ctx id.

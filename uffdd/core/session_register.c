@@ -110,7 +110,8 @@ static int check_range(struct session *s, struct uffdd_msg *m,
 	return 0;
 }
 
-/* limits.bytes_per_client and regions (regions_per_client came first). */
+/* limits.bytes_per_client (regions_per_client came first; the daemon's
+ * regions and bytes are the uid's share, taken as the region is placed). */
 static int check_limits(struct session *s, struct uffdd_msg *m)
 {
 	const struct config_limits *l = &worker_daemon(s->w)->conf.cfg.limits;
@@ -118,16 +119,9 @@ static int check_limits(struct session *s, struct uffdd_msg *m)
 	if (s->regions.bytes + m->u.reg.length > l->bytes_per_client)
 		return refused(session_refuse(s, m, ENOSPC,
 					      "limit of %" PRIu64
-					      " bytes per client reached",
+					      " bytes per client reached "
+					      "(limits.bytes_per_client)",
 					      l->bytes_per_client));
-	if (bounds_regions() >= l->regions) {
-		bounds_count(BOUNDS_REGION_REFUSED);
-		return refused(
-		    session_refuse(s, m, ENOSPC,
-				   "uffdd holds its limit of %u regions "
-				   "(limits.regions)",
-				   l->regions));
-	}
 	return 0;
 }
 
@@ -206,14 +200,11 @@ static struct region *make(struct session *s, struct uffdd_msg *m,
 		session_refuse(s, m, ENOMEM, "out of memory");
 		return NULL;
 	}
-	rc = session_add_region(s, r);
+	rc = session_add_region(s, r, err, sizeof(err));
 	if (rc < 0) {
 		r->uffd = -1;
 		region_free(r);
-		session_refuse(s, m, -rc,
-			       rc == -EEXIST ? "range overlaps a region of "
-					       "this client"
-					     : "out of memory");
+		session_refuse(s, m, -rc, "%s", err);
 		return NULL;
 	}
 	r->v.memfd = m->fds[1];

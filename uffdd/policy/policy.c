@@ -40,6 +40,11 @@ int policy_deny(struct policy_region *r, uint64_t addr, uint32_t tid)
 	return host->deny(r, addr, tid);
 }
 
+void policy_held_done(struct policy_region *r, unsigned n)
+{
+	host->held_done(r, n);
+}
+
 struct event_base *policy_loop(const struct policy_region *r)
 {
 	return host->loop(r);

@@ -174,6 +174,13 @@ long policy_map(struct policy_region *r, uint64_t start, uint64_t len,
 		int soft);
 /* Refuse the access to the page at addr (UFFDIO_POISON: SIGBUS). */
 int policy_deny(struct policy_region *r, uint64_t addr, uint32_t tid);
+/*
+ * A policy that held faults of r (POLICY_HOLD) lets n of them go, mapped
+ * or refused: the core's count of held faults (limits.pending_faults, the
+ * uid's share of pending_faults_total) follows at once instead of at the
+ * next time it asks the kernel.
+ */
+void policy_held_done(struct policy_region *r, unsigned n);
 /* The event loop of r's worker: a policy's timers and background work. */
 struct event_base *policy_loop(const struct policy_region *r);
 /* What the running kernel offers (UFFDIO_POISON, its release, ...). */
@@ -195,6 +202,7 @@ struct policy_host {
 	long (*map)(struct policy_region *r, uint64_t start, uint64_t len,
 		    int soft);
 	int (*deny)(struct policy_region *r, uint64_t addr, uint32_t tid);
+	void (*held_done)(struct policy_region *r, unsigned n);
 	struct event_base *(*loop)(const struct policy_region *r);
 	const struct uffd_caps *(*caps)(const struct policy_region *r);
 	pid_t (*pid)(const struct policy_region *r);

@@ -127,6 +127,7 @@ static void let_go(struct gate *g, size_t i, int deny)
 
 	g->held[i] = g->held[--g->nheld];
 	CNT_ADD(g->waiting, (uint64_t)-1);
+	policy_held_done(h.r, 1);
 	if (deny) {
 		policy_deny(h.r, h.addr, h.tid);
 		return;
