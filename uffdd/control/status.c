@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/session.h"
 #include "core/share.h"
+#include "core/unresolved.h"
 #include "core/worker.h"
 #include "policy/policy.h"
 
@@ -279,6 +280,7 @@ struct json_object *status_build(struct daemon *d)
 	uids = json_object_new_array();
 	bounds_status(&d->conf.cfg.limits, lim, tot);
 	share_status(lim, tot, uids);
+	unresolved_status(tot);
 	json_object_object_add(tot, "log_lines_held", u64(log_held_total()));
 	json_object_object_add(o, "totals", tot);
 	json_object_object_add(o, "limits", lim);

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "session.h"
 #include "uffd_uapi.h"
+#include "unresolved.h"
 #include "worker.h"
 
 #include <errno.h>
@@ -54,10 +55,12 @@ static void wake(int uffd, uint64_t start, uint64_t len)
 			  strerror(errno));
 }
 
-/* What a CONTINUE achieved: bytes mapped, faults another thread won. */
+/* What a CONTINUE achieved: bytes mapped, faults another thread won,
+ * and the page it failed at. */
 struct outcome {
 	uint64_t mapped;
 	int raced;
+	uint64_t fail_at;
 };
 
 static int continue_range(const struct region *r, int uffd, uint64_t start,
@@ -128,6 +131,7 @@ static int after_error(const struct region *r, int uffd, int e, uint64_t start,
 			return 0;
 		}
 		wake(uffd, start, len);
+		o->fail_at = start;
 		*rc = soft ? 0 : -e;
 		return 0;
 	default:
@@ -137,6 +141,7 @@ static int after_error(const struct region *r, int uffd, int e, uint64_t start,
 		 * serves itself.
 		 */
 		wake(uffd, start, len);
+		o->fail_at = start;
 		*rc = -e;
 		return 0;
 	}
@@ -210,19 +215,24 @@ int fault_deny(struct region *r, uint64_t addr, uint32_t tid)
 
 	CNT_ADD(r->st.denied, 1);
 	if (ioctl(r->uffd, UFFDIO_POISON, &p) < 0 && errno != EEXIST) {
-		/* Without a poison marker the thread would fault forever:
-		 * let the kernel serve that page instead. */
-		struct uffdio_range rg = p.range;
-
 		e = errno;
-		if (ioctl(r->uffd, UFFDIO_UNREGISTER, &rg) < 0)
-			wake(r->uffd, rg.start, rg.len);
 		CNT_ADD(r->st.errors, 1);
+		/* The mm is changing (an event is queued): the thread faults
+		 * again once it has been read. */
+		if (e == EAGAIN) {
+			wake(r->uffd, p.range.start, p.range.len);
+			return -e;
+		}
+		/* Without a poison marker the thread would fault for ever:
+		 * the region goes back to the kernel instead. */
+		snprintf(more, sizeof(more), "UFFDIO_POISON: %s", strerror(e));
+		unresolved_release(r, more);
+		return -e;
 	}
 	/* A flood of refused accesses is counted (status: denied), and
 	 * said a line a second per region, not a line per access. */
 	now = now_ns();
-	if (!e && r->st.deny_logged_ns &&
+	if (r->st.deny_logged_ns &&
 	    now - r->st.deny_logged_ns < 1000000000ull) {
 		r->st.deny_unlogged++;
 		return 0;
@@ -234,30 +244,11 @@ int fault_deny(struct region *r, uint64_t addr, uint32_t tid)
 	r->st.deny_unlogged = 0;
 	r->st.deny_logged_ns = now;
 	log_client(LOG_NOTICE, &r->s->who, r->v.id,
-		   "client %d tid %u region %s: access at %#llx denied%s%s%s",
+		   "client %d tid %u region %s: access at %#llx denied "
+		   "(SIGBUS)%s",
 		   (int)r->s->who.pid, tid, r->name, (unsigned long long)addr,
-		   e ? ": UFFDIO_POISON failed: " : " (SIGBUS)",
-		   e ? strerror(e) : "", more);
-	return e ? -e : 0;
-}
-
-/*
- * A fault outside every region of the session: the client registered more
- * than it told us about, or unregistered a region and faults were queued.
- * Give the page back to the kernel rather than leave the thread hanging.
- */
-static void stray_fault(struct session *s, int uffd, uint64_t addr,
-			uint64_t psz)
-{
-	struct uffdio_range rg = { .start = addr & ~(psz - 1), .len = psz };
-
-	log_client(LOG_WARNING, &s->who, 0,
-		   "client %d: fault at %#llx outside its regions; "
-		   "unregistering that page",
-		   (int)s->who.pid, (unsigned long long)addr);
-	if (ioctl(uffd, UFFDIO_UNREGISTER, &rg) < 0)
-		wake(uffd, rg.start, rg.len);
-	CNT_ADD(worker_stats(s->w)->errors, 1);
+		   more);
+	return 0;
 }
 
 /* Batches -------------------------------------------------------------------
@@ -349,32 +340,50 @@ static void batch_sort(struct batch *b)
 }
 
 /* CONTINUE every range of b; -ESRCH when the client's mm is gone. */
-static int batch_map(struct batch *b, int uffd, uint64_t t0)
+static int batch_map(struct batch *b, struct session *s, int uffd, uint64_t t0)
 {
 	for (int i = 0; i < b->n; i++) {
 		struct pending *p = &b->p[i];
 		struct region *r = p->r;
 		struct outcome o = { 0 };
 		uint64_t t1;
-		int rc = continue_range(r, uffd, p->start, p->len, &o, p->soft);
+		int rc;
+
+		if (r->dead) /* given back to the kernel earlier in the batch */
+			continue;
+		rc = continue_range(r, uffd, p->start, p->len, &o, p->soft);
 
 		if (rc == -ESRCH)
 			return rc;
 		t1 = now_ns();
 		count(r, &o, rc);
-		if (rc < 0)
-			log_client(
-			    LOG_WARNING, &r->s->who, r->v.id,
-			    "client %d region %s: CONTINUE %#llx+%llu: %s",
-			    (int)r->s->who.pid, r->name,
-			    (unsigned long long)p->start,
-			    (unsigned long long)p->len, strerror(-rc));
 		for (int k = 0; k < p->faults; k++) {
 			histo_add(&r->lat, t1 - t0);
 			histo_add(&worker_stats(r->s->w)->lat, t1 - t0);
 		}
+		/* The thread was woken; without a rule it would fault on the
+		 * same page again (EAGAIN: it will, once the event is read). */
+		if (rc < 0 && rc != -EAGAIN)
+			unresolved_fault(r, o.fail_at, 0,
+					 rc == -EFAULT ? UNRESOLVED_NO_PAGE
+						       : UNRESOLVED_ERROR,
+					 -rc);
+		if (s->dying) /* the rule ended it: its regions are gone */
+			return 0;
 	}
 	return 0;
+}
+
+/*
+ * Is this fault one r's policy can answer: a minor fault, or a missing
+ * one when a stage makes missing pages?  (A write-protect fault never.)
+ */
+static int minor_for(const struct region *r, uint64_t flags)
+{
+	if (flags & UFFD_PAGEFAULT_FLAG_MINOR)
+		return 1;
+	return !(flags & UFFD_PAGEFAULT_FLAG_WP) &&
+	       policy_takes_missing(r->v.pol);
 }
 
 /* Returns -ESRCH when the client's mm is gone (session must go). */
@@ -401,7 +410,9 @@ static int resolve_batch(struct region *home, int uffd,
 		addr = m->arg.pagefault.address;
 		r = serving(home, addr);
 		if (!r) {
-			stray_fault(s, uffd, addr, home->v.page_size);
+			unresolved_stray(s, uffd, addr, home->v.page_size);
+			if (s->dying)
+				return 0;
 			continue;
 		}
 		addr &= ~((uint64_t)r->v.page_size - 1);
@@ -409,11 +420,21 @@ static int resolve_batch(struct region *home, int uffd,
 		CNT_ADD(ws->faults, 1);
 		if (!s->who.pid_known)
 			events_learn_pid(s, tid);
-		if (decide(r, addr, tid, &mr))
+		if (!minor_for(r, m->arg.pagefault.flags))
+			unresolved_fault(r, addr, tid,
+					 m->arg.pagefault.flags &
+						 UFFD_PAGEFAULT_FLAG_WP
+					     ? UNRESOLVED_WP
+					     : UNRESOLVED_MISSING,
+					 0);
+		else if (decide(r, addr, tid, &mr))
 			batch_add(&b, r, &mr);
+		/* A rule may have ended the session, and its regions. */
+		if (s->dying)
+			return 0;
 	}
 	batch_sort(&b);
-	return batch_map(&b, uffd, t0);
+	return batch_map(&b, s, uffd, t0);
 }
 
 /* The event callback ------------------------------------------------------- */

@@ -406,6 +406,27 @@ void policy_each(const struct policy *p,
 		fn(c->st[i].ops, c->st[i].state, arg);
 }
 
+enum policy_unresolved policy_unresolved_rule(const struct policy *p)
+{
+	const struct chain *c = p->state;
+	int rule = POLICY_UNRESOLVED_RELEASE;
+
+	for (int i = 0; i < c->n; i++)
+		if (c->st[i].ops->unresolved > rule)
+			rule = c->st[i].ops->unresolved;
+	return (enum policy_unresolved)rule;
+}
+
+int policy_takes_missing(const struct policy *p)
+{
+	const struct chain *c = p->state;
+
+	for (int i = 0; i < c->n; i++)
+		if (c->st[i].ops->flags & POLICY_F_MISSING)
+			return 1;
+	return 0;
+}
+
 uint32_t policy_bits(const struct policy *p)
 {
 	const struct chain *c = p->state;

@@ -95,6 +95,32 @@ enum policy_phase {
 
 /* policy_ops.flags */
 #define POLICY_F_FILE 0x1u /* reads or writes a file named in its args */
+/*
+ * Its fault hook also answers MISSING faults (a page not in the page
+ * cache): it puts the page there (a fetch), then the core CONTINUEs it.
+ * Without such a stage in the chain, a MISSING fault is unresolved.
+ */
+#define POLICY_F_MISSING 0x2u
+
+/*
+ * What becomes of a fault of a region that the core cannot resolve: a
+ * MISSING fault no stage answers (the client registered MISSING as well
+ * as MINOR), a write-protect fault, a CONTINUE that finds no page or fails
+ * otherwise.  Once, by one rule, never by waking the thread into the same
+ * fault again.  Composed, the strictest stage's rule applies.
+ */
+enum policy_unresolved {
+	/* The region goes back to the kernel: its range is unregistered and
+	 * the region leaves the session.  Right for a region whose bytes are
+	 * the page cache's anyway (continue, around, eager, record). */
+	POLICY_UNRESOLVED_RELEASE = 0,
+	/* That page is refused (SIGBUS), the region stays: for a region
+	 * whose bytes the daemon makes, where the kernel would show a page
+	 * that was never filled (populate, gate, deny). */
+	POLICY_UNRESOLVED_DENY,
+	/* The session ends. */
+	POLICY_UNRESOLVED_DROP,
+};
 
 struct policy_ops {
 	const char *name;
@@ -102,6 +128,7 @@ struct policy_ops {
 			      without ':' means: takes no arguments */
 	int phase;	   /* enum policy_phase */
 	unsigned flags;	   /* POLICY_F_* */
+	int unresolved;	   /* enum policy_unresolved (0: release) */
 	size_t state_size; /* an instance's state, zeroed (0: none) */
 	size_t file_path;  /* POLICY_F_FILE: offset of the path in state */
 	/*
@@ -229,6 +256,10 @@ void policy_release(struct policy *p, struct policy_region *r);
 /* The fault hook of r's policy (its stages in order); *out as above. */
 enum policy_verdict policy_fault(struct policy_region *r, uint64_t addr,
 				 uint32_t tid, struct map_range *out);
+/* The rule for a fault of r's the core cannot resolve (strictest stage). */
+enum policy_unresolved policy_unresolved_rule(const struct policy *p);
+/* 1 if a stage of p answers MISSING faults (POLICY_F_MISSING). */
+int policy_takes_missing(const struct policy *p);
 /* Run every stage's prepare over the range; < 0 if a stage vetoed it. */
 int policy_prepare(struct policy_region *r, uint64_t start, uint64_t len);
 /* Hand a publish to the stage that takes it (-EOPNOTSUPP if none). */

@@ -53,6 +53,7 @@ static int deny_prepare(void *state, struct policy_region *r, uint64_t start,
 const struct policy_ops policy_ops_deny = {
 	.name = "deny",
 	.usage = "deny",
+	.unresolved = POLICY_UNRESOLVED_DENY,
 	.phase = PHASE_DECIDE,
 	.attach = deny_attach,
 	.fault = deny_fault,

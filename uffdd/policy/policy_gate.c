@@ -326,6 +326,7 @@ static void gate_status(void *state, struct json_object *o)
 const struct policy_ops policy_ops_gate = {
 	.name = "gate",
 	.usage = "gate[:timeout=MS[,action=map|deny]]",
+	.unresolved = POLICY_UNRESOLVED_DENY,
 	.phase = PHASE_DECIDE,
 	.state_size = sizeof(struct gate),
 	.create = gate_create,

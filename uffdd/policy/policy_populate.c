@@ -346,6 +346,7 @@ const struct policy_ops policy_ops_populate = {
 	.name = "populate",
 	.usage = "populate:PATH[@OFFSET]",
 	.phase = PHASE_CONTENT,
+	.unresolved = POLICY_UNRESOLVED_DENY,
 	.flags = POLICY_F_FILE,
 	.state_size = sizeof(struct populate),
 	.file_path = offsetof(struct populate, path),
