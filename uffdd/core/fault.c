@@ -203,6 +203,21 @@ long fault_map(struct region *r, uint64_t start, uint64_t len, int soft)
 	return rc < 0 ? rc : (long)(o.mapped / r->v.page_size);
 }
 
+int fault_continue_once(struct region *r, uint64_t start, uint64_t len,
+			uint64_t *mapped)
+{
+	struct uffdio_continue c = { .range = { .start = start, .len = len } };
+	struct outcome o = { 0 };
+	int e = 0;
+
+	if (ioctl(r->uffd, continue_req, &c) < 0)
+		e = errno;
+	o.mapped = e ? (c.mapped > 0 ? (uint64_t)c.mapped : 0) : len;
+	count(r, &o, 0);
+	*mapped = o.mapped;
+	return e;
+}
+
 int fault_deny(struct region *r, uint64_t addr, uint32_t tid)
 {
 	struct uffdio_poison p = {
@@ -493,18 +508,20 @@ static void fault_cb(evutil_socket_t fd, short what, void *arg)
 	/* Low-latency mode: poll a while before sleeping, so that the next
 	 * fault of a sequential toucher needs no wake-up of this thread. */
 	uint64_t spin_ns = (uint64_t)CNT_LD(d->conf.cfg.work.spin_us) * 1000;
-	uint64_t spin_until = spin_ns ? now_ns() + spin_ns : 0;
+	uint64_t now = now_ns(), spin_until = spin_ns ? now + spin_ns : 0;
+	uint64_t turn_end = now + POLICY_TURN_NS;
 
 	(void)what;
 	/*
-	 * At most FAULT_ROUNDS batches per wake-up: a fault storm in one
-	 * client must not starve the other sessions of this worker (the
-	 * event is level-triggered, so the rest is read on the next turn).
+	 * At most FAULT_ROUNDS batches and POLICY_TURN_NS per wake-up: a
+	 * fault storm in one client must not starve the other sessions of
+	 * this worker (the event is level-triggered, so the rest is read on
+	 * the next turn), and neither may spinning.
 	 */
 	for (int round = 0; round < FAULT_ROUNDS; round++) {
 		int more = one_round(r, (int)fd, spin_ns, &spin_until);
 
-		if (!more)
+		if (!more || now_ns() >= turn_end)
 			return;
 		if (more == 2)
 			round--; /* spinning on an empty uffd */

@@ -10,6 +10,7 @@
 #include "listen.h"
 #include "log.h"
 #include "policy_host.h"
+#include "reaper.h"
 #include "session.h"
 #include "session_restore.h"
 #include "share.h"
@@ -307,6 +308,8 @@ static int start(struct daemon *d)
 		log_err("cannot create the event loop");
 		return -1;
 	}
+	if (reaper_start() < 0)
+		log_warn("no thread for slow closes: the workers do them");
 	if (listen_open(d) < 0 || start_workers(d) < 0)
 		return -1;
 	if (control_start(d) < 0 || listen_start(d) < 0) {
@@ -321,6 +324,7 @@ static int start(struct daemon *d)
 static void stop(struct daemon *d)
 {
 	workers_stop(d->workers);
+	reaper_stop();
 	control_stop();
 	listen_stop();
 	event_free(tick_ev);

@@ -10,13 +10,21 @@
 #include "fault.h"
 #include "hold.h"
 #include "log.h"
+#include "reaper.h"
 #include "session.h"
+#include "walk.h"
 #include "worker.h"
 
 static long host_map(struct policy_region *v, uint64_t start, uint64_t len,
 		     int soft)
 {
 	return fault_map(region_of(v), start, len, soft);
+}
+
+static long host_map_present(struct policy_region *v, uint64_t *pos,
+			     uint64_t end, uint64_t budget_ns)
+{
+	return walk_map(region_of(v), pos, end, budget_ns);
 }
 
 static int host_deny(struct policy_region *v, uint64_t addr, uint32_t tid)
@@ -54,8 +62,10 @@ static void host_log(const struct policy_region *v, int prio, const char *msg)
 
 static const struct policy_host host = {
 	.map = host_map,
+	.map_present = host_map_present,
 	.deny = host_deny,
 	.held_done = host_held_done,
+	.unmap = reaper_unmap,
 	.loop = host_loop,
 	.caps = host_caps,
 	.pid = host_pid,

@@ -4,8 +4,10 @@
 #include "clock.h"
 #include "hold.h"
 #include "peer.h"
+#include "reaper.h"
 #include "session.h"
 #include "share.h"
+#include "walk.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -94,10 +96,10 @@ void region_free(struct region *r)
 		event_free(r->hold.resume_ev);
 	if (r->ev)
 		event_free(r->ev);
-	if (r->uffd >= 0)
-		close(r->uffd);
-	if (r->v.memfd >= 0)
-		close(r->v.memfd);
+	walk_done(r);
+	/* The last close of a memfd frees its pages: not on a worker. */
+	reaper_close(r->uffd);
+	reaper_close(r->v.memfd);
 	free(r);
 }
 
@@ -119,6 +121,7 @@ static struct region *blank(struct session *s)
 	if (!r)
 		return NULL;
 	r->uffd = -1;
+	r->probe_fd = -1;
 	r->v.memfd = -1;
 	r->v.name = r->name;
 	r->s = s;

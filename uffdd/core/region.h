@@ -45,6 +45,7 @@ struct region {
 	struct session *s;
 	uint8_t kind; /* UFFDD_KIND_* */
 	int uffd;
+	int probe_fd; /* walk.c: a private open of the memfd, -1 none */
 	uint64_t uffd_features;
 	struct event *ev; /* reads the uffd: the fault path */
 	char name[UFFDD_REGION_NAME_LEN];

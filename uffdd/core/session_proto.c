@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "session_proto.h"
 #include "access.h"
+#include "clock.h"
 #include "daemon.h"
 #include "fault.h"
 #include "log.h"
@@ -259,12 +260,14 @@ static int one_message(struct session *s, int fd)
 static void session_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
+	uint64_t turn_end = now_ns() + POLICY_TURN_NS;
 
 	(void)what;
-	/* A few messages per wake-up so one chatty client cannot starve
-	 * the fault path of the others on this worker. */
+	/* A few messages per wake-up, within a turn's time, so one chatty
+	 * client cannot starve the fault path of the others on this worker
+	 * (the event is level-triggered: the rest is read next turn). */
 	for (int i = 0; i < 16 && !s->dying; i++)
-		if (!one_message(s, (int)fd))
+		if (!one_message(s, (int)fd) || now_ns() >= turn_end)
 			return;
 	/* s may be dying here; it is freed from the event loop later. */
 }

@@ -192,6 +192,14 @@ POLICY_LIST(POLICY_DECLARE)
  */
 
 /*
+ * The longest a worker's loop turn runs: a batch of faults, a policy's
+ * background step (eager, prefetch), a few protocol messages.  Every other
+ * client of that worker waits at most about this long for its fault to be
+ * read.  A policy's background work is cut into steps of this much.
+ */
+#define POLICY_TURN_NS 2000000ull
+
+/*
  * Map [start, start+len) of r now, without a fault (a gate letting go, a
  * prefetch, eager).  soft: pages absent from the page cache or already
  * mapped are skipped quietly.  The pages mapped, or -errno (-ESRCH: the
@@ -199,6 +207,15 @@ POLICY_LIST(POLICY_DECLARE)
  */
 long policy_map(struct policy_region *r, uint64_t start, uint64_t len,
 		int soft);
+/*
+ * Map, without a fault, what is in the page cache of [*pos, end) of r, for
+ * at most budget_ns; *pos moves to where it stopped (end once done).  Holes
+ * are skipped at once where the file system can tell (shmem), so a sparse
+ * region costs its contents, not its size.  The pages mapped, or -errno
+ * (-ESRCH: the process is gone or r was retired).
+ */
+long policy_map_present(struct policy_region *r, uint64_t *pos, uint64_t end,
+			uint64_t budget_ns);
 /* Refuse the access to the page at addr (UFFDIO_POISON: SIGBUS). */
 int policy_deny(struct policy_region *r, uint64_t addr, uint32_t tid);
 /*
@@ -208,6 +225,12 @@ int policy_deny(struct policy_region *r, uint64_t addr, uint32_t tid);
  * next time it asks the kernel.
  */
 void policy_held_done(struct policy_region *r, unsigned n);
+/*
+ * Unmap a policy's own mapping of a client's memory (populate's) off the
+ * worker: zapping a large populated mapping is slow, and no client waits
+ * for it.  Safe to call with no host (a configuration check).
+ */
+void policy_unmap(void *addr, size_t len);
 /* The event loop of r's worker: a policy's timers and background work. */
 struct event_base *policy_loop(const struct policy_region *r);
 /* What the running kernel offers (UFFDIO_POISON, its release, ...). */
@@ -228,8 +251,11 @@ void policy_log(const struct policy_region *r, int prio, const char *fmt, ...)
 struct policy_host {
 	long (*map)(struct policy_region *r, uint64_t start, uint64_t len,
 		    int soft);
+	long (*map_present)(struct policy_region *r, uint64_t *pos,
+			    uint64_t end, uint64_t budget_ns);
 	int (*deny)(struct policy_region *r, uint64_t addr, uint32_t tid);
 	void (*held_done)(struct policy_region *r, unsigned n);
+	void (*unmap)(void *addr, size_t len);
 	struct event_base *(*loop)(const struct policy_region *r);
 	const struct uffd_caps *(*caps)(const struct policy_region *r);
 	pid_t (*pid)(const struct policy_region *r);

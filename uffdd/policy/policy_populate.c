@@ -70,7 +70,7 @@ static void pop_destroy(void *state)
 	struct populate *p = state;
 
 	if (p->map)
-		munmap(p->map, p->map_len);
+		policy_unmap(p->map, p->map_len);
 	if (p->fd >= 0)
 		close(p->fd);
 	free(p->filled);
