@@ -34,6 +34,7 @@ static void *reaper_main(void *arg)
 	sigset_t all;
 
 	(void)arg;
+	pthread_setname_np(pthread_self(), "uffdd-reaper");
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	pthread_mutex_lock(&lock);

@@ -17,6 +17,20 @@
 
 static uint64_t counts[UNRESOLVED_NCOUNTS]; /* atomic */
 
+/*
+ * Unregister [start, start+len) on uffd and wake what waits there: the
+ * kernel wakes by itself only ranges registered MISSING.  0 or -errno.
+ */
+static int give_back(int uffd, uint64_t start, uint64_t len)
+{
+	struct uffdio_range rg = { .start = start, .len = len };
+
+	if (ioctl(uffd, UFFDIO_UNREGISTER, &rg) < 0 && errno != ESRCH)
+		return -errno;
+	ioctl(uffd, UFFDIO_WAKE, &rg);
+	return 0;
+}
+
 static void counted(enum unresolved_cause c)
 {
 	__atomic_add_fetch(&counts[c], 1, __ATOMIC_RELAXED);
@@ -40,16 +54,17 @@ static void drop(struct session *s, const char *why)
 void unresolved_release(struct region *r, const char *why)
 {
 	struct session *s = r->s;
-	struct uffdio_range rg = { .start = r->v.start, .len = r->v.len };
 	char msg[300];
+	int e;
 
 	/* Already on its way out (retired, or its session ending). */
 	if (r->dead || s->dying || region_find(&s->regions, r->v.start) != r)
 		return;
-	if (ioctl(r->uffd, UFFDIO_UNREGISTER, &rg) < 0 && errno != ESRCH) {
+	e = give_back(r->uffd, r->v.start, r->v.len);
+	if (e < 0) {
 		snprintf(msg, sizeof(msg),
 			 "region %s: %s, and it cannot be unregistered: %s",
-			 r->name, why, strerror(errno));
+			 r->name, why, strerror(-e));
 		drop(s, msg);
 		return;
 	}
@@ -108,12 +123,15 @@ void unresolved_fault(struct region *r, uint64_t addr, uint32_t tid,
 	}
 }
 
-/* The stretch between the session's regions around addr, within reach. */
+/*
+ * The stretch between the session's regions around addr, at most reach on
+ * either side of it.
+ */
 static void gap(const struct session *s, uint64_t addr, uint64_t psz,
-		struct uffdio_range *rg)
+		uint64_t reach, struct uffdio_range *rg)
 {
-	uint64_t lo = addr > STRAY_REACH ? addr - STRAY_REACH : psz;
-	uint64_t hi = addr + STRAY_REACH;
+	uint64_t lo = addr > reach ? addr - reach : psz;
+	uint64_t hi = addr + reach;
 
 	for (size_t i = 0; i < s->regions.n; i++) {
 		const struct region *q = s->regions.v[i];
@@ -130,30 +148,41 @@ static void gap(const struct session *s, uint64_t addr, uint64_t psz,
 
 void unresolved_stray(struct session *s, int uffd, uint64_t addr, uint64_t psz)
 {
-	struct uffdio_range rg,
-	    page = { .start = addr & ~(psz - 1), .len = psz };
+	struct uffdio_range rg = { .start = addr & ~(psz - 1), .len = psz };
 	char msg[160];
+	int e = -EINVAL;
 
 	counted(UNRESOLVED_STRAY);
 	/*
 	 * The client registered more than it told us of (or a region just
 	 * went and its faults were queued): give that part of its range
-	 * back to the kernel, the whole stretch if the kernel lets us (one
-	 * fault for a large range, not one per page), else the page.
+	 * back to the kernel, as much around the fault as the kernel takes
+	 * (one fault for a large range, not one per page; a stretch that
+	 * reaches a mapping that cannot be registered at all is refused
+	 * whole, so the reach shrinks), the page at least.
 	 */
-	gap(s, addr, psz, &rg);
-	if (ioctl(uffd, UFFDIO_UNREGISTER, &rg) == 0 ||
-	    ioctl(uffd, UFFDIO_UNREGISTER, &page) == 0 || errno == ESRCH) {
+	for (uint64_t reach = STRAY_REACH; e < 0 && reach >= psz; reach /= 4) {
+		gap(s, addr, psz, reach, &rg);
+		e = give_back(uffd, rg.start, rg.len);
+	}
+	if (e < 0) {
+		rg.start = addr & ~(psz - 1);
+		rg.len = psz;
+		e = give_back(uffd, rg.start, rg.len);
+	}
+	if (e == 0) {
 		log_client(LOG_NOTICE, &s->who, 0,
 			   "client %d: fault at %#llx outside its regions; "
-			   "that part of its range is unregistered",
-			   (int)s->who.pid, (unsigned long long)addr);
+			   "%#llx+%llu of its range is unregistered",
+			   (int)s->who.pid, (unsigned long long)addr,
+			   (unsigned long long)rg.start,
+			   (unsigned long long)rg.len);
 		return;
 	}
 	snprintf(msg, sizeof(msg),
 		 "fault at %#llx outside its regions, and the page cannot be "
 		 "unregistered: %s",
-		 (unsigned long long)addr, strerror(errno));
+		 (unsigned long long)addr, strerror(-e));
 	drop(s, msg);
 }
 

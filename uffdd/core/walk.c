@@ -11,7 +11,7 @@
 
 /* Pages one CONTINUE may map: ~1024 4 KiB pages take ~0.7 ms here, so a
  * step never takes the turn much past its budget. */
-#define STEP_PAGES 1024
+#define STEP_PAGES 512
 
 /*
  * A private open file description of r's memfd, for SEEK_DATA: seeking

@@ -39,8 +39,9 @@ struct eager {
 	/* counters (atomic) */
 	uint64_t pages; /* mapped by walks */
 	uint64_t attaches;
-	uint64_t walking;      /* walks under way */
-	uint64_t last_walk_us; /* how long the last finished walk took */
+	uint64_t walking;	  /* walks under way */
+	uint64_t last_walk_us;	  /* how long the last finished walk took */
+	uint64_t longest_step_us; /* the longest step (POLICY_TURN_NS) */
 };
 
 static void walk_end(struct walk *w)
@@ -61,12 +62,16 @@ static void step(evutil_socket_t fd, short what, void *arg)
 	struct walk *w = arg;
 	struct policy_region *r = w->r;
 	uint64_t pos = r->start + w->off, end = r->start + r->len;
+	uint64_t t0 = policy_now_ns(), us;
 	long n;
 
 	(void)fd;
 	(void)what;
 	n = w->off < r->len ? policy_map_present(r, &pos, end, POLICY_TURN_NS)
 			    : 0;
+	us = (policy_now_ns() - t0) / 1000;
+	if (us > CNT_LD(w->e->longest_step_us))
+		__atomic_store_n(&w->e->longest_step_us, us, __ATOMIC_RELAXED);
 	if (n > 0)
 		CNT_ADD(w->e->pages, (uint64_t)n);
 	w->off = pos - r->start;
@@ -128,6 +133,7 @@ static void eager_status(void *state, struct json_object *o)
 	policy_json_count(o, "eager_attaches", &e->attaches);
 	policy_json_count(o, "eager_walking", &e->walking);
 	policy_json_count(o, "eager_last_walk_us", &e->last_walk_us);
+	policy_json_count(o, "eager_longest_step_us", &e->longest_step_us);
 }
 
 const struct policy_ops policy_ops_eager = {
