@@ -17,10 +17,10 @@ r0=$(prop NRestarts)
 wd=$(prop WatchdogUSec)
 
 region_stats() {
-	uffdctl regions | jq -c ".[] | select(.name == \"$1\") | .policy_stats"
+	uffdctl -j regions | jq -c ".[] | select(.name == \"$1\") | .policy_stats"
 }
 walked() {
-	uffdctl regions | jq -e ".[] | select(.name == \"$1\") | .policy_stats.eager_walking == 0" >/dev/null
+	uffdctl -j regions | jq -e ".[] | select(.name == \"$1\") | .policy_stats.eager_walking == 0" >/dev/null
 }
 
 # phase NAME SIZE EVERY SECONDS: the eager client and, meanwhile, the
