@@ -63,11 +63,18 @@ struct config_limits {
 	unsigned clients_per_uid;
 	unsigned regions; /* all clients together */
 	unsigned regions_per_client;
+	uint64_t bytes; /* registered bytes, all clients together */
 	uint64_t bytes_per_client;
-	unsigned msg_rate;	   /* protocol messages per client per second */
-	unsigned pending_faults;   /* faults a policy may hold per uffd */
-	unsigned hello_timeout_ms; /* a connection must say HELLO by then */
-	unsigned control_conns;	   /* open control connections */
+	unsigned msg_rate;	 /* protocol messages per client per second */
+	unsigned pending_faults; /* faults a policy may hold per uffd */
+	unsigned pending_faults_total; /* ... in the whole daemon */
+	unsigned hello_timeout_ms;     /* a connection must say HELLO by then */
+	unsigned control_conns;	       /* open control connections */
+	/* Of each limit above that all clients share, one uid (but root and
+	 * admin_gids) may hold this much, and this much is kept for root and
+	 * admin_gids (share.c). */
+	unsigned uid_share_percent;
+	unsigned admin_reserve_percent;
 };
 
 /*

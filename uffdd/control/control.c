@@ -5,6 +5,7 @@
 #include "core/bounds.h"
 #include "core/daemon.h"
 #include "core/log.h"
+#include "core/share.h"
 #include "metrics.h"
 #include "status.h"
 
@@ -24,23 +25,24 @@
 
 static struct event *accept_ev;
 static struct daemon *daemon_;
-static unsigned open_conns;
 
 struct conn {
 	struct bufferevent *bev; /* writes the answer */
 	struct event *rev;	 /* reads the request and its descriptors */
 	struct evbuffer *in;
 	struct control_fds fds;
-	struct peer peer; /* credentials and supplementary groups */
+	struct peer peer;    /* credentials and supplementary groups */
+	struct share *share; /* its uid's control connections */
 	int replied;
 };
 
 /* The answer to a state-changing command c may not run, logged once. */
 static json_object *denied(const struct conn *c, const char *cmd)
 {
-	log_notice("control: pid %d uid %u may not run \"%.32s\": it needs "
-		   "root or a group in admin_gids",
-		   (int)c->peer.cr.pid, (unsigned)c->peer.cr.uid, cmd);
+	log_uid(LOG_NOTICE, c->peer.cr.uid, c->peer.cr.pid,
+		"control: pid %d uid %u may not run \"%.32s\": it needs root "
+		"or a group in admin_gids",
+		(int)c->peer.cr.pid, (unsigned)c->peer.cr.uid, cmd);
 	return control_error("\"%.32s\" needs root or a group in admin_gids",
 			     cmd);
 }
@@ -53,8 +55,9 @@ static void conn_free(struct conn *c)
 		evbuffer_free(c->in);
 	control_fds_close(&c->fds);
 	bufferevent_free(c->bev);
+	share_give(c->share, SHARE_CONTROL, 1);
+	share_put(c->share);
 	free(c);
-	open_conns--;
 }
 
 static void reply(struct conn *c, json_object *o)
@@ -189,21 +192,57 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 	conn_free(arg);
 }
 
-/* limits.control_connections: say why, and hang up. */
-static void busy(int s)
+/* limits.control_connections, or the peer's share of it: say which, and
+ * hang up. */
+static void busy(int s, const struct peer *p, const char *why)
 {
-	static struct throttle t;
-	static const char msg[] = "{\"error\":\"too many control connections "
-				  "(limits.control_connections)\"}\n";
+	json_object *o = control_error("too many control connections: %s", why);
+	const char *msg =
+	    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 
-	throttle_log(&t, LOG_WARNING,
-		     "control: %u connections open "
-		     "(limits.control_connections); refusing more",
-		     open_conns);
-	if (write(s, msg, sizeof(msg) - 1) < 0) {
+	log_uid(LOG_WARNING, p->cr.uid, p->cr.pid,
+		"control: connection from pid %d uid %u refused: %s",
+		(int)p->cr.pid, (unsigned)p->cr.uid, why);
+	if (write(s, msg, strlen(msg)) < 0 || write(s, "\n", 1) < 0) {
 		/* the peer will see the close */
 	}
+	json_object_put(o);
 	close(s);
+}
+
+/*
+ * A connection, within its uid's share of limits.control_connections (root
+ * and admin_gids may use the reserve: a locked-out administrator is what a
+ * flood of status requests would otherwise buy).
+ */
+static struct conn *conn_new(int s)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	char why[256];
+
+	if (!c)
+		return NULL;
+	if (peer_read(s, &c->peer) < 0) {
+		/* Unknown peer: uid -1 is nobody's, so no privilege. */
+		c->peer.cr.uid = (uid_t)-1;
+		c->peer.cr.gid = (gid_t)-1;
+	}
+	c->share = share_get(c->peer.cr.uid);
+	if (c->share &&
+	    share_take(c->share, SHARE_CONTROL, 1,
+		       access_is_admin(&daemon_->conf.cfg.access, &c->peer),
+		       why, sizeof(why)) < 0) {
+		busy(s, &c->peer, why);
+		share_put(c->share);
+		free(c);
+		return NULL;
+	}
+	if (!c->share) {
+		close(s);
+		free(c);
+		return NULL;
+	}
+	return c;
 }
 
 static void accept_cb(evutil_socket_t fd, short what, void *arg)
@@ -220,28 +259,18 @@ static void accept_cb(evutil_socket_t fd, short what, void *arg)
 			log_warn("control socket accept: %s", strerror(errno));
 		return;
 	}
-	if (open_conns >= daemon_->conf.cfg.limits.control_conns) {
-		busy(s);
+	c = conn_new(s);
+	if (!c)
 		return;
-	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		close(s);
-		return;
-	}
-	if (peer_read(s, &c->peer) < 0) {
-		/* Unknown peer: uid -1 is nobody's, so no privilege. */
-		c->peer.cr.uid = (uid_t)-1;
-		c->peer.cr.gid = (gid_t)-1;
-	}
 	c->bev =
 	    bufferevent_socket_new(daemon_->base, s, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev) {
 		close(s);
+		share_give(c->share, SHARE_CONTROL, 1);
+		share_put(c->share);
 		free(c);
 		return;
 	}
-	open_conns++;
 	c->rev = event_new(daemon_->base, s, EV_READ | EV_PERSIST, read_cb, c);
 	c->in = evbuffer_new();
 	if (!c->rev || !c->in) {

@@ -133,7 +133,7 @@ static int do_policy(struct worker *w, void *arg)
 	}
 	/* A restarted daemon must come back with the new policy. */
 	session_keep_region(s, r, 1);
-	log_client(LOG_NOTICE, s->who.pid, r->v.id,
+	log_client(LOG_NOTICE, &s->who, r->v.id,
 		   "client %d region %s: policy changed to %s by uffdctl",
 		   (int)s->who.pid, r->name, np->spec);
 	return 0;

@@ -4,7 +4,10 @@
 #include "core/bounds.h"
 #include "core/clock.h"
 #include "core/daemon.h"
+#include "core/log.h"
 #include "core/session.h"
+#include "core/share.h"
+#include "core/unresolved.h"
 #include "core/worker.h"
 #include "policy/policy.h"
 
@@ -261,7 +264,7 @@ static json_object *config_status(const struct daemon_conf *c)
 
 struct json_object *status_build(struct daemon *d)
 {
-	json_object *o = json_object_new_object(), *tot, *lim, *ws;
+	json_object *o = json_object_new_object(), *tot, *lim, *ws, *uids;
 	struct walk walk = { .clients = json_object_new_array() };
 	struct worker_stats sum = { 0 };
 
@@ -276,7 +279,11 @@ struct json_object *status_build(struct daemon *d)
 	ws = workers_json(d, &walk, &sum);
 	tot = totals_json(d, &walk, &sum);
 	lim = json_object_new_object();
+	uids = json_object_new_array();
 	bounds_status(&d->conf.cfg.limits, lim, tot);
+	share_status(lim, tot, uids);
+	unresolved_status(tot);
+	json_object_object_add(tot, "log_lines_held", u64(log_held_total()));
 	json_object_object_add(o, "totals", tot);
 	json_object_object_add(o, "limits", lim);
 	json_object_object_add(
@@ -284,5 +291,6 @@ struct json_object *status_build(struct daemon *d)
 	    json_object_new_string(d->conf.cfg.policy.default_policy));
 	json_object_object_add(o, "workers", ws);
 	json_object_object_add(o, "clients", walk.clients);
+	json_object_object_add(o, "uids", uids);
 	return o;
 }

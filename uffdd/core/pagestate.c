@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "pagestate.h"
 #include "policy/policy.h"
+#include "reaper.h"
 #include "uffdd_proto.h"
 
 #include <errno.h>
@@ -158,8 +159,9 @@ void page_state_unref(struct page_state *ps)
 {
 	if (!ps || --ps->refs)
 		return;
-	munmap(ps->hdr, ps->len);
-	close(ps->fd);
+	/* Off the worker: a large region's bits are megabytes. */
+	reaper_unmap(ps->hdr, ps->len);
+	reaper_close(ps->fd);
 	free(ps);
 }
 

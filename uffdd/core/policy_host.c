@@ -9,14 +9,23 @@
 #include "daemon.h"
 #include "fault.h"
 #include "files.h"
+#include "hold.h"
 #include "log.h"
+#include "reaper.h"
 #include "session.h"
+#include "walk.h"
 #include "worker.h"
 
 static long host_map(struct policy_region *v, uint64_t start, uint64_t len,
 		     int soft)
 {
 	return fault_map(region_of(v), start, len, soft);
+}
+
+static long host_map_present(struct policy_region *v, uint64_t *pos,
+			     uint64_t end, uint64_t budget_ns)
+{
+	return walk_map(region_of(v), pos, end, budget_ns);
 }
 
 static int host_deny(struct policy_region *v, uint64_t addr, uint32_t tid)
@@ -33,6 +42,11 @@ static int host_open_file(const struct policy_region *v, const char *arg,
 			  enum policy_file_use use, char *err, size_t errlen)
 {
 	return files_open(region_of(v), arg, use, err, errlen);
+}
+
+static void host_held_done(struct policy_region *v, unsigned n)
+{
+	hold_done(region_of(v), n);
 }
 
 static struct event_base *host_loop(const struct policy_region *v)
@@ -53,15 +67,18 @@ static pid_t host_pid(const struct policy_region *v)
 static void host_log(const struct policy_region *v, int prio, const char *msg)
 {
 	if (v)
-		log_client(prio, host_pid(v), v->id, "%s", msg);
+		log_client(prio, &region_of(v)->s->who, v->id, "%s", msg);
 	else
 		log_msg(prio, "%s", msg);
 }
 
 static const struct policy_host host = {
 	.map = host_map,
+	.map_present = host_map_present,
 	.deny = host_deny,
 	.wake = host_wake,
+	.held_done = host_held_done,
+	.unmap = reaper_unmap,
 	.loop = host_loop,
 	.caps = host_caps,
 	.pid = host_pid,

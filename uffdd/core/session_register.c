@@ -113,7 +113,8 @@ static int check_range(struct session *s, struct uffdd_msg *m,
 	return 0;
 }
 
-/* limits.bytes_per_client and regions (regions_per_client came first). */
+/* limits.bytes_per_client (regions_per_client came first; the daemon's
+ * regions and bytes are the uid's share, taken as the region is placed). */
 static int check_limits(struct session *s, struct uffdd_msg *m)
 {
 	const struct config_limits *l = &worker_daemon(s->w)->conf.cfg.limits;
@@ -121,16 +122,9 @@ static int check_limits(struct session *s, struct uffdd_msg *m)
 	if (s->regions.bytes + m->u.reg.length > l->bytes_per_client)
 		return refused(session_refuse(s, m, ENOSPC,
 					      "limit of %" PRIu64
-					      " bytes per client reached",
+					      " bytes per client reached "
+					      "(limits.bytes_per_client)",
 					      l->bytes_per_client));
-	if (bounds_regions() >= l->regions) {
-		bounds_count(BOUNDS_REGION_REFUSED);
-		return refused(
-		    session_refuse(s, m, ENOSPC,
-				   "uffdd holds its limit of %u regions "
-				   "(limits.regions)",
-				   l->regions));
-	}
 	return 0;
 }
 
@@ -251,14 +245,11 @@ static struct region *make(struct session *s, struct uffdd_msg *m,
 		session_refuse(s, m, ENOMEM, "out of memory");
 		return NULL;
 	}
-	rc = session_add_region(s, r);
+	rc = session_add_region(s, r, err, sizeof(err));
 	if (rc < 0) {
 		r->uffd = -1;
 		region_free(r);
-		session_refuse(s, m, -rc,
-			       rc == -EEXIST ? "range overlaps a region of "
-					       "this client"
-					     : "out of memory");
+		session_refuse(s, m, -rc, "%s", err);
 		return NULL;
 	}
 	rc = attach(r, m, err, sizeof(err));
@@ -307,7 +298,7 @@ void session_register(struct session *s, struct uffdd_msg *m)
 	/* Only now: faults queued before the answer are served right away. */
 	event_add(r->ev, NULL);
 	session_keep_region(s, r, 0);
-	log_client(LOG_INFO, s->who.pid, r->v.id,
+	log_client(LOG_INFO, &s->who, r->v.id,
 		   "client %d: region %016" PRIx64 " \"%s\" %s %" PRIu64
 		   " MiB at %#" PRIx64 " policy %s",
 		   (int)s->who.pid, r->v.id, r->name, kind_name(r->kind),

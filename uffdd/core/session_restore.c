@@ -114,7 +114,7 @@ static int restore_region(struct session *s, struct fdstore_set *set,
 		return -1;
 	}
 	r = region_make(s, &s->regions, &p, err, sizeof(err));
-	if (!r || region_insert(&s->regions, r) < 0) {
+	if (!r || session_adopt_region(s, r) < 0) {
 		log_warn("stored region %016" PRIx64 " cannot be rebuilt: %s",
 			 meta->id, r ? "overlap" : err);
 		if (r)
@@ -125,7 +125,6 @@ static int restore_region(struct session *s, struct fdstore_set *set,
 	r->uffd = take(set, 'U', meta->id);
 	r->v.memfd = take(set, 'M', meta->id);
 	restore_files(r, set, meta->id);
-	s->regions.bytes += r->v.len;
 	close(meta->fd);
 	meta->fd = -1;
 	return 0;
@@ -189,6 +188,11 @@ static int restore_session(struct daemon *d, struct fdstore_set *set,
 		return -1;
 	}
 	s->id = meta->id;
+	/* What it held of the limits, it holds still; its groups are not
+	 * known any more, its uid and primary group are. */
+	s->admin = s->who.uid == 0 ||
+		   id_list_has(&d->conf.cfg.access.admin_gids, s->who.gid);
+	session_count_in(s, 1, NULL, 0);
 	s->proto.hello_done = 1;
 	s->proto.restored = 1;
 	memcpy(s->proto.name, desc.name, sizeof(s->proto.name));
@@ -199,7 +203,6 @@ static int restore_session(struct daemon *d, struct fdstore_set *set,
 	close(meta->fd);
 	meta->fd = -1;
 	regions_of(set, s->id, s);
-	__atomic_add_fetch(&d->n.clients, 1, __ATOMIC_RELAXED);
 	log_notice("client %d (%s): session %016" PRIx64
 		   " restored with %zu region%s",
 		   (int)s->who.pid, s->who.comm, s->id, s->regions.n,
@@ -207,7 +210,6 @@ static int restore_session(struct daemon *d, struct fdstore_set *set,
 	if (session_serve(s, worker_pick(d->workers)) < 0) {
 		log_err("cannot serve restored session %016" PRIx64, s->id);
 		session_discard(s);
-		__atomic_sub_fetch(&d->n.clients, 1, __ATOMIC_RELAXED);
 	}
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define POLICY_ENTRY(n, client) { &policy_ops_##n, client },
 static const struct {
@@ -35,6 +36,12 @@ long policy_map(struct policy_region *r, uint64_t start, uint64_t len, int soft)
 	return host->map(r, start, len, soft);
 }
 
+long policy_map_present(struct policy_region *r, uint64_t *pos, uint64_t end,
+			uint64_t budget_ns)
+{
+	return host->map_present(r, pos, end, budget_ns);
+}
+
 int policy_deny(struct policy_region *r, uint64_t addr, uint32_t tid)
 {
 	return host->deny(r, addr, tid);
@@ -43,6 +50,19 @@ int policy_deny(struct policy_region *r, uint64_t addr, uint32_t tid)
 void policy_wake(struct policy_region *r, uint64_t start, uint64_t len)
 {
 	host->wake(r, start, len);
+}
+
+void policy_held_done(struct policy_region *r, unsigned n)
+{
+	host->held_done(r, n);
+}
+
+void policy_unmap(void *addr, size_t len)
+{
+	if (host)
+		host->unmap(addr, len);
+	else
+		munmap(addr, len);
 }
 
 struct event_base *policy_loop(const struct policy_region *r)

@@ -121,10 +121,16 @@ enum policy_phase {
 /* Reads or writes a file named in its args: "#N" (the client's file N) or
  * an absolute path under the configuration's policy_dir. */
 #define POLICY_F_FILE 0x1u
+/*
+ * Its fault hook also answers MISSING faults (a page not in the page
+ * cache): it puts the page there (a fetch), then the core CONTINUEs it.
+ * Without such a stage in the chain, a MISSING fault is unresolved.
+ */
+#define POLICY_F_MISSING 0x2u
 /* Makes the bytes of pages it serves, or decides when they may be seen
  * (populate, gate, deny): the region gets a page-state file, and its
  * client keeps its uffd to take over if the daemon goes. */
-#define POLICY_F_CONTENT 0x2u
+#define POLICY_F_CONTENT 0x4u
 
 /* How a client that takes over must treat faults (policy_ops.takeover);
  * the same bits as UFFDD_PAGES_* (proto/uffdd_proto.h). */
@@ -140,6 +146,26 @@ struct policy_takeover {
 	int image_file;		  /* POPULATE: the client's file N, or -1 */
 };
 
+/*
+ * What becomes of a fault of a region that the core cannot resolve: a
+ * MISSING fault no stage answers (the client registered MISSING as well
+ * as MINOR), a write-protect fault, a CONTINUE that finds no page or fails
+ * otherwise.  Once, by one rule, never by waking the thread into the same
+ * fault again.  Composed, the strictest stage's rule applies.
+ */
+enum policy_unresolved {
+	/* The region goes back to the kernel: its range is unregistered and
+	 * the region leaves the session.  Right for a region whose bytes are
+	 * the page cache's anyway (continue, around, eager, record). */
+	POLICY_UNRESOLVED_RELEASE = 0,
+	/* That page is refused (SIGBUS), the region stays: for a region
+	 * whose bytes the daemon makes, where the kernel would show a page
+	 * that was never filled (populate, gate, deny). */
+	POLICY_UNRESOLVED_DENY,
+	/* The session ends. */
+	POLICY_UNRESOLVED_DROP,
+};
+
 /* How a policy uses a file it opens (policy_open_file). */
 enum policy_file_use {
 	POLICY_FILE_READ = 1,
@@ -152,6 +178,7 @@ struct policy_ops {
 			      without ':' means: takes no arguments */
 	int phase;	   /* enum policy_phase */
 	unsigned flags;	   /* POLICY_F_* */
+	int unresolved;	   /* enum policy_unresolved (0: release) */
 	size_t state_size; /* an instance's state, zeroed (0: none) */
 	size_t file_path;  /* POLICY_F_FILE: offset of the path in state */
 	/*
@@ -222,6 +249,14 @@ POLICY_LIST(POLICY_DECLARE)
  */
 
 /*
+ * The longest a worker's loop turn runs: a batch of faults, a policy's
+ * background step (eager, prefetch), a few protocol messages.  Every other
+ * client of that worker waits at most about this long for its fault to be
+ * read.  A policy's background work is cut into steps of this much.
+ */
+#define POLICY_TURN_NS 2000000ull
+
+/*
  * Map [start, start+len) of r now, without a fault (a gate letting go, a
  * prefetch, eager).  soft: pages absent from the page cache or already
  * mapped are skipped quietly.  The pages mapped, or -errno (-ESRCH: the
@@ -229,11 +264,33 @@ POLICY_LIST(POLICY_DECLARE)
  */
 long policy_map(struct policy_region *r, uint64_t start, uint64_t len,
 		int soft);
+/*
+ * Map, without a fault, what is in the page cache of [*pos, end) of r, for
+ * at most budget_ns; *pos moves to where it stopped (end once done).  Holes
+ * are skipped at once where the file system can tell (shmem), so a sparse
+ * region costs its contents, not its size.  The pages mapped, or -errno
+ * (-ESRCH: the process is gone or r was retired).
+ */
+long policy_map_present(struct policy_region *r, uint64_t *pos, uint64_t end,
+			uint64_t budget_ns);
 /* Refuse the access to the page at addr (UFFDIO_POISON: SIGBUS). */
 int policy_deny(struct policy_region *r, uint64_t addr, uint32_t tid);
 /* Wake the threads waiting on [start, start+len) of r without mapping
  * anything: they fault again (and reach whoever serves r then). */
 void policy_wake(struct policy_region *r, uint64_t start, uint64_t len);
+/*
+ * A policy that held faults of r (POLICY_HOLD) lets n of them go, mapped
+ * or refused: the core's count of held faults (limits.pending_faults, the
+ * uid's share of pending_faults_total) follows at once instead of at the
+ * next time it asks the kernel.
+ */
+void policy_held_done(struct policy_region *r, unsigned n);
+/*
+ * Unmap a policy's own mapping of a client's memory (populate's) off the
+ * worker: zapping a large populated mapping is slow, and no client waits
+ * for it.  Safe to call with no host (a configuration check).
+ */
+void policy_unmap(void *addr, size_t len);
 /* The event loop of r's worker: a policy's timers and background work. */
 struct event_base *policy_loop(const struct policy_region *r);
 /* What the running kernel offers (UFFDIO_POISON, its release, ...). */
@@ -263,8 +320,12 @@ void policy_log(const struct policy_region *r, int prio, const char *fmt, ...)
 struct policy_host {
 	long (*map)(struct policy_region *r, uint64_t start, uint64_t len,
 		    int soft);
+	long (*map_present)(struct policy_region *r, uint64_t *pos,
+			    uint64_t end, uint64_t budget_ns);
 	int (*deny)(struct policy_region *r, uint64_t addr, uint32_t tid);
 	void (*wake)(struct policy_region *r, uint64_t start, uint64_t len);
+	void (*held_done)(struct policy_region *r, unsigned n);
+	void (*unmap)(void *addr, size_t len);
 	struct event_base *(*loop)(const struct policy_region *r);
 	const struct uffd_caps *(*caps)(const struct policy_region *r);
 	pid_t (*pid)(const struct policy_region *r);
@@ -293,6 +354,10 @@ void policy_release(struct policy *p, struct policy_region *r);
 /* The fault hook of r's policy (its stages in order); *out as above. */
 enum policy_verdict policy_fault(struct policy_region *r, uint64_t addr,
 				 uint32_t tid, struct map_range *out);
+/* The rule for a fault of r's the core cannot resolve (strictest stage). */
+enum policy_unresolved policy_unresolved_rule(const struct policy *p);
+/* 1 if a stage of p answers MISSING faults (POLICY_F_MISSING). */
+int policy_takes_missing(const struct policy *p);
 /* Run every stage's prepare over the range; < 0 if a stage vetoed it. */
 int policy_prepare(struct policy_region *r, uint64_t start, uint64_t len);
 /* Hand a publish to the stage that takes it (-EOPNOTSUPP if none). */

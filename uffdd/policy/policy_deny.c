@@ -62,6 +62,7 @@ static void deny_takeover(void *state, struct policy_takeover *t)
 const struct policy_ops policy_ops_deny = {
 	.name = "deny",
 	.usage = "deny",
+	.unresolved = POLICY_UNRESOLVED_DENY,
 	.phase = PHASE_DECIDE,
 	.attach = deny_attach,
 	.fault = deny_fault,

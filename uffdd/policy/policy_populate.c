@@ -76,7 +76,7 @@ static void pop_destroy(void *state)
 	struct populate *p = state;
 
 	if (p->map)
-		munmap(p->map, p->map_len);
+		policy_unmap(p->map, p->map_len);
 	if (p->fd >= 0)
 		close(p->fd);
 	if (p->own_bits)
@@ -387,6 +387,7 @@ const struct policy_ops policy_ops_populate = {
 	.name = "populate",
 	.usage = "populate:FILE[@OFFSET]",
 	.phase = PHASE_CONTENT,
+	.unresolved = POLICY_UNRESOLVED_DENY,
 	.flags = POLICY_F_FILE | POLICY_F_CONTENT,
 	.state_size = sizeof(struct populate),
 	.file_path = offsetof(struct populate, file),

@@ -5,9 +5,12 @@
  * left alone; or a path of the configuration's) and,
  * as soon as the region is registered, makes ready (the other stages' fill:
  * populate reads the image) and maps the recorded pages in that order, in
- * the background: a bounded chunk per turn of the region's worker loop, so
- * that faults on other pages are still served on demand in between.  A
- * workload that touches mostly its recorded working set sees few faults.
+ * the background: a bounded step per turn of the region's worker loop
+ * (POLICY_TURN_NS), so that faults on other pages are still served on
+ * demand in between.  A workload that touches mostly its recorded working
+ * set sees few faults.  The trace is read as the prefetch goes, a window
+ * ahead of it: its header is checked at registration, and however long it
+ * is, no turn parses more than its share of the step.
  */
 #include "policy.h"
 #include "policy_populate.h"
@@ -30,7 +33,7 @@
  * for the end of the turn.
  */
 #define CHUNK_ADVISED (16ull << 20)
-#define TURN_NS	      4000000ull
+#define TURN_NS	      POLICY_TURN_NS
 /*
  * Read-ahead: the image ranges of the trace are handed to the kernel
  * (populate_advise, POSIX_FADV_WILLNEED) ahead of the fills, so that the
@@ -44,15 +47,36 @@
  */
 #define ADVISE_AHEAD	(64ull << 20)
 #define ADVISE_SEQ	(4ull << 20)
-#define ADVISE_TURN_NS	2000000ull
+#define ADVISE_TURN_NS	(POLICY_TURN_NS / 4)
+#define PARSE_TURN_NS	(POLICY_TURN_NS / 4)
 #define MAX_TRACE_PAGES (1u << 28)
+
+/* Lines of a file read with pread (the descriptor's offset is the
+ * client's too). */
+struct lines {
+	int fd;
+	off_t at; /* file offset of buf[len] */
+	char buf[65536];
+	size_t pos, len;
+};
+
+static void lines_close(struct lines *l)
+{
+	if (!l)
+		return;
+	close(l->fd);
+	free(l);
+}
 
 struct prefetch {
 	char file[PATH_MAX]; /* "#N" or a configured path */
-	uint64_t *pages;
-	size_t n, next;
-	size_t adv; /* trace entries below this were advised */
-	void *pop;  /* the populate stage's state, if there is one */
+	struct lines *f; /* the trace, read a window ahead; NULL at its end */
+	int lineno;	 /* of the trace, for errors */
+	uint64_t *pages; /* the window: entries [next, n) still to prefetch */
+	size_t n, next, cap;
+	size_t adv;	 /* trace entries below this were advised */
+	uint64_t parsed; /* entries read from the trace (atomic) */
+	void *pop;	 /* the populate stage's state, if there is one */
 	int pop_looked;
 	struct policy_region *home; /* the region prefetched into */
 	struct event *ev;
@@ -77,16 +101,9 @@ static void pf_destroy(void *state)
 
 	if (p->ev)
 		event_free(p->ev);
+	lines_close(p->f);
 	free(p->pages);
 }
-
-/* Lines of a file read with pread (the descriptor's offset is shared). */
-struct lines {
-	int fd;
-	off_t at; /* file offset of buf[len] */
-	char buf[65536];
-	size_t pos, len;
-};
 
 /* The next line (without its newline) into line; 0 at the end, -1 when a
  * line does not fit or the file cannot be read. */
@@ -152,62 +169,10 @@ static int header(struct lines *l, const struct prefetch *p,
 	return 0;
 }
 
-/* Page idx appended to the list; 0 or -errno (err set). */
-static int add_page(struct prefetch *p, uint64_t idx, size_t *cap, char *err,
-		    size_t errlen)
-{
-	uint64_t *np;
-
-	if (p->n < *cap) {
-		p->pages[p->n++] = idx;
-		return 0;
-	}
-	if (*cap >= MAX_TRACE_PAGES) {
-		snprintf(err, errlen, "prefetch: %s is too long", p->file);
-		return -EFBIG;
-	}
-	*cap = *cap ? *cap * 2 : 1024;
-	np = realloc(p->pages, *cap * sizeof(*np));
-	if (!np) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	p->pages = np;
-	p->pages[p->n++] = idx;
-	return 0;
-}
-
-/* Parse the trace; every page index below npages is kept, in order. */
-static int parse(struct prefetch *p, struct lines *l,
-		 const struct policy_region *r, char *err, size_t errlen)
-{
-	char line[64];
-	size_t cap = 0;
-	int lineno = 3, rc = header(l, p, r, err, errlen), got;
-
-	while (rc == 0 && (got = next_line(l, line, sizeof(line))) != 0) {
-		unsigned long long idx;
-		char *end;
-
-		lineno++;
-		idx = got < 0 ? 0 : strtoull(line, &end, 10);
-		if (got < 0 || end == line || *end) {
-			snprintf(err, errlen,
-				 "prefetch: %s:%d: not a page index", p->file,
-				 lineno);
-			return -EINVAL;
-		}
-		if (idx >= r->len / r->page_size) {
-			p->ignored++; /* beyond this region: bounds */
-			continue;
-		}
-		rc = add_page(p, idx, &cap, err, errlen);
-	}
-	return rc;
-}
-
-static int load(struct prefetch *p, const struct policy_region *r, char *err,
-		size_t errlen)
+/* Open the trace and check its header (at registration: a wrong file is
+ * a clear error then).  The entries are read as the prefetch goes. */
+static int load_header(struct prefetch *p, const struct policy_region *r,
+		       char *err, size_t errlen)
 {
 	struct lines *l = calloc(1, sizeof(*l));
 	char why[200];
@@ -225,10 +190,95 @@ static int load(struct prefetch *p, const struct policy_region *r, char *err,
 		free(l);
 		return rc;
 	}
-	rc = parse(p, l, r, err, errlen);
-	close(l->fd);
-	free(l);
-	return rc;
+	rc = header(l, p, r, err, errlen);
+	if (rc < 0) {
+		lines_close(l);
+		return rc;
+	}
+	p->f = l;
+	p->lineno = 3;
+	return 0;
+}
+
+/* Room for one more entry in the window, moving what is left of it to
+ * the front first.  0 or -ENOMEM. */
+static int window_room(struct prefetch *p)
+{
+	uint64_t *np;
+	size_t cap;
+
+	if (p->next && (p->n == p->cap || p->next >= p->n / 2)) {
+		memmove(p->pages, p->pages + p->next,
+			(p->n - p->next) * sizeof(*p->pages));
+		p->adv = p->adv > p->next ? p->adv - p->next : 0;
+		p->n -= p->next;
+		p->next = 0;
+	}
+	if (p->n < p->cap)
+		return 0;
+	cap = p->cap ? p->cap * 2 : 1024;
+	np = realloc(p->pages, cap * sizeof(*np));
+	if (!np)
+		return -ENOMEM;
+	p->pages = np;
+	p->cap = cap;
+	return 0;
+}
+
+/* The end of the trace, or a stop in it (logged unless at its end). */
+static void trace_end(struct prefetch *p, const struct policy_region *r,
+		      const char *why)
+{
+	if (why)
+		policy_log(r, LOG_WARNING,
+			   "prefetch: %s:%d: %s; prefetching "
+			   "what came before",
+			   p->file, p->lineno, why);
+	lines_close(p->f);
+	p->f = NULL;
+}
+
+/*
+ * Read entries until `ahead` are waiting or the clock passes until; every
+ * page index inside the region is kept, in order.
+ */
+static void parse_more(struct prefetch *p, const struct policy_region *r,
+		       size_t ahead, uint64_t until)
+{
+	char line[64];
+
+	while (p->f && p->n - p->next < ahead) {
+		unsigned long long idx;
+		char *end;
+		int got = next_line(p->f, line, sizeof(line));
+
+		if (got <= 0) {
+			trace_end(p, r, got ? "not a page index" : NULL);
+			return;
+		}
+		p->lineno++;
+		idx = strtoull(line, &end, 10);
+		if (end == line || (*end != '\n' && *end)) {
+			trace_end(p, r, "not a page index");
+			return;
+		}
+		if (CNT_LD(p->parsed) >= MAX_TRACE_PAGES) {
+			trace_end(p, r, "trace too long");
+			return;
+		}
+		CNT_ADD(p->parsed, 1);
+		if (idx >= r->len / r->page_size) {
+			p->ignored++; /* beyond this region: bounds */
+			continue;
+		}
+		if (window_room(p) < 0) {
+			trace_end(p, r, "out of memory");
+			return;
+		}
+		p->pages[p->n++] = idx;
+		if ((p->lineno & 63) == 0 && policy_now_ns() > until)
+			return;
+	}
 }
 
 static void find_populate(const struct policy_ops *ops, void *state, void *arg)
@@ -294,6 +344,13 @@ static void pf_turn(evutil_socket_t fd, short what, void *arg)
 		p->pop_looked = 1;
 		policy_each(r->pol, find_populate, p);
 	}
+	/* The trace a window ahead: as far as the advice and the fills of
+	 * this turn can reach. */
+	if (r)
+		parse_more(
+		    p, r,
+		    (size_t)((ADVISE_AHEAD + CHUNK_ADVISED) / r->page_size) + 1,
+		    policy_now_ns() + PARSE_TURN_NS);
 	if (r && p->pop) {
 		advise_ahead(p, r);
 		budget = CHUNK_ADVISED;
@@ -334,16 +391,16 @@ static void pf_turn(evutil_socket_t fd, short what, void *arg)
 		if (policy_now_ns() > t_end)
 			break;
 	}
-	if (p->home && p->next < p->n) {
+	if (p->home && (p->next < p->n || p->f)) {
 		event_add(p->ev, &now);
 		return;
 	}
 	if (!p->finished) {
 		p->finished = 1;
 		policy_log(NULL, LOG_INFO,
-			   "prefetch from %s: %" PRIu64
-			   " of %zu pages mapped in %.1f ms",
-			   p->file, CNT_LD(p->mapped), p->n,
+			   "prefetch from %s: %" PRIu64 " of %" PRIu64
+			   " pages mapped in %.1f ms",
+			   p->file, CNT_LD(p->mapped), CNT_LD(p->parsed),
 			   (double)(policy_now_ns() - p->t0) / 1e6);
 	}
 }
@@ -357,7 +414,7 @@ static int pf_attach(void *state, struct policy_region *r, char *err,
 
 	if (p->ev)
 		return 0; /* a fork copy or a piece: prefetch the first only */
-	rc = load(p, r, err, errlen);
+	rc = load_header(p, r, err, errlen);
 	if (rc < 0)
 		return rc;
 	p->ev = event_new(policy_loop(r), -1, 0, pf_turn, p);
@@ -388,8 +445,7 @@ static void pf_status(void *state, struct json_object *o)
 
 	json_object_object_add(o, "prefetch_file",
 			       json_object_new_string(p->file));
-	json_object_object_add(o, "prefetch_total",
-			       json_object_new_int64((int64_t)p->n));
+	policy_json_count(o, "prefetch_total", &p->parsed);
 	policy_json_count(o, "prefetch_done", &p->done);
 	policy_json_count(o, "prefetch_mapped", &p->mapped);
 	policy_json_count(o, "prefetch_skipped", &p->skipped);
