@@ -37,10 +37,12 @@ DEPFLAGS = -MMD -MP
 # Sources -------------------------------------------------------------------
 PROTO_SRC := proto/proto.c proto/fdcheck.c
 KERNEL_SRC := kernel/probe.c
-CLIENT_SRC := client/client.c client/client_fork.c client/image.c
+CLIENT_SRC := client/client.c client/client_fork.c client/spec.c client/takeover.c client/takeover_serve.c \
+	      client/image.c
 UFFDD_DIRS := uffdd/core uffdd/policy uffdd/control uffdd/config uffdd/image uffdd/store
 UFFDD_SRC := $(foreach d,$(UFFDD_DIRS),$(wildcard $(d)/*.c))
-CTL_SRC := $(wildcard uffdd/ctl/*.c) uffdd/control/caps_json.c
+CTL_SRC := $(wildcard uffdd/ctl/*.c) uffdd/control/caps_json.c client/spec.c \
+	   proto/fdcheck.c proto/proto.c
 
 LIB_OBJ := $(patsubst %.c,$(BUILD)/lib/%.o,$(CLIENT_SRC) $(PROTO_SRC) $(KERNEL_SRC))
 D_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(UFFDD_SRC) $(PROTO_SRC) $(KERNEL_SRC))

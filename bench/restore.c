@@ -484,9 +484,11 @@ static size_t goals(const struct rsummary *s, size_t n, struct goal *g)
 
 int main(int argc, char **argv)
 {
+	/* The client opens its images and traces and passes them (protocol
+	 * 2): the configuration names no directory for them. */
 	static const char config_fmt[] =
 	    "{\"client_policies\":[\"continue\",\"around\",\"populate\","
-	    "\"record\",\"prefetch\"],\"policy_paths\":[\"%s\"]%s%s}";
+	    "\"record\",\"prefetch\"]%s%s}";
 	static const enum rmode order[] = { RM_WARM, RM_EAGER, RM_LAZY,
 					    RM_PREFETCH, RM_PREFETCH_WAIT };
 	const size_t norder = sizeof(order) / sizeof(order[0]);
@@ -517,11 +519,9 @@ int main(int argc, char **argv)
 			die("cannot reserve %zu hugepages: %s", 2 * hp + 8,
 			    strerror(-err));
 	}
-	snprintf(config, sizeof(config), config_fmt, c.cache,
-		 c.config_extra ? "," : "",
+	snprintf(config, sizeof(config), config_fmt, c.config_extra ? "," : "",
 		 c.config_extra ? c.config_extra : "");
-	/* The images live in the cache dir, which must exist before the
-	 * daemon resolves policy_paths. */
+	/* The images live in the cache dir. */
 	{
 		struct image tmp[KIND_COUNT];
 

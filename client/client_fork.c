@@ -101,6 +101,7 @@ static int body(const struct uffd_raw_region *r, int mode,
 	reg->page_size = r->page_size;
 	reg->kind = (uint8_t)r->kind;
 	reg->uffd_mode = (uint8_t)mode;
+	reg->nfiles = (uint8_t)r->nfiles;
 	if (uffdd_set_str(reg->name, sizeof(reg->name),
 			  r->name ? r->name : "anon") < 0)
 		return -ENAMETOOLONG;
@@ -112,8 +113,11 @@ int uffd_raw_register(struct uffd_raw *c, const struct uffd_raw_region *r,
 {
 	struct uffdio_register ur = { .mode = UFFDIO_REGISTER_MODE_MINOR };
 	struct uffdd_register reg;
-	int uffd, rc, fds[2];
+	int uffd, rc, fds[UFFDD_MAX_FDS];
 
+	out->stage = "the policy's files";
+	if (r->nfiles < 0 || r->nfiles > UFFDD_MAX_FILES)
+		return -E2BIG;
 	out->stage = "creating a userfaultfd";
 	uffd = uffd_create(c->dev_fd, O_CLOEXEC | O_NONBLOCK, allow_user_only,
 			   &out->mode);
@@ -138,10 +142,12 @@ int uffd_raw_register(struct uffd_raw *c, const struct uffd_raw_region *r,
 		goto unreg;
 	fds[0] = uffd;
 	fds[1] = r->memfd;
+	for (int i = 0; i < r->nfiles; i++)
+		fds[2 + i] = r->files[i];
 	out->seq = ++c->seq;
 	out->stage = "sending REGISTER";
 	rc = uffdd_send(c->sock, UFFDD_REGISTER, out->seq, &reg, sizeof(reg),
-			fds, 2);
+			fds, 2 + r->nfiles);
 	if (rc == 0 && out->uffd) {
 		*out->uffd = uffd; /* the caller's, until the answer */
 		return 0;
@@ -153,6 +159,20 @@ unreg:
 out:
 	close(uffd);
 	return rc;
+}
+
+int uffd_raw_spec_has_file(const char *spec)
+{
+	static const char *const names[] = { "populate:", "record:",
+					     "prefetch:" };
+
+	for (const char *s = spec; s && *s; s = strchr(s, '+')) {
+		s += *s == '+';
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (!strncmp(s, names[i], strlen(names[i])))
+				return 1;
+	}
+	return 0;
 }
 
 int uffd_raw_unregister(struct uffd_raw *c, uint64_t id, uint32_t *seq)

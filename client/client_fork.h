@@ -33,7 +33,11 @@ struct uffd_raw_region {
 	int kind;  /* UFFDD_KIND_SHMEM or UFFDD_KIND_HUGETLB */
 	int memfd; /* sent along; stays open here */
 	const char *name;
-	const char *policy; /* "" or NULL: the daemon's default */
+	/* As on the wire: "" or NULL for the daemon's default; files named
+	 * "#N" are files[N] (spec.h), sent along, staying open here. */
+	const char *policy;
+	const int *files;
+	int nfiles;
 	/*
 	 * UFFD_FEATURE_EVENT_* to ask for (those the kernel offers).  The
 	 * library asks for all, so that the daemon follows fork, mremap,
@@ -75,6 +79,15 @@ int uffd_raw_hello(struct uffd_raw *c, const char *name, uint32_t flags,
  */
 int uffd_raw_register(struct uffd_raw *c, const struct uffd_raw_region *r,
 		      int allow_user_only, struct uffd_raw_sent *out);
+
+/*
+ * 1 if the policy spec names a file (populate, record or prefetch with an
+ * argument).  The preload library serves every large mapping of a program
+ * and every forked child's copy of it with one spec: one image or trace
+ * file for all of them would fill, or record, the wrong pages, so it takes
+ * none.
+ */
+int uffd_raw_spec_has_file(const char *spec);
 
 /* Send UNREGISTER for region id. */
 int uffd_raw_unregister(struct uffd_raw *c, uint64_t id, uint32_t *seq);

@@ -151,6 +151,77 @@ int fd_check_uffd_range_mode(int uffd, uint64_t start, uint64_t len,
 	return -e;
 }
 
+/*
+ * File systems whose data comes from the kernel and a local device or
+ * memory.  A FUSE, network or 9p file can be made to stall every read by
+ * whoever serves it, and procfs/sysfs files may answer with the reader's
+ * rights: a client's file elsewhere is refused.
+ */
+static const uint32_t local_fs[] = {
+	0xEF53,	    /* ext2, ext3, ext4 */
+	0x58465342, /* xfs */
+	0x9123683E, /* btrfs */
+	0x01021994, /* tmpfs, memfd */
+	0x958458f6, /* hugetlbfs */
+	0x858458f6, /* ramfs */
+	0xF2F52010, /* f2fs */
+	0x2FC12FC1, /* zfs */
+	0xca451a4e, /* bcachefs */
+	0x73717368, /* squashfs */
+	0xE0F5E1E2, /* erofs */
+	0x4d44,	    /* vfat, msdos */
+	0x2011BAB0, /* exfat */
+};
+
+static int fs_is_local(int fd, uint32_t *type)
+{
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs) < 0)
+		return 0;
+	*type = (uint32_t)sfs.f_type;
+	for (size_t i = 0; i < sizeof(local_fs) / sizeof(local_fs[0]); i++)
+		if (local_fs[i] == *type)
+			return 1;
+	return 0;
+}
+
+int fd_check_file(int fd, int how, uint64_t *size, char *err, size_t errlen)
+{
+	char what[256];
+	struct stat st;
+	uint32_t fs = 0;
+	int fl = fcntl(fd, F_GETFL), mode;
+
+	if (fl < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "not an open descriptor");
+		return -EBADF;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "not a regular file (%s)",
+			 fd_describe(fd, what, sizeof(what)));
+		return -EINVAL;
+	}
+	mode = fl & O_ACCMODE;
+	if ((fl & O_PATH) ||
+	    ((how & FD_FILE_READ) && mode != O_RDONLY && mode != O_RDWR) ||
+	    ((how & FD_FILE_WRITE) && mode != O_WRONLY && mode != O_RDWR)) {
+		snprintf(err, errlen, "not open for %s",
+			 (how & FD_FILE_WRITE) ? "writing" : "reading");
+		return -EACCES;
+	}
+	if (!(how & FD_FILE_ANY_FS) && !fs_is_local(fd, &fs)) {
+		snprintf(err, errlen,
+			 "on a file system (type %#x) that is not a local "
+			 "disk or memory one (FUSE, network, overlay and "
+			 "procfs files are refused)",
+			 fs);
+		return -EXDEV;
+	}
+	if (size)
+		*size = (uint64_t)st.st_size;
+	return 0;
+}
 static int check_memfd(int fd, struct memfd_info *mi, int read_only_ok,
 		       char *err, size_t errlen);
 

@@ -28,6 +28,21 @@ int fd_check_memfd(int fd, struct memfd_info *mi, char *err, size_t errlen);
 /* The same without asking for read-write (an image's read-only memfd). */
 int fd_check_memfd_ro(int fd, struct memfd_info *mi, char *err, size_t errlen);
 
+/* How a policy uses a file (fd_check_file). */
+#define FD_FILE_READ   0x1 /* pread: an image, a trace */
+#define FD_FILE_WRITE  0x2 /* write: a trace being recorded */
+#define FD_FILE_ANY_FS 0x4 /* the administrator's file: any file system */
+
+/*
+ * 0 if fd is a regular file open for what `how` says (FD_FILE_*), on a
+ * file system whose reads and writes no other process can hold up (a local
+ * disk or memory file system: not FUSE, NFS, 9p, procfs, ...) unless
+ * FD_FILE_ANY_FS; *size (if not NULL) is its size.  -EINVAL, -EBADF,
+ * -EACCES or -EXDEV with a description in err otherwise.  Never reads,
+ * writes or blocks on the file.
+ */
+int fd_check_file(int fd, int how, uint64_t *size, char *err, size_t errlen);
+
 /*
  * The uffd's own counts from /proc/self/fdinfo: faults queued and not yet
  * read (pending), and all it has outstanding, read or not (total).  So

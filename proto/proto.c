@@ -18,26 +18,27 @@ _Static_assert(sizeof(struct uffdd_error) == 128, "error is 128 bytes");
 _Static_assert(sizeof(struct uffdd_publish) == 24, "publish is 24 bytes");
 _Static_assert(sizeof(struct uffdd_image_open) == 96, "image_open is 96 bytes");
 _Static_assert(sizeof(struct uffdd_image) == 64, "image is 64 bytes");
+_Static_assert(sizeof(struct uffdd_registered) == 16, "registered is 16 bytes");
+_Static_assert(sizeof(struct uffdd_pages_hdr) == 64, "page-state header is 64");
 
 static const struct {
 	const char *name;
 	long len;
-	int fds;	/* -1: depends on flags */
-	uint16_t since; /* the first protocol version that has it */
+	int fds; /* -1: depends on the body */
 } types[UFFDD_TYPE_MAX + 1] = {
 	[UFFDD_HELLO] = { "HELLO", sizeof(struct uffdd_hello), 0 },
 	[UFFDD_WELCOME] = { "WELCOME", sizeof(struct uffdd_welcome), -1 },
-	[UFFDD_REGISTER] = { "REGISTER", sizeof(struct uffdd_register), 2 },
+	[UFFDD_REGISTER] = { "REGISTER", sizeof(struct uffdd_register), -1 },
 	[UFFDD_REGISTERED] = { "REGISTERED", sizeof(struct uffdd_registered),
-			       0 },
+			       -1 },
 	[UFFDD_UNREGISTER] = { "UNREGISTER", sizeof(struct uffdd_unregister),
 			       0 },
 	[UFFDD_OK] = { "OK", 0, 0 },
 	[UFFDD_ERROR] = { "ERROR", sizeof(struct uffdd_error), 0 },
 	[UFFDD_PUBLISH] = { "PUBLISH", sizeof(struct uffdd_publish), 0 },
-	[UFFDD_IMAGE_OPEN] = { "IMAGE_OPEN", sizeof(struct uffdd_image_open), 0,
-			       2 },
-	[UFFDD_IMAGE] = { "IMAGE", sizeof(struct uffdd_image), 2, 2 },
+	[UFFDD_IMAGE_OPEN] = { "IMAGE_OPEN", sizeof(struct uffdd_image_open),
+			       0 },
+	[UFFDD_IMAGE] = { "IMAGE", sizeof(struct uffdd_image), 1 },
 };
 
 const char *uffdd_type_name(unsigned type)
@@ -54,11 +55,21 @@ static long body_len(unsigned type)
 	return types[type].len;
 }
 
-static int type_fds(unsigned type)
+/* The descriptors m must carry (its type known), -1 if its body is wrong. */
+static int fds_of(const struct uffdd_msg *m)
 {
-	if (type == 0 || type > UFFDD_TYPE_MAX)
-		return -1;
-	return types[type].fds;
+	switch (m->hdr.type) {
+	case UFFDD_WELCOME:
+		return (m->u.welcome.flags & UFFDD_WELCOME_GRANT) ? 1 : 0;
+	case UFFDD_REGISTER:
+		return m->u.reg.nfiles <= UFFDD_MAX_FILES
+			   ? 2 + (int)m->u.reg.nfiles
+			   : -1;
+	case UFFDD_REGISTERED:
+		return (m->u.registered.flags & UFFDD_REG_CONTENT) ? 1 : 0;
+	default:
+		return types[m->hdr.type].fds;
+	}
 }
 
 int uffdd_set_str(char *field, size_t size, const char *s)
@@ -96,6 +107,42 @@ static int str_ok(const char *s, size_t size)
 	return memchr(s, '\0', size) != NULL;
 }
 
+/*
+ * An image's name is used to build object and file names in the store: one
+ * rule (uffdd_image_name_valid), and every byte after it zero, so that no
+ * byte a client chose reaches a store, a path or a log unchecked.
+ */
+static int image_open_ok(const struct uffdd_image_open *io, char *err,
+			 size_t errlen)
+{
+	size_t n = strnlen(io->name, sizeof(io->name));
+
+	if (n == sizeof(io->name))
+		return bad(err, errlen, EBADMSG,
+			   "IMAGE_OPEN name is not NUL-terminated");
+	for (size_t i = n; i < sizeof(io->name); i++)
+		if (io->name[i])
+			return bad(err, errlen, EBADMSG,
+				   "IMAGE_OPEN name is not NUL-padded");
+	if (!uffdd_image_name_valid(io->name))
+		return bad(err, errlen, EINVAL,
+			   "IMAGE_OPEN name is not an image name (1-%d of "
+			   "[A-Za-z0-9._-], starting with a letter or a "
+			   "digit)",
+			   UFFDD_IMAGE_NAME_MAX);
+	if (io->flags & ~(UFFDD_IMAGE_HUGETLB | UFFDD_IMAGE_RECORD))
+		return bad(err, errlen, EINVAL,
+			   "IMAGE_OPEN flags 0x%x not supported", io->flags);
+	if (io->reserved)
+		return bad(err, errlen, EINVAL,
+			   "IMAGE_OPEN reserved field is not 0");
+	if (io->version > UFFDD_IMAGE_VERSION_MAX)
+		return bad(err, errlen, EINVAL,
+			   "IMAGE_OPEN version %llu is out of range",
+			   (unsigned long long)io->version);
+	return 0;
+}
+
 int uffdd_validate(const struct uffdd_msg *m, char *err, size_t errlen)
 {
 	const struct uffdd_hdr *h = &m->hdr;
@@ -115,15 +162,11 @@ int uffdd_validate(const struct uffdd_msg *m, char *err, size_t errlen)
 		    err, errlen, EBADMSG, "%s body is %u bytes, expected %ld",
 		    uffdd_type_name(h->type), h->length, body_len(h->type));
 
-	if (h->version < types[h->type].since)
-		return bad(err, errlen, EPROTO,
-			   "%s needs protocol version %u, the message says %u",
-			   uffdd_type_name(h->type), types[h->type].since,
-			   h->version);
-
-	want_fds = type_fds(h->type);
-	if (h->type == UFFDD_WELCOME)
-		want_fds = (m->u.welcome.flags & UFFDD_WELCOME_GRANT) ? 1 : 0;
+	want_fds = fds_of(m);
+	if (want_fds < 0)
+		return bad(err, errlen, EBADMSG,
+			   "REGISTER carries %u files, at most %d",
+			   m->u.reg.nfiles, UFFDD_MAX_FILES);
 	if (m->nfds != want_fds)
 		return bad(err, errlen, EBADMSG,
 			   "%s carries %d descriptors, expected %d",
@@ -153,17 +196,12 @@ int uffdd_validate(const struct uffdd_msg *m, char *err, size_t errlen)
 				   m->u.reg.flags);
 		break;
 	case UFFDD_IMAGE_OPEN:
-		if (!str_ok(m->u.image_open.name, sizeof(m->u.image_open.name)))
-			return bad(err, errlen, EBADMSG,
-				   "IMAGE_OPEN name is not NUL-terminated");
-		if (m->u.image_open.flags &
-		    ~(UFFDD_IMAGE_HUGETLB | UFFDD_IMAGE_RECORD))
+		return image_open_ok(&m->u.image_open, err, errlen);
+	case UFFDD_REGISTERED:
+		if (m->u.registered.flags & ~UFFDD_REG_CONTENT)
 			return bad(err, errlen, EINVAL,
-				   "IMAGE_OPEN flags 0x%x not supported",
-				   m->u.image_open.flags);
-		if (m->u.image_open.reserved)
-			return bad(err, errlen, EINVAL,
-				   "IMAGE_OPEN reserved field is not 0");
+				   "REGISTERED flags 0x%x not known",
+				   m->u.registered.flags);
 		break;
 	case UFFDD_ERROR:
 		if (!str_ok(m->u.error.message, sizeof(m->u.error.message)))

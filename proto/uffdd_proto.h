@@ -12,10 +12,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define UFFDD_MAGIC	0x44464655u /* "UFFD" in memory on little-endian */
-#define UFFDD_PROTO_MIN 1
-#define UFFDD_PROTO_MAX 2 /* the development version: 1 + IMAGE_OPEN, IMAGE */
-#define UFFDD_MAX_FDS	2
+#define UFFDD_MAGIC 0x44464655u /* "UFFD" in memory on little-endian */
+/*
+ * Version 2: a client names the files of its policy by the descriptors it
+ * sends (REGISTER), never by path; REGISTERED says whether the daemon
+ * makes the region's contents and hands over its page-state file.
+ */
+#define UFFDD_PROTO_MIN 2
+#define UFFDD_PROTO_MAX 2
+#define UFFDD_MAX_FILES 3 /* files a REGISTER may carry */
+#define UFFDD_MAX_FDS	(2 + UFFDD_MAX_FILES)
 #define UFFDD_MAX_MSG	512 /* header + the largest body, with room to spare */
 
 enum uffdd_type {
@@ -27,8 +33,9 @@ enum uffdd_type {
 	UFFDD_OK = 6,
 	UFFDD_ERROR = 7,
 	UFFDD_PUBLISH = 8,
-	UFFDD_IMAGE_OPEN = 9, /* version 2 */
-	UFFDD_IMAGE = 10,     /* version 2 */
+	UFFDD_IMAGE_OPEN = 9,
+	UFFDD_IMAGE = 10,
+	/* 11: FORKED (issue 15) */
 	UFFDD_TYPE_MAX = 10,
 };
 
@@ -84,7 +91,10 @@ enum uffdd_uffd_mode {
 #define UFFDD_REGION_NAME_LEN 64
 #define UFFDD_POLICY_LEN      128
 
-/* fds: [0] the uffd the range is registered with (MINOR), [1] the memfd. */
+/*
+ * fds: [0] the uffd the range is registered with (MINOR), [1] the memfd,
+ * [2 + i] file i of the policy ("#i" in the spec), opened by the client.
+ */
 struct uffdd_register {
 	uint64_t start;	 /* address of the registered mapping, page aligned */
 	uint64_t length; /* bytes, a multiple of page_size */
@@ -92,13 +102,60 @@ struct uffdd_register {
 	uint32_t page_size;
 	uint8_t kind;	   /* enum uffdd_kind */
 	uint8_t uffd_mode; /* enum uffdd_uffd_mode */
-	uint16_t flags;	   /* 0 */
+	uint8_t nfiles;	   /* files after the memfd, <= UFFDD_MAX_FILES */
+	uint8_t flags;	   /* 0 */
 	char name[UFFDD_REGION_NAME_LEN];
 	char policy[UFFDD_POLICY_LEN]; /* "" = the daemon's default */
 };
 
+/* REGISTERED flags */
+/*
+ * The daemon makes this region's contents (populate, gate): the page-state
+ * file is attached, and the client keeps its own uffd, so that it can serve
+ * the region itself if the daemon goes (PROTOCOL.md, "Taking over").
+ */
+#define UFFDD_REG_CONTENT 0x1u
+
 struct uffdd_registered {
 	uint64_t region_id;
+	uint32_t flags; /* UFFDD_REG_* */
+	uint32_t reserved;
+};
+
+/*
+ * The page-state file of a region whose contents the daemon makes: a sealed
+ * memfd the daemon creates, keeps current and hands over in REGISTERED.  A
+ * header, then two bitmaps of npages bits (bit i of byte i / 8 is page i,
+ * the page at memfd offset REGISTER.offset + i * page_size).
+ */
+#define UFFDD_PAGES_MAGIC   0x53504655u /* "UFPS" in memory on little-endian */
+#define UFFDD_PAGES_VERSION 1
+#define UFFDD_NO_FILE	    0xffu
+
+/* What a client that takes over does with a fault (page-state flags). */
+#define UFFDD_PAGES_POPULATE  0x1u /* fill unfilled pages from the image */
+#define UFFDD_PAGES_GATE      0x2u /* hold unpublished pages */
+#define UFFDD_PAGES_GATE_DENY 0x4u /* ...and SIGBUS them at the timeout */
+#define UFFDD_PAGES_DENY      0x8u /* SIGBUS every access */
+/* An image of the daemon's cache: a page whose filled bit is set is mapped
+ * (the cache holds it), any other gets SIGBUS.  The file is the image's,
+ * shared by every region of it, and read-only to clients. */
+#define UFFDD_PAGES_IMAGE 0x10u
+
+struct uffdd_pages_hdr {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t hdr_size;	  /* 64 */
+	uint32_t flags;		  /* UFFDD_PAGES_*, of the policy in force */
+	uint32_t gate_timeout_ms; /* GATE: 0 waits for ever */
+	uint64_t image_offset;	  /* POPULATE: image byte of page 0 */
+	uint32_t page_size;
+	uint8_t image_file; /* POPULATE: REGISTER's file, or UFFDD_NO_FILE */
+	uint8_t reserved[3];
+	uint64_t npages;
+	uint64_t filled_off;	/* POPULATE: page i's bytes are in place */
+	uint64_t published_off; /* GATE: page i was published */
+	uint64_t reserved2;
 };
 
 struct uffdd_unregister {
@@ -112,19 +169,48 @@ struct uffdd_publish {
 };
 
 /* IMAGE_OPEN and IMAGE flags */
-#define UFFDD_IMAGE_HUGETLB  0x1u /* the cache in huge pages, not 4 KiB */
-#define UFFDD_IMAGE_RECORD   0x2u /* record the first-touch trace */
-#define UFFDD_IMAGE_NAME_LEN 80
+#define UFFDD_IMAGE_HUGETLB	0x1u /* the cache in huge pages, not 4 KiB */
+#define UFFDD_IMAGE_RECORD	0x2u /* record the first-touch working set */
+#define UFFDD_IMAGE_NAME_LEN	80
+#define UFFDD_IMAGE_NAME_MAX	64
+#define UFFDD_IMAGE_VERSION_MAX 0x7fffffffffffffffull
+
+/*
+ * An image's name: 1-64 of [A-Za-z0-9._-], the first a letter or a digit.
+ * It names objects and files in the store (docs/images.md): no '/', no
+ * "." or "..", nothing a log or a path could take for something else.
+ */
+static inline int uffdd_image_name_valid(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++) {
+		char ch = s[n];
+		int alnum = (ch >= 'a' && ch <= 'z') ||
+			    (ch >= 'A' && ch <= 'Z') ||
+			    (ch >= '0' && ch <= '9');
+
+		if (n == UFFDD_IMAGE_NAME_MAX ||
+		    !(alnum || (n && (ch == '.' || ch == '_' || ch == '-'))))
+			return 0;
+	}
+	return n > 0;
+}
 
 /* A named image from the host's cache (docs/images.md). */
 struct uffdd_image_open {
 	uint64_t version; /* 0: the latest */
 	uint32_t flags;	  /* UFFDD_IMAGE_* */
 	uint32_t reserved;
-	char name[UFFDD_IMAGE_NAME_LEN]; /* 1-64 of [A-Za-z0-9._-] */
+	char
+	    name[UFFDD_IMAGE_NAME_LEN]; /* uffdd_image_name_valid, NUL-padded */
 };
 
-/* fds: [0] the image's memfd, read-only; [1] its page bitmap, read-only. */
+/*
+ * fds: [0] the image's cache memfd, read-only (sealed against writes).  The
+ * client maps it and registers the mapping with REGISTER (MISSING | MINOR);
+ * REGISTERED then carries the image's page-state file (UFFDD_PAGES_IMAGE).
+ */
 struct uffdd_image {
 	uint64_t image_id;
 	uint64_t version; /* the version opened */
@@ -134,8 +220,7 @@ struct uffdd_image {
 	uint32_t fetch_size;
 	uint32_t flags;	     /* UFFDD_IMAGE_* granted */
 	uint32_t timeout_ms; /* a fault waits this long at most, then SIGBUS */
-	uint64_t bitmap_len; /* bytes of the bitmap memfd */
-	uint64_t reserved;
+	uint64_t reserved[2];
 };
 
 #define UFFDD_ERROR_MSG_LEN 120

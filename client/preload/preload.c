@@ -130,6 +130,9 @@ static void init(void)
 	pl_cfg.verbose = env_flag("UFFD_RUN_VERBOSE");
 	pl_cfg.disabled = env_flag("UFFD_RUN_DISABLE");
 	copy_env(pl_cfg.policy, sizeof(pl_cfg.policy), "UFFD_RUN_POLICY", "");
+	/* uffd-run refuses these; set by hand, they serve nothing. */
+	if (uffd_raw_spec_has_file(pl_cfg.policy))
+		pl_cfg.disabled = 1;
 	copy_env(pl_cfg.socket, sizeof(pl_cfg.socket), "UFFDD_SOCKET",
 		 UFFD_CLIENT_DEFAULT_SOCKET);
 	strncpy(pl_cfg.comm, program_invocation_short_name,

@@ -7,6 +7,7 @@
  * program, with the library or, by default when service is impossible,
  * without it.
  */
+#include "client_fork.h"
 #include "uffd/client.h"
 
 #include <errno.h>
@@ -76,7 +77,10 @@ static const char usage_text[] =
     "a\n"
     "                         policy that maps ahead (e.g. eager, around:N),\n"
     "                         if the daemon offers it.  A policy the daemon\n"
-    "                         refuses is an error (exit 64).\n"
+    "                         refuses is an error (exit 64), and so is one\n"
+    "                         that names a file (populate, record,\n"
+    "                         prefetch): one file cannot serve every mapping\n"
+    "                         and every forked child.\n"
     "    -m, --min-size SIZE  smallest mapping to serve, in bytes with an\n"
     "                         optional K, M or G suffix (default 2M).\n"
     "    -H, --huge-only      serve MAP_HUGETLB mappings only.\n"
@@ -383,6 +387,16 @@ static int options(int argc, char **argv, struct run_opts *r)
 	}
 	if (r->policy && strlen(r->policy) >= 128) {
 		fprintf(stderr, "uffd-run: policy longer than 127 bytes\n");
+		return EX_USAGE;
+	}
+	if (r->policy && uffd_raw_spec_has_file(r->policy)) {
+		fprintf(stderr,
+			"uffd-run: policy \"%s\" names a file: uffd-run serves "
+			"every large mapping of the program, and every forked "
+			"child's copy, with one policy, and one image or trace "
+			"for all of them would fill or record the wrong pages; "
+			"use libuffdclient for populate, record and prefetch\n",
+			r->policy);
 		return EX_USAGE;
 	}
 	if (r->sock)

@@ -128,7 +128,6 @@ size_t uffd_region_page_size(const struct uffd_region *r);
 int uffd_region_memfd(const struct uffd_region *r);
 uint64_t uffd_region_id(const struct uffd_region *r); /* 0 if not served */
 
-/* The last error message of the calling thread ("" if none). */
 /*
  * Images: named, versioned memory from the host's cache (docs/images.md).
  * ref is "name" (the latest version) or "name@version".  The daemon keeps
@@ -163,11 +162,16 @@ uint64_t uffd_region_id(const struct uffd_region *r); /* 0 if not served */
 int uffd_image_map(struct uffd_client *c, const char *ref, unsigned flags,
 		   struct uffd_region **out);
 
-/* After the daemon went away: faults the library answered itself, and
- * how many of them got SIGBUS.  Returns 1 once it has taken over. */
-int uffd_image_keeper_stats(const struct uffd_client *c, uint64_t *served,
-			    uint64_t *poisoned);
+/*
+ * Once the daemon has gone, the library serves the regions whose contents
+ * the daemon made (populate, gate, images) itself: the faults it has
+ * answered since, mapped and refused (SIGBUS).  Returns 1 once it serves,
+ * 0 while the daemon does.
+ */
+int uffd_client_takeover_stats(const struct uffd_client *c, uint64_t *mapped,
+			       uint64_t *refused);
 
+/* The last error message of the calling thread ("" if none). */
 const char *uffd_last_error(void);
 
 /*

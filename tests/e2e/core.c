@@ -373,8 +373,8 @@ static int raw_connect(void)
 
 static int raw_hello(int s)
 {
-	struct uffdd_hello h = { .min_version = 1,
-				 .max_version = 1,
+	struct uffdd_hello h = { .min_version = UFFDD_PROTO_MIN,
+				 .max_version = UFFDD_PROTO_MAX,
 				 .name = "raw" };
 	struct uffdd_msg m;
 	char err[160];
@@ -475,8 +475,8 @@ static void test_bad_input(void)
 	CHECK_EQ(raw_hello(s), 0);
 	/* A second HELLO. */
 	{
-		struct uffdd_hello h = { .min_version = 1,
-					 .max_version = 1,
+		struct uffdd_hello h = { .min_version = UFFDD_PROTO_MIN,
+					 .max_version = UFFDD_PROTO_MAX,
 					 .name = "again" };
 
 		uffdd_send(s, UFFDD_HELLO, 3, &h, sizeof(h), NULL, 0);
@@ -520,8 +520,8 @@ static void test_bad_input(void)
 	s = raw_connect();
 	CHECK_EQ(raw_hello(s), 0);
 	{
-		struct uffdd_hdr h = { UFFDD_MAGIC, 1, UFFDD_UNREGISTER, 500,
-				       9 };
+		struct uffdd_hdr h = { UFFDD_MAGIC, UFFDD_PROTO_MAX,
+				       UFFDD_UNREGISTER, 500, 9 };
 		unsigned char b[sizeof(h) + 8] = { 0 };
 
 		memcpy(b, &h, sizeof(h));
@@ -535,7 +535,7 @@ static void test_bad_input(void)
 	close(s);
 	s = raw_connect();
 	{
-		struct uffdd_hdr h = { UFFDD_MAGIC, 1, 77, 0, 9 };
+		struct uffdd_hdr h = { UFFDD_MAGIC, UFFDD_PROTO_MAX, 77, 0, 9 };
 
 		CHECK(send(s, &h, sizeof(h), 0) == sizeof(h), "send");
 		rc = raw_reply(s, msg, sizeof(msg));

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The crash guarantee (SECURITY.md): uffdd killed with SIGKILL, or
- * stopped, while a client has threads blocked in faults.  The threads must
- * carry on with the right bytes (the kernel wakes them when the daemon's
- * last reference to the uffd goes and serves the pages itself), the client
- * library must report the loss (uffd_client_check, POLLHUP on
- * uffd_client_fd), and the client must be able to register again with a
- * new daemon.
+ * stopped, while a client has threads blocked in a gate.  A gate's page is
+ * not to be seen before it is published, daemon or not: the client library
+ * takes the region over, the threads stay held, and a publish made after
+ * the loss lets them go with the right bytes.  The library reports the loss
+ * (uffd_client_check, POLLHUP on uffd_client_fd), and the client can
+ * register again with a new daemon.  (tests/e2e/takeover.c: populate.)
  */
 #include "sec_common.h"
 
@@ -16,7 +16,7 @@
 struct waiter {
 	volatile uint64_t *p;
 	uint64_t want;
-	int ok;
+	int ok, done;
 };
 
 static void *waiter(void *arg)
@@ -24,7 +24,19 @@ static void *waiter(void *arg)
 	struct waiter *w = arg;
 
 	w->ok = *w->p == w->want; /* blocks in the gate */
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 	return NULL;
+}
+
+/* Threads back before the publish: they must be none. */
+static int back_early(struct waiter *w)
+{
+	int n = 0;
+
+	usleep(300000);
+	for (int i = 0; i < THREADS; i++)
+		n += __atomic_load_n(&w[i].done, __ATOMIC_ACQUIRE);
+	return n;
 }
 
 /* Child: gate region, THREADS threads blocked; reports after the loss. */
@@ -40,7 +52,7 @@ static int client(const char *sock, int ready_w, int go_r)
 	pthread_t th[THREADS];
 	struct pollfd p;
 	uint64_t *fill;
-	int ok = 0, rc, hup;
+	int ok = 0, rc, hup, early, pub;
 	char x;
 
 	if (uffd_connect(sock, "blocked", 0, &c) < 0 ||
@@ -53,29 +65,34 @@ static int client(const char *sock, int ready_w, int go_r)
 		fill[i * PAGE / 8] = 0xc0ffee00u + (uint64_t)i;
 		w[i] = (struct waiter){ (uint64_t *)uffd_region_addr(r) +
 					    i * PAGE / 8,
-					0xc0ffee00u + (uint64_t)i, 0 };
+					0xc0ffee00u + (uint64_t)i, 0, 0 };
 		pthread_create(&th[i], NULL, waiter, &w[i]);
 	}
 	if (uffd_client_check(c) != 0)
 		return 11;
 	if (write(ready_w, "r", 1) != 1 || read(go_r, &x, 1) != 1)
 		return 12;
-	/* The daemon is gone now: every thread must come back. */
+	/* The daemon is gone now.  Unpublished, the pages stay unseen; the
+	 * publish goes to the library, which serves the region now. */
+	early = back_early(w);
+	rc = uffd_client_check(c);
+	p = (struct pollfd){ .fd = uffd_client_fd(c), .events = POLLIN };
+	hup = poll(&p, 1, 1000) == 1 && (p.revents & POLLHUP);
+	pub = uffd_region_publish(r, 0, THREADS * PAGE);
 	for (int i = 0; i < THREADS; i++) {
 		pthread_join(th[i], NULL);
 		ok += w[i].ok;
 	}
-	rc = uffd_client_check(c);
-	p = (struct pollfd){ .fd = uffd_client_fd(c), .events = POLLIN };
-	hup = poll(&p, 1, 1000) == 1 && (p.revents & POLLHUP);
 	fprintf(stderr,
-		"#   child: %d/%d threads back with the right bytes; "
-		"uffd_client_check %d (%s); POLLHUP %d\n",
-		ok, THREADS, rc, uffd_last_error(), hup);
-	/* The region is plain memory now: releasing it must not hang. */
+		"#   child: %d threads back before the publish; publish %d "
+		"(%s); %d/%d threads back with the right bytes; "
+		"uffd_client_check %d; POLLHUP %d\n",
+		early, pub, pub ? uffd_last_error() : "", ok, THREADS, rc, hup);
+	/* Releasing a region served here must not hang. */
 	uffd_region_release(r);
 	uffd_disconnect(c);
-	return ok == THREADS && rc == -ECONNRESET && hup ? 0 : 13;
+	return !early && !pub && ok == THREADS && rc == -ECONNRESET && hup ? 0
+									   : 13;
 }
 
 static int reregister(const char *sock)
@@ -171,8 +188,9 @@ static const int sigkill = SIGKILL, sigterm = SIGTERM;
 static const struct t_case cases[] = {
 	{ .name = "sigkill",
 	  .title =
-	      "uffdd SIGKILLed with 16 threads blocked in faults: they carry "
-	      "on with the right bytes, the library reports the loss",
+	      "uffdd SIGKILLed with 16 threads held by a gate: they stay held "
+	      "until a publish after the loss, then carry on with the right "
+	      "bytes; the library reports the loss",
 	  .fn = run_case,
 	  .arg = &sigkill },
 	{ .name = "sigterm",

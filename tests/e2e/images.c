@@ -665,9 +665,9 @@ static void t_daemon_killed(void)
 			else
 				wrong++;
 		}
-		uffd_image_keeper_stats(o.c, &served, &poisoned);
+		uffd_client_takeover_stats(o.c, &served, &poisoned);
 		printf("#   after the kill: %d right, %d SIGBUS, %d wrong; "
-		       "keeper served %" PRIu64 ", poisoned %" PRIu64 "\n",
+		       "takeover mapped %" PRIu64 ", refused %" PRIu64 "\n",
 		       right, bus, wrong, served, poisoned);
 		fflush(stdout);
 		if (wrong)
@@ -688,7 +688,8 @@ static void t_daemon_killed(void)
 	waitpid(p, &st, 0);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	      "client after the daemon's death: status %#x (1: a wrong byte, "
-	      "2: not right-or-SIGBUS as the bitmap says, 3: keeper counts)",
+	      "2: not right-or-SIGBUS as the page-state file says, 3: takeover "
+	      "counts)",
 	      st);
 	close(ready[0]);
 	close(go[1]);

@@ -123,13 +123,15 @@ static void bad_specs(void)
 		{ "continue:1", "takes no arguments" },
 		{ "gate:timeout=abc", "bad timeout" },
 		{ "gate:color=red", "unknown parameter" },
-		{ "populate", "absolute file path" },
+		{ "populate", "needs a file" },
 		{ "populate:/tmp/uffdd-no-such-image", "cannot open" },
-		{ "populate:/tmp/x@zz", "bad offset" },
+		/* An existing file, so that the daemon reads the offset. */
+		{ "populate:/proc/self/exe@zz", "bad offset" },
+		{ "populate:#0", "name the file by its path" },
 		{ "around:16+around:8", "appears twice" },
 		{ "gate+deny", "cannot be composed" },
 		{ "continue+", "empty policy" },
-		{ "record", "absolute file path" },
+		{ "record", "needs a file" },
 		{ "prefetch:/tmp/uffdd-no-such-trace", "cannot open" },
 	};
 	struct uffd_client *c;

@@ -10,19 +10,29 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #define NOBODY 65534
 
 static struct tdaemon D;
 
+/* The policy of this process's own region name (see own_region_int). */
 static const char *region_policy(const char *name)
 {
 	static char buf[160];
 	json_object *st = td_status(&D),
-		    *r = st ? j_region(st, name, NULL) : NULL;
+		    *me = st ? j_client(st, getpid()) : NULL;
+	json_object *rs = me ? j_path(me, "regions") : NULL;
 
-	snprintf(buf, sizeof(buf), "%s",
-		 r ? json_object_get_string(j_path(r, "policy")) : "(none)");
+	snprintf(buf, sizeof(buf), "(none)");
+	for (size_t k = 0; rs && k < json_object_array_length(rs); k++) {
+		json_object *r = json_object_array_get_idx(rs, k);
+
+		if (!strcmp(json_object_get_string(j_path(r, "name")), name))
+			snprintf(buf, sizeof(buf), "%s",
+				 json_object_get_string(j_path(r, "policy")));
+	}
 	json_object_put(st);
 	return buf;
 }
@@ -35,14 +45,31 @@ static void write_file(const char *path, const char *text)
 	fclose(f);
 }
 
-static const char *rules_v1 =
-    "{\"client_policies\":[\"continue\",\"around\",\"gate\"],\n"
-    " \"policy_rules\":[\n"
-    "  {\"match\":{\"unit\":\"nosuch.service\"},\"policy\":\"deny\"},\n"
-    "  {\"match\":{\"exe\":\"policy_conf*\",\"region\":\"auto-*\"},"
-    "\"policy\":\"around:8\"},\n"
-    "  {\"match\":{\"uid\":65534},\"client_policies\":[\"continue\"]}\n"
-    " ]}\n";
+/* Filled by setup: exe rules match the executable's full path. */
+static char rules_v1[1024], self_exe[512];
+
+static void make_rules_v1(void)
+{
+	ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+	char dir[512], *slash;
+
+	self_exe[n > 0 ? n : 0] = '\0';
+	snprintf(dir, sizeof(dir), "%s", self_exe);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(rules_v1, sizeof(rules_v1),
+		 "{\"client_policies\":[\"continue\",\"around\",\"gate\"],\n"
+		 " \"policy_rules\":[\n"
+		 "  {\"match\":{\"unit\":\"/system.slice/nosuch.service\"},"
+		 "\"policy\":\"deny\"},\n"
+		 "  {\"match\":{\"exe\":\"%s/policy_conf*\",\"region\":"
+		 "\"auto-*\"},\"policy\":\"around:8\"},\n"
+		 "  {\"match\":{\"uid\":65534},\"client_policies\":"
+		 "[\"continue\"]}\n"
+		 " ]}\n",
+		 dir);
+}
 
 static const char *rules_v2 =
     "{\"policy_rules\":[{\"match\":{\"region\":\"auto-*\"},"
@@ -87,8 +114,8 @@ static void rules(void)
 	st = td_status(&D);
 	CHECK(strcmp(
 		  json_object_get_string(j_path(j_client(st, getpid()), "exe")),
-		  "policy_config") == 0,
-	      "exe");
+		  self_exe) == 0,
+	      "exe: the full path the kernel reports");
 	json_object_put(st);
 	/* Not in the global list. */
 	{
@@ -124,9 +151,26 @@ static void bad_configs(void)
 		  "key \"policy_rules[0].match.pid\": unknown key" },
 		{ "{\"client_policies\":[\"continue\",\"bogus\"]}",
 		  "key \"client_policies\": item 1: unknown policy \"bogus\"" },
-		{ "{\"policy_paths\":[\"relative/dir\"]}",
-		  "key \"policy_paths\": item 0: \"relative/dir\" is not an "
-		  "absolute path" },
+		{ "{\"policy_paths\":[\"/var/lib/uffdd\"]}",
+		  "key \"policy_paths\": is gone: a client passes the files" },
+		{ "{\"policy_dir\":\"relative/dir\"}",
+		  "key \"policy_dir\": \"relative/dir\" is not an absolute" },
+		{ "{\"policy_rules\":[{\"match\":{\"exe\":\"qemu-*\"}}]}",
+		  "key \"policy_rules[0].match.exe\": \"qemu-*\" is not a full "
+		  "path" },
+		{ "{\"policy_rules\":[{\"match\":{\"unit\":\"vm@*.service\"}}]"
+		  "}",
+		  "key \"policy_rules[0].match.unit\": \"vm@*.service\" is not "
+		  "a full path" },
+		{ "{\"policy_rules\":[{\"policy\":\"populate:#0\"}]}",
+		  "key \"policy_rules[0].policy\": file \"#0\" names a "
+		  "client's "
+		  "file" },
+		{ "{\"policy_rules\":[{\"policy\":\"record:/etc/x\"}]}",
+		  "file \"/etc/x\" is not a path under policy_dir" },
+		{ "{\"default_policy\":\"populate:/srv/i/../../etc/shadow\","
+		  "\"policy_dir\":\"/srv/i\"}",
+		  "is not a path under policy_dir" },
 		{ "{\"default_policy\":\"gate+deny\"}",
 		  "key \"default_policy\": \"gate\" and \"deny\" cannot be "
 		  "composed" },
@@ -194,6 +238,28 @@ static void reload(void)
 	      "rules_v1 not reloaded");
 }
 
+/*
+ * A counter of this process's own region name: run_as's fork (followed
+ * with EVENT_FORK) has a copy of the region, of the same name, in a child
+ * session until the child's exec is noticed.
+ */
+static int64_t own_region_int(const char *name, const char *path)
+{
+	json_object *st = td_status(&D),
+		    *me = st ? j_client(st, getpid()) : NULL;
+	json_object *rs = me ? j_path(me, "regions") : NULL;
+	int64_t v = -1;
+
+	for (size_t k = 0; rs && k < json_object_array_length(rs); k++) {
+		json_object *r = json_object_array_get_idx(rs, k);
+
+		if (!strcmp(json_object_get_string(j_path(r, "name")), name))
+			v = j_int(r, path);
+	}
+	json_object_put(st);
+	return v;
+}
+
 static void *touch_fn(void *arg)
 {
 	return (void *)(uintptr_t) * (volatile unsigned char *)arg;
@@ -253,9 +319,17 @@ static void ctl_policy(void)
 		CHECK_EQ((uintptr_t)got, 9);
 		CHECK(strcmp(region_policy("switch"), "around:4") == 0, "%s",
 		      region_policy("switch"));
-		/* The new policy serves the next fault: a window of 4. */
+		/* The old gate woke its held fault without mapping the page
+		 * it had not made; the thread faulted again and the new
+		 * policy served it: a window of 4.  So does the next one. */
 		(void)((volatile unsigned char *)uffd_region_addr(r))[33 * psz];
-		CHECK_EQ(pc_region_int(&D, "switch", "pages_mapped"), 1 + 4);
+		/* The daemon counts a mapping once it has woken the thread:
+		 * wait for the count. */
+		for (int i = 0;
+		     i < 400 && own_region_int("switch", "pages_mapped") != 8;
+		     i++)
+			usleep(5000);
+		CHECK_EQ(own_region_int("switch", "pages_mapped"), 4 + 4);
 		CHECK(td_log_count(
 			  &D, "policy changed to around:4 by uffdctl") == 1,
 		      "log");
@@ -264,8 +338,77 @@ static void ctl_policy(void)
 	uffd_disconnect(c);
 }
 
+/* A raw control request (no descriptors), its answer's "error" or "". */
+static const char *ctl_error(const char *json)
+{
+	static char buf[300];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ssize_t n = -1;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", D.ctl);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    write(fd, json, strlen(json)) > 0 && write(fd, "\n", 1) == 1)
+		n = read(fd, buf, sizeof(buf) - 1);
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return strstr(buf, "\"error\"") ? buf : "";
+}
+
+/* uffdctl policy with a file: uffdctl opens it, the daemon gets it. */
+static void ctl_policy_files(void)
+{
+	char img[96], spec[160], id[20] = "";
+	struct uffd_client *c = pc_connect(&D, "ctl-files");
+	struct uffd_region *r =
+	    c ? pc_alloc(c, UFFD_KIND_SHMEM, 1 << 20, "switch-files", "gate")
+	      : NULL;
+	/* By id: run_as's fork (with EVENT_FORK) copies the region into a
+	 * child session of the same name for a moment. */
+	const char *argv[] = { t_bin("uffdctl"),
+			       "--control-socket",
+			       D.ctl,
+			       "policy",
+			       id,
+			       spec,
+			       NULL };
+	const char *err;
+
+	snprintf(img, sizeof(img), "%s/img", D.dir);
+	if (r)
+		snprintf(id, sizeof(id), "%016llx",
+			 (unsigned long long)uffd_region_id(r));
+	CHECK(r && pc_write_image(img, 1 << 20) == 0, "region and image");
+	snprintf(spec, sizeof(spec), "populate:%s+around:4", img);
+	CHECK_EQ(run_as(0, argv), 0);
+	CHECK(strncmp(region_policy("switch-files"), "populate:#0", 11) == 0,
+	      "%s", region_policy("switch-files"));
+	if (r)
+		CHECK_EQ(((volatile unsigned char *)uffd_region_addr(r))[8195],
+			 pc_byte(8195));
+	/* A path in a request is refused: the daemon opens no path a
+	 * control peer names either. */
+	err = ctl_error("{\"command\":\"policy\",\"region\":\"switch-files\","
+			"\"policy\":\"populate:/etc/shadow\"}");
+	CHECK(strstr(err, "is a path") != NULL, "%s", err);
+	/* A region registered without populate or gate has no page-state
+	 * file: it cannot be given one. */
+	uffd_region_release(r);
+	r = c ? pc_alloc(c, UFFD_KIND_SHMEM, 1 << 20, "switch-files", NULL)
+	      : NULL;
+	if (r)
+		snprintf(id, sizeof(id), "%016llx",
+			 (unsigned long long)uffd_region_id(r));
+	CHECK(run_as(0, argv) != 0, "a continue region got populate");
+	uffd_region_release(r);
+	uffd_disconnect(c);
+	unlink(img);
+}
+
 static int setup(void)
 {
+	make_rules_v1();
 	return td_setup(&D, rules_v1);
 }
 
@@ -275,6 +418,12 @@ static void teardown(void)
 }
 
 static const struct t_case cases[] = {
+	{ .name = "ctl-policy-files",
+	  .title = "uffdctl policy with a file: uffdctl opens it and passes "
+		   "it (#0); a path in a request is refused; a region without "
+		   "a page-state file gets no populate",
+	  .run = ctl_policy_files,
+	  .needs = T_NEED_ROOT },
 	{ .name = "rules",
 	  .title = "rules: exe and region globs pick the policy; a uid's own "
 		   "client_policies; a unit that does not match is skipped",
@@ -292,7 +441,7 @@ static const struct t_case cases[] = {
 	{ .name = "ctl-policy",
 	  .title =
 	      "uffdctl policy REGION SPEC: nobody is refused; root changes "
-	      "gate to around:4 and the held fault goes through",
+	      "gate to around:4 and the held fault is served by around:4",
 	  .run = ctl_policy,
 	  .needs = T_NEED_ROOT },
 };

@@ -270,6 +270,29 @@ static inline int sc_register(int sock, const struct uffdd_register *b, int fd0,
 	return sc_reply(sock, code, text, len, 5000);
 }
 
+/* The same with the policy's files after the uffd and memfd (b->nfiles
+ * says how many the body claims; n is how many are sent). */
+static inline int sc_register_files(int sock, const struct uffdd_register *b,
+				    int fd0, int fd1, const int *files, int n,
+				    int *code, char *text, size_t len)
+{
+	int fds[UFFDD_SENDMSG_MAX_FDS] = { fd0, fd1 };
+	unsigned char buf[sizeof(struct uffdd_hdr) + sizeof(*b)];
+	struct uffdd_hdr h = { UFFDD_MAGIC, UFFDD_PROTO_MAX, UFFDD_REGISTER,
+			       sizeof(*b), 9 };
+	int rc;
+
+	*code = 0;
+	for (int i = 0; i < n && i + 2 < UFFDD_SENDMSG_MAX_FDS; i++)
+		fds[2 + i] = files[i];
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), b, sizeof(*b));
+	rc = sc_send_raw(sock, buf, sizeof(buf), fds, 2 + n);
+	if (rc < 0)
+		return rc;
+	return sc_reply(sock, code, text, len, 5000);
+}
+
 /* ---------------------------------------------------------------------- */
 /* A well-behaved client: a child that allocates, fills, faults, verifies */
 

@@ -2,9 +2,9 @@
 /*
  * libFuzzer target for the protocol decoder: uffdd_decode() is what every
  * datagram from a client goes through (uffdd_recv calls it).  The first
- * byte says how many descriptors the datagram "carried" (0..3), the rest
- * is the datagram.  A message that decodes must also survive the checks
- * the daemon makes next.
+ * byte says how many descriptors the datagram "carried" (0..UFFDD_MAX_FDS),
+ * the rest is the datagram.  A message that decodes must also survive the
+ * checks the daemon makes next.
  */
 #include "uffdd_proto.h"
 
@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	nfds = data[0] & 3;
+	nfds = data[0] % (UFFDD_MAX_FDS + 1);
 	memset(&m, 0xa5, sizeof(m));
 	if (uffdd_decode(data + 1, size - 1, nfds, &m, err, sizeof(err)) == 0) {
 		/* What the daemon reads of a valid message. */

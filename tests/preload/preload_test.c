@@ -977,6 +977,9 @@ static void t_unserved(void)
 				  "--require", NULL };
 	const char *badpol[] = { "--socket", D.sock, "--policy",
 				 "no-such-policy", NULL };
+	/* One image for every mapping and forked child: refused. */
+	const char *filepol[] = { "--socket", D.sock, "--policy",
+				  "around:4+populate:/dev/shm/x", NULL };
 
 	if (start(&r, "plain", 0, absent, NULL) == 0) {
 		while (next_step(&r, tag, sizeof(tag), &pid) == 0)
@@ -995,6 +998,12 @@ static void t_unserved(void)
 		CHECK_EQ(finish_expect(&r, 64), 64);
 		CHECK(err_has(&r, "refused policy \"no-such-policy\""),
 		      "policy refusal not reported");
+	}
+	if (start(&r, "plain", 0, filepol, NULL) == 0) {
+		while (next_step(&r, tag, sizeof(tag), &pid) == 0)
+			go(&r);
+		CHECK_EQ(finish_expect(&r, 64), 64);
+		CHECK(err_has(&r, "names a file"), "file policy not refused");
 	}
 }
 
@@ -1209,7 +1218,8 @@ static const struct t_case cases[] = {
 	  .needs = T_NEED_ROOT },
 	{ .name = "unserved",
 	  .title =
-	      "no daemon: the program runs unwrapped; --require; bad policy",
+	      "no daemon: the program runs unwrapped; --require; bad policy; "
+	      "a policy naming a file",
 	  .run = t_unserved },
 	{ .name = "read-granted",
 	  .title = "read()/recv() into untouched pages (nobody, granted)",

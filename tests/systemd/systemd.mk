@@ -24,13 +24,24 @@ $(SYSTEMD_TESTBIN)/fault-loop: tests/systemd/fault_loop.c client/uffd/client.h $
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libuffdclient.a $(LDFLAGS) -lpthread
 
+# The client of populate and gate regions across a restart, crash or stop.
+$(SYSTEMD_TESTBIN)/content-check: tests/systemd/content_check.c client/uffd/client.h $(BUILD)/libuffdclient.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libuffdclient.a $(LDFLAGS) -lpthread
+
+# A client that holds a large (sparse) eager region (t-bounds.sh).
+$(SYSTEMD_TESTBIN)/eager-client: tests/systemd/eager_client.c client/uffd/client.h $(BUILD)/libuffdclient.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libuffdclient.a $(LDFLAGS) -lpthread
+
 # What a user would do: install into a staging root, with PREFIX=/usr like a
 # distribution package; the tests unpack it inside the container.
 systemd-stage: $(BUILD)/uffdd $(BUILD)/uffdctl $(BUILD)/uffd-touch $(BUILD)/libuffdclient.a
 	rm -rf $(SYSTEMD_STAGE)
 	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(SYSTEMD_STAGE)) PREFIX=/usr
 
-check-systemd: systemd-stage $(SYSTEMD_TESTBIN)/fault-loop
+check-systemd: systemd-stage $(SYSTEMD_TESTBIN)/fault-loop \
+		$(SYSTEMD_TESTBIN)/content-check $(SYSTEMD_TESTBIN)/eager-client
 	tests/systemd/run.sh --stage $(SYSTEMD_STAGE) --testbin $(SYSTEMD_TESTBIN) \
 		--logdir $(SYSTEMD_LOGS) $(SYSTEMD_TESTS)
 

@@ -9,6 +9,7 @@
 #include "image/image_int.h"
 #include "image/trace.h"
 #include "store/store_priv.h"
+#include "uffdd_proto.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -87,13 +88,13 @@ static void run_until(const int *done, int ms)
 }
 
 struct opened {
-	int done, err, fd, bfd;
+	int done, err, fd;
 	char msg[256];
 	struct image_info info;
 };
 
 static void on_open(void *arg, int err, const char *msg,
-		    const struct image_info *info, int fd, int bfd)
+		    const struct image_info *info, int fd)
 {
 	struct opened *o = arg;
 
@@ -102,7 +103,6 @@ static void on_open(void *arg, int err, const char *msg,
 	if (info)
 		o->info = *info;
 	o->fd = fd;
-	o->bfd = bfd;
 	o->done = 1;
 }
 
@@ -190,7 +190,6 @@ static void t_open(void)
 	CHECK_EQ(fcntl(o.fd, F_GET_SEALS),
 		 F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE);
 	CHECK_EQ(fcntl(o.fd, F_GETFL) & O_ACCMODE, O_RDONLY);
-	CHECK_EQ(fcntl(o.bfd, F_GETFL) & O_ACCMODE, O_RDONLY);
 	m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, o.fd, 0);
 	CHECK(m == MAP_FAILED, "a client mapped the cache shared writable");
 	CHECK(ftruncate(o.fd, 0) < 0, "a client truncated the cache");
@@ -198,6 +197,30 @@ static void t_open(void)
 	CHECK_EQ(o2.info.id, o.info.id); /* the same entry */
 	img = image_match(c, o2.fd);
 	CHECK(img != NULL, "a reopened descriptor matches its entry");
+	if (img) {
+		/* The page-state file every region of the image is handed:
+		 * nobody but the cache's own mapping writes it. */
+		int pfd = image_pages_fd(img);
+		const struct uffdd_pages_hdr *h;
+
+		CHECK(pfd >= 0, "image_pages_fd: %d", pfd);
+		CHECK(fcntl(pfd, F_GET_SEALS) & F_SEAL_FUTURE_WRITE,
+		      "the page-state file is not sealed against writes");
+		m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, pfd,
+			 0);
+		CHECK(m == MAP_FAILED, "the page-state file mapped writable");
+		h = mmap(NULL, 4096, PROT_READ, MAP_SHARED, pfd, 0);
+		CHECK(h != MAP_FAILED, "the page-state file: %s",
+		      strerror(errno));
+		if (h != MAP_FAILED) {
+			CHECK_EQ(h->magic, UFFDD_PAGES_MAGIC);
+			CHECK_EQ(h->flags, UFFDD_PAGES_IMAGE);
+			CHECK_EQ(h->npages, 733);
+			CHECK_EQ(h->page_size, 4096);
+			munmap((void *)h, 4096);
+		}
+		close(pfd);
+	}
 	CHECK_EQ(stat_of(c, name, "clients"), 1);
 	other = memfd_create("x", 0);
 	CHECK(image_match(c, other) == NULL, "a stranger's memfd matched");
@@ -206,9 +229,7 @@ static void t_open(void)
 		image_unref(img);
 	CHECK_EQ(stat_of(c, name, "clients"), 0);
 	close(o.fd);
-	close(o.bfd);
 	close(o2.fd);
-	close(o2.bfd);
 	memset(&o, 0, sizeof(o));
 	CHECK_EQ(open_img(c, "nosuch-image", 0, &o), -ENOENT);
 	CHECK(strstr(o.msg, "nosuch-image"), "%s", o.msg);
@@ -320,7 +341,6 @@ static void t_single_flight(void)
 	CHECK_EQ(stat_of(c, name, "bytes_fetched"), 262144 + 3000000 - 2883584);
 	CHECK_EQ(stat_of(c, name, "fetches"), 2);
 	close(o.fd);
-	close(o.bfd);
 out:
 	if (m != MAP_FAILED)
 		munmap(m, o.info.map_len);
@@ -388,7 +408,6 @@ static void t_chunks_errors(void)
 	CHECK(!memcmp(m + 262144, copy + 262144, 262144), "bytes of block 1");
 	CHECK_EQ(stat_of(c, name, "bytes_fetched"), 524288);
 	close(o.fd);
-	close(o.bfd);
 out:
 	store_close(st);
 	if (m != MAP_FAILED)
@@ -442,7 +461,6 @@ static void t_trace(void)
 	free(buf);
 	image_unref(img);
 	close(o.fd);
-	close(o.bfd);
 	stop_cache(c); /* waits for the trace to be stored */
 
 	c = start(65536, 60000); /* another host */
@@ -459,7 +477,6 @@ static void t_trace(void)
 	if (img)
 		image_unref(img);
 	close(o.fd);
-	close(o.bfd);
 out:
 	stop_cache(c);
 	drop(name);
@@ -481,10 +498,8 @@ static void t_drop(void)
 	CHECK_EQ(open_img(c, a, 0, &o), 0);
 	img = image_match(c, o.fd); /* a is mapped */
 	close(o.fd);
-	close(o.bfd);
 	CHECK_EQ(open_img(c, b, 0, &o), 0); /* b is not */
 	close(o.fd);
-	close(o.bfd);
 	CHECK(wait_stat(c, b, "clients", (uint64_t)-1, 5000), "b was dropped");
 	CHECK_EQ(stat_of(c, a, "clients"), 1);
 	if (img)
@@ -536,7 +551,6 @@ static void t_hugetlb_kind(enum t_kind kind, const void *arg)
 	if (img)
 		image_unref(img);
 	close(o.fd);
-	close(o.bfd);
 out:
 	stop_cache(c);
 	drop(name);

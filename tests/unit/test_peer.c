@@ -9,8 +9,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -20,17 +24,36 @@
 
 static void test_paths(void)
 {
-	char u[128];
+	char u[256];
+	const char *user = "/user.slice/user-1000.slice/user@1000.service/"
+			   "app.slice/vm@1.service";
 
 	unit_of_cgroup_path("/system.slice/uffdd.service", u, sizeof(u));
-	CHECK(strcmp(u, "uffdd.service") == 0, "%s", u);
+	CHECK(strcmp(u, "/system.slice/uffdd.service") == 0, "%s", u);
+	CHECK(strcmp(unit_name(u), "uffdd.service") == 0, "%s", unit_name(u));
 	unit_of_cgroup_path(
 	    "/user.slice/user-1000.slice/user@1000.service/app.slice/"
 	    "run-r1.scope",
 	    u, sizeof(u));
-	CHECK(strcmp(u, "run-r1.scope") == 0, "%s", u);
+	CHECK(strcmp(u, "/user.slice/user-1000.slice/user@1000.service/"
+			"app.slice/run-r1.scope") == 0,
+	      "%s", u);
 	unit_of_cgroup_path("/system.slice/db.service/worker", u, sizeof(u));
-	CHECK(strcmp(u, "db.service") == 0, "%s", u);
+	CHECK(strcmp(u, "/system.slice/db.service") == 0, "%s", u);
+	/* A user's unit of the same name is not the system's: the rule
+	 * matches the whole path, '*' inside one component. */
+	unit_of_cgroup_path(user, u, sizeof(u));
+	CHECK(strcmp(u, user) == 0, "%s", u);
+	CHECK(fnmatch("/system.slice/vm@*.service", u, FNM_PATHNAME) != 0,
+	      "a user unit matched a system unit's rule");
+	unit_of_cgroup_path("/system.slice/vm@1.service", u, sizeof(u));
+	CHECK(fnmatch("/system.slice/vm@*.service", u, FNM_PATHNAME) == 0,
+	      "the system unit did not match");
+	/* A delegated subtree naming its own cgroup like a unit. */
+	unit_of_cgroup_path("/system.slice/d.service/vm@2.service", u,
+			    sizeof(u));
+	CHECK(fnmatch("/system.slice/vm@*.service", u, FNM_PATHNAME) != 0,
+	      "%s matched", u);
 	unit_of_cgroup_path("/", u, sizeof(u));
 	CHECK_EQ(u[0], '\0');
 	unit_of_cgroup_path("/x.servicey/.scope", u, sizeof(u));
@@ -98,7 +121,8 @@ static void test_peer_unit(void)
 	c = accept(l, NULL, NULL);
 	rc = peer_unit(c, unit, sizeof(unit));
 	CHECK(rc == 0, "peer_unit: %s", strerror(-rc));
-	CHECK(strcmp(unit, want) == 0, "unit \"%s\", want \"%s\"", unit, want);
+	CHECK(strcmp(unit_name(unit), want) == 0 && unit[0] == '/',
+	      "unit \"%s\", want \"/%s\"", unit, want);
 	if (write(go[1], "x", 1) != 1)
 		perror("write");
 	waitpid(pid, &rc, 0);
@@ -109,12 +133,94 @@ static void test_peer_unit(void)
 	rmdir(dir);
 }
 
+/*
+ * A child connects to l's address, then runs path (in a mount namespace of
+ * its own where over is bind-mounted on it, if over is not NULL).  The
+ * identity the daemon reads of it, into id.
+ */
+static int exe_of_child(const char *sockpath, const char *path,
+			const char *over, struct peer_id *id)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int l = socket(AF_UNIX, SOCK_STREAM, 0), c, rc;
+	pid_t pid;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sockpath);
+	unlink(sockpath);
+	if (bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 1) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		int s = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		if (over &&
+		    (unshare(CLONE_NEWNS) < 0 ||
+		     mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		     mount(over, path, NULL, MS_BIND, NULL) < 0))
+			_exit(3);
+		if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			_exit(4);
+		execl(path, path, "3", (char *)NULL);
+		_exit(5);
+	}
+	c = accept(l, NULL, NULL);
+	usleep(300000); /* it has exec'd */
+	rc = peer_identify(c, id);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(c);
+	close(l);
+	unlink(sockpath);
+	return rc;
+}
+
+/* exe is the executable's full path only if that path is the file the
+ * process runs: not a file bind-mounted over it in another namespace. */
+static void test_exe(void)
+{
+	char dir[64], real[96], other[96], sock[96], cmd[300];
+	struct peer_id id;
+
+	if (getuid() != 0) {
+		t_skip("needs root (a mount namespace)");
+		return;
+	}
+	snprintf(dir, sizeof(dir), "/tmp/uffdd-exe.%d", (int)getpid());
+	snprintf(real, sizeof(real), "%s/qemu-system-x86_64", dir);
+	snprintf(other, sizeof(other), "%s/evil", dir);
+	snprintf(sock, sizeof(sock), "%s/s", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p %s && cp /bin/sleep %s && "
+		 "cp /bin/sleep %s",
+		 dir, real, other);
+	CHECK(system(cmd) == 0, "copies");
+	CHECK_EQ(exe_of_child(sock, real, NULL, &id), 0);
+	CHECK(strcmp(id.exe, real) == 0, "exe \"%s\", want %s", id.exe, real);
+	/* Another file mounted over the path, in the client's namespace: the
+	 * kernel reports the path, but it is not the file there. */
+	CHECK_EQ(exe_of_child(sock, real, other, &id), 0);
+	CHECK(id.exe[0] == '\0',
+	      "a file bind-mounted over %s passed for it "
+	      "(exe \"%s\")",
+	      real, id.exe);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0, "cleanup");
+}
+
 static const struct t_case cases[] = {
+	{ .name = "exe",
+	  .title = "exe is the executable's full path, checked to be the "
+		   "file the process runs (a file mounted over it in another "
+		   "namespace is not)",
+	  .run = test_exe },
 	{ .name = "cgroup-path",
-	  .title = "the unit is the last .service or .scope of a cgroup path",
+	  .title = "a unit is the full path of its cgroup up to the last "
+		   ".service or .scope; a user's unit never passes for a "
+		   "system unit of that name",
 	  .run = test_paths },
 	{ .name = "peer-unit",
-	  .title = "peer_unit names the cgroup of the process at the other end",
+	  .title = "peer_unit names the unit's cgroup path of the process at "
+		   "the other end (from its pidfd)",
 	  .run = test_peer_unit },
 };
 

@@ -45,10 +45,10 @@ static void round_trip(uint16_t type, const void *body, size_t len, int nfds)
 {
 	struct uffdd_msg m;
 	char err[160] = "";
-	int fds[2], before, rc;
+	int fds[UFFDD_MAX_FDS], before, rc;
 
-	fds[0] = eventfd(0, EFD_CLOEXEC);
-	fds[1] = eventfd(0, EFD_CLOEXEC);
+	for (int i = 0; i < UFFDD_MAX_FDS; i++)
+		fds[i] = eventfd(0, EFD_CLOEXEC);
 	pair();
 	before = t_fd_count(getpid());
 	CHECK_EQ(uffdd_send(sp[0], type, 77, body, len, fds, nfds), 0);
@@ -64,15 +64,15 @@ static void round_trip(uint16_t type, const void *body, size_t len, int nfds)
 		uffdd_msg_close_fds(&m);
 	}
 	CHECK_EQ(t_fd_count(getpid()), before);
-	close(fds[0]);
-	close(fds[1]);
+	for (int i = 0; i < UFFDD_MAX_FDS; i++)
+		close(fds[i]);
 	unpair();
 }
 
 static void test_round_trips(void)
 {
-	struct uffdd_hello h = { 1, 1, UFFDD_HELLO_WANT_GRANT, "app", 3, 0 };
-	struct uffdd_welcome w = { .version = 1,
+	struct uffdd_hello h = { 2, 2, UFFDD_HELLO_WANT_GRANT, "app", 3, 0 };
+	struct uffdd_welcome w = { .version = 2,
 				   .kernel_features = 0x600,
 				   .session_id = 42,
 				   .max_regions = 9 };
@@ -85,7 +85,10 @@ static void test_round_trips(void)
 				    .uffd_mode = 1,
 				    .name = "reg",
 				    .policy = "continue" };
-	struct uffdd_registered rd = { 0x1234567890abcdefULL };
+	struct uffdd_register rf = r;
+	struct uffdd_registered rd = { .region_id = 0x1234567890abcdefULL };
+	struct uffdd_registered rc = { .region_id = 7,
+				       .flags = UFFDD_REG_CONTENT };
 	struct uffdd_unregister u = { 0xfeedULL };
 	struct uffdd_publish p = { 1, 2, 3 };
 	struct uffdd_error e = { EINVAL, UFFDD_REGISTER, 0, "nope" };
@@ -98,22 +101,29 @@ static void test_round_trips(void)
 				  .map_len = 8192,
 				  .page_size = 4096,
 				  .fetch_size = 65536,
-				  .timeout_ms = 10000,
-				  .bitmap_len = 4096 };
+				  .timeout_ms = 10000 };
 
 	wg.flags = UFFDD_WELCOME_GRANT;
 	round_trip(UFFDD_HELLO, &h, sizeof(h), 0);
 	round_trip(UFFDD_WELCOME, &w, sizeof(w), 0);
 	round_trip(UFFDD_WELCOME, &wg, sizeof(wg), 1);
 	round_trip(UFFDD_REGISTER, &r, sizeof(r), 2);
+	/* Version 2: the policy's files after the uffd and the memfd. */
+	rf.nfiles = 1;
+	snprintf(rf.policy, sizeof(rf.policy), "populate:#0");
+	round_trip(UFFDD_REGISTER, &rf, sizeof(rf), 3);
 	round_trip(UFFDD_REGISTERED, &rd, sizeof(rd), 0);
+	/* ...and the page-state file of a region the daemon fills. */
+	round_trip(UFFDD_REGISTERED, &rc, sizeof(rc), 1);
 	round_trip(UFFDD_UNREGISTER, &u, sizeof(u), 0);
 	round_trip(UFFDD_OK, NULL, 0, 0);
 	round_trip(UFFDD_ERROR, &e, sizeof(e), 0);
 	round_trip(UFFDD_PUBLISH, &p, sizeof(p), 0);
 	round_trip(UFFDD_IMAGE_OPEN, &io, sizeof(io), 0);
-	round_trip(UFFDD_IMAGE, &im, sizeof(im), 2);
+	round_trip(UFFDD_IMAGE, &im, sizeof(im), 1);
 }
+
+#define V UFFDD_PROTO_MAX
 
 struct bad_case {
 	const char *what;
@@ -154,10 +164,58 @@ static void expect_refused(const char *what, const void *buf, size_t len,
 	fprintf(stderr, "#   %-40s -> %s\n", what, err);
 }
 
+static void expect_accepted(const char *what, const void *buf, size_t len)
+{
+	struct uffdd_msg m;
+	char err[160] = "";
+	int rc;
+
+	pair();
+	raw_send(buf, len, NULL, 0);
+	rc = uffdd_recv(sp[1], &m, err, sizeof(err));
+	CHECK(rc == 0, "%s: refused (%s)", what, err);
+	if (rc == 0)
+		uffdd_msg_close_fds(&m);
+	unpair();
+}
+
+/* Image names a client may not send: each would reach a store's object
+ * name, a file name or a log line. */
+static const struct {
+	const char *what;
+	const char *s;
+	size_t len;
+	int rc;
+} bad_names[] = {
+#define NAME(w, lit, rc)                                                       \
+	{                                                                      \
+		w, lit, sizeof(lit) - 1, rc                                    \
+	}
+	NAME("empty", "", -EINVAL),
+	NAME("with a slash", "a/b", -EINVAL),
+	NAME("traversal", "../etc/passwd", -EINVAL),
+	NAME("\"..\"", "..", -EINVAL),
+	NAME("starting with a dot", ".hidden", -EINVAL),
+	NAME("starting with a dash", "-rf", -EINVAL),
+	NAME("with a version sign", "vm@3", -EINVAL),
+	NAME("with a space", "vm 1", -EINVAL),
+	NAME("with a newline", "vm\nroot", -EINVAL),
+	NAME("with an escape", "vm\033[2J", -EINVAL),
+	NAME("with a byte above 127", "vm\xc3\xa9", -EINVAL),
+	NAME(
+	    "of 65 bytes",
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	    -EINVAL),
+	NAME("with bytes after its NUL", "vm\0junk", -EBADMSG),
+#undef NAME
+};
+
 static void test_malformed(void)
 {
 	unsigned char buf[2048];
-	struct uffdd_hello h = { 1, 1, 0, "x", 0, 0 };
+	struct uffdd_hello h = { 2, 2, 0, "x", 0, 0 };
+	struct uffdd_registered rd = { .region_id = 1,
+				       .flags = UFFDD_REG_CONTENT };
 	struct uffdd_register r = { .name = "n",
 				    .policy = "p",
 				    .page_size = 4096 };
@@ -175,20 +233,23 @@ static void test_malformed(void)
 	expect_refused("shorter than the header", buf, 5, NULL, 0, -EBADMSG);
 	expect_refused("empty datagram with a descriptor", buf, 0, efd, 1,
 		       -EBADMSG);
-	n = frame(buf, 0x12345678, 1, UFFDD_HELLO, sizeof(h), &h, sizeof(h));
+	n = frame(buf, 0x12345678, V, UFFDD_HELLO, sizeof(h), &h, sizeof(h));
 	expect_refused("bad magic", buf, n, NULL, 0, -EBADMSG);
 	n = frame(buf, UFFDD_MAGIC, 9, UFFDD_HELLO, sizeof(h), &h, sizeof(h));
 	expect_refused("unknown version", buf, n, NULL, 0, -EPROTONOSUPPORT);
-	n = frame(buf, UFFDD_MAGIC, 1, 99, sizeof(h), &h, sizeof(h));
+	/* Version 1 named files by path: no longer spoken. */
+	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_HELLO, sizeof(h), &h, sizeof(h));
+	expect_refused("version 1", buf, n, NULL, 0, -EPROTONOSUPPORT);
+	n = frame(buf, UFFDD_MAGIC, V, 99, sizeof(h), &h, sizeof(h));
 	expect_refused("unknown type", buf, n, NULL, 0, -EBADMSG);
-	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_HELLO, 1000, &h, sizeof(h));
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_HELLO, 1000, &h, sizeof(h));
 	expect_refused("length that lies (too big)", buf, n, NULL, 0, -EBADMSG);
-	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_HELLO, 8, &h, sizeof(h));
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_HELLO, 8, &h, sizeof(h));
 	expect_refused("length that lies (too small)", buf, n, NULL, 0,
 		       -EBADMSG);
-	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_HELLO, 8, &h, 8);
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_HELLO, 8, &h, 8);
 	expect_refused("short body for the type", buf, n, NULL, 0, -EBADMSG);
-	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_REGISTER, sizeof(r), &r,
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_REGISTER, sizeof(r), &r,
 		  sizeof(r));
 	expect_refused("REGISTER without descriptors", buf, n, NULL, 0,
 		       -EBADMSG);
@@ -198,44 +259,90 @@ static void test_malformed(void)
 		       -EBADMSG);
 	expect_refused("REGISTER with 20 descriptors", buf, n, efd, 20,
 		       -EBADMSG);
-	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_HELLO, sizeof(h), &h, sizeof(h));
+	r.nfiles = 2;
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_REGISTER, sizeof(r), &r,
+		  sizeof(r));
+	expect_refused("REGISTER: 2 files said, 1 sent", buf, n, efd, 3,
+		       -EBADMSG);
+	expect_refused("REGISTER: 2 files said, 3 sent", buf, n, efd, 5,
+		       -EBADMSG);
+	r.nfiles = UFFDD_MAX_FILES + 1;
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_REGISTER, sizeof(r), &r,
+		  sizeof(r));
+	expect_refused("REGISTER: more files than allowed", buf, n, efd,
+		       2 + UFFDD_MAX_FILES + 1, -EBADMSG);
+	r.nfiles = 0;
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_REGISTERED, sizeof(rd), &rd,
+		  sizeof(rd));
+	expect_refused("REGISTERED CONTENT without its file", buf, n, NULL, 0,
+		       -EBADMSG);
+	rd.flags = 0x10;
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_REGISTERED, sizeof(rd), &rd,
+		  sizeof(rd));
+	expect_refused("REGISTERED with an unknown flag", buf, n, NULL, 0,
+		       -EINVAL);
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_HELLO, sizeof(h), &h, sizeof(h));
 	expect_refused("HELLO with a descriptor", buf, n, efd, 1, -EBADMSG);
 	memset(r.name, 'x', sizeof(r.name));
-	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_REGISTER, sizeof(r), &r,
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_REGISTER, sizeof(r), &r,
 		  sizeof(r));
 	expect_refused("unterminated name", buf, n, efd, 2, -EBADMSG);
 	memset(e.message, 'y', sizeof(e.message));
-	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_ERROR, sizeof(e), &e, sizeof(e));
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_ERROR, sizeof(e), &e, sizeof(e));
 	expect_refused("unterminated error text", buf, n, NULL, 0, -EBADMSG);
 	h.min_version = 3;
 	h.max_version = 2;
-	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_HELLO, sizeof(h), &h, sizeof(h));
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_HELLO, sizeof(h), &h, sizeof(h));
 	expect_refused("empty version range", buf, n, NULL, 0, -EBADMSG);
 	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_IMAGE_OPEN, sizeof(io), &io,
 		  sizeof(io));
 	expect_refused("IMAGE_OPEN in a version 1 message", buf, n, NULL, 0,
-		       -EPROTO);
-	n = frame(buf, UFFDD_MAGIC, 2, UFFDD_IMAGE, sizeof(im), &im,
+		       -EPROTONOSUPPORT);
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_IMAGE, sizeof(im), &im,
 		  sizeof(im));
-	expect_refused("IMAGE with one descriptor", buf, n, efd, 1, -EBADMSG);
+	expect_refused("IMAGE without its descriptor", buf, n, NULL, 0,
+		       -EBADMSG);
+	expect_refused("IMAGE with two descriptors", buf, n, efd, 2, -EBADMSG);
 	io.flags = 0x100;
-	n = frame(buf, UFFDD_MAGIC, 2, UFFDD_IMAGE_OPEN, sizeof(io), &io,
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_IMAGE_OPEN, sizeof(io), &io,
 		  sizeof(io));
 	expect_refused("IMAGE_OPEN with an unknown flag", buf, n, NULL, 0,
 		       -EINVAL);
 	io.flags = 0;
 	io.reserved = 1;
-	n = frame(buf, UFFDD_MAGIC, 2, UFFDD_IMAGE_OPEN, sizeof(io), &io,
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_IMAGE_OPEN, sizeof(io), &io,
 		  sizeof(io));
 	expect_refused("IMAGE_OPEN with reserved set", buf, n, NULL, 0,
 		       -EINVAL);
 	io.reserved = 0;
+	io.version = 1ull << 63;
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_IMAGE_OPEN, sizeof(io), &io,
+		  sizeof(io));
+	expect_refused("IMAGE_OPEN version beyond 2^63-1", buf, n, NULL, 0,
+		       -EINVAL);
+	io.version = 0;
+	for (size_t k = 0; k < sizeof(bad_names) / sizeof(bad_names[0]); k++) {
+		char what[96];
+
+		memset(io.name, 0, sizeof(io.name));
+		memcpy(io.name, bad_names[k].s, bad_names[k].len);
+		n = frame(buf, UFFDD_MAGIC, V, UFFDD_IMAGE_OPEN, sizeof(io),
+			  &io, sizeof(io));
+		snprintf(what, sizeof(what), "IMAGE_OPEN name %s",
+			 bad_names[k].what);
+		expect_refused(what, buf, n, NULL, 0, bad_names[k].rc);
+	}
+	memset(io.name, 0, sizeof(io.name));
+	memset(io.name, 'n', UFFDD_IMAGE_NAME_MAX);
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_IMAGE_OPEN, sizeof(io), &io,
+		  sizeof(io));
+	expect_accepted("IMAGE_OPEN name of 64 bytes", buf, n);
 	memset(io.name, 'z', sizeof(io.name));
-	n = frame(buf, UFFDD_MAGIC, 2, UFFDD_IMAGE_OPEN, sizeof(io), &io,
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_IMAGE_OPEN, sizeof(io), &io,
 		  sizeof(io));
 	expect_refused("IMAGE_OPEN name unterminated", buf, n, NULL, 0,
 		       -EBADMSG);
-	n = frame(buf, UFFDD_MAGIC, 1, UFFDD_HELLO, 1500, buf + 16, 1500);
+	n = frame(buf, UFFDD_MAGIC, V, UFFDD_HELLO, 1500, buf + 16, 1500);
 	expect_refused("oversized datagram", buf, n, NULL, 0, -EMSGSIZE);
 	for (int i = 0; i < 20; i++)
 		close(efd[i]);

@@ -129,7 +129,7 @@ static int parse_root(struct config *c, const struct cfg_ctx *x,
 		if (rc < 0)
 			return rc;
 	}
-	return 0;
+	return config_policy_check(&c->policy, x);
 }
 
 /* Only white space after the object? */

@@ -12,12 +12,12 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#define UFFDD_DEFAULT_CONFIG  "/etc/uffdd/uffdd.json"
-#define UFFDD_DEFAULT_SOCKET  "/run/uffdd/uffdd.sock"
-#define UFFDD_DEFAULT_CONTROL "/run/uffdd/control.sock"
-#define CONFIG_MAX_IDS	      64
-#define CONFIG_MAX_RULES      32
-#define CONFIG_MAX_PATHS      8
+#define UFFDD_DEFAULT_CONFIG	 "/etc/uffdd/uffdd.json"
+#define UFFDD_DEFAULT_SOCKET	 "/run/uffdd/uffdd.sock"
+#define UFFDD_DEFAULT_CONTROL	 "/run/uffdd/control.sock"
+#define CONFIG_MAX_IDS		 64
+#define CONFIG_MAX_RULES	 32
+#define UFFDD_DEFAULT_POLICY_DIR "/var/lib/uffdd"
 
 struct id_list {
 	unsigned n;
@@ -63,11 +63,18 @@ struct config_limits {
 	unsigned clients_per_uid;
 	unsigned regions; /* all clients together */
 	unsigned regions_per_client;
+	uint64_t bytes; /* registered bytes, all clients together */
 	uint64_t bytes_per_client;
-	unsigned msg_rate;	   /* protocol messages per client per second */
-	unsigned pending_faults;   /* faults a policy may hold per uffd */
-	unsigned hello_timeout_ms; /* a connection must say HELLO by then */
-	unsigned control_conns;	   /* open control connections */
+	unsigned msg_rate;	 /* protocol messages per client per second */
+	unsigned pending_faults; /* faults a policy may hold per uffd */
+	unsigned pending_faults_total; /* ... in the whole daemon */
+	unsigned hello_timeout_ms;     /* a connection must say HELLO by then */
+	unsigned control_conns;	       /* open control connections */
+	/* Of each limit above that all clients share, one uid (but root and
+	 * admin_gids) may hold this much, and this much is kept for root and
+	 * admin_gids (share.c). */
+	unsigned uid_share_percent;
+	unsigned admin_reserve_percent;
 };
 
 /*
@@ -77,21 +84,20 @@ struct config_limits {
  */
 struct policy_rule {
 	int64_t uid, gid; /* -1: any */
-	char exe[64];	  /* glob on the executable's name; "" any */
-	char unit[128];	  /* glob on its systemd unit; "" any */
+	char exe[256];	  /* glob on the executable's full path; "" any */
+	char unit[256];	  /* glob on its unit's full cgroup path; "" any */
 	char region[64];  /* glob on the region name; "" any */
 	char policy[128]; /* "" : the default policy */
 	int has_may;
 	uint32_t may; /* policies the client may ask for (bits) */
 };
 
-/* default_policy, client_policies, policy_paths, policy_rules
+/* default_policy, client_policies, policy_dir, policy_rules
  * (config_policy.c). */
 struct config_policies {
 	char default_policy[128];
 	uint32_t client_policies; /* a client may ask for these (bits) */
-	unsigned npaths;	  /* ...with files only under these dirs */
-	char paths[CONFIG_MAX_PATHS][256];
+	char dir[256];		  /* files the configuration names are here */
 	unsigned nrules;
 	struct policy_rule rules[CONFIG_MAX_RULES];
 };

@@ -3,9 +3,11 @@
  * "limits": what no client can talk its way past (SECURITY.md).
  *
  *   "limits": { "clients": 1024, "clients_per_uid": 256, "regions": 8192,
- *               "regions_per_client": 256, "bytes_per_client": 1 TiB,
- *               "messages_per_second": 1000, "pending_faults": 4096,
- *               "hello_timeout_ms": 5000, "control_connections": 64 }
+ *               "regions_per_client": 256, "bytes": 4 TiB,
+ *               "bytes_per_client": 1 TiB, "messages_per_second": 1000,
+ *               "pending_faults": 4096, "pending_faults_total": 65536,
+ *               "hello_timeout_ms": 5000, "control_connections": 64,
+ *               "uid_share_percent": 25, "admin_reserve_percent": 10 }
  */
 #include "keys.h"
 
@@ -23,11 +25,15 @@ void config_limits_defaults(struct config_limits *c)
 	c->clients_per_uid = 256;
 	c->regions = 8192;
 	c->regions_per_client = 256;
+	c->bytes = (uint64_t)4 << 40;
 	c->bytes_per_client = (uint64_t)1 << 40;
 	c->msg_rate = 1000;
 	c->pending_faults = 4096;
+	c->pending_faults_total = 65536;
 	c->hello_timeout_ms = 5000;
 	c->control_conns = 64;
+	c->uid_share_percent = 25;
+	c->admin_reserve_percent = 10;
 }
 
 #define U32(f) offsetof(struct config_limits, f), sizeof(unsigned)
@@ -40,12 +46,17 @@ static const struct {
 	{ "clients_per_uid", U32(clients_per_uid), 1, 1000000 },
 	{ "regions", U32(regions), 1, 10000000 },
 	{ "regions_per_client", U32(regions_per_client), 1, 1000000 },
+	{ "bytes", offsetof(struct config_limits, bytes), sizeof(uint64_t), 1,
+	  INT64_MAX },
 	{ "bytes_per_client", offsetof(struct config_limits, bytes_per_client),
 	  sizeof(uint64_t), 1, INT64_MAX },
 	{ "messages_per_second", U32(msg_rate), 1, 10000000 },
 	{ "pending_faults", U32(pending_faults), 1, 10000000 },
+	{ "pending_faults_total", U32(pending_faults_total), 1, 100000000 },
 	{ "hello_timeout_ms", U32(hello_timeout_ms), 10, 3600000 },
 	{ "control_connections", U32(control_conns), 1, 100000 },
+	{ "uid_share_percent", U32(uid_share_percent), 1, 100 },
+	{ "admin_reserve_percent", U32(admin_reserve_percent), 0, 90 },
 };
 #undef U32
 

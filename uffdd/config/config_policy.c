@@ -3,16 +3,20 @@
  * The policy part of the configuration:
  *
  *   "default_policy": "continue",
- *   "client_policies": ["continue", "around", "gate", "deny", "eager"],
- *   "policy_paths": ["/var/lib/uffdd"],
+ *   "client_policies": ["continue", "around", "populate", ...],
+ *   "policy_dir": "/var/lib/uffdd",
  *   "policy_rules": [
- *     { "match": { "uid": 1000, "gid": 100, "exe": "qemu-*",
- *                  "unit": "vm@*.service", "region": "guest-*" },
+ *     { "match": { "uid": 1000, "gid": 100,
+ *                  "exe": "/usr/bin/qemu-system-*",
+ *                  "unit": "/system.slice/vm@*.service",
+ *                  "region": "guest-*" },
  *       "policy": "populate:/var/lib/uffdd/vm.img+around:16",
  *       "client_policies": ["continue"] }
  *   ]
  *
- * What they mean at REGISTER is rules.c's.
+ * The files a configured policy names are under policy_dir (the daemon
+ * opens them there without following links); "#N" is a client's file and
+ * has no place here.  What the rules mean at REGISTER is rules.c's.
  */
 #include "keys.h"
 #include "policy/policy.h"
@@ -23,8 +27,7 @@
 #include <string.h>
 
 const char *const config_policy_keys[] = { "default_policy", "client_policies",
-					   "policy_paths", "policy_rules",
-					   NULL };
+					   "policy_dir", "policy_rules", NULL };
 static const char *const rule_keys[] = { "match", "policy", "client_policies",
 					 NULL };
 static const char *const match_keys[] = { "uid",  "gid",    "exe",
@@ -34,7 +37,7 @@ void config_policy_defaults(struct config_policies *c)
 {
 	snprintf(c->default_policy, sizeof(c->default_policy), "continue");
 	c->client_policies = policy_client_default();
-	c->npaths = 0;
+	snprintf(c->dir, sizeof(c->dir), "%s", UFFDD_DEFAULT_POLICY_DIR);
 	c->nrules = 0;
 }
 
@@ -79,27 +82,35 @@ static int parse_names(const struct cfg_ctx *x, const char *key, json_object *v,
 	return 0;
 }
 
-static int parse_paths(struct config_policies *c, const struct cfg_ctx *x,
-		       const char *key, json_object *v)
+static int parse_dir(struct config_policies *c, const struct cfg_ctx *x,
+		     const char *key, json_object *v)
 {
-	int n = cfg_array(x, key, v, CONFIG_MAX_PATHS, "directories");
+	char dir[sizeof(c->dir)] = "";
 
-	if (n < 0)
-		return n;
-	c->npaths = 0;
-	for (int i = 0; i < n; i++) {
-		char *p = c->paths[c->npaths];
+	if (cfg_str(x, key, v, dir, sizeof(dir), 0) < 0)
+		return -EINVAL;
+	if (dir[0] != '/' || strstr(dir, "/../") || strstr(dir, "/./"))
+		return cfg_fail(x, key,
+				"\"%s\" is not an absolute path without . or "
+				"..",
+				dir);
+	memcpy(c->dir, dir, sizeof(dir));
+	return 0;
+}
 
-		if (cfg_str(x, key, json_object_array_get_idx(v, i), p,
-			    sizeof(c->paths[0]), 1) < 0)
-			return -EINVAL;
-		if (p[0] != '/')
-			return cfg_fail(x, key,
-					"item %d: \"%s\" is not an absolute "
-					"path",
-					i, p);
-		c->npaths++;
-	}
+/* An identity glob of a rule: the full path the kernel reports. */
+static int parse_path_glob(const struct cfg_ctx *x, const char *key,
+			   json_object *v, char *dst, size_t size,
+			   const char *example)
+{
+	if (cfg_str(x, key, v, dst, size, 1) < 0)
+		return -EINVAL;
+	if (dst[0] && dst[0] != '/')
+		return cfg_fail(x, key,
+				"\"%s\" is not a full path; a rule matches the "
+				"full path the kernel reports, e.g. %s (a bare "
+				"name would match any copy or namesake)",
+				dst, example);
 	return 0;
 }
 
@@ -119,9 +130,12 @@ static int parse_match(struct policy_rule *r, const struct cfg_ctx *x,
 			rc = cfg_owner(x, key, v, k[0] == 'g', &id);
 			*(k[0] == 'u' ? &r->uid : &r->gid) = id;
 		} else if (!strcmp(k, "exe")) {
-			rc = cfg_str(x, key, v, r->exe, sizeof(r->exe), 1);
+			rc = parse_path_glob(x, key, v, r->exe, sizeof(r->exe),
+					     "/usr/bin/qemu-system-*");
 		} else if (!strcmp(k, "unit")) {
-			rc = cfg_str(x, key, v, r->unit, sizeof(r->unit), 1);
+			rc =
+			    parse_path_glob(x, key, v, r->unit, sizeof(r->unit),
+					    "/system.slice/vm@*.service");
 		} else if (!strcmp(k, "region")) {
 			rc =
 			    cfg_str(x, key, v, r->region, sizeof(r->region), 1);
@@ -192,13 +206,77 @@ int config_policy_key(struct config_policies *c, const struct cfg_ctx *x,
 			  sizeof(c->default_policy));
 	else if (!strcmp(key, "client_policies"))
 		rc = parse_names(x, key, v, &c->client_policies);
+	else if (!strcmp(key, "policy_dir"))
+		rc = parse_dir(c, x, key, v);
 	else if (!strcmp(key, "policy_paths"))
-		rc = parse_paths(c, x, key, v);
+		rc = cfg_fail(x, key,
+			      "is gone: a client passes the files of its "
+			      "policy as descriptors it opened itself, and the "
+			      "daemon opens no path a client names; files of "
+			      "the configuration's own policies go under "
+			      "policy_dir (docs/policies.md)");
 	else if (!strcmp(key, "policy_rules"))
 		rc = parse_rules(c, x, key, v);
 	else
 		return 0;
 	return rc < 0 ? rc : 1;
+}
+
+/* The file arguments of a configured spec: paths under policy_dir. */
+struct spec_files {
+	const struct config_policies *c;
+	const char *bad; /* why, once one is wrong */
+	char arg[256];
+};
+
+static void spec_file(const struct policy_ops *ops, void *state, void *arg)
+{
+	struct spec_files *f = arg;
+	const char *file;
+
+	if (f->bad || !(ops->flags & POLICY_F_FILE))
+		return;
+	file = policy_file(ops, state);
+	snprintf(f->arg, sizeof(f->arg), "%s", file);
+	if (policy_file_index(file) >= 0)
+		f->bad = "names a client's file (#N): the configuration "
+			 "names files by path";
+	else if (!policy_path_under(f->c->dir, file))
+		f->bad = "is not a path under policy_dir";
+}
+
+static int check_spec(const struct config_policies *c, const struct cfg_ctx *x,
+		      const char *key, const char *spec)
+{
+	struct spec_files f = { .c = c };
+	struct policy *p;
+	char err[256];
+
+	if (!spec[0])
+		return 0;
+	if (policy_create(spec, &p, err, sizeof(err)) < 0)
+		return cfg_fail(x, key, "%s", err);
+	policy_each(p, spec_file, &f);
+	policy_destroy(p);
+	if (f.bad)
+		return cfg_fail(x, key, "file \"%s\" %s (%s)", f.arg, f.bad,
+				c->dir);
+	return 0;
+}
+
+int config_policy_check(const struct config_policies *c,
+			const struct cfg_ctx *x)
+{
+	char key[64];
+
+	if (check_spec(c, x, "default_policy", c->default_policy) < 0)
+		return -EINVAL;
+	for (unsigned i = 0; i < c->nrules; i++) {
+		snprintf(key, sizeof(key), "policy_rules[%u].policy", i);
+		if (check_spec(c, x, key, c->rules[i].policy) < 0)
+			return -EINVAL;
+	}
+	return 0;
 }
 
 /* Policy bits as an array of names. */
@@ -246,15 +324,11 @@ static json_object *rule_json(const struct policy_rule *r)
 
 void config_policy_json(const struct config_policies *c, json_object *o)
 {
-	json_object *paths = json_object_new_array(),
-		    *rules = json_object_new_array();
+	json_object *rules = json_object_new_array();
 
 	json_object_object_add(o, "client_policies",
 			       names_json(c->client_policies));
-	for (unsigned i = 0; i < c->npaths; i++)
-		json_object_array_add(paths,
-				      json_object_new_string(c->paths[i]));
-	json_object_object_add(o, "policy_paths", paths);
+	json_object_object_add(o, "policy_dir", json_object_new_string(c->dir));
 	for (unsigned i = 0; i < c->nrules; i++)
 		json_object_array_add(rules, rule_json(&c->rules[i]));
 	json_object_object_add(o, "policy_rules", rules);

@@ -3,7 +3,7 @@
  * The sockets part of the configuration:
  *
  *   "socket": "/run/uffdd/uffdd.sock", "control_socket": "...",
- *   "socket_mode": "0666", "control_socket_mode": "0666",
+ *   "socket_mode": "0666", "control_socket_mode": "0660",
  *   "socket_owner": "root", "socket_group": "uffdd",         (name or id)
  *   "control_socket_owner": 0, "control_socket_group": "adm"
  *
@@ -33,7 +33,7 @@ void config_sockets_defaults(struct config_sockets *c)
 	snprintf(c->control_path, sizeof(c->control_path), "%s",
 		 UFFDD_DEFAULT_CONTROL);
 	c->data_mode = 0666;
-	c->control_mode = 0666;
+	c->control_mode = 0660;
 	c->data_uid = c->data_gid = -1;
 	c->control_uid = c->control_gid = -1;
 }

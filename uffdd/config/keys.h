@@ -96,6 +96,10 @@ int config_limits_key(struct config_limits *c, const struct cfg_ctx *x,
 void config_policy_defaults(struct config_policies *c);
 int config_policy_key(struct config_policies *c, const struct cfg_ctx *x,
 		      const char *key, struct json_object *v);
+/* After every key: the files of configured policies are under policy_dir
+ * (whichever order the keys came in).  0 or -EINVAL. */
+int config_policy_check(const struct config_policies *c,
+			const struct cfg_ctx *x);
 
 extern const char *const config_images_keys[];
 void config_images_json(const struct config_images *c, struct json_object *o);

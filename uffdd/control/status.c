@@ -4,7 +4,10 @@
 #include "core/bounds.h"
 #include "core/clock.h"
 #include "core/daemon.h"
+#include "core/log.h"
 #include "core/session.h"
+#include "core/share.h"
+#include "core/unresolved.h"
 #include "core/worker.h"
 #include "policy/policy.h"
 
@@ -109,6 +112,8 @@ static void identity_json(const struct session *s, json_object *o)
 			       json_object_new_string(s->proto.name));
 	json_object_object_add(o, "exe", json_object_new_string(s->who.exe));
 	json_object_object_add(o, "unit", json_object_new_string(s->who.unit));
+	json_object_object_add(o, "cgroup",
+			       json_object_new_string(s->who.cgroup));
 	/* Known from the socket (PIDFD_GET_INFO), or from the fork event. */
 	json_object_object_add(o, "parent_pid",
 			       json_object_new_int(s->who.parent_pid));
@@ -259,7 +264,7 @@ static json_object *config_status(const struct daemon_conf *c)
 
 struct json_object *status_build(struct daemon *d)
 {
-	json_object *o = json_object_new_object(), *tot, *lim, *ws;
+	json_object *o = json_object_new_object(), *tot, *lim, *ws, *uids;
 	struct walk walk = { .clients = json_object_new_array() };
 	struct worker_stats sum = { 0 };
 
@@ -274,7 +279,11 @@ struct json_object *status_build(struct daemon *d)
 	ws = workers_json(d, &walk, &sum);
 	tot = totals_json(d, &walk, &sum);
 	lim = json_object_new_object();
+	uids = json_object_new_array();
 	bounds_status(&d->conf.cfg.limits, lim, tot);
+	share_status(lim, tot, uids);
+	unresolved_status(tot);
+	json_object_object_add(tot, "log_lines_held", u64(log_held_total()));
 	json_object_object_add(o, "totals", tot);
 	json_object_object_add(o, "limits", lim);
 	json_object_object_add(
@@ -282,5 +291,6 @@ struct json_object *status_build(struct daemon *d)
 	    json_object_new_string(d->conf.cfg.policy.default_policy));
 	json_object_object_add(o, "workers", ws);
 	json_object_object_add(o, "clients", walk.clients);
+	json_object_object_add(o, "uids", uids);
 	return o;
 }

@@ -3,7 +3,6 @@
 #include "clock.h"
 #include "config/config.h"
 #include "log.h"
-#include "safecopy.h"
 
 #include <json-c/json.h>
 #include <stdarg.h>
@@ -114,12 +113,15 @@ void bounds_status(const struct config_limits *c, json_object *lim,
 	json_object_object_add(lim, "clients", num(c->clients));
 	json_object_object_add(lim, "regions_per_client",
 			       num(c->regions_per_client));
+	json_object_object_add(lim, "bytes", num(c->bytes));
 	json_object_object_add(lim, "bytes_per_client",
 			       num(c->bytes_per_client));
 	json_object_object_add(lim, "clients_per_uid", num(c->clients_per_uid));
 	json_object_object_add(lim, "regions", num(c->regions));
 	json_object_object_add(lim, "messages_per_second", num(c->msg_rate));
 	json_object_object_add(lim, "pending_faults", num(c->pending_faults));
+	json_object_object_add(lim, "pending_faults_total",
+			       num(c->pending_faults_total));
 	json_object_object_add(lim, "hello_timeout_ms",
 			       num(c->hello_timeout_ms));
 	json_object_object_add(lim, "control_connections",
@@ -130,9 +132,5 @@ void bounds_status(const struct config_limits *c, json_object *lim,
 			       num(count(BOUNDS_RATE_LIMITED)));
 	json_object_object_add(tot, "fault_pauses",
 			       num(count(BOUNDS_FAULT_PAUSE)));
-	json_object_object_add(tot, "regions_refused",
-			       num(count(BOUNDS_REGION_REFUSED)));
 	json_object_object_add(tot, "live_regions", num(bounds_regions()));
-	json_object_object_add(tot, "sigbus_recovered",
-			       num(safe_copy_faults()));
 }

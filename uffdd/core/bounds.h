@@ -46,10 +46,9 @@ unsigned bounds_regions(void);
 
 /* Refusals and pauses, counted for status (any thread). */
 enum bounds_event {
-	BOUNDS_HELLO_TIMEOUT,  /* sessions dropped for a missing HELLO */
-	BOUNDS_RATE_LIMITED,   /* sessions dropped for their message rate */
-	BOUNDS_FAULT_PAUSE,    /* times a uffd was paused: pending_faults */
-	BOUNDS_REGION_REFUSED, /* REGISTERs refused by limits.regions */
+	BOUNDS_HELLO_TIMEOUT, /* sessions dropped for a missing HELLO */
+	BOUNDS_RATE_LIMITED,  /* sessions dropped for their message rate */
+	BOUNDS_FAULT_PAUSE,   /* times a uffd was paused: pending_faults */
 	BOUNDS_NEVENTS,
 };
 void bounds_count(enum bounds_event e);

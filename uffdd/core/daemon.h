@@ -50,8 +50,7 @@ struct daemon_stored {
 
 /* Process-wide counters (atomic where several threads touch them). */
 struct daemon_counts {
-	unsigned clients; /* sessions, from accept to their end */
-	int stopping;	  /* sessions end without leaving the fd store */
+	int stopping; /* sessions end without leaving the fd store */
 	uint64_t rejected_clients;
 	uint64_t denied_clients; /* refused by access allow/deny */
 	uint64_t started_ns;

@@ -23,15 +23,23 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #define MAX_PIECES 64
 
-/* Cut the region across addr in two; the upper piece is a new region. */
+/*
+ * Cut the region across addr in two; the upper piece is a new region.  A
+ * piece the uid's share of regions cannot hold is given back to the kernel
+ * (unregistered) rather than left served by a region that no longer
+ * covers it.
+ */
 static int split_at(struct session *s, uint64_t addr)
 {
 	struct region *q = region_find(&s->regions, addr), *up;
+	struct uffdio_range rg;
 	char err[200];
 	uint64_t cut;
+	int rc;
 
 	if (!q || q->v.start == addr)
 		return 0;
@@ -39,15 +47,20 @@ static int split_at(struct session *s, uint64_t addr)
 	up = region_clone(q, s, fcntl(q->uffd, F_DUPFD_CLOEXEC, 0), addr,
 			  q->v.len - cut, q->v.offset + cut, err, sizeof(err));
 	if (!up) {
-		log_client(LOG_WARNING, s->who.pid, q->v.id, "region %s: %s",
+		log_client(LOG_WARNING, &s->who, q->v.id, "region %s: %s",
 			   q->name, err);
 		return -ENOMEM;
 	}
-	worker_lock(s->w);
-	q->v.len = cut;
-	worker_unlock(s->w);
-	s->regions.bytes -= up->v.len;
-	return session_add_live(s, up);
+	rg.start = addr;
+	rg.len = q->v.len - cut;
+	session_shrink_region(s, q, cut);
+	rc = session_add_live(s, up);
+	if (rc < 0 && ioctl(q->uffd, UFFDIO_UNREGISTER, &rg) < 0)
+		log_client(LOG_WARNING, &s->who, q->v.id,
+			   "region %s: unregistering %#llx+%llu: %s", q->name,
+			   (unsigned long long)rg.start,
+			   (unsigned long long)rg.len, strerror(errno));
+	return rc;
 }
 
 /* Regions of s wholly inside [start, end), into out (at most max). */
@@ -75,7 +88,7 @@ static void on_unmap(struct region *home, uint64_t start, uint64_t end)
 	start &= ~(psz - 1);
 	end = (end + psz - 1) & ~(psz - 1);
 	if (split_at(s, start) < 0 || split_at(s, end) < 0)
-		log_client(LOG_WARNING, s->who.pid, home->v.id,
+		log_client(LOG_WARNING, &s->who, home->v.id,
 			   "client %d: cannot split a region at munmap",
 			   (int)s->who.pid);
 	n = inside(s, start, end, gone, MAX_PIECES);
@@ -101,7 +114,7 @@ static void moved(struct session *s, struct region **mv, size_t n,
 			session_retire(q, "moved onto another region");
 			continue;
 		}
-		log_client(LOG_INFO, s->who.pid, q->v.id,
+		log_client(LOG_INFO, &s->who, q->v.id,
 			   "client %d: region %s moved %#" PRIx64
 			   " -> %#" PRIx64 " (%" PRIu64 " bytes)",
 			   (int)s->who.pid, q->name, q->v.start - to + from,
@@ -117,7 +130,7 @@ static void on_remap(struct region *home, uint64_t from, uint64_t to,
 	size_t n, ng;
 
 	if (split_at(s, from) < 0 || split_at(s, from + len) < 0)
-		log_client(LOG_WARNING, s->who.pid, home->v.id,
+		log_client(LOG_WARNING, &s->who, home->v.id,
 			   "client %d: cannot split a region at mremap",
 			   (int)s->who.pid);
 	n = inside(s, from, from + len, mv, MAX_PIECES);
@@ -152,14 +165,14 @@ void events_handle(struct region *home, const struct uffd_msg *m)
 		break;
 	case UFFD_EVENT_REMOVE:
 		CNT_ADD(s->events.remove, 1);
-		log_client(LOG_DEBUG, s->who.pid, home->v.id,
+		log_client(LOG_DEBUG, &s->who, home->v.id,
 			   "client %d: %#llx-%#llx removed (madvise)",
 			   (int)s->who.pid,
 			   (unsigned long long)m->arg.remove.start,
 			   (unsigned long long)m->arg.remove.end);
 		break;
 	default:
-		log_client(LOG_DEBUG, s->who.pid, home->v.id,
+		log_client(LOG_DEBUG, &s->who, home->v.id,
 			   "uffd event %u ignored", m->event);
 		break;
 	}

@@ -78,7 +78,7 @@ static void set_pid(struct session *c, pid_t pid, const char *how)
 		if (c->child->pidfd_ev)
 			event_add(c->child->pidfd_ev, NULL);
 	}
-	log_client(LOG_INFO, pid, 0,
+	log_client(LOG_INFO, &c->who, 0,
 		   "client %d: child %d of client %d followed (%s), %zu "
 		   "region%s",
 		   (int)pid, (int)pid, (int)c->who.parent_pid, how,
@@ -207,7 +207,7 @@ static void find_cb(evutil_socket_t fd, short what, void *arg)
 		if (pid > 0)
 			set_pid(c, pid, "among its parent's children");
 		else if (c->child->find_tries + 1 == FIND_PID_TRIES)
-			log_client(LOG_NOTICE, c->who.parent_pid, 0,
+			log_client(LOG_NOTICE, &c->who, 0,
 				   "a child of client %d is served but its "
 				   "pid is not known yet",
 				   (int)c->who.parent_pid);
@@ -217,13 +217,28 @@ static void find_cb(evutil_socket_t fd, short what, void *arg)
 		  c->child->find_tries < FIND_PID_TRIES ? &fast : &slow);
 }
 
-/* A child session of p, on p's worker, its pid not known yet. */
-static struct session *child_new(struct session *p)
+/*
+ * A child session of p, on p's worker, its pid not known yet; NULL (why
+ * set) when it cannot be made or p's uid has no room for another client.
+ */
+static struct session *child_new(struct session *p, char *why, size_t len)
 {
 	struct session *c = session_blank();
 	struct timeval tv = { 0, 0 };
 
-	if (!c || !(c->child = calloc(1, sizeof(*c->child)))) {
+	snprintf(why, len, "out of memory");
+	if (!c || !(c->child = calloc(1, sizeof(*c->child))) ||
+	    !(c->share = share_get(p->who.uid))) {
+		if (c)
+			free(c->child);
+		free(c);
+		return NULL;
+	}
+	/* A fork is a client of the same uid: its share, or not followed. */
+	c->admin = p->admin;
+	if (session_count_in(c, 0, why, len) < 0) {
+		share_put(c->share);
+		free(c->child);
 		free(c);
 		return NULL;
 	}
@@ -238,8 +253,6 @@ static struct session *child_new(struct session *p)
 	memcpy(c->proto.name, p->proto.name, sizeof(c->proto.name));
 	c->child->find_ev = event_new(worker_base(p->w), -1, 0, find_cb, c);
 	session_join(c, p->w);
-	__atomic_add_fetch(&worker_daemon(p->w)->n.clients, 1,
-			   __ATOMIC_RELAXED);
 	if (c->child->find_ev)
 		event_add(c->child->find_ev, &tv);
 	return c;
@@ -254,14 +267,15 @@ static int has_copy_of(const struct session *c, uint64_t ctx)
 }
 
 /* The child session this fork event belongs to (new, or forming). */
-static struct session *child_of_fork(struct session *p, uint64_t home_ctx)
+static struct session *child_of_fork(struct session *p, uint64_t home_ctx,
+				     char *why, size_t len)
 {
 	struct session *c =
 	    p->events.forming ? session_find(p->w, p->events.forming) : NULL;
 
 	if (c && (c->who.pid_known || has_copy_of(c, home_ctx)))
 		c = NULL;
-	return c ? c : child_new(p);
+	return c ? c : child_new(p, why, len);
 }
 
 /* Copies of p's regions registered on home's uffd, for c on ufd. */
@@ -283,7 +297,7 @@ static size_t copy_regions(struct session *p, struct session *c,
 				  src[i]->v.start, src[i]->v.len,
 				  src[i]->v.offset, err, sizeof(err));
 		if (!nr) {
-			log_client(LOG_WARNING, c->who.pid, src[i]->v.id,
+			log_client(LOG_WARNING, &c->who, src[i]->v.id,
 				   "region %s: %s", src[i]->name, err);
 			continue;
 		}
@@ -297,14 +311,16 @@ static size_t copy_regions(struct session *p, struct session *c,
 
 void events_fork(struct region *home, int ufd)
 {
-	struct session *p = home->s, *c = child_of_fork(p, home->ctx);
+	char why[256];
+	struct session *p = home->s,
+		       *c = child_of_fork(p, home->ctx, why, sizeof(why));
 	size_t done;
 
 	if (!c) {
-		log_client(LOG_ERR, p->who.pid, home->v.id,
-			   "client %d forked; out of memory: the child is "
-			   "served by the kernel",
-			   (int)p->who.pid);
+		log_client(LOG_WARNING, &p->who, home->v.id,
+			   "client %d forked; the child is served by the "
+			   "kernel: %s",
+			   (int)p->who.pid, why);
 		close(ufd);
 		CNT_ADD(p->events.fork, 1);
 		return;
@@ -314,7 +330,7 @@ void events_fork(struct region *home, int ufd)
 	/* The regions hold dups; without any, the child's range is
 	 * unregistered when this last reference goes. */
 	close(ufd);
-	log_client(LOG_INFO, p->who.pid, home->v.id,
+	log_client(LOG_INFO, &p->who, home->v.id,
 		   "client %d forked: child session %016" PRIx64
 		   " serves %zu region%s",
 		   (int)p->who.pid, c->id, done, done == 1 ? "" : "s");

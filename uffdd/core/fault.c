@@ -5,22 +5,25 @@
 #include "daemon.h"
 #include "events.h"
 #include "fdcheck.h"
+#include "hold.h"
 #include "log.h"
 #include "session.h"
 #include "uffd_uapi.h"
+#include "unresolved.h"
 #include "worker.h"
 
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#define FAULT_BATCH	64
-#define FAULT_ROUNDS	16
-#define EAGAIN_RETRIES	16
-#define RESUME_CHECK_MS 50
+#define FAULT_BATCH    64
+#define FAULT_ROUNDS   16
+#define EAGAIN_RETRIES 16
 
 static unsigned long continue_req = UFFDIO_CONTINUE;
 
@@ -52,10 +55,12 @@ static void wake(int uffd, uint64_t start, uint64_t len)
 			  strerror(errno));
 }
 
-/* What a CONTINUE achieved: bytes mapped, faults another thread won. */
+/* What a CONTINUE achieved: bytes mapped, faults another thread won,
+ * and the page it failed at. */
 struct outcome {
 	uint64_t mapped;
 	int raced;
+	uint64_t fail_at;
 };
 
 static int continue_range(const struct region *r, int uffd, uint64_t start,
@@ -126,6 +131,7 @@ static int after_error(const struct region *r, int uffd, int e, uint64_t start,
 			return 0;
 		}
 		wake(uffd, start, len);
+		o->fail_at = start;
 		*rc = soft ? 0 : -e;
 		return 0;
 	default:
@@ -135,6 +141,7 @@ static int after_error(const struct region *r, int uffd, int e, uint64_t start,
 		 * serves itself.
 		 */
 		wake(uffd, start, len);
+		o->fail_at = start;
 		*rc = -e;
 		return 0;
 	}
@@ -196,65 +203,80 @@ long fault_map(struct region *r, uint64_t start, uint64_t len, int soft)
 	return rc < 0 ? rc : (long)(o.mapped / r->v.page_size);
 }
 
+void fault_wake(struct region *r, uint64_t start, uint64_t len)
+{
+	if (r->uffd >= 0)
+		wake(r->uffd, start, len);
+}
+
+int fault_continue_once(struct region *r, uint64_t start, uint64_t len,
+			uint64_t *mapped)
+{
+	struct uffdio_continue c = { .range = { .start = start, .len = len } };
+	struct outcome o = { 0 };
+	int e = 0;
+
+	if (ioctl(r->uffd, continue_req, &c) < 0)
+		e = errno;
+	o.mapped = e ? (c.mapped > 0 ? (uint64_t)c.mapped : 0) : len;
+	count(r, &o, 0);
+	*mapped = o.mapped;
+	return e;
+}
+
 int fault_deny(struct region *r, uint64_t addr, uint32_t tid)
 {
 	struct uffdio_poison p = {
 		.range = { .start = addr & ~((uint64_t)r->v.page_size - 1),
 			   .len = r->v.page_size },
 	};
+	char more[64] = "";
+	uint64_t now;
 	int e = 0;
 
 	CNT_ADD(r->st.denied, 1);
 	if (ioctl(r->uffd, UFFDIO_POISON, &p) < 0 && errno != EEXIST) {
-		/* Without a poison marker the thread would fault forever:
-		 * let the kernel serve that page instead. */
-		struct uffdio_range rg = p.range;
-
 		e = errno;
-		if (ioctl(r->uffd, UFFDIO_UNREGISTER, &rg) < 0)
-			wake(r->uffd, rg.start, rg.len);
 		CNT_ADD(r->st.errors, 1);
+		/* The mm is changing (an event is queued): the thread faults
+		 * again once it has been read. */
+		if (e == EAGAIN) {
+			wake(r->uffd, p.range.start, p.range.len);
+			return -e;
+		}
+		/*
+		 * Without a poison marker the thread would fault for ever: the
+		 * region goes back to the kernel instead; but not one whose
+		 * bytes the daemon makes (its client takes over): the kernel
+		 * would show pages nobody filled.  That thread waits, and its
+		 * policy may try again (an image asks the store again).
+		 */
+		if (r->v.client_takes_over)
+			return -e;
+		snprintf(more, sizeof(more), "UFFDIO_POISON: %s", strerror(e));
+		unresolved_release(r, more);
+		return -e;
 	}
-	log_client(LOG_NOTICE, r->s->who.pid, r->v.id,
-		   "client %d tid %u region %s: access at %#llx denied%s%s",
+	/* A flood of refused accesses is counted (status: denied), and
+	 * said a line a second per region, not a line per access. */
+	now = now_ns();
+	if (r->st.deny_logged_ns &&
+	    now - r->st.deny_logged_ns < 1000000000ull) {
+		r->st.deny_unlogged++;
+		return 0;
+	}
+	if (r->st.deny_unlogged)
+		snprintf(more, sizeof(more),
+			 "; %" PRIu64 " more denied since the last line",
+			 r->st.deny_unlogged);
+	r->st.deny_unlogged = 0;
+	r->st.deny_logged_ns = now;
+	log_client(LOG_NOTICE, &r->s->who, r->v.id,
+		   "client %d tid %u region %s: access at %#llx denied "
+		   "(SIGBUS)%s",
 		   (int)r->s->who.pid, tid, r->name, (unsigned long long)addr,
-		   e ? ": UFFDIO_POISON failed: " : " (SIGBUS)",
-		   e ? strerror(e) : "");
-	return e ? -e : 0;
-}
-
-int fault_poison(struct region *r, uint64_t start, uint64_t len)
-{
-	struct uffdio_poison p = { .range = { .start = start, .len = len } };
-
-	if (r->dead || r->uffd < 0)
-		return -ESRCH;
-	if (ioctl(r->uffd, UFFDIO_POISON, &p) < 0 && errno != EEXIST) {
-		/* No marker (before 6.6): nothing is done, the thread keeps
-		 * waiting; never unregister, which would show zeros. */
-		return -errno;
-	}
-	CNT_ADD(r->st.denied, len / r->v.page_size);
+		   more);
 	return 0;
-}
-
-/*
- * A fault outside every region of the session: the client registered more
- * than it told us about, or unregistered a region and faults were queued.
- * Give the page back to the kernel rather than leave the thread hanging.
- */
-static void stray_fault(struct session *s, int uffd, uint64_t addr,
-			uint64_t psz)
-{
-	struct uffdio_range rg = { .start = addr & ~(psz - 1), .len = psz };
-
-	log_client(LOG_WARNING, s->who.pid, 0,
-		   "client %d: fault at %#llx outside its regions; "
-		   "unregistering that page",
-		   (int)s->who.pid, (unsigned long long)addr);
-	if (ioctl(uffd, UFFDIO_UNREGISTER, &rg) < 0)
-		wake(uffd, rg.start, rg.len);
-	CNT_ADD(worker_stats(s->w)->errors, 1);
 }
 
 /* Batches -------------------------------------------------------------------
@@ -284,8 +306,8 @@ static struct region *serving(struct region *home, uint64_t addr)
 
 /* Ask r's policy about the fault at addr: 1 with *mr to map, 0 if the
  * policy holds or refuses it. */
-static int decide(struct region *home, struct region *r, uint64_t addr,
-		  uint32_t tid, struct map_range *mr)
+static int decide(struct region *r, uint64_t addr, uint32_t tid,
+		  struct map_range *mr)
 {
 	mr->start = addr;
 	mr->len = r->v.page_size;
@@ -293,7 +315,7 @@ static int decide(struct region *home, struct region *r, uint64_t addr,
 	case POLICY_MAP:
 		break;
 	case POLICY_HOLD:
-		home->hold.held_est++; /* limits.pending_faults */
+		hold_more(r); /* limits.pending_faults */
 		return 0;
 	case POLICY_DENY:
 	default:
@@ -346,32 +368,50 @@ static void batch_sort(struct batch *b)
 }
 
 /* CONTINUE every range of b; -ESRCH when the client's mm is gone. */
-static int batch_map(struct batch *b, int uffd, uint64_t t0)
+static int batch_map(struct batch *b, struct session *s, int uffd, uint64_t t0)
 {
 	for (int i = 0; i < b->n; i++) {
 		struct pending *p = &b->p[i];
 		struct region *r = p->r;
 		struct outcome o = { 0 };
 		uint64_t t1;
-		int rc = continue_range(r, uffd, p->start, p->len, &o, p->soft);
+		int rc;
+
+		if (r->dead) /* given back to the kernel earlier in the batch */
+			continue;
+		rc = continue_range(r, uffd, p->start, p->len, &o, p->soft);
 
 		if (rc == -ESRCH)
 			return rc;
 		t1 = now_ns();
 		count(r, &o, rc);
-		if (rc < 0)
-			log_client(
-			    LOG_WARNING, r->s->who.pid, r->v.id,
-			    "client %d region %s: CONTINUE %#llx+%llu: %s",
-			    (int)r->s->who.pid, r->name,
-			    (unsigned long long)p->start,
-			    (unsigned long long)p->len, strerror(-rc));
 		for (int k = 0; k < p->faults; k++) {
 			histo_add(&r->lat, t1 - t0);
 			histo_add(&worker_stats(r->s->w)->lat, t1 - t0);
 		}
+		/* The thread was woken; without a rule it would fault on the
+		 * same page again (EAGAIN: it will, once the event is read). */
+		if (rc < 0 && rc != -EAGAIN)
+			unresolved_fault(r, o.fail_at, 0,
+					 rc == -EFAULT ? UNRESOLVED_NO_PAGE
+						       : UNRESOLVED_ERROR,
+					 -rc);
+		if (s->dying) /* the rule ended it: its regions are gone */
+			return 0;
 	}
 	return 0;
+}
+
+/*
+ * Is this fault one r's policy can answer: a minor fault, or a missing
+ * one when a stage makes missing pages?  (A write-protect fault never.)
+ */
+static int minor_for(const struct region *r, uint64_t flags)
+{
+	if (flags & UFFD_PAGEFAULT_FLAG_MINOR)
+		return 1;
+	return !(flags & UFFD_PAGEFAULT_FLAG_WP) &&
+	       policy_takes_missing(r->v.pol);
 }
 
 /* Returns -ESRCH when the client's mm is gone (session must go). */
@@ -398,7 +438,9 @@ static int resolve_batch(struct region *home, int uffd,
 		addr = m->arg.pagefault.address;
 		r = serving(home, addr);
 		if (!r) {
-			stray_fault(s, uffd, addr, home->v.page_size);
+			unresolved_stray(s, uffd, addr, home->v.page_size);
+			if (s->dying)
+				return 0;
 			continue;
 		}
 		addr &= ~((uint64_t)r->v.page_size - 1);
@@ -406,92 +448,21 @@ static int resolve_batch(struct region *home, int uffd,
 		CNT_ADD(ws->faults, 1);
 		if (!s->who.pid_known)
 			events_learn_pid(s, tid);
-		if (decide(home, r, addr, tid, &mr))
+		if (!minor_for(r, m->arg.pagefault.flags))
+			unresolved_fault(r, addr, tid,
+					 m->arg.pagefault.flags &
+						 UFFD_PAGEFAULT_FLAG_WP
+					     ? UNRESOLVED_WP
+					     : UNRESOLVED_MISSING,
+					 0);
+		else if (decide(r, addr, tid, &mr))
 			batch_add(&b, r, &mr);
+		/* A rule may have ended the session, and its regions. */
+		if (s->dying)
+			return 0;
 	}
 	batch_sort(&b);
-	return batch_map(&b, uffd, t0);
-}
-
-/* limits.pending_faults ------------------------------------------------------
- */
-
-/* Faults read from the uffd but not yet answered: the kernel's count. */
-static int held_now(int fd, unsigned *held)
-{
-	unsigned long pending, total;
-
-	if (fd_uffd_counts(fd, &pending, &total) < 0)
-		return -1;
-	*held = total > pending ? (unsigned)(total - pending) : 0;
-	return 0;
-}
-
-static unsigned pending_limit(struct region *r)
-{
-	struct daemon *d = worker_daemon(r->s->w);
-
-	return daemon_cfg_word(d, &d->conf.cfg.limits.pending_faults);
-}
-
-static void resume_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct region *r = arg;
-	struct timeval tv = { 0, RESUME_CHECK_MS * 1000 };
-
-	(void)fd;
-	(void)what;
-	if (r->dead || r->s->dying || !r->hold.paused)
-		return;
-	if (held_now(r->uffd, &r->hold.held_est) == 0 &&
-	    r->hold.held_est < pending_limit(r)) {
-		r->hold.paused = 0;
-		log_client(LOG_INFO, r->s->who.pid, r->v.id,
-			   "client %d region %s: %u faults held, reading its "
-			   "uffd again",
-			   (int)r->s->who.pid, r->name, r->hold.held_est);
-		event_add(r->ev, NULL);
-		return;
-	}
-	evtimer_add(r->hold.resume_ev, &tv);
-}
-
-/* Stop reading r's uffd until its policy lets some held faults go. */
-static int pause_reading(struct region *r, unsigned lim)
-{
-	struct timeval tv = { 0, RESUME_CHECK_MS * 1000 };
-
-	/* Further faults stay queued in the kernel, where they cost the
-	 * client, not us.  The faulting threads were waiting anyway. */
-	if (!r->hold.resume_ev)
-		r->hold.resume_ev =
-		    evtimer_new(worker_base(r->s->w), resume_cb, r);
-	if (!r->hold.resume_ev)
-		return 1; /* cannot pause safely: trickle */
-	event_del(r->ev);
-	r->hold.paused = 1;
-	evtimer_add(r->hold.resume_ev, &tv);
-	bounds_count(BOUNDS_FAULT_PAUSE);
-	log_client(LOG_WARNING, r->s->who.pid, r->v.id,
-		   "client %d region %s: %u faults held (limits.pending_faults "
-		   "%u); not reading more until the policy lets some go",
-		   (int)r->s->who.pid, r->name, r->hold.held_est, lim);
-	return 0;
-}
-
-/* How many fault messages to read from r's uffd now (0: paused). */
-static int budget(struct region *r, int fd, int batch)
-{
-	unsigned lim = pending_limit(r);
-	int n;
-
-	/* The common case: a policy that holds nothing, or little. */
-	if (r->hold.held_est + (unsigned)batch <= lim)
-		return batch;
-	if (held_now(fd, &r->hold.held_est) < 0)
-		return batch; /* no fdinfo: cannot tell, do not stall */
-	n = bounds_fault_budget(r->hold.held_est, lim, batch);
-	return n ? n : pause_reading(r, lim);
+	return batch_map(&b, s, uffd, t0);
 }
 
 /* The event callback ------------------------------------------------------- */
@@ -505,7 +476,7 @@ static int one_round(struct region *r, int fd, uint64_t spin_ns,
 {
 	struct session *s = r->s;
 	struct uffd_msg msgs[FAULT_BATCH];
-	int want = budget(r, fd, FAULT_BATCH);
+	int want = hold_budget(r, FAULT_BATCH);
 	ssize_t n;
 
 	if (want <= 0)
@@ -519,7 +490,7 @@ static int one_round(struct region *r, int fd, uint64_t spin_ns,
 			return 2; /* not a round */
 		}
 		if (errno != EAGAIN) {
-			log_client(LOG_ERR, s->who.pid, r->v.id,
+			log_client(LOG_ERR, &s->who, r->v.id,
 				   "client %d: reading its uffd: %s",
 				   (int)s->who.pid, strerror(errno));
 			session_drop(s, "uffd read failed");
@@ -550,18 +521,20 @@ static void fault_cb(evutil_socket_t fd, short what, void *arg)
 	/* Low-latency mode: poll a while before sleeping, so that the next
 	 * fault of a sequential toucher needs no wake-up of this thread. */
 	uint64_t spin_ns = (uint64_t)CNT_LD(d->conf.cfg.work.spin_us) * 1000;
-	uint64_t spin_until = spin_ns ? now_ns() + spin_ns : 0;
+	uint64_t now = now_ns(), spin_until = spin_ns ? now + spin_ns : 0;
+	uint64_t turn_end = now + POLICY_TURN_NS;
 
 	(void)what;
 	/*
-	 * At most FAULT_ROUNDS batches per wake-up: a fault storm in one
-	 * client must not starve the other sessions of this worker (the
-	 * event is level-triggered, so the rest is read on the next turn).
+	 * At most FAULT_ROUNDS batches and POLICY_TURN_NS per wake-up: a
+	 * fault storm in one client must not starve the other sessions of
+	 * this worker (the event is level-triggered, so the rest is read on
+	 * the next turn), and neither may spinning.
 	 */
 	for (int round = 0; round < FAULT_ROUNDS; round++) {
 		int more = one_round(r, (int)fd, spin_ns, &spin_until);
 
-		if (!more)
+		if (!more || now_ns() >= turn_end)
 			return;
 		if (more == 2)
 			round--; /* spinning on an empty uffd */

@@ -28,13 +28,20 @@ int fault_watch(struct region *r, struct event_base *base);
 long fault_map(struct region *r, uint64_t start, uint64_t len, int soft);
 
 /*
+ * One CONTINUE of [start, start+len) of r, no retry, no wake-up: 0, or the
+ * errno, with *mapped the bytes mapped either way (walk.c, which decides
+ * what to do at each kind of page).  Counted into r's stats.
+ */
+int fault_continue_once(struct region *r, uint64_t start, uint64_t len,
+			uint64_t *mapped);
+
+/*
  * Refuse the access to the page at addr: UFFDIO_POISON, so that the
  * faulting thread gets SIGBUS.  Logged with pid, tid and address.
  */
 int fault_deny(struct region *r, uint64_t addr, uint32_t tid);
-/* SIGBUS for [start, start+len) of r, quietly (the caller logs): counted
- * in denied.  Without UFFDIO_POISON nothing is done and -errno returned:
- * the thread keeps waiting rather than be shown a page nobody filled. */
-int fault_poison(struct region *r, uint64_t start, uint64_t len);
+
+/* Wake the threads waiting on [start, start+len) of r, mapping nothing. */
+void fault_wake(struct region *r, uint64_t start, uint64_t len);
 
 #endif

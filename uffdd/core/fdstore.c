@@ -141,7 +141,19 @@ static int store_description(uint64_t rid, const struct fdstore_region *d,
 	return 0;
 }
 
-void fdstore_keep_region(uint64_t rid, int uffd, int memfd,
+static void store_files(uint64_t rid, const struct fdstore_fds *fds)
+{
+	for (int i = 0; i < fds->nfiles; i++)
+		store((char)('0' + i), rid, fds->files[i]);
+}
+
+static void unstore_files(uint64_t rid)
+{
+	for (int i = 0; i < UFFDD_MAX_FILES; i++)
+		unstore((char)('0' + i), rid);
+}
+
+void fdstore_keep_region(uint64_t rid, const struct fdstore_fds *fds,
 			 const struct fdstore_region *d)
 {
 	if (!enabled())
@@ -149,14 +161,21 @@ void fdstore_keep_region(uint64_t rid, int uffd, int memfd,
 	/* The description first: without it, the descriptors are useless. */
 	if (store_description(rid, d, 0) < 0)
 		return;
-	store('U', rid, uffd);
-	store('M', rid, memfd);
+	store('U', rid, fds->uffd);
+	store('M', rid, fds->memfd);
+	store_files(rid, fds);
+	if (fds->pages >= 0)
+		store('P', rid, fds->pages);
 }
 
-void fdstore_update_region(uint64_t rid, const struct fdstore_region *d)
+void fdstore_update_region(uint64_t rid, const struct fdstore_fds *fds,
+			   const struct fdstore_region *d)
 {
-	if (enabled())
-		store_description(rid, d, 1);
+	if (!enabled())
+		return;
+	unstore_files(rid);
+	store_files(rid, fds);
+	store_description(rid, d, 1);
 }
 
 void fdstore_forget_region(uint64_t rid)
@@ -166,6 +185,8 @@ void fdstore_forget_region(uint64_t rid)
 	unstore('U', rid);
 	unstore('M', rid);
 	unstore('r', rid);
+	unstore('P', rid);
+	unstore_files(rid);
 }
 
 /* Restore ------------------------------------------------------------------ */
@@ -174,7 +195,7 @@ static int parse_name(const char *name, char *tag, uint64_t *id)
 {
 	char *end;
 
-	if (!name || strlen(name) != 17 || !strchr("SsUMr", name[0]))
+	if (!name || strlen(name) != 17 || !strchr("SsUMrP012", name[0]))
 		return -1;
 	*tag = name[0];
 	*id = strtoull(name + 1, &end, 16);

@@ -7,6 +7,8 @@
  *
  * Names (FDNAME=):  S<sid> connection, s<sid> session description,
  *                   U<rid> uffd, M<rid> memfd, r<rid> region description,
+ *                   0<rid> 1<rid> 2<rid> the client's files of its policy,
+ *                   P<rid> its page-state file (pagestate.h),
  * where sid and rid are 16 hex digits and a description is a sealed memfd
  * holding one JSON object.
  */
@@ -34,20 +36,29 @@ struct fdstore_region {
 	char policy[UFFDD_POLICY_LEN];
 };
 
+/* A region's descriptors: its uffd, memfd, files and page-state file. */
+struct fdstore_fds {
+	int uffd, memfd;
+	const int *files;
+	int nfiles;
+	int pages; /* -1: none */
+};
+
 /* Worker threads: keep a session's connection / a region, or drop it.
  * Nothing happens without a service manager to hold them. */
 void fdstore_keep_session(uint64_t sid, int sock,
 			  const struct fdstore_session *d);
 void fdstore_forget_session(uint64_t sid);
-void fdstore_keep_region(uint64_t rid, int uffd, int memfd,
+void fdstore_keep_region(uint64_t rid, const struct fdstore_fds *fds,
 			 const struct fdstore_region *d);
-/* r's description changed (`uffdctl policy`): store it anew. */
-void fdstore_update_region(uint64_t rid, const struct fdstore_region *d);
+/* r's policy changed (`uffdctl policy`): its description and files anew. */
+void fdstore_update_region(uint64_t rid, const struct fdstore_fds *fds,
+			   const struct fdstore_region *d);
 void fdstore_forget_region(uint64_t rid);
 
 /* What systemd passed back at start, by name. */
 struct fdstore_entry {
-	char tag; /* S s U M r */
+	char tag; /* S s U M r 0 1 2 P */
 	uint64_t id;
 	int fd; /* -1 once taken or dropped */
 };

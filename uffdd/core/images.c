@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "image/cache.h"
 #include "log.h"
+#include "pagestate.h"
 #include "session.h"
 #include "store/store.h"
 #include "worker.h"
@@ -82,13 +83,12 @@ struct pending {
 };
 
 static void opened(void *arg, int err, const char *msg,
-		   const struct image_info *in, int fd, int bitmap_fd)
+		   const struct image_info *in, int fd)
 {
 	struct pending *p = arg;
 	struct session *s = session_find(p->w, p->session);
 	const struct image_conf *conf;
 	struct uffdd_image im;
-	int fds[2] = { fd, bitmap_fd };
 
 	if (!s || s->dying)
 		goto out; /* gone meanwhile: nothing to answer */
@@ -107,12 +107,11 @@ static void opened(void *arg, int err, const char *msg,
 	im.fetch_size = in->fetch_size;
 	im.flags = p->flags;
 	im.timeout_ms = conf->fault_timeout_ms;
-	im.bitmap_len = (uint64_t)lseek(bitmap_fd, 0, SEEK_END);
-	if (uffdd_send(s->proto.sock, UFFDD_IMAGE, p->seq, &im, sizeof(im), fds,
-		       2) < 0)
+	if (uffdd_send(s->proto.sock, UFFDD_IMAGE, p->seq, &im, sizeof(im), &fd,
+		       1) < 0)
 		session_drop(s, "cannot answer IMAGE_OPEN");
 	else
-		log_client(LOG_INFO, s->who.pid, 0,
+		log_client(LOG_INFO, &s->who, 0,
 			   "client %d: image %s@%" PRIu64 " (%s, id %" PRIu64
 			   ")",
 			   (int)s->who.pid, in->name, in->version,
@@ -120,8 +119,6 @@ static void opened(void *arg, int err, const char *msg,
 out:
 	if (fd >= 0)
 		close(fd);
-	if (bitmap_fd >= 0)
-		close(bitmap_fd);
 	free(p);
 }
 
@@ -182,6 +179,25 @@ int session_image_fd(int fd)
 	struct image_cache *c = image_cache_global();
 
 	return c && image_is_cached(c, fd);
+}
+
+struct page_state *images_region_pages(int memfd, uint64_t npages, uint32_t psz,
+				       char *err, size_t errlen)
+{
+	struct image *img = image_match(image_cache_global(), memfd);
+	struct page_state *ps = NULL;
+	int fd = img ? image_pages_fd(img) : -ENOENT;
+
+	if (img)
+		image_unref(img);
+	if (fd >= 0)
+		ps = page_state_adopt(fd, npages, psz, err, errlen);
+	else
+		snprintf(err, errlen, "the image's page-state file: %s",
+			 strerror(-fd));
+	if (!ps && fd >= 0)
+		close(fd);
+	return ps;
 }
 
 int session_image_policy(struct session *s, const char *asked, char *spec,

@@ -7,8 +7,10 @@
 #define UFFDD_CORE_IMAGES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct daemon;
+struct page_state;
 struct event_base;
 struct session;
 struct uffdd_msg;
@@ -25,6 +27,11 @@ void images_leave_loop(struct event_base *base);
 void session_image_open(struct session *s, struct uffdd_msg *m);
 /* Worker: 1 if REGISTER's memfd fd is an image of the cache. */
 int session_image_fd(int fd);
+/* Worker: the page-state file of the image whose memfd is memfd, mapped
+ * for a region of npages pages of psz bytes (the whole image); NULL with
+ * err set. */
+struct page_state *images_region_pages(int memfd, uint64_t npages, uint32_t psz,
+				       char *err, size_t errlen);
 /* Worker: the policy of an image's region from the client's ask ("" or
  * "image:record"), into spec; 0, or -code with why in err. */
 int session_image_policy(struct session *s, const char *asked, char *spec,

@@ -224,18 +224,28 @@ void listen_close(struct daemon *d)
 /* The accept loop --------------------------------------------------------- */
 
 static struct event *data_ev, *pause_ev;
-static struct throttle refusals;
+
+/* Say no to a connection: an ERROR with why, a line, the socket closed. */
+static void refuse(struct daemon *d, int sock, uid_t uid, pid_t pid, int code,
+		   const char *why)
+{
+	d->n.rejected_clients++;
+	uffdd_send_error(sock, 0, 0, code, "%s", why);
+	close(sock);
+	log_uid(LOG_WARNING, uid, pid,
+		"connection from pid %d uid %u refused: %s", (int)pid,
+		(unsigned)uid, why);
+}
 
 /*
- * May the peer of a connection just accepted come in: access, then
- * limits.clients and limits.clients_per_uid.  0 to go on; -1 refused
- * (the peer got an ERROR, the refusal is logged at most once a second,
- * sock is closed).
+ * May the peer of a connection just accepted come in (access)?  0 to go
+ * on, with *admin set; -1 refused (the peer got an ERROR, the refusal is
+ * logged within its uid's rate, sock is closed).
  */
-static int admit(struct daemon *d, int sock)
+static int admit(struct daemon *d, int sock, int *admin)
 {
 	const struct config *c = &d->conf.cfg;
-	struct peer p;
+	struct peer p = { .cr = { .uid = (uid_t)-1, .gid = (gid_t)-1 } };
 	char why[160];
 	int code = 0;
 
@@ -245,47 +255,36 @@ static int admit(struct daemon *d, int sock)
 	} else if (access_data_allowed(&c->access, &p, why, sizeof(why)) < 0) {
 		code = EACCES;
 		__atomic_add_fetch(&d->n.denied_clients, 1, __ATOMIC_RELAXED);
-	} else if (__atomic_load_n(&d->n.clients, __ATOMIC_RELAXED) >=
-		   c->limits.clients) {
-		code = EUSERS;
-		snprintf(why, sizeof(why),
-			 "uffdd serves at most %u clients "
-			 "(limits.clients)",
-			 c->limits.clients);
-	} else if (sessions_of_uid(d->workers, p.cr.uid) >=
-		   c->limits.clients_per_uid) {
-		code = EUSERS;
-		snprintf(why, sizeof(why),
-			 "uid %u has %u connections already "
-			 "(limits.clients_per_uid)",
-			 (unsigned)p.cr.uid, c->limits.clients_per_uid);
 	}
+	*admin = access_is_admin(&c->access, &p);
 	if (!code)
 		return 0;
-	d->n.rejected_clients++;
-	uffdd_send_error(sock, 0, 0, code, "%s", why);
-	close(sock);
-	throttle_log(&refusals, LOG_WARNING,
-		     "connection from pid %d uid %u "
-		     "refused: %s",
-		     (int)p.cr.pid, (unsigned)p.cr.uid, why);
+	refuse(d, sock, p.cr.uid, p.cr.pid, code, why);
 	return -1;
 }
 
-/* A connection admitted: its session, served by the least loaded worker. */
-static void serve(struct daemon *d, int c)
+/*
+ * A connection admitted: its session, within its uid's share of
+ * limits.clients, served by the least loaded worker.
+ */
+static void serve(struct daemon *d, int c, int admin)
 {
 	struct session *s = session_new(c);
+	char why[256];
 
 	if (!s) {
 		close(c);
 		return;
 	}
-	__atomic_add_fetch(&d->n.clients, 1, __ATOMIC_RELAXED);
-	if (session_serve(s, worker_pick(d->workers)) < 0) {
+	s->admin = admin;
+	if (session_count_in(s, 0, why, sizeof(why)) < 0) {
+		s->proto.sock = -1; /* refuse closes it */
+		refuse(d, c, s->who.uid, s->who.pid, EUSERS, why);
 		session_discard(s);
-		__atomic_sub_fetch(&d->n.clients, 1, __ATOMIC_RELAXED);
+		return;
 	}
+	if (session_serve(s, worker_pick(d->workers)) < 0)
+		session_discard(s);
 }
 
 static void resume_cb(evutil_socket_t fd, short what, void *arg)
@@ -324,15 +323,15 @@ static void accept_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)what;
 	for (int i = 0; i < 64; i++) {
-		int c =
-		    accept4((int)fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int admin, c = accept4((int)fd, NULL, NULL,
+				       SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (c < 0) {
 			accept_failed();
 			return;
 		}
-		if (admit(d, c) == 0)
-			serve(d, c);
+		if (admit(d, c, &admin) == 0)
+			serve(d, c, admin);
 	}
 }
 

@@ -11,9 +11,10 @@
 #include "listen.h"
 #include "log.h"
 #include "policy_host.h"
-#include "safecopy.h"
+#include "reaper.h"
 #include "session.h"
 #include "session_restore.h"
+#include "share.h"
 #include "worker.h"
 
 #include <errno.h>
@@ -76,6 +77,8 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 		notify_status(d);
 		last_status = now;
 	}
+	/* What the log rate limits held back, said once a tick at most. */
+	log_flush();
 }
 
 /* The command line's settings win over the file's. */
@@ -159,6 +162,7 @@ static void reload(struct daemon *d)
 	pthread_rwlock_wrlock(&conf->lock);
 	conf->cfg = c;
 	pthread_rwlock_unlock(&conf->lock);
+	share_configure(&c.limits);
 	log_set_level(c.log_level);
 	from = conf->from_file ? conf->path : "built-in defaults";
 	if (conf->restart_keys[0])
@@ -295,12 +299,9 @@ static void start_timers(struct daemon *d)
 static int start(struct daemon *d)
 {
 	signal(SIGPIPE, SIG_IGN);
-	/* Policies copy to and from clients' memfds (safecopy.h). */
-	if (safe_copy_init() < 0)
-		log_warn("cannot install the SIGBUS handler: %s",
-			 strerror(errno));
 	raise_nofile();
 	policy_host_install();
+	share_configure(&d->conf.cfg.limits);
 	d->n.started = time(NULL);
 	d->n.started_ns = now_ns();
 	d->base = event_base_new();
@@ -308,6 +309,8 @@ static int start(struct daemon *d)
 		log_err("cannot create the event loop");
 		return -1;
 	}
+	if (reaper_start() < 0)
+		log_warn("no thread for slow closes: the workers do them");
 	/* Before the workers: regions restored from the fd store may be
 	 * images'. */
 	if (images_start(d) < 0)
@@ -326,7 +329,8 @@ static int start(struct daemon *d)
 static void stop(struct daemon *d)
 {
 	workers_stop(d->workers);
-	images_stop();
+	images_stop(); /* may hand the reaper its last unmaps */
+	reaper_stop();
 	control_stop();
 	listen_stop();
 	event_free(tick_ev);

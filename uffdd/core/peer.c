@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/types.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,11 +47,22 @@ void unit_of_cgroup_path(const char *path, char *unit, size_t len)
 		const char *end = strchr(p, '/');
 		size_t l = end ? (size_t)(end - p) : strlen(p);
 
+		/* Up to and with the last unit: a delegated subtree may name
+		 * its own cgroups "x.service", but the path says whose. */
 		if ((l > 8 && strncmp(p + l - 8, ".service", 8) == 0) ||
 		    (l > 6 && strncmp(p + l - 6, ".scope", 6) == 0))
-			snprintf(unit, len, "%.*s", (int)l, p);
+			snprintf(unit, len, "%.*s", (int)(p + l - path), path);
 		p = end ? end + 1 : NULL;
 	}
+	if (unit[0] && unit[0] != '/')
+		unit[0] = '\0'; /* not a path from a cgroup root */
+}
+
+const char *unit_name(const char *unit_path)
+{
+	const char *b = strrchr(unit_path, '/');
+
+	return b ? b + 1 : unit_path;
 }
 
 /* Depth-first search for the directory whose inode is ino. */
@@ -206,44 +218,83 @@ void peer_printable(char *s)
 			*s = '?';
 }
 
-/* The executable's name and the systemd unit of pid, from /proc. */
-static void proc_identity(pid_t pid, char *exe, size_t exelen, char *unit,
-			  size_t unitlen)
+/*
+ * The executable of pid: its path, kept only if that path, looked up in our
+ * own mount namespace, is the very file the process runs (same device and
+ * inode).  So a copy, a file bind-mounted over the path in another mount
+ * namespace, or a binary replaced since ("... (deleted)") is no match.
+ */
+static void proc_exe(pid_t pid, char *exe, size_t len)
 {
-	char path[64], buf[PATH_MAX], line[1024];
+	char path[64], buf[PEER_PATH_LEN];
+	struct stat running, named;
 	ssize_t n;
-	FILE *f;
 
-	exe[0] = unit[0] = '\0';
+	exe[0] = '\0';
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	n = readlink(path, buf, sizeof(buf) - 1);
-	if (n > 0) {
-		const char *b;
+	if (n <= 0 || (size_t)n >= len || buf[0] != '/')
+		return;
+	buf[n] = '\0';
+	if (stat(path, &running) < 0 || stat(buf, &named) < 0 ||
+	    running.st_dev != named.st_dev || running.st_ino != named.st_ino)
+		return;
+	memcpy(exe, buf, (size_t)n + 1);
+}
 
-		buf[n] = '\0';
-		b = strrchr(buf, '/');
-		snprintf(exe, exelen, "%.*s", (int)exelen - 1, b ? b + 1 : buf);
-	}
+/* The unit path of pid from /proc/PID/cgroup (the unified hierarchy). */
+static void proc_cgroup(pid_t pid, char *unit, size_t len)
+{
+	char path[64], line[1024];
+	FILE *f;
+
+	unit[0] = '\0';
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
 	f = fopen(path, "re");
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
-		/* The unified hierarchy's line, "0::/system.slice/x.service".
-		 */
+		/* "0::/system.slice/x.service" */
 		if (strncmp(line, "0::", 3) != 0)
 			continue;
 		line[strcspn(line, "\n")] = '\0';
-		unit_of_cgroup_path(line + 3, unit, unitlen);
+		unit_of_cgroup_path(line + 3, unit, len);
 	}
 	fclose(f);
+}
+
+/* The peer's pidfd (SO_PEERPIDFD, Linux 6.5+), or -1. */
+static int peer_pidfd(int sock)
+{
+	socklen_t sl = sizeof(int);
+	int pidfd = -1;
+
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &sl) < 0)
+		return -1;
+	return pidfd;
+}
+
+static int printable(const char *s)
+{
+	for (; *s; s++)
+		if (!isprint((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+/* Is the process of pidfd still running?  Its pidfd reads when it exits. */
+static int still_there(int pidfd)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 0;
 }
 
 int peer_identify(int sock, struct peer_id *id)
 {
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
-	int ppid;
+	int ppid, pidfd;
 
 	memset(id, 0, sizeof(*id));
 	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
@@ -252,16 +303,31 @@ int peer_identify(int sock, struct peer_id *id)
 	id->uid = cr.uid;
 	id->gid = cr.gid;
 	id->pid_known = 1;
+	pidfd = peer_pidfd(sock);
 	peer_comm(cr.pid, id->comm, sizeof(id->comm));
-	proc_identity(cr.pid, id->exe, sizeof(id->exe), id->unit,
-		      sizeof(id->unit));
+	proc_exe(cr.pid, id->exe, sizeof(id->exe));
+	proc_cgroup(cr.pid, id->cgroup, sizeof(id->cgroup));
+	/*
+	 * What /proc/PID said is the peer's only if the peer is still alive
+	 * now (a pid is reused only once its process is gone).  Without a
+	 * pidfd (before Linux 6.5) there is nothing to check it against.
+	 */
+	if (pidfd >= 0 && !still_there(pidfd))
+		id->exe[0] = id->cgroup[0] = '\0';
+	if (pidfd >= 0)
+		close(pidfd);
 	/* Hidden /proc (ProtectProc=invisible): ask the socket instead. */
-	if (!id->unit[0])
-		peer_unit(sock, id->unit, sizeof(id->unit));
+	if (!id->cgroup[0])
+		peer_unit(sock, id->cgroup, sizeof(id->cgroup));
+	snprintf(id->unit, sizeof(id->unit), "%.127s", unit_name(id->cgroup));
 	if (peer_ppid(sock, &ppid) == 0)
 		id->parent_pid = ppid;
+	/* A path rules match is used as the kernel said it, or not at all:
+	 * a character made printable could match another rule. */
+	if (!printable(id->exe))
+		id->exe[0] = '\0';
+	if (!printable(id->cgroup))
+		id->cgroup[0] = id->unit[0] = '\0';
 	peer_printable(id->comm);
-	peer_printable(id->exe);
-	peer_printable(id->unit);
 	return 0;
 }

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Who is on the other end of a socket: credentials and groups from the
- * socket (SO_PEERCRED, SO_PEERGROUPS, SO_PEERPIDFD), name, executable and
- * systemd unit from /proc, with the socket as the fallback when
- * ProtectProc=invisible hides the clients' /proc entries.
+ * Who is on the other end of a socket, from the kernel only: credentials
+ * and groups from the socket (SO_PEERCRED, SO_PEERGROUPS), the process from
+ * its pidfd (SO_PEERPIDFD: what is read of /proc/PID is kept only if that
+ * very process is still alive afterwards, so a reused pid tells nothing),
+ * its executable's full path (kept only if that path, looked up here, is
+ * the file the process runs: same device and inode) and its unit's full
+ * cgroup path, with the socket's cgroup id as the fallback when
+ * ProtectProc=invisible hides the clients' /proc entries.  Never a name
+ * the process chose (comm is for display only).
  */
 #ifndef UFFDD_PEER_H
 #define UFFDD_PEER_H
@@ -25,6 +30,8 @@ struct peer {
 /* SO_PEERCRED and SO_PEERGROUPS of a connected socket.  0 or -errno. */
 int peer_read(int sock, struct peer *p);
 
+#define PEER_PATH_LEN 512
+
 /* A client's identity, as sessions, logs, status and rules see it. */
 struct peer_id {
 	pid_t pid;
@@ -32,9 +39,13 @@ struct peer_id {
 	gid_t gid;
 	pid_t parent_pid;
 	int pid_known; /* pid is the client's (a forked child learns it late) */
-	char comm[17]; /* /proc/PID/comm */
-	char exe[64];  /* basename of /proc/PID/exe */
-	char unit[128]; /* systemd unit from its cgroup */
+	char comm[17]; /* /proc/PID/comm: display only, the process sets it */
+	/* The executable's full path, "" when it cannot be told for sure. */
+	char exe[PEER_PATH_LEN];
+	/* Its unit's full cgroup path ("/system.slice/x.service"), "" if it
+	 * is in no unit or cannot be told; and that unit's name. */
+	char cgroup[PEER_PATH_LEN];
+	char unit[128];
 };
 
 /* The identity of the process at the other end of sock.  0 or -errno. */
@@ -47,14 +58,17 @@ void peer_comm(pid_t pid, char *buf, size_t len);
 void peer_printable(char *s);
 
 /*
- * The systemd unit (the last "*.service" or "*.scope" of its cgroup path)
- * of the process at the other end of sock, found through SO_PEERPIDFD and
- * PIDFD_GET_INFO (Linux 6.13+) and the cgroup's inode number under
- * /sys/fs/cgroup.  0, or -errno when it cannot be told.
+ * The full cgroup path of the systemd unit (up to the last "*.service" or
+ * "*.scope" of its cgroup) of the process at the other end of sock, found
+ * through SO_PEERPIDFD and PIDFD_GET_INFO (Linux 6.13+) and the cgroup's
+ * inode number under /sys/fs/cgroup.  0, or -errno when it cannot be told.
  */
-int peer_unit(int sock, char *unit, size_t len);
+int peer_unit(int sock, char *path, size_t len);
 
-/* The unit named in a cgroup path such as "/system.slice/x.service". */
+/* The unit's part of a cgroup path: "/system.slice/x.service" for
+ * "/system.slice/x.service/sub"; "" when no component is a unit. */
 void unit_of_cgroup_path(const char *path, char *unit, size_t len);
+/* The unit's name: the last component of a unit path. */
+const char *unit_name(const char *unit_path);
 
 #endif

@@ -8,8 +8,12 @@
 #include "clock.h"
 #include "daemon.h"
 #include "fault.h"
+#include "files.h"
+#include "hold.h"
 #include "log.h"
+#include "reaper.h"
 #include "session.h"
+#include "walk.h"
 #include "worker.h"
 
 static long host_map(struct policy_region *v, uint64_t start, uint64_t len,
@@ -18,14 +22,31 @@ static long host_map(struct policy_region *v, uint64_t start, uint64_t len,
 	return fault_map(region_of(v), start, len, soft);
 }
 
+static long host_map_present(struct policy_region *v, uint64_t *pos,
+			     uint64_t end, uint64_t budget_ns)
+{
+	return walk_map(region_of(v), pos, end, budget_ns);
+}
+
 static int host_deny(struct policy_region *v, uint64_t addr, uint32_t tid)
 {
 	return fault_deny(region_of(v), addr, tid);
 }
 
-static int host_poison(struct policy_region *v, uint64_t start, uint64_t len)
+static void host_wake(struct policy_region *v, uint64_t start, uint64_t len)
 {
-	return fault_poison(region_of(v), start, len);
+	fault_wake(region_of(v), start, len);
+}
+
+static int host_open_file(const struct policy_region *v, const char *arg,
+			  enum policy_file_use use, char *err, size_t errlen)
+{
+	return files_open(region_of(v), arg, use, err, errlen);
+}
+
+static void host_held_done(struct policy_region *v, unsigned n)
+{
+	hold_done(region_of(v), n);
 }
 
 static struct event_base *host_loop(const struct policy_region *v)
@@ -46,18 +67,22 @@ static pid_t host_pid(const struct policy_region *v)
 static void host_log(const struct policy_region *v, int prio, const char *msg)
 {
 	if (v)
-		log_client(prio, host_pid(v), v->id, "%s", msg);
+		log_client(prio, &region_of(v)->s->who, v->id, "%s", msg);
 	else
 		log_msg(prio, "%s", msg);
 }
 
 static const struct policy_host host = {
 	.map = host_map,
+	.map_present = host_map_present,
 	.deny = host_deny,
-	.poison = host_poison,
+	.wake = host_wake,
+	.held_done = host_held_done,
+	.unmap = reaper_unmap,
 	.loop = host_loop,
 	.caps = host_caps,
 	.pid = host_pid,
+	.open_file = host_open_file,
 	.now = now_ns,
 	.log = host_log,
 };

@@ -2,7 +2,13 @@
 #include "region.h"
 #include "bounds.h"
 #include "clock.h"
+#include "hold.h"
+#include "pagestate.h"
 #include "peer.h"
+#include "reaper.h"
+#include "session.h"
+#include "share.h"
+#include "walk.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -84,15 +90,22 @@ void region_free(struct region *r)
 	/* First: a policy lets go of the faults it holds through the uffd. */
 	policy_release(r->v.pol, &r->v);
 	r->v.pol = NULL;
+	hold_forget(r);
+	share_put(r->share);
 	bounds_region_freed();
 	if (r->hold.resume_ev)
 		event_free(r->hold.resume_ev);
 	if (r->ev)
 		event_free(r->ev);
-	if (r->uffd >= 0)
-		close(r->uffd);
-	if (r->v.memfd >= 0)
-		close(r->v.memfd);
+	walk_done(r);
+	/* The last close of a memfd frees its pages: not on a worker.  So
+	 * for a client's files (one may be a memfd), and the page-state
+	 * file's mapping. */
+	reaper_close(r->uffd);
+	reaper_close(r->v.memfd);
+	for (int i = 0; i < r->nfiles; i++)
+		reaper_close(r->files[i]);
+	page_state_unref(r->ps);
 	free(r);
 }
 
@@ -114,9 +127,11 @@ static struct region *blank(struct session *s)
 	if (!r)
 		return NULL;
 	r->uffd = -1;
+	r->probe_fd = -1;
 	r->v.memfd = -1;
 	r->v.name = r->name;
 	r->s = s;
+	r->share = s->share ? share_ref(s->share) : NULL;
 	bounds_region_made(); /* region_free counts it out */
 	return r;
 }
@@ -174,6 +189,12 @@ struct region *region_clone(struct region *src, struct session *dst, int uffd,
 	nr->uffd_features = src->uffd_features;
 	nr->ctx = src->ctx;
 	nr->parent_ctx = src->parent_ctx;
+	/* The same memory: the same page bits.  A piece of the client's own
+	 * region is taken over with it; a forked child's copy is not (the
+	 * daemon holds its only uffd). */
+	nr->ps = page_state_ref(src->ps);
+	nr->v.pages = src->v.pages;
+	nr->v.client_takes_over = dst == src->s && src->v.client_takes_over;
 	snprintf(nr->name, sizeof(nr->name), "%s", src->name);
 	fcntl(uffd, F_SETFL, fcntl(uffd, F_GETFL) | O_NONBLOCK);
 	nr->v.pol = src->v.pol;

@@ -19,7 +19,9 @@
 #include "uffdd_proto.h"
 
 struct event;
+struct page_state;
 struct session;
+struct share;
 
 struct region_stats {
 	uint64_t faults;       /* fault messages handled */
@@ -27,6 +29,8 @@ struct region_stats {
 	uint64_t errors;       /* faults that could not be resolved cleanly */
 	uint64_t races;	       /* EEXIST: another thread won, woken */
 	uint64_t denied;       /* faults refused (UFFDIO_POISON) */
+	/* Refusals are logged a line a second, with the count left unsaid. */
+	uint64_t deny_logged_ns, deny_unlogged;
 };
 
 /* limits.pending_faults (fault.c): faults held unanswered, and the pause. */
@@ -42,12 +46,14 @@ struct region {
 	struct session *s;
 	uint8_t kind; /* UFFDD_KIND_* */
 	int uffd;
+	int probe_fd; /* walk.c: a private open of the memfd, -1 none */
 	uint64_t uffd_features;
 	struct event *ev; /* reads the uffd: the fault path */
 	char name[UFFDD_REGION_NAME_LEN];
 	struct region_stats st;
-	struct histo lat; /* ns from reading the fault to the mapping */
-	int dead;	  /* retired: freed from the event loop */
+	struct share *share; /* its uid's: the faults it holds (hold.c) */
+	struct histo lat;    /* ns from reading the fault to the mapping */
+	int dead;	     /* retired: freed from the event loop */
 	/*
 	 * Regions cut from one registration (split by munmap/mremap) share
 	 * one userfaultfd context (each holds a dup of it): same ctx id.
@@ -55,6 +61,11 @@ struct region {
 	uint64_t ctx;
 	uint64_t parent_ctx; /* fork copy: the parent's ctx id */
 	struct region_hold hold;
+	/* The files the client passed for its policy ("#N": files[N]), kept
+	 * for the fd store and a later `uffdctl policy`; none in a copy. */
+	int files[UFFDD_MAX_FILES];
+	int nfiles;
+	struct page_state *ps; /* POLICY_F_CONTENT: the page-state file */
 };
 
 /* The region that holds policy view v. */

@@ -8,6 +8,7 @@
 #include "daemon.h"
 #include "fdstore.h"
 #include "log.h"
+#include "pagestate.h"
 #include "uffd_uapi.h"
 #include "worker.h"
 
@@ -70,14 +71,44 @@ struct session *session_new(int sock)
 		free(s);
 		return NULL;
 	}
+	s->share = share_get(s->who.uid);
+	if (!s->share) {
+		log_warn("out of memory for a new session");
+		free(s);
+		return NULL;
+	}
 	s->proto.sock = sock;
 	return s;
+}
+
+int session_count_in(struct session *s, int force, char *why, size_t len)
+{
+	if (force)
+		share_force(s->share, SHARE_CLIENTS, 1);
+	else if (share_take(s->share, SHARE_CLIENTS, 1, s->admin, why, len) < 0)
+		return -EUSERS;
+	s->counted = 1;
+	return 0;
+}
+
+/* What s holds of the daemon's limits goes back, once. */
+static void count_out(struct session *s)
+{
+	if (!s->share)
+		return;
+	if (s->counted)
+		share_give(s->share, SHARE_CLIENTS, 1);
+	share_give(s->share, SHARE_REGIONS, s->regions.n);
+	share_give(s->share, SHARE_BYTES, s->regions.bytes);
+	s->counted = 0;
 }
 
 void session_discard(struct session *s)
 {
 	if (s->proto.sock >= 0)
 		close(s->proto.sock);
+	count_out(s);
+	share_put(s->share);
 	free(s->regions.v);
 	free(s->child);
 	free(s);
@@ -148,26 +179,6 @@ void sessions_each(struct worker *w, void (*fn)(struct session *s, void *arg),
 	worker_unlock(w);
 }
 
-unsigned sessions_of_uid(struct worker_pool *p, uid_t uid)
-{
-	unsigned n = 0;
-
-	for (int i = 0; i < workers_count(p); i++) {
-		struct worker *w = worker_at(p, i);
-		struct host *h;
-		struct session *s;
-
-		worker_lock(w);
-		h = host_of(w);
-		TAILQ_FOREACH (s, &h->live, link)
-			n += s->who.uid == uid && !s->child;
-		TAILQ_FOREACH (s, &h->pending, link)
-			n += s->who.uid == uid;
-		worker_unlock(w);
-	}
-	return n;
-}
-
 int session_refuse(struct session *s, struct uffdd_msg *m, int code,
 		   const char *fmt, ...)
 {
@@ -177,9 +188,9 @@ int session_refuse(struct session *s, struct uffdd_msg *m, int code,
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	throttle_log(&s->proto.refuse_log, LOG_NOTICE,
-		     "client %d (%s): %s refused: %s", (int)s->who.pid,
-		     s->who.comm, uffdd_type_name(m->hdr.type), why);
+	log_client(LOG_NOTICE, &s->who, 0, "client %d (%s): %s refused: %s",
+		   (int)s->who.pid, s->who.comm, uffdd_type_name(m->hdr.type),
+		   why);
 	uffdd_send_error(s->proto.sock, m->hdr.seq, m->hdr.type, code, "%s",
 			 why);
 	uffdd_msg_close_fds(m);
@@ -212,38 +223,62 @@ void session_keep_region(const struct session *s, const struct region *r,
 		.page_size = r->v.page_size,
 	};
 
+	struct fdstore_fds fds = {
+		.uffd = r->uffd,
+		.memfd = r->v.memfd,
+		.files = r->files,
+		.nfiles = r->nfiles,
+		.pages = r->ps ? page_state_fd(r->ps) : -1,
+	};
+
 	if (s->proto.sock < 0)
 		return;
 	snprintf(d.name, sizeof(d.name), "%s", r->name);
 	snprintf(d.policy, sizeof(d.policy), "%s", r->v.pol->spec);
 	if (again)
-		fdstore_update_region(r->v.id, &d);
+		fdstore_update_region(r->v.id, &fds, &d);
 	else
-		fdstore_keep_region(r->v.id, r->uffd, r->v.memfd, &d);
+		fdstore_keep_region(r->v.id, &fds, &d);
 }
 
-int session_add_region(struct session *s, struct region *r)
+int session_add_region(struct session *s, struct region *r, char *why,
+		       size_t len)
 {
 	int rc;
 
+	rc = share_take(s->share, SHARE_REGIONS, 1, s->admin, why, len);
+	if (rc < 0)
+		return rc;
+	rc = share_take(s->share, SHARE_BYTES, r->v.len, s->admin, why, len);
+	if (rc < 0) {
+		share_give(s->share, SHARE_REGIONS, 1);
+		return rc;
+	}
 	worker_lock(s->w);
 	rc = region_insert(&s->regions, r);
 	worker_unlock(s->w);
-	if (rc == 0)
+	if (rc == 0) {
 		s->regions.bytes += r->v.len;
+		return 0;
+	}
+	share_give(s->share, SHARE_REGIONS, 1);
+	share_give(s->share, SHARE_BYTES, r->v.len);
+	snprintf(why, len, "%s",
+		 rc == -EEXIST ? "range overlaps a region of this client"
+			       : "out of memory");
 	return rc;
 }
 
 int session_add_live(struct session *s, struct region *r)
 {
-	int rc = session_add_region(s, r);
+	char why[256];
+	int rc = session_add_region(s, r, why, sizeof(why));
 
 	if (rc < 0) {
-		log_client(LOG_WARNING, s->who.pid, r->v.id,
+		log_client(LOG_WARNING, &s->who, r->v.id,
 			   "client %d: region %s %#" PRIx64 "+%" PRIu64
 			   " cannot be placed: %s",
-			   (int)s->who.pid, r->name, r->v.start, r->v.len,
-			   strerror(-rc));
+			   (int)s->who.pid, r->name, r->v.start, r->v.len, why);
 		region_free(r);
 		return rc;
 	}
@@ -257,6 +292,29 @@ void session_remove_region(struct session *s, struct region *r)
 	region_remove(&s->regions, r);
 	worker_unlock(s->w);
 	s->regions.bytes -= r->v.len;
+	share_give(s->share, SHARE_REGIONS, 1);
+	share_give(s->share, SHARE_BYTES, r->v.len);
+}
+
+void session_shrink_region(struct session *s, struct region *r, uint64_t len)
+{
+	uint64_t cut = r->v.len - len;
+
+	worker_lock(s->w);
+	r->v.len = len;
+	worker_unlock(s->w);
+	s->regions.bytes -= cut;
+	share_give(s->share, SHARE_BYTES, cut);
+}
+
+int session_adopt_region(struct session *s, struct region *r)
+{
+	if (region_insert(&s->regions, r) < 0)
+		return -EEXIST;
+	s->regions.bytes += r->v.len;
+	share_force(s->share, SHARE_REGIONS, 1);
+	share_force(s->share, SHARE_BYTES, r->v.len);
+	return 0;
 }
 
 void session_unregister(struct session *s, struct region *r)
@@ -265,8 +323,8 @@ void session_unregister(struct session *s, struct region *r)
 
 	/* Wakes any thread still waiting in the range. */
 	if (ioctl(r->uffd, UFFDIO_UNREGISTER, &rg) < 0 && errno != ESRCH)
-		log_client(LOG_DEBUG, s->who.pid, r->v.id,
-			   "UFFDIO_UNREGISTER: %s", strerror(errno));
+		log_client(LOG_DEBUG, &s->who, r->v.id, "UFFDIO_UNREGISTER: %s",
+			   strerror(errno));
 	fdstore_forget_region(r->v.id);
 	session_remove_region(s, r);
 	region_free(r);
@@ -286,7 +344,7 @@ void session_retire(struct region *r, const char *why)
 
 	if (r->dead)
 		return;
-	log_client(LOG_INFO, s->who.pid, r->v.id,
+	log_client(LOG_INFO, &s->who, r->v.id,
 		   "client %d: region %016" PRIx64 " \"%s\" %#" PRIx64
 		   "+%" PRIu64 " dropped: %s",
 		   (int)s->who.pid, r->v.id, r->name, r->v.start, r->v.len,
@@ -311,6 +369,7 @@ static void session_free_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (s->proto.ev) /* a forked child's session has no socket */
 		event_free(s->proto.ev);
+	share_put(s->share);
 	free(s->regions.v);
 	free(s->child);
 	free(s);
@@ -358,7 +417,7 @@ void session_drop(struct session *s, const char *why)
 	if (s->dying)
 		return;
 	s->dying = 1;
-	log_client(LOG_INFO, s->who.pid, 0,
+	log_client(LOG_INFO, &s->who, 0,
 		   "client %d (%s): session ended: %s; %zu region%s released",
 		   (int)s->who.pid, s->who.comm, why, n, n == 1 ? "" : "s");
 	if (!__atomic_load_n(&d->n.stopping, __ATOMIC_RELAXED))
@@ -369,11 +428,12 @@ void session_drop(struct session *s, const char *why)
 	 * blocked in it and unregisters its ranges: the client goes on,
 	 * served by the kernel.
 	 */
+	count_out(s);
 	for (size_t i = 0; i < n; i++)
 		region_free(s->regions.v[i]);
 	s->regions.n = 0;
+	s->regions.bytes = 0;
 	let_go(s);
-	__atomic_sub_fetch(&d->n.clients, 1, __ATOMIC_RELAXED);
 	/* Callers up the stack may still look at s->dying. */
 	if (event_base_once(worker_base(s->w), -1, EV_TIMEOUT, session_free_cb,
 			    s, &now) < 0)
@@ -392,7 +452,5 @@ void sessions_end(struct worker *w)
 
 		TAILQ_REMOVE(&h->pending, s, link);
 		session_discard(s);
-		__atomic_sub_fetch(&worker_daemon(w)->n.clients, 1,
-				   __ATOMIC_RELAXED);
 	}
 }

@@ -16,6 +16,7 @@
 #include "bounds.h"
 #include "peer.h"
 #include "region.h"
+#include "share.h"
 #include "uffdd_proto.h"
 
 struct event;
@@ -31,9 +32,8 @@ struct session_proto {
 	int granted;   /* got a /dev/userfaultfd grant */
 	int uffd_mode; /* enum uffdd_uffd_mode of its latest region */
 	int restored;  /* taken back from the fd store after a restart */
-	struct event *hello_ev;	    /* limits.hello_timeout_ms */
-	struct rate rate;	    /* limits.messages_per_second */
-	struct throttle refuse_log; /* refused requests: a line a second */
+	struct event *hello_ev; /* limits.hello_timeout_ms */
+	struct rate rate;	/* limits.messages_per_second */
 };
 
 /* Lifecycle events read from its uffds (events.c); atomic counters. */
@@ -58,6 +58,9 @@ struct session {
 	int dying;
 	time_t since;
 	struct peer_id who;
+	struct share *share; /* its uid's holdings (share.c) */
+	int admin;	     /* root or admin_gids: no share, the reserve */
+	int counted;	     /* holds one of limits.clients */
 	struct session_proto proto;
 	struct region_table regions;
 	struct session_events events;
@@ -67,6 +70,12 @@ struct session {
 /* Main thread: a session for a new connection, its identity from the
  * kernel.  NULL (logged) if the peer cannot be told. */
 struct session *session_new(int sock);
+/*
+ * s takes one of limits.clients within its uid's share (force: without a
+ * check, for a session a restarted daemon takes back).  0, or -EUSERS
+ * with why.  Given back when s ends.
+ */
+int session_count_in(struct session *s, int force, char *why, size_t len);
 /* A session with no socket (a forked child, filled by the caller). */
 struct session *session_blank(void);
 /* Free a session no worker has taken. */
@@ -74,7 +83,7 @@ void session_discard(struct session *s);
 
 /*
  * Any thread: s goes to w, which runs attach(w, s) on its own thread.
- * Until then s counts among w's sessions (sessions_of_uid).  0 or -ENOMEM.
+ * Until then s is among w's pending sessions.  0 or -ENOMEM.
  */
 int session_hand(struct session *s, struct worker *w,
 		 void (*attach)(struct worker *w, void *s));
@@ -93,8 +102,6 @@ struct session *session_find(struct worker *w, uint64_t id);
 /* Any thread: fn for each session of w, under w's lock. */
 void sessions_each(struct worker *w, void (*fn)(struct session *s, void *arg),
 		   void *arg);
-/* Any thread: sessions of uid (not children), with those on their way. */
-unsigned sessions_of_uid(struct worker_pool *p, uid_t uid);
 
 /*
  * Refuse request m, well formed but not granted: an ERROR with code and
@@ -110,12 +117,22 @@ void session_keep(const struct session *s);
 void session_keep_region(const struct session *s, const struct region *r,
 			 int again);
 
-/* Worker: put r in s's table, under the lock.  -EEXIST, -ENOMEM. */
-int session_add_region(struct session *s, struct region *r);
+/*
+ * Worker: put r in s's table, under the lock, as one of limits.regions and
+ * r's length of limits.bytes within the uid's share.  -EEXIST, -ENOMEM,
+ * -EDQUOT or -ENOSPC (the share or the limit: why says which).
+ */
+int session_add_region(struct session *s, struct region *r, char *why,
+		       size_t len);
 /* Worker: the same, then serve its uffd; r is freed (logged) on failure. */
 int session_add_live(struct session *s, struct region *r);
-/* Worker: take r out of s's table, under the lock. */
+/* Worker: take r out of s's table, under the lock (and its share). */
 void session_remove_region(struct session *s, struct region *r);
+/* Worker: r of s ends at len now (a split): the rest is no longer s's. */
+void session_shrink_region(struct session *s, struct region *r, uint64_t len);
+/* Main thread: r, taken back from the fd store, joins s's table (what
+ * it holds is counted without a check).  0 or -EEXIST. */
+int session_adopt_region(struct session *s, struct region *r);
 /* Worker: the client unregistered r (its faults go to the kernel). */
 void session_unregister(struct session *s, struct region *r);
 /*

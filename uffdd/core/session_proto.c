@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "session_proto.h"
 #include "access.h"
+#include "clock.h"
 #include "daemon.h"
 #include "fault.h"
 #include "images.h"
@@ -37,7 +38,7 @@ static int move_to_cpu(struct session *s, int cpu)
 	event_free(s->proto.ev); /* inside its own callback: allowed */
 	s->proto.ev = NULL;
 	session_leave(s);
-	log_client(LOG_DEBUG, s->who.pid, 0,
+	log_client(LOG_DEBUG, &s->who, 0,
 		   "client %d runs on CPU %d: moved to worker %d",
 		   (int)s->who.pid, cpu, worker_idx(to));
 	if (session_serve(s, to) < 0) {
@@ -58,7 +59,7 @@ static int grant(struct session *s, const struct uffdd_hello *h)
 		return -1;
 	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
 	if (dev < 0)
-		log_client(LOG_WARNING, s->who.pid, 0,
+		log_client(LOG_WARNING, &s->who, 0,
 			   "client %d may have a /dev/userfaultfd grant "
 			   "but it cannot be opened: %s",
 			   (int)s->who.pid, strerror(errno));
@@ -117,7 +118,7 @@ static int on_hello(struct session *s, struct uffdd_msg *m)
 	s->proto.hello_done = 1;
 	s->proto.granted = dev >= 0;
 	session_keep(s);
-	log_client(LOG_INFO, s->who.pid, 0,
+	log_client(LOG_INFO, &s->who, 0,
 		   "client %d (%s, uid %u, \"%s\") connected on worker %d%s",
 		   (int)s->who.pid, s->who.comm, (unsigned)s->who.uid,
 		   s->proto.name, worker_idx(s->w),
@@ -147,7 +148,7 @@ static void on_unregister(struct session *s, struct uffdd_msg *m)
 
 	if (!r)
 		return;
-	log_client(LOG_INFO, s->who.pid, r->v.id,
+	log_client(LOG_INFO, &s->who, r->v.id,
 		   "client %d: region %016" PRIx64 " unregistered",
 		   (int)s->who.pid, r->v.id);
 	session_unregister(s, r);
@@ -214,7 +215,7 @@ static int rate_allows(struct session *s)
 	if (rate_take(&s->proto.rate, rate))
 		return 1;
 	bounds_count(BOUNDS_RATE_LIMITED);
-	log_client(LOG_WARNING, s->who.pid, 0,
+	log_client(LOG_WARNING, &s->who, 0,
 		   "client %d (%s, uid %u): more than %u messages a second "
 		   "(limits.messages_per_second); disconnected",
 		   (int)s->who.pid, s->who.comm, (unsigned)s->who.uid, rate);
@@ -241,7 +242,7 @@ static int one_message(struct session *s, int fd)
 		return 0;
 	}
 	if (rc < 0) {
-		log_client(LOG_WARNING, s->who.pid, 0,
+		log_client(LOG_WARNING, &s->who, 0,
 			   "client %d (%s): malformed message: %s",
 			   (int)s->who.pid, s->who.comm, err);
 		uffdd_send_error(s->proto.sock, 0, 0, -rc,
@@ -263,12 +264,14 @@ static int one_message(struct session *s, int fd)
 static void session_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
+	uint64_t turn_end = now_ns() + POLICY_TURN_NS;
 
 	(void)what;
-	/* A few messages per wake-up so one chatty client cannot starve
-	 * the fault path of the others on this worker. */
+	/* A few messages per wake-up, within a turn's time, so one chatty
+	 * client cannot starve the fault path of the others on this worker
+	 * (the event is level-triggered: the rest is read next turn). */
 	for (int i = 0; i < 16 && !s->dying; i++)
-		if (!one_message(s, (int)fd))
+		if (!one_message(s, (int)fd) || now_ns() >= turn_end)
 			return;
 	/* s may be dying here; it is freed from the event loop later. */
 }
@@ -284,7 +287,7 @@ static void hello_cb(evutil_socket_t fd, short what, void *arg)
 	if (s->proto.hello_done || s->dying)
 		return;
 	bounds_count(BOUNDS_HELLO_TIMEOUT);
-	log_client(LOG_NOTICE, s->who.pid, 0,
+	log_client(LOG_NOTICE, &s->who, 0,
 		   "client %d (%s, uid %u): no HELLO within %u ms "
 		   "(limits.hello_timeout_ms); disconnected",
 		   (int)s->who.pid, s->who.comm, (unsigned)s->who.uid, ms);
@@ -327,20 +330,20 @@ static void resume_region(struct session *s, struct region *r)
 		return;
 	r->ctx = r->v.id;
 	if (policy_attach(r->v.pol, &r->v, err, sizeof(err)) < 0)
-		log_client(LOG_WARNING, s->who.pid, r->v.id,
+		log_client(LOG_WARNING, &s->who, r->v.id,
 			   "client %d: restored region %016" PRIx64
 			   ": policy %s: %s",
 			   (int)s->who.pid, r->v.id, r->v.pol->spec, err);
 	if (fault_watch(r, worker_base(s->w)) < 0) {
 		log_client(
-		    LOG_ERR, s->who.pid, r->v.id,
+		    LOG_ERR, &s->who, r->v.id,
 		    "client %d: cannot watch restored region %016" PRIx64,
 		    (int)s->who.pid, r->v.id);
 		return;
 	}
 	event_add(r->ev, NULL);
 	if (ioctl(r->uffd, UFFDIO_WAKE, &rg) < 0 && errno != ESRCH)
-		log_client(LOG_WARNING, s->who.pid, r->v.id, "UFFDIO_WAKE: %s",
+		log_client(LOG_WARNING, &s->who, r->v.id, "UFFDIO_WAKE: %s",
 			   strerror(errno));
 }
 

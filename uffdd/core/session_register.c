@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * REGISTER: the client hands over a uffd with a range registered MINOR and
- * the memfd behind it.  Every claim in the message is checked against the
- * descriptors themselves, the configuration's limits and rules; then the
- * region is made, its policy attached, and its uffd served.
+ * REGISTER: the client hands over a uffd with a range registered MINOR,
+ * the memfd behind it, and the files its policy names ("#N").  Every claim
+ * in the message is checked against the descriptors themselves, the
+ * configuration's limits and rules; then the region is made (with its
+ * page-state file when the daemon makes its contents), its policy attached,
+ * and its uffd served.
  */
 #include "config/rules.h"
 #include "daemon.h"
@@ -11,6 +13,7 @@
 #include "fdcheck.h"
 #include "images.h"
 #include "log.h"
+#include "pagestate.h"
 #include "session.h"
 #include "session_proto.h"
 #include "uffd_uapi.h"
@@ -114,7 +117,8 @@ static int check_range(struct session *s, struct uffdd_msg *m,
 	return 0;
 }
 
-/* limits.bytes_per_client and regions (regions_per_client came first). */
+/* limits.bytes_per_client (regions_per_client came first; the daemon's
+ * regions and bytes are the uid's share, taken as the region is placed). */
 static int check_limits(struct session *s, struct uffdd_msg *m)
 {
 	const struct config_limits *l = &worker_daemon(s->w)->conf.cfg.limits;
@@ -122,16 +126,9 @@ static int check_limits(struct session *s, struct uffdd_msg *m)
 	if (s->regions.bytes + m->u.reg.length > l->bytes_per_client)
 		return refused(session_refuse(s, m, ENOSPC,
 					      "limit of %" PRIu64
-					      " bytes per client reached",
+					      " bytes per client reached "
+					      "(limits.bytes_per_client)",
 					      l->bytes_per_client));
-	if (bounds_regions() >= l->regions) {
-		bounds_count(BOUNDS_REGION_REFUSED);
-		return refused(
-		    session_refuse(s, m, ENOSPC,
-				   "uffdd holds its limit of %u regions "
-				   "(limits.regions)",
-				   l->regions));
-	}
 	return 0;
 }
 
@@ -175,7 +172,7 @@ static int params(struct session *s, struct uffdd_msg *m, uint64_t feats,
 		.uid = s->who.uid,
 		.gid = s->who.gid,
 		.exe = s->who.exe,
-		.unit = s->who.unit,
+		.unit = s->who.cgroup,
 	};
 	char err[200];
 	int rc;
@@ -190,6 +187,9 @@ static int params(struct session *s, struct uffdd_msg *m, uint64_t feats,
 	snprintf(p->name, sizeof(p->name), "%s", rq->name);
 	/* An image's region is the image's, whatever the rules say. */
 	if (session_image_fd(m->fds[1])) {
+		if (rq->nfiles)
+			return refused(session_refuse(
+			    s, m, EBADF, "an image's region carries no files"));
 		rc = session_image_policy(s, rq->policy, p->policy,
 					  sizeof(p->policy), err, sizeof(err));
 		return rc < 0 ? refused(session_refuse(s, m, -rc, "%s", err))
@@ -199,8 +199,57 @@ static int params(struct session *s, struct uffdd_msg *m, uint64_t feats,
 	 * caller holds the configuration still. */
 	rc = rules_choose(&worker_daemon(s->w)->conf.cfg.policy, &who,
 			  rq->name[0] ? rq->name : "anon", rq->policy,
-			  p->policy, sizeof(p->policy), err, sizeof(err));
+			  rq->nfiles, p->policy, sizeof(p->policy), err,
+			  sizeof(err));
 	return rc < 0 ? refused(session_refuse(s, m, -rc, "%s", err)) : 0;
+}
+
+/*
+ * A policy that makes the region's contents gets the page-state file, and
+ * a client that keeps its uffd to take over if the daemon goes.  0 or
+ * -errno (err set).
+ */
+static int give_state(struct region *r, char *err, size_t errlen)
+{
+	uint64_t npages = r->v.len / r->v.page_size;
+
+	if (!(policy_flags(r->v.pol) & POLICY_F_CONTENT))
+		return 0;
+	/* An image's region gets the image's file, which the cache keeps
+	 * (its bits are the host's, for every client of the image). */
+	if (session_image_fd(r->v.memfd))
+		r->ps = images_region_pages(r->v.memfd, npages, r->v.page_size,
+					    err, errlen);
+	else
+		r->ps = page_state_new(npages, r->v.page_size, err, errlen);
+	if (!r->ps)
+		return -ENOMEM;
+	r->v.pages = page_state_bits(r->ps);
+	r->v.client_takes_over = 1;
+	return 0;
+}
+
+/* Attach r's policy, with the client's files; 0, or -errno (err set). */
+static int attach(struct region *r, struct uffdd_msg *m, char *err,
+		  size_t errlen)
+{
+	struct policy_takeover t;
+	int rc;
+
+	r->v.memfd = m->fds[1];
+	r->nfiles = m->nfds - 2;
+	memcpy(r->files, m->fds + 2, sizeof(int) * (size_t)r->nfiles);
+	r->ctx = r->v.id;
+	rc = give_state(r, err, errlen);
+	/* The policy may refuse the region (a file it cannot read, a memfd
+	 * that is not sealed, a kernel without UFFDIO_POISON). */
+	if (rc == 0)
+		rc = policy_attach(r->v.pol, &r->v, err, errlen);
+	if (rc == 0 && r->ps) {
+		policy_takeover(r->v.pol, &t);
+		page_state_set_rules(r->ps, &t);
+	}
+	return rc;
 }
 
 /* The region in s's table, its policy attached; NULL once refused. */
@@ -223,25 +272,19 @@ static struct region *make(struct session *s, struct uffdd_msg *m,
 		session_refuse(s, m, ENOMEM, "out of memory");
 		return NULL;
 	}
-	rc = session_add_region(s, r);
+	rc = session_add_region(s, r, err, sizeof(err));
 	if (rc < 0) {
 		r->uffd = -1;
 		region_free(r);
-		session_refuse(s, m, -rc,
-			       rc == -EEXIST ? "range overlaps a region of "
-					       "this client"
-					     : "out of memory");
+		session_refuse(s, m, -rc, "%s", err);
 		return NULL;
 	}
-	r->v.memfd = m->fds[1];
-	r->ctx = r->v.id;
-	/* The policy may refuse the region (a file it cannot read, a memfd
-	 * that is not sealed, a kernel without UFFDIO_POISON). */
-	rc = policy_attach(r->v.pol, &r->v, err, sizeof(err));
+	rc = attach(r, m, err, sizeof(err));
 	if (rc < 0) {
 		session_remove_region(s, r);
 		r->uffd = -1; /* still m's: the refusal closes them */
 		r->v.memfd = -1;
+		r->nfiles = 0;
 		region_free(r);
 		session_refuse(s, m, -rc, "%s", err);
 		return NULL;
@@ -250,9 +293,21 @@ static struct region *make(struct session *s, struct uffdd_msg *m,
 	return r;
 }
 
+/* REGISTERED, with the page-state file when the daemon makes contents. */
+static int answer(struct session *s, const struct uffdd_msg *m,
+		  const struct region *r)
+{
+	struct uffdd_registered ok = { .region_id = r->v.id };
+	int fd = r->ps ? page_state_fd(r->ps) : -1;
+
+	if (r->ps)
+		ok.flags |= UFFDD_REG_CONTENT;
+	return uffdd_send(s->proto.sock, UFFDD_REGISTERED, m->hdr.seq, &ok,
+			  sizeof(ok), &fd, fd >= 0 ? 1 : 0);
+}
+
 void session_register(struct session *s, struct uffdd_msg *m)
 {
-	struct uffdd_registered ok;
 	struct region_params p;
 	struct memfd_info mi;
 	struct region *r;
@@ -263,19 +318,14 @@ void session_register(struct session *s, struct uffdd_msg *m)
 		return;
 	s->proto.uffd_mode =
 	    m->u.reg.uffd_mode <= UFFDD_UFFD_USER_ONLY ? m->u.reg.uffd_mode : 0;
-	ok.region_id = r->v.id;
-	if (uffdd_send(s->proto.sock, UFFDD_REGISTERED, m->hdr.seq, &ok,
-		       sizeof(ok), NULL, 0) < 0) {
+	if (answer(s, m, r) < 0) {
 		session_drop(s, "cannot answer REGISTER");
 		return;
 	}
 	/* Only now: faults queued before the answer are served right away. */
 	event_add(r->ev, NULL);
-	/* Not an image's: a restarted daemon has no cache to serve it from;
-	 * the client's library serves (or poisons) it instead. */
-	if (strncmp(r->v.pol->spec, "image", 5) != 0)
-		session_keep_region(s, r, 0);
-	log_client(LOG_INFO, s->who.pid, r->v.id,
+	session_keep_region(s, r, 0);
+	log_client(LOG_INFO, &s->who, r->v.id,
 		   "client %d: region %016" PRIx64 " \"%s\" %s %" PRIu64
 		   " MiB at %#" PRIx64 " policy %s",
 		   (int)s->who.pid, r->v.id, r->name, kind_name(r->kind),

@@ -4,6 +4,7 @@
 #include "fdcheck.h"
 #include "fdstore.h"
 #include "log.h"
+#include "pagestate.h"
 #include "session.h"
 #include "session_proto.h"
 #include "worker.h"
@@ -15,17 +16,59 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Drop the uffd, memfd and description of the region described by meta. */
+/* The tags of a region's descriptors besides its description. */
+static const char region_tags[] = "UMP012";
+
+/* Drop every descriptor and the description of the region of meta. */
 static void drop_region(struct fdstore_set *set, struct fdstore_entry *meta)
 {
-	struct fdstore_entry *u = fdstore_get(set, 'U', meta->id);
-	struct fdstore_entry *m = fdstore_get(set, 'M', meta->id);
+	for (const char *t = region_tags; *t; t++) {
+		struct fdstore_entry *e = fdstore_get(set, *t, meta->id);
 
-	if (u)
-		fdstore_drop(u);
-	if (m)
-		fdstore_drop(m);
+		if (e)
+			fdstore_drop(e);
+	}
 	fdstore_drop(meta);
+}
+
+/* Take entry tag of region id out of the set: its fd, or -1. */
+static int take(struct fdstore_set *set, char tag, uint64_t id)
+{
+	struct fdstore_entry *e = fdstore_get(set, tag, id);
+	int fd = e ? e->fd : -1;
+
+	if (e)
+		e->fd = -1;
+	return fd;
+}
+
+/* The client's files and the page-state file, back into r. */
+static void restore_files(struct region *r, struct fdstore_set *set,
+			  uint64_t id)
+{
+	char err[200];
+	int ps;
+
+	for (r->nfiles = 0; r->nfiles < UFFDD_MAX_FILES; r->nfiles++) {
+		r->files[r->nfiles] = take(set, (char)('0' + r->nfiles), id);
+		if (r->files[r->nfiles] < 0)
+			break;
+	}
+	r->v.restored = 1;
+	ps = take(set, 'P', id);
+	if (ps < 0)
+		return;
+	r->ps = page_state_adopt(ps, r->v.len / r->v.page_size, r->v.page_size,
+				 err, sizeof(err));
+	if (!r->ps) {
+		log_warn("stored region %016" PRIx64 ": %s; its pages are "
+			 "filled and published anew",
+			 id, err);
+		close(ps);
+		return;
+	}
+	r->v.pages = page_state_bits(r->ps);
+	r->v.client_takes_over = 1;
 }
 
 /* The region parameters of a description; 0, or -1 if it is unusable. */
@@ -71,7 +114,7 @@ static int restore_region(struct session *s, struct fdstore_set *set,
 		return -1;
 	}
 	r = region_make(s, &s->regions, &p, err, sizeof(err));
-	if (!r || region_insert(&s->regions, r) < 0) {
+	if (!r || session_adopt_region(s, r) < 0) {
 		log_warn("stored region %016" PRIx64 " cannot be rebuilt: %s",
 			 meta->id, r ? "overlap" : err);
 		if (r)
@@ -79,11 +122,9 @@ static int restore_region(struct session *s, struct fdstore_set *set,
 		drop_region(set, meta);
 		return -1;
 	}
-	r->uffd = fdstore_get(set, 'U', meta->id)->fd;
-	r->v.memfd = fdstore_get(set, 'M', meta->id)->fd;
-	s->regions.bytes += r->v.len;
-	fdstore_get(set, 'U', meta->id)->fd = -1;
-	fdstore_get(set, 'M', meta->id)->fd = -1;
+	r->uffd = take(set, 'U', meta->id);
+	r->v.memfd = take(set, 'M', meta->id);
+	restore_files(r, set, meta->id);
 	close(meta->fd);
 	meta->fd = -1;
 	return 0;
@@ -147,6 +188,11 @@ static int restore_session(struct daemon *d, struct fdstore_set *set,
 		return -1;
 	}
 	s->id = meta->id;
+	/* What it held of the limits, it holds still; its groups are not
+	 * known any more, its uid and primary group are. */
+	s->admin = s->who.uid == 0 ||
+		   id_list_has(&d->conf.cfg.access.admin_gids, s->who.gid);
+	session_count_in(s, 1, NULL, 0);
 	s->proto.hello_done = 1;
 	s->proto.restored = 1;
 	memcpy(s->proto.name, desc.name, sizeof(s->proto.name));
@@ -157,7 +203,6 @@ static int restore_session(struct daemon *d, struct fdstore_set *set,
 	close(meta->fd);
 	meta->fd = -1;
 	regions_of(set, s->id, s);
-	__atomic_add_fetch(&d->n.clients, 1, __ATOMIC_RELAXED);
 	log_notice("client %d (%s): session %016" PRIx64
 		   " restored with %zu region%s",
 		   (int)s->who.pid, s->who.comm, s->id, s->regions.n,
@@ -165,7 +210,6 @@ static int restore_session(struct daemon *d, struct fdstore_set *set,
 	if (session_serve(s, worker_pick(d->workers)) < 0) {
 		log_err("cannot serve restored session %016" PRIx64, s->id);
 		session_discard(s);
-		__atomic_sub_fetch(&d->n.clients, 1, __ATOMIC_RELAXED);
 	}
 	return 0;
 }

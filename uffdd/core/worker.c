@@ -3,12 +3,14 @@
 #include "clock.h"
 #include "images.h"
 #include "log.h"
+#include "policy/policy.h" /* POLICY_TURN_NS, the turn bound */
 
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -57,8 +59,17 @@ static void beat_cb(evutil_socket_t fd, short what, void *arg)
 	__atomic_store_n(&w->last_beat_ns, now_ns(), __ATOMIC_RELAXED);
 }
 
-static void run_jobs(struct worker *w)
+static void poke(struct worker *w);
+
+/*
+ * What others handed over, within a turn's time (a flood of new sessions
+ * must not hold up the faults of those already here); the rest goes back
+ * to the head of the queue for the next turn.  bounded: 0 as the worker
+ * stops, when everything must run.
+ */
+static void run_jobs(struct worker *w, int bounded)
 {
+	uint64_t turn_end = now_ns() + POLICY_TURN_NS;
 	struct job_list in;
 
 	TAILQ_INIT(&in);
@@ -68,6 +79,14 @@ static void run_jobs(struct worker *w)
 	while (!TAILQ_EMPTY(&in)) {
 		struct job *j = TAILQ_FIRST(&in);
 
+		if (bounded && now_ns() >= turn_end) {
+			pthread_mutex_lock(&w->lock);
+			TAILQ_CONCAT(&in, &w->jobs, link);
+			TAILQ_CONCAT(&w->jobs, &in, link);
+			pthread_mutex_unlock(&w->lock);
+			poke(w);
+			return;
+		}
 		TAILQ_REMOVE(&in, j, link);
 		j->fn(w, j->arg);
 		free(j);
@@ -82,7 +101,7 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
-	run_jobs(w);
+	run_jobs(w, 1);
 	if (__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE))
 		event_base_loopbreak(w->base);
 }
@@ -108,16 +127,20 @@ static void pin(struct worker *w)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
+	char name[16];
 	sigset_t all;
 
 	if (w->cpu >= 0)
 		pin(w);
+	/* A name to find it by in /proc and top (tests measure its CPU). */
+	snprintf(name, sizeof(name), "uffdd-worker%d", w->idx);
+	pthread_setname_np(pthread_self(), name);
 	/* Signals are the main thread's business. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	event_base_dispatch(w->base);
 	/* What was handed to it meanwhile, then what it serves, ends here. */
-	run_jobs(w);
+	run_jobs(w, 0);
 	if (w->pool->on_exit)
 		w->pool->on_exit(w);
 	/* Run the deferred frees. */

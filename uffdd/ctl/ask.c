@@ -5,6 +5,7 @@
  * it: who may use the socket, how to start the daemon.
  */
 #include "ctl.h"
+#include "uffdd_proto.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -132,8 +134,25 @@ static const char *hint(const char *err)
 	return "";
 }
 
+/* The request line, with fds attached to its first byte.  0 or -1. */
+static int send_line(int fd, const char *line, const int *fds, int nfds)
+{
+	struct iovec iov[2] = { { (void *)line, strlen(line) }, { "\n", 1 } };
+
+	if (nfds)
+		return uffdd_sendmsg(fd, iov, 2, fds, nfds) < 0 ? -1 : 0;
+	return write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0 ? -1
+									   : 0;
+}
+
 json_object *ctl_ask(const struct ctl *c, const char *cmd, int nkv,
 		     const char *const *kv)
+{
+	return ctl_ask_fds(c, cmd, nkv, kv, NULL, 0);
+}
+
+json_object *ctl_ask_fds(const struct ctl *c, const char *cmd, int nkv,
+			 const char *const *kv, const int *fds, int nfds)
 {
 	json_object *req = json_object_new_object(), *o = NULL, *err;
 	const char *line;
@@ -146,8 +165,7 @@ json_object *ctl_ask(const struct ctl *c, const char *cmd, int nkv,
 				       json_object_new_string(kv[2 * i + 1]));
 	line = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
 	fd = connect_control(c->path);
-	if (fd >= 0 &&
-	    (write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0))
+	if (fd >= 0 && send_line(fd, line, fds, nfds) < 0)
 		fprintf(stderr, "uffdctl: sending to uffdd: %s\n",
 			strerror(errno));
 	else if (fd >= 0)

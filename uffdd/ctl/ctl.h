@@ -25,6 +25,11 @@ struct ctl {
  */
 struct json_object *ctl_ask(const struct ctl *c, const char *cmd, int nkv,
 			    const char *const *kv);
+/* The same, with nfds descriptors sent along (SCM_RIGHTS): the files of a
+ * policy, opened here, named "#N" in it. */
+struct json_object *ctl_ask_fds(const struct ctl *c, const char *cmd, int nkv,
+				const char *const *kv, const int *fds,
+				int nfds);
 
 /* show.c: text for people. */
 void show_status(struct json_object *status);

@@ -3,6 +3,7 @@
 #include "control/caps_json.h"
 #include "ctl.h"
 #include "probe.h"
+#include "spec.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -37,7 +38,9 @@ static const char usage[] =
     "                OFFSET and LENGTH in bytes, K, M or G suffixes\n"
     "  policy REGION SPEC\n"
     "                change a region's policy now (root or admin_gids);\n"
-    "                SPEC as in uffdd(8), e.g. around:16\n"
+    "                SPEC as in uffdd(8), e.g. around:16.  Files it names\n"
+    "                are opened here, with your rights, and passed to the\n"
+    "                daemon: it opens no path you name\n"
     "  disconnect CLIENT\n"
     "                end a client's session (its pid, or its session id);\n"
     "                root or admin_gids.  Its threads go on, served by the\n"
@@ -143,6 +146,31 @@ static int done(const struct ctl *c, json_object *o, char **argv)
 	return CTL_OK;
 }
 
+/* policy REGION SPEC: the files SPEC names travel as descriptors. */
+static int policy_command(const struct ctl *c, int argc, char **argv)
+{
+	char wire[UFFDD_POLICY_LEN], err[240];
+	struct spec_files f;
+	int rc;
+
+	if (argc != 3) {
+		fprintf(stderr, "Usage: uffdctl policy REGION SPEC\n");
+		return CTL_USAGE;
+	}
+	if (spec_open(argv[2], wire, sizeof(wire), &f, err, sizeof(err)) < 0) {
+		fprintf(stderr, "uffdctl: %s\n", err);
+		return CTL_FAILED;
+	}
+	rc = done(c,
+		  ctl_ask_fds(c, "policy", 2,
+			      (const char *const[]){ "region", argv[1],
+						     "policy", wire },
+			      f.fd, f.n),
+		  argv);
+	spec_files_close(&f);
+	return rc;
+}
+
 /* publish REGION OFFSET LENGTH | policy REGION SPEC | disconnect CLIENT */
 static int act(const struct ctl *c, int argc, char **argv)
 {
@@ -163,17 +191,8 @@ static int act(const struct ctl *c, int argc, char **argv)
 							   "length", argv[3] }),
 			    argv);
 	}
-	if (!strcmp(cmd, "policy")) {
-		if (argc != 3) {
-			fprintf(stderr, "Usage: uffdctl policy REGION SPEC\n");
-			return CTL_USAGE;
-		}
-		return done(c,
-			    ctl_ask(c, cmd, 2,
-				    (const char *const[]){ "region", argv[1],
-							   "policy", argv[2] }),
-			    argv);
-	}
+	if (!strcmp(cmd, "policy"))
+		return policy_command(c, argc, argv);
 	if (argc != 2) {
 		fprintf(stderr, "Usage: uffdctl disconnect CLIENT (a pid or a "
 				"session id)\n");

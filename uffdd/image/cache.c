@@ -6,10 +6,12 @@
  * is over its budget, least recently used first).
  */
 #include "core/log.h"
+#include "core/pagestate.h"
 #include "image_int.h"
 
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,7 +142,7 @@ struct open_job {
 	int err;
 	char msg[256]; /* as long as c->store_msg */
 	struct image_info info;
-	int fd, bitmap_fd;
+	int fd;
 	struct open_job *next;	    /* c->opening */
 	struct open_job *followers; /* the same image, asked meanwhile */
 };
@@ -149,8 +151,7 @@ static void open_deliver(struct store_post *p)
 {
 	struct open_job *j = (struct open_job *)p;
 
-	j->cb(j->arg, j->err, j->msg, j->err ? NULL : &j->info, j->fd,
-	      j->bitmap_fd);
+	j->cb(j->arg, j->err, j->msg, j->err ? NULL : &j->info, j->fd);
 	free(j);
 }
 
@@ -161,8 +162,6 @@ static void answer(struct open_job *j, int err)
 	if (image_inbox_post(j->c, j->to, &j->post) < 0) {
 		if (j->fd >= 0)
 			close(j->fd);
-		if (j->bitmap_fd >= 0)
-			close(j->bitmap_fd);
 		free(j); /* its loop is gone */
 	}
 }
@@ -183,15 +182,9 @@ static void give(struct open_job *j, struct image *img)
 {
 	j->info = img->info;
 	j->fd = image_reopen_ro(img->fd);
-	j->bitmap_fd = image_reopen_ro(img->bitmap_fd);
-	if (j->fd < 0 || j->bitmap_fd < 0) {
+	if (j->fd < 0) {
 		int e = errno;
 
-		if (j->fd >= 0)
-			close(j->fd);
-		if (j->bitmap_fd >= 0)
-			close(j->bitmap_fd);
-		j->fd = j->bitmap_fd = -1;
 		snprintf(j->msg, sizeof(j->msg), "reopen read-only: %s",
 			 strerror(e));
 		answer(j, -e);
@@ -385,7 +378,7 @@ int image_open(struct image_cache *c, struct event_base *base, const char *name,
 	j->hugetlb = !!hugetlb;
 	j->cb = cb;
 	j->arg = arg;
-	j->fd = j->bitmap_fd = -1;
+	j->fd = -1;
 	image_cache_run(c, open_on_thread, j);
 	return 0;
 }
@@ -444,6 +437,15 @@ void image_unref(struct image *img)
 const struct image_info *image_get_info(const struct image *img)
 {
 	return &img->info;
+}
+
+int image_pages_fd(const struct image *img)
+{
+	/* Read-only: what the client gets says what it may do with it (the
+	 * seal says it too, but a writable descriptor would invite a try). */
+	int fd = image_reopen_ro(page_state_fd(img->ps));
+
+	return fd < 0 ? -errno : fd;
 }
 
 /* Dropping ----------------------------------------------------------------- */

@@ -7,10 +7,11 @@
  * Each cached image is a memfd the cache creates and seals (SHRINK, GROW,
  * and FUTURE_WRITE once its own fill mapping exists); clients get a
  * read-only descriptor of it and map it MAP_PRIVATE (copy-on-write) or
- * shared read-only.  Beside it a bitmap memfd, a bit per page, says which
- * pages hold the image's bytes (fetched and checked): the fault path maps
- * only those, and a client library that outlives the daemon can tell
- * them from pages never filled or filled halfway.
+ * shared read-only.  Beside it the image's page-state file (a bit per
+ * page, proto/PROTOCOL.md) says which pages hold the image's bytes
+ * (fetched and checked): the fault path maps only those, and a client
+ * library that outlives the daemon can tell them from pages never filled
+ * or filled halfway.
  *
  * Threads.  The cache runs its own thread and loop: it talks to the store
  * (opens, fetches, traces, prefetch) and owns every block's state, so a
@@ -68,13 +69,11 @@ struct image_info {
 /*
  * Open name@version (0: the latest) with the given page kind, creating the
  * cache entry if this host has none.  cb runs on base's loop (the caller's
- * thread must run base) with err 0 and two new descriptors the callee
- * owns: the image read-only, and its bitmap read-only; or with -errno and
- * a message.
+ * thread must run base) with err 0 and a new descriptor the callee owns:
+ * the image, read-only; or with -errno and a message.
  */
 typedef void (*image_open_fn)(void *arg, int err, const char *msg,
-			      const struct image_info *info, int image_fd,
-			      int bitmap_fd);
+			      const struct image_info *info, int image_fd);
 int image_open(struct image_cache *c, struct event_base *base, const char *name,
 	       uint64_t version, int hugetlb, image_open_fn cb, void *arg);
 
@@ -87,6 +86,9 @@ void image_cache_leave(struct image_cache *c, struct event_base *base);
 struct image *image_match(struct image_cache *c, int fd);
 void image_unref(struct image *img);
 const struct image_info *image_get_info(const struct image *img);
+/* A new, read-only descriptor of img's page-state file (pagestate.h), the
+ * one every region of img is handed; -errno. */
+int image_pages_fd(const struct image *img);
 
 /* Fault path (any thread) -------------------------------------------------- */
 

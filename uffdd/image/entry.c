@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A cache entry's memory: the image memfd and its bitmap memfd, each with
- * the cache's own shared mapping made before the seals.  F_SEAL_FUTURE_WRITE
- * then keeps every later mapping read-only or private (no client, and no
- * descriptor passed on, can write the cache); SHRINK and GROW keep a
- * client's mapping from ever reaching past the end (SIGBUS in the client)
- * or the cache's from being cut under it.
+ * A cache entry's memory: the image memfd and its page-state file (which
+ * pages are filled), each with the cache's own shared mapping made before
+ * the seals.  F_SEAL_FUTURE_WRITE then keeps every later mapping read-only
+ * or private (no client, and no descriptor passed on, can write the cache
+ * or its bits); SHRINK and GROW keep a client's mapping from ever reaching
+ * past the end (SIGBUS in the client) or the cache's from being cut under
+ * it.
  *
  * A hugetlb image's shared mapping reserves all its huge pages at mmap
  * time: the cache cannot later die of SIGBUS in a store thread writing a
  * page the pool no longer has; the open fails instead, with a reason.
  */
+#include "core/pagestate.h"
 #include "image_int.h"
+#include "policy/policy.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -139,12 +142,11 @@ int image_entry_create(struct image_cache *c, struct store_image *simg,
 	if (!img)
 		return -ENOMEM;
 	img->c = c;
-	img->fd = img->bitmap_fd = -1;
+	img->fd = -1;
 	rc = geometry(img, h, hugetlb, c->conf.fetch_size, err, errlen);
 	if (rc)
 		goto fail;
 	npages = img->info.map_len / img->info.page_size;
-	img->bitmap_len = ((npages + 63) / 64 * 8 + 4095) / 4096 * 4096;
 	img->state = calloc(img->nblocks, 1);
 	img->waiters = calloc(img->nblocks, sizeof(*img->waiters));
 	if (!img->state || !img->waiters) {
@@ -159,11 +161,13 @@ int image_entry_create(struct image_cache *c, struct store_image *simg,
 	if (rc < 0)
 		goto fail;
 	img->fill = map;
-	rc = img->bitmap_fd = sealed_memfd("uffdd-image-bitmap", 0,
-					   img->bitmap_len, &map, err, errlen);
-	if (rc < 0)
+	img->ps =
+	    page_state_new_image(npages, img->info.page_size, err, errlen);
+	if (!img->ps) {
+		rc = -ENOMEM;
 		goto fail;
-	img->bitmap = map;
+	}
+	img->filled = page_state_bits(img->ps)->filled;
 	if (fstat(img->fd, &sb)) {
 		rc = -errno;
 		snprintf(err, errlen, "fstat: %s", strerror(-rc));
@@ -185,12 +189,9 @@ void image_entry_destroy(struct image *img)
 		return;
 	if (img->fill && img->fill != MAP_FAILED)
 		munmap(img->fill, img->info.map_len);
-	if (img->bitmap && (void *)img->bitmap != MAP_FAILED)
-		munmap(img->bitmap, img->bitmap_len);
+	page_state_unref(img->ps);
 	if (img->fd >= 0)
 		close(img->fd);
-	if (img->bitmap_fd >= 0)
-		close(img->bitmap_fd);
 	store_image_close(img->simg);
 	free(img->state);
 	free(img->waiters);

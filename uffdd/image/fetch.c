@@ -33,8 +33,8 @@ int image_page_ok(const struct image *img, uint64_t off)
 
 	if (off >= img->info.map_len)
 		return 0;
-	return (__atomic_load_n(&img->bitmap[page / 64], __ATOMIC_ACQUIRE) >>
-		(page % 64)) &
+	return (__atomic_load_n(&img->filled[page / 8], __ATOMIC_ACQUIRE) >>
+		(page % 8)) &
 	       1;
 }
 
@@ -71,7 +71,7 @@ static void mark_ok(struct image *img, uint64_t start, uint64_t len)
 	uint32_t ps = img->info.page_size;
 
 	for (uint64_t p = start / ps; p < (start + len + ps - 1) / ps; p++)
-		__atomic_fetch_or(&img->bitmap[p / 64], 1ull << (p % 64),
+		__atomic_fetch_or(&img->filled[p / 8], (uint8_t)(1u << (p % 8)),
 				  __ATOMIC_RELEASE);
 	__atomic_store_n(&img->pages_ok, img->pages_ok + (len + ps - 1) / ps,
 			 __ATOMIC_RELAXED);

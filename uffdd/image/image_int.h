@@ -8,6 +8,7 @@
 #include "store/store.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <sys/queue.h>
 #include <sys/types.h>
 
@@ -43,10 +44,13 @@ struct image {
 	unsigned refs; /* regions mapping it; under c->lock */
 	uint64_t last_used_ns;
 	/* The cache's own views: written only by the fetches. */
-	int fd, bitmap_fd;
+	int fd;
 	unsigned char *fill;
-	uint64_t *bitmap; /* a bit per page, set with release order */
-	size_t bitmap_len;
+	/* The image's page-state file (UFFDD_PAGES_IMAGE), every region's:
+	 * its filled bits, a bit per page, are set with release order once
+	 * the page holds the image's bytes. */
+	struct page_state *ps;
+	uint8_t *filled;
 	/* Owned by the cache's thread. */
 	struct store_image *simg;
 	uint64_t nblocks;
@@ -68,6 +72,7 @@ struct image {
 };
 
 struct open_job;
+struct page_state;
 
 struct image_cache {
 	struct image_conf conf;

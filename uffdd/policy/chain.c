@@ -262,6 +262,17 @@ int policy_create(const char *spec, struct policy **out, char *err,
 	int rc;
 
 	*out = NULL;
+	/* Specs reach logs, status and error texts: printable ASCII only,
+	 * checked before any of it is quoted back. */
+	for (size_t i = 0; spec[i]; i++)
+		if ((unsigned char)spec[i] < 0x20 ||
+		    (unsigned char)spec[i] > 0x7e) {
+			snprintf(err, errlen,
+				 "policy has a byte that is not printable "
+				 "ASCII (0x%02x at offset %zu)",
+				 (unsigned char)spec[i], i);
+			return -EINVAL;
+		}
 	if (strlen(spec) >= sizeof(p->spec)) {
 		snprintf(err, errlen, "policy \"%.32s...\" is too long", spec);
 		return -EINVAL;
@@ -395,6 +406,27 @@ void policy_each(const struct policy *p,
 		fn(c->st[i].ops, c->st[i].state, arg);
 }
 
+enum policy_unresolved policy_unresolved_rule(const struct policy *p)
+{
+	const struct chain *c = p->state;
+	int rule = POLICY_UNRESOLVED_RELEASE;
+
+	for (int i = 0; i < c->n; i++)
+		if (c->st[i].ops->unresolved > rule)
+			rule = c->st[i].ops->unresolved;
+	return (enum policy_unresolved)rule;
+}
+
+int policy_takes_missing(const struct policy *p)
+{
+	const struct chain *c = p->state;
+
+	for (int i = 0; i < c->n; i++)
+		if (c->st[i].ops->flags & POLICY_F_MISSING)
+			return 1;
+	return 0;
+}
+
 uint32_t policy_bits(const struct policy *p)
 {
 	const struct chain *c = p->state;
@@ -404,6 +436,27 @@ uint32_t policy_bits(const struct policy *p)
 		bits |=
 		    policy_bit(c->st[i].ops->name, strlen(c->st[i].ops->name));
 	return bits;
+}
+
+unsigned policy_flags(const struct policy *p)
+{
+	const struct chain *c = p->state;
+	unsigned f = 0;
+
+	for (int i = 0; i < c->n; i++)
+		f |= c->st[i].ops->flags;
+	return f;
+}
+
+void policy_takeover(const struct policy *p, struct policy_takeover *t)
+{
+	const struct chain *c = p->state;
+
+	memset(t, 0, sizeof(*t));
+	t->image_file = -1;
+	for (int i = 0; i < c->n; i++)
+		if (c->st[i].ops->takeover)
+			c->st[i].ops->takeover(c->st[i].state, t);
 }
 
 uint64_t policy_page(const struct policy_region *r, uint64_t addr)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define POLICY_ENTRY(n, client) { &policy_ops_##n, client },
 static const struct {
@@ -35,14 +36,33 @@ long policy_map(struct policy_region *r, uint64_t start, uint64_t len, int soft)
 	return host->map(r, start, len, soft);
 }
 
+long policy_map_present(struct policy_region *r, uint64_t *pos, uint64_t end,
+			uint64_t budget_ns)
+{
+	return host->map_present(r, pos, end, budget_ns);
+}
+
 int policy_deny(struct policy_region *r, uint64_t addr, uint32_t tid)
 {
 	return host->deny(r, addr, tid);
 }
 
-int policy_poison(struct policy_region *r, uint64_t start, uint64_t len)
+void policy_wake(struct policy_region *r, uint64_t start, uint64_t len)
 {
-	return host->poison(r, start, len);
+	host->wake(r, start, len);
+}
+
+void policy_held_done(struct policy_region *r, unsigned n)
+{
+	host->held_done(r, n);
+}
+
+void policy_unmap(void *addr, size_t len)
+{
+	if (host)
+		host->unmap(addr, len);
+	else
+		munmap(addr, len);
 }
 
 struct event_base *policy_loop(const struct policy_region *r)
@@ -58,6 +78,12 @@ const struct uffd_caps *policy_caps(const struct policy_region *r)
 pid_t policy_pid(const struct policy_region *r)
 {
 	return host->pid(r);
+}
+
+int policy_open_file(const struct policy_region *r, const char *arg,
+		     enum policy_file_use use, char *err, size_t errlen)
+{
+	return host->open_file(r, arg, use, err, errlen);
 }
 
 uint64_t policy_now_ns(void)
@@ -166,23 +192,57 @@ int policy_parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
-int policy_path_arg(const struct policy_ops *ops, const char *args, size_t len,
-		    char *path, size_t size, char *err, size_t errlen)
+int policy_file_arg(const struct policy_ops *ops, const char *args, size_t len,
+		    char *out, size_t size, char *err, size_t errlen)
 {
-	if (!args || args[0] != '/') {
-		snprintf(
-		    err, errlen,
-		    "policy \"%s\" needs an absolute file path (usage: %s)",
-		    ops->name, ops->usage);
+	int client = args && len == 2 && args[0] == '#' && args[1] >= '0' &&
+		     args[1] <= '9';
+
+	if (!args || (!client && args[0] != '/')) {
+		snprintf(err, errlen,
+			 "policy \"%s\" needs a file: #N (the client's file "
+			 "N) or an absolute path (usage: %s)",
+			 ops->name, ops->usage);
 		return -EINVAL;
 	}
 	if (len >= size) {
 		snprintf(err, errlen, "%s: path too long", ops->name);
 		return -EINVAL;
 	}
-	memcpy(path, args, len);
-	path[len] = '\0';
+	memcpy(out, args, len);
+	out[len] = '\0';
 	return 0;
+}
+
+int policy_file_index(const char *arg)
+{
+	return arg[0] == '#' ? arg[1] - '0' : -1;
+}
+
+/* A "." or ".." component in path? */
+static int dotted(const char *path)
+{
+	for (const char *p = path; p; p = strchr(p, '/')) {
+		p += *p == '/';
+		if ((p[0] == '.' && (!p[1] || p[1] == '/')) ||
+		    (p[0] == '.' && p[1] == '.' && (!p[2] || p[2] == '/')))
+			return 1;
+	}
+	return 0;
+}
+
+const char *policy_path_under(const char *dir, const char *path)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (n == 1 && dir[0] == '/')
+		n = 0;
+	if (strncmp(path, dir, n) != 0 || path[n] != '/' || !path[n + 1] ||
+	    dotted(path + n))
+		return NULL;
+	return path + n + 1;
 }
 
 const char *policy_file(const struct policy_ops *ops, const void *state)

@@ -50,11 +50,22 @@ static int deny_prepare(void *state, struct policy_region *r, uint64_t start,
 	return -EACCES;
 }
 
+/* Composed with a policy that makes contents (deny+populate), the client
+ * taking over refuses every access too.  Alone, deny makes no contents:
+ * when the daemon goes, the kernel serves the client's own bytes. */
+static void deny_takeover(void *state, struct policy_takeover *t)
+{
+	(void)state;
+	t->flags |= POLICY_TAKE_DENY;
+}
+
 const struct policy_ops policy_ops_deny = {
 	.name = "deny",
 	.usage = "deny",
+	.unresolved = POLICY_UNRESOLVED_DENY,
 	.phase = PHASE_DECIDE,
 	.attach = deny_attach,
 	.fault = deny_fault,
 	.prepare = deny_prepare,
+	.takeover = deny_takeover,
 };

@@ -179,7 +179,20 @@ static int img_attach(void *state, struct policy_region *r, char *err,
 	return 0;
 }
 
-/* Held faults of r go: the core is done with r. */
+/* A held fault is answered or let go: the core's count follows. */
+static void forget(struct ipol *p, struct held *h)
+{
+	TAILQ_REMOVE(&p->held, h, link);
+	CNT_ADD(p->waiting, (uint64_t)-1);
+	policy_held_done(h->r, 1);
+	free(h);
+}
+
+/*
+ * The core is done with r: its held faults are woken, not mapped (their
+ * pages are not in the cache): they fault again, to whoever serves r now
+ * - the client's takeover, which refuses what the cache lacks.
+ */
 static void img_detach(void *state, struct policy_region *r)
 {
 	struct ipol *p = ((struct image_pol *)state)->p;
@@ -189,17 +202,21 @@ static void img_detach(void *state, struct policy_region *r)
 		n = TAILQ_NEXT(h, link);
 		if (h->r != r)
 			continue;
-		TAILQ_REMOVE(&p->held, h, link);
-		CNT_ADD(p->waiting, (uint64_t)-1);
-		free(h);
+		policy_wake(r, h->addr, r->page_size);
+		forget(p, h);
 	}
 }
 
-/* The part of the window around memfd offset off that r maps. */
+/*
+ * The part of the window around memfd offset off (whose page is cached)
+ * that r maps: pages in the page cache that are not filled yet (a fetch
+ * writing them, or not started) are never mapped, so the window stops at
+ * the first page on either side whose bit is clear.
+ */
 static void window(const struct ipol *p, const struct policy_region *r,
 		   uint64_t off, uint64_t want, struct map_range *out)
 {
-	uint64_t lo, len, hi;
+	uint64_t lo, len, hi, ps = r->page_size, a, b;
 
 	if (want) {
 		lo = off / want * want;
@@ -212,8 +229,14 @@ static void window(const struct ipol *p, const struct policy_region *r,
 		lo = r->offset;
 	if (hi > r->offset + r->len)
 		hi = r->offset + r->len;
-	out->start = r->start + (lo - r->offset);
-	out->len = hi - lo;
+	a = off / ps * ps;
+	b = a + ps;
+	while (a > lo && image_page_ok(p->img, a - ps))
+		a -= ps;
+	while (b < hi && image_page_ok(p->img, b))
+		b += ps;
+	out->start = r->start + (a - r->offset);
+	out->len = b - a;
 }
 
 static void arm(struct ipol *p)
@@ -233,7 +256,7 @@ static void arm(struct ipol *p)
 /* SIGBUS for h, or (no poison) keep it and ask again later. */
 static int refuse(struct ipol *p, struct held *h, const char *why)
 {
-	if (policy_poison(h->r, h->addr, h->r->page_size) < 0)
+	if (!p->can_poison || policy_deny(h->r, h->addr, h->tid) < 0)
 		return -1;
 	CNT_ADD(p->poisoned, 1);
 	image_count_poison(p->img, 1, why); /* logs once per image */
@@ -271,14 +294,13 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	while ((h = TAILQ_FIRST(&p->held)) && h->deadline <= now) {
-		TAILQ_REMOVE(&p->held, h, link);
 		if (refuse(p, h, "the store did not answer in time") == 0) {
 			CNT_ADD(p->timeouts, 1);
-			CNT_ADD(p->waiting, (uint64_t)-1);
-			free(h);
+			forget(p, h);
 			continue;
 		}
 		/* No poison: wait on, and ask again. */
+		TAILQ_REMOVE(&p->held, h, link);
 		h->deadline = now + RETRY_MS * 1000000ull;
 		TAILQ_INSERT_TAIL(&p->held, h, link);
 		ask(p, h->block);
@@ -293,6 +315,8 @@ static void map_held(struct ipol *p, struct held *h)
 	uint64_t now = policy_now_ns();
 
 	window(p, h->r, off, p->record ? h->r->page_size : p->window, &m);
+	/* soft: the faulting page may have been mapped meanwhile by another
+	 * thread's fault; pages of the window already mapped are skipped. */
 	policy_map(h->r, m.start, m.len, 1);
 	CNT_ADD(p->waited, 1);
 	image_count_fault(p->img, 0, now - h->since);
@@ -317,17 +341,11 @@ static void on_ready(void *arg, int err)
 		n = TAILQ_NEXT(h, link);
 		if (h->block / p->info->fetch_size != b)
 			continue;
-		if (!err) {
-			TAILQ_REMOVE(&p->held, h, link);
+		if (!err)
 			map_held(p, h);
-		} else if (refuse(p, h, "fetching it from the store failed") ==
-			   0) {
-			TAILQ_REMOVE(&p->held, h, link);
-		} else {
+		else if (refuse(p, h, "fetching it from the store failed") < 0)
 			continue; /* waits on; the timer asks again */
-		}
-		CNT_ADD(p->waiting, (uint64_t)-1);
-		free(h);
+		forget(p, h);
 	}
 	arm(p);
 }
@@ -387,10 +405,28 @@ static void img_status(void *state, struct json_object *o)
 		policy_json_count(o, "image_recorded", &p->rec.n);
 }
 
+/* A client that takes over maps what the image's file marks filled and
+ * refuses the rest: it has no access to the store. */
+static void img_takeover(void *state, struct policy_takeover *t)
+{
+	(void)state;
+	t->flags |= POLICY_TAKE_IMAGE;
+}
+
 const struct policy_ops policy_ops_image = {
 	.name = "image",
 	.usage = "image[:record]",
 	.phase = PHASE_BASE,
+	/* A page not in the cache yet is a missing fault: this policy
+	 * fetches it, then the core maps it.  The daemon makes every byte:
+	 * the region gets the image's page-state file, and its client keeps
+	 * its uffd to take over. */
+	.flags = POLICY_F_MISSING | POLICY_F_CONTENT,
+	/* A fault the core cannot resolve (a CONTINUE that fails) is refused:
+	 * given back to the kernel, the range would show pages the cache
+	 * never filled. */
+	.unresolved = POLICY_UNRESOLVED_DENY,
+	.takeover = img_takeover,
 	.state_size = sizeof(struct image_pol),
 	.create = img_create,
 	.destroy = img_destroy,

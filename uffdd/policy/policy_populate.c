@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * populate:PATH[@OFFSET] -- lazy restore of a memory image.  Before a page
- * is mapped the first time, its bytes are read from PATH (starting at
+ * populate:FILE[@OFFSET] -- lazy restore of a memory image.  Before a page
+ * is mapped the first time, its bytes are read from FILE (starting at
  * OFFSET for the region's first byte) into the page cache through the
  * daemon's own MAP_SHARED mapping of the client's memfd; then CONTINUE.
- * Pages never touched are never read.
+ * Pages never touched are never read.  FILE is "#N", the image the client
+ * opened and passed, or a path of the configuration's.
+ *
+ * Which pages are filled is kept in the region's page-state file, so that
+ * a restarted daemon never reads a page again (the client may have written
+ * it since) and a client that takes over knows what is left to fill.
  *
  * Safety: the file is read with pread straight into the mapping, so a page
  * that cannot be had (a memfd cut short, no free hugepage) makes pread fail
@@ -27,7 +32,7 @@
 #include <unistd.h>
 
 struct populate {
-	char path[PATH_MAX];
+	char file[PATH_MAX]; /* "#N" or a configured path */
 	uint64_t file_off;
 	int fd;
 	char *map; /* the memfd from base, map_len bytes */
@@ -35,7 +40,8 @@ struct populate {
 	uint64_t base; /* memfd offset of map[0] */
 	uint32_t psz;
 	uint64_t npages;
-	uint8_t *filled; /* one bit per page */
+	uint8_t *filled; /* one bit per page: the page-state file's, or own */
+	int own_bits;
 	/* counters (atomic) */
 	uint64_t pages_populated, bytes_read, read_errors;
 };
@@ -48,16 +54,16 @@ static int pop_create(void *state, const char *args, char *err, size_t errlen)
 	p->fd = -1;
 	if (at && strchr(at, '/'))
 		at = NULL; /* an '@' inside the path, such as vm@1/ */
-	if (policy_path_arg(&policy_ops_populate, args,
+	if (policy_file_arg(&policy_ops_populate, args,
 			    at	   ? (size_t)(at - args)
 			    : args ? strlen(args)
 				   : 0,
-			    p->path, sizeof(p->path), err, errlen) < 0)
+			    p->file, sizeof(p->file), err, errlen) < 0)
 		return -EINVAL;
 	if (at && policy_parse_u64(at + 1, &p->file_off) < 0) {
 		snprintf(err, errlen,
 			 "populate: bad offset \"%s\" (usage: "
-			 "populate:PATH[@OFFSET], OFFSET in bytes, K/M/G "
+			 "populate:FILE[@OFFSET], OFFSET in bytes, K/M/G "
 			 "suffixes allowed)",
 			 at + 1);
 		return -EINVAL;
@@ -70,18 +76,65 @@ static void pop_destroy(void *state)
 	struct populate *p = state;
 
 	if (p->map)
-		munmap(p->map, p->map_len);
+		policy_unmap(p->map, p->map_len);
 	if (p->fd >= 0)
 		close(p->fd);
-	free(p->filled);
+	if (p->own_bits)
+		free(p->filled);
+}
+
+/* The bits saying which pages are filled: the page-state file's (which
+ * survive a restart and tell a client taking over), else our own. */
+static int take_bits(struct populate *p, const struct policy_region *r,
+		     char *err, size_t errlen)
+{
+	p->psz = r->page_size;
+	p->npages = r->len / r->page_size;
+	if (r->pages && r->pages->filled && r->pages->npages >= p->npages) {
+		p->filled = r->pages->filled;
+		return 0;
+	}
+	p->filled = calloc(p->npages / 8 + 1, 1);
+	if (!p->filled) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	p->own_bits = 1;
+	return 0;
+}
+
+/* The image, open and long enough for r; 0 or -errno (err set). */
+static int open_image(struct populate *p, const struct policy_region *r,
+		      char *err, size_t errlen)
+{
+	struct stat st = { 0 };
+	char why[200];
+
+	p->fd =
+	    policy_open_file(r, p->file, POLICY_FILE_READ, why, sizeof(why));
+	if (p->fd < 0) {
+		snprintf(err, errlen, "populate: image %s: %s", p->file, why);
+		return p->fd;
+	}
+	if (fstat(p->fd, &st) == 0 && (uint64_t)st.st_size >= p->file_off &&
+	    (uint64_t)st.st_size - p->file_off >= r->len)
+		return 0;
+	/* The numbers first: the client's copy of the message is short. */
+	snprintf(err, errlen,
+		 "populate: image holds %llu bytes, region needs %llu from "
+		 "offset %llu (%s)",
+		 (unsigned long long)st.st_size, (unsigned long long)r->len,
+		 (unsigned long long)p->file_off, p->file);
+	close(p->fd);
+	p->fd = -1;
+	return -EINVAL;
 }
 
 static int pop_attach(void *state, struct policy_region *r, char *err,
 		      size_t errlen)
 {
 	struct populate *p = state;
-	struct stat st;
-	int seals;
+	int seals, rc;
 
 	if (p->map) {
 		/* Another mapping of the same memory: a fork copy or a piece.
@@ -102,64 +155,35 @@ static int pop_attach(void *state, struct policy_region *r, char *err,
 			 "(uffd_region_alloc's are)");
 		return -EPERM;
 	}
-	p->fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (p->fd < 0) {
-		int e = errno;
-
-		snprintf(err, errlen, "populate: cannot open %s: %s", p->path,
-			 strerror(e));
-		return -e;
-	}
-	if (fstat(p->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "populate: %s is not a regular file",
-			 p->path);
+	if ((rc = open_image(p, r, err, errlen)) < 0)
+		return rc;
+	if ((rc = take_bits(p, r, err, errlen)) < 0)
 		goto fail;
-	}
-	if ((uint64_t)st.st_size < p->file_off ||
-	    (uint64_t)st.st_size - p->file_off < r->len) {
-		/* The numbers first: the client's copy of the message is
-		 * short, and it knows the path. */
-		snprintf(err, errlen,
-			 "populate: image holds %llu bytes, region needs %llu "
-			 "from offset %llu (%s)",
-			 (unsigned long long)st.st_size,
-			 (unsigned long long)r->len,
-			 (unsigned long long)p->file_off, p->path);
-		goto fail;
-	}
-	p->psz = r->page_size;
-	p->npages = r->len / r->page_size;
-	p->filled = calloc(p->npages / 8 + 1, 1);
-	if (!p->filled) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
 	p->map = mmap(NULL, r->len, PROT_READ | PROT_WRITE, MAP_SHARED,
 		      r->memfd, (off_t)r->offset);
 	if (p->map == MAP_FAILED) {
-		int e = errno;
-
+		rc = -errno;
 		p->map = NULL;
 		snprintf(err, errlen, "populate: cannot map the memfd: %s",
-			 strerror(e));
-		free(p->filled);
-		p->filled = NULL;
-		close(p->fd);
-		p->fd = -1;
-		return -e;
+			 strerror(-rc));
+		goto fail;
 	}
 	p->map_len = r->len;
 	p->base = r->offset;
 	return 0;
 fail:
+	if (p->own_bits)
+		free(p->filled);
+	p->filled = NULL;
+	p->own_bits = 0;
 	close(p->fd);
 	p->fd = -1;
-	return -EINVAL;
+	return rc;
 }
 
 static int is_filled(const struct populate *p, uint64_t idx)
 {
-	return p->filled[idx / 8] & (1u << (idx % 8));
+	return policy_page_bit(p->filled, idx);
 }
 
 /*
@@ -189,7 +213,7 @@ static int read_run(struct populate *p, struct policy_region *r, uint64_t idx,
 			policy_log(r, LOG_WARNING,
 				   "client %d region %s: populate from %s at "
 				   "%llu: %s",
-				   (int)policy_pid(r), r->name, p->path,
+				   (int)policy_pid(r), r->name, p->file,
 				   (unsigned long long)(p->file_off +
 							idx * p->psz + done),
 				   got < 0 ? strerror(-rc)
@@ -199,9 +223,10 @@ static int read_run(struct populate *p, struct policy_region *r, uint64_t idx,
 		done += (uint64_t)got;
 		CNT_ADD(p->bytes_read, (uint64_t)got);
 	}
+	/* Only once its bytes are all in: a client taking over refills a
+	 * page whose bit is clear, and maps one whose bit is set. */
 	for (; marked < done / p->psz; marked++)
-		p->filled[(idx + marked) / 8] |=
-		    (uint8_t)(1u << ((idx + marked) % 8));
+		policy_page_bit_set(p->filled, idx + marked);
 	CNT_ADD(p->pages_populated, marked);
 	return rc;
 }
@@ -220,8 +245,13 @@ static int fill_range(struct populate *p, struct policy_region *r,
 
 	if (stop)
 		*stop = addr + len;
-	if (!p->map || !len)
-		return 0; /* never attached: nothing to fill from */
+	if (!len)
+		return 0;
+	if (!p->map) { /* never attached: nothing can be filled */
+		if (stop)
+			*stop = addr;
+		return -ENOENT;
+	}
 	if (m < p->base || m - p->base >= p->map_len) {
 		if (stop)
 			*stop = addr;
@@ -269,8 +299,10 @@ static enum policy_verdict pop_fault(void *state, struct policy_region *r,
 	uint64_t from = out->start, stop, lo, hi;
 
 	(void)tid;
+	/* Never attached (a restored region whose image is gone): no page
+	 * can get its bytes, and a page must never show zeros instead. */
 	if (!p->map)
-		return POLICY_MAP; /* never attached: nothing to fill from */
+		return POLICY_DENY;
 	/*
 	 * The whole window with one read per run of unfilled pages.  A page
 	 * that cannot be read below the faulting one: go on after it, so the
@@ -336,23 +368,34 @@ static void pop_status(void *state, struct json_object *o)
 	struct populate *p = state;
 
 	json_object_object_add(o, "populate_file",
-			       json_object_new_string(p->path));
+			       json_object_new_string(p->file));
 	policy_json_count(o, "pages_populated", &p->pages_populated);
 	policy_json_count(o, "bytes_read", &p->bytes_read);
 	policy_json_count(o, "read_errors", &p->read_errors);
 }
 
+static void pop_takeover(void *state, struct policy_takeover *t)
+{
+	struct populate *p = state;
+
+	t->flags |= POLICY_TAKE_POPULATE;
+	t->image_offset = p->file_off;
+	t->image_file = policy_file_index(p->file);
+}
+
 const struct policy_ops policy_ops_populate = {
 	.name = "populate",
-	.usage = "populate:PATH[@OFFSET]",
+	.usage = "populate:FILE[@OFFSET]",
 	.phase = PHASE_CONTENT,
-	.flags = POLICY_F_FILE,
+	.unresolved = POLICY_UNRESOLVED_DENY,
+	.flags = POLICY_F_FILE | POLICY_F_CONTENT,
 	.state_size = sizeof(struct populate),
-	.file_path = offsetof(struct populate, path),
+	.file_path = offsetof(struct populate, file),
 	.create = pop_create,
 	.destroy = pop_destroy,
 	.attach = pop_attach,
 	.fault = pop_fault,
 	.prepare = pop_prepare,
 	.status = pop_status,
+	.takeover = pop_takeover,
 };

@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * prefetch:PATH -- warm restore.  Reads a trace written by record:PATH and,
+ * prefetch:FILE -- warm restore.  Reads a trace written by record:FILE (FILE
+ * is "#N", the client's descriptor, read with pread so that its offset is
+ * left alone; or a path of the configuration's) and,
  * as soon as the region is registered, makes ready (the other stages' fill:
  * populate reads the image) and maps the recorded pages in that order, in
- * the background: a bounded chunk per turn of the region's worker loop, so
- * that faults on other pages are still served on demand in between.  A
- * workload that touches mostly its recorded working set sees few faults.
+ * the background: a bounded step per turn of the region's worker loop
+ * (POLICY_TURN_NS), so that faults on other pages are still served on
+ * demand in between.  A workload that touches mostly its recorded working
+ * set sees few faults.  The trace is read as the prefetch goes, a window
+ * ahead of it: its header is checked at registration, and however long it
+ * is, no turn parses more than its share of the step.
  */
 #include "policy.h"
 #include "policy_populate.h"
@@ -18,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CHUNK_BYTES (4ull << 20) /* filled and mapped per loop turn */
 /*
@@ -27,7 +33,7 @@
  * for the end of the turn.
  */
 #define CHUNK_ADVISED (16ull << 20)
-#define TURN_NS	      4000000ull
+#define TURN_NS	      POLICY_TURN_NS
 /*
  * Read-ahead: the image ranges of the trace are handed to the kernel
  * (populate_advise, POSIX_FADV_WILLNEED) ahead of the fills, so that the
@@ -41,15 +47,36 @@
  */
 #define ADVISE_AHEAD	(64ull << 20)
 #define ADVISE_SEQ	(4ull << 20)
-#define ADVISE_TURN_NS	2000000ull
+#define ADVISE_TURN_NS	(POLICY_TURN_NS / 4)
+#define PARSE_TURN_NS	(POLICY_TURN_NS / 4)
 #define MAX_TRACE_PAGES (1u << 28)
 
+/* Lines of a file read with pread (the descriptor's offset is the
+ * client's too). */
+struct lines {
+	int fd;
+	off_t at; /* file offset of buf[len] */
+	char buf[65536];
+	size_t pos, len;
+};
+
+static void lines_close(struct lines *l)
+{
+	if (!l)
+		return;
+	close(l->fd);
+	free(l);
+}
+
 struct prefetch {
-	char path[PATH_MAX];
-	uint64_t *pages;
-	size_t n, next;
-	size_t adv; /* trace entries below this were advised */
-	void *pop;  /* the populate stage's state, if there is one */
+	char file[PATH_MAX]; /* "#N" or a configured path */
+	struct lines *f; /* the trace, read a window ahead; NULL at its end */
+	int lineno;	 /* of the trace, for errors */
+	uint64_t *pages; /* the window: entries [next, n) still to prefetch */
+	size_t n, next, cap;
+	size_t adv;	 /* trace entries below this were advised */
+	uint64_t parsed; /* entries read from the trace (atomic) */
+	void *pop;	 /* the populate stage's state, if there is one */
 	int pop_looked;
 	struct policy_region *home; /* the region prefetched into */
 	struct event *ev;
@@ -63,9 +90,9 @@ static int pf_create(void *state, const char *args, char *err, size_t errlen)
 {
 	struct prefetch *p = state;
 
-	return policy_path_arg(&policy_ops_prefetch, args,
-			       args ? strlen(args) : 0, p->path,
-			       sizeof(p->path), err, errlen);
+	return policy_file_arg(&policy_ops_prefetch, args,
+			       args ? strlen(args) : 0, p->file,
+			       sizeof(p->file), err, errlen);
 }
 
 static void pf_destroy(void *state)
@@ -74,85 +101,184 @@ static void pf_destroy(void *state)
 
 	if (p->ev)
 		event_free(p->ev);
+	lines_close(p->f);
 	free(p->pages);
 }
 
-/* Parse the trace; every page index below npages is kept, in order. */
-static int load(struct prefetch *p, const struct policy_region *r, char *err,
-		size_t errlen)
+/* The next line (without its newline) into line; 0 at the end, -1 when a
+ * line does not fit or the file cannot be read. */
+static int next_line(struct lines *l, char *line, size_t size)
 {
-	FILE *f = fopen(p->path, "re");
-	unsigned long long psz = 0, npages = 0, idx;
-	char line[64];
-	size_t cap = 0;
-	int version = 0, lineno = 3;
+	size_t n = 0;
 
-	if (!f) {
-		int e = errno;
+	for (;;) {
+		if (l->pos == l->len) {
+			ssize_t got =
+			    pread(l->fd, l->buf, sizeof(l->buf), l->at);
 
-		snprintf(err, errlen, "prefetch: cannot open %s: %s", p->path,
-			 strerror(e));
-		return -e;
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got < 0)
+				return -1;
+			if (got == 0) {
+				line[n] = '\0';
+				return n ? 1 : 0;
+			}
+			l->at += got;
+			l->len = (size_t)got;
+			l->pos = 0;
+		}
+		if (l->buf[l->pos] == '\n') {
+			l->pos++;
+			line[n] = '\0';
+			return 1;
+		}
+		if (n + 1 >= size)
+			return -1;
+		line[n++] = l->buf[l->pos++];
 	}
-	if (fscanf(f, "uffdd-trace %d\npage_size %llu\npages %llu\n", &version,
-		   &psz, &npages) != 3 ||
-	    version != 1) {
+}
+
+/* The trace's header; 0 or -EINVAL (err set). */
+static int header(struct lines *l, const struct prefetch *p,
+		  const struct policy_region *r, char *err, size_t errlen)
+{
+	unsigned long long psz = 0, npages = 0;
+	char a[64], b[64], c[64];
+	int version = 0;
+
+	if (next_line(l, a, sizeof(a)) != 1 ||
+	    next_line(l, b, sizeof(b)) != 1 ||
+	    next_line(l, c, sizeof(c)) != 1 ||
+	    sscanf(a, "uffdd-trace %d", &version) != 1 || version != 1 ||
+	    sscanf(b, "page_size %llu", &psz) != 1 ||
+	    sscanf(c, "pages %llu", &npages) != 1) {
 		snprintf(err, errlen,
 			 "prefetch: %s is not a uffdd trace (version 1): see "
 			 "docs/policies.md",
-			 p->path);
-		fclose(f);
+			 p->file);
 		return -EINVAL;
 	}
 	if (psz != r->page_size) {
 		snprintf(err, errlen,
 			 "prefetch: %s was recorded with %llu-byte pages, the "
 			 "region has %u-byte pages",
-			 p->path, psz, r->page_size);
-		fclose(f);
+			 p->file, psz, r->page_size);
 		return -EINVAL;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		char *end;
+	return 0;
+}
 
-		lineno++;
+/* Open the trace and check its header (at registration: a wrong file is
+ * a clear error then).  The entries are read as the prefetch goes. */
+static int load_header(struct prefetch *p, const struct policy_region *r,
+		       char *err, size_t errlen)
+{
+	struct lines *l = calloc(1, sizeof(*l));
+	char why[200];
+	int rc;
+
+	if (!l) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	l->fd =
+	    policy_open_file(r, p->file, POLICY_FILE_READ, why, sizeof(why));
+	if (l->fd < 0) {
+		rc = l->fd;
+		snprintf(err, errlen, "prefetch: trace %s: %s", p->file, why);
+		free(l);
+		return rc;
+	}
+	rc = header(l, p, r, err, errlen);
+	if (rc < 0) {
+		lines_close(l);
+		return rc;
+	}
+	p->f = l;
+	p->lineno = 3;
+	return 0;
+}
+
+/* Room for one more entry in the window, moving what is left of it to
+ * the front first.  0 or -ENOMEM. */
+static int window_room(struct prefetch *p)
+{
+	uint64_t *np;
+	size_t cap;
+
+	if (p->next && (p->n == p->cap || p->next >= p->n / 2)) {
+		memmove(p->pages, p->pages + p->next,
+			(p->n - p->next) * sizeof(*p->pages));
+		p->adv = p->adv > p->next ? p->adv - p->next : 0;
+		p->n -= p->next;
+		p->next = 0;
+	}
+	if (p->n < p->cap)
+		return 0;
+	cap = p->cap ? p->cap * 2 : 1024;
+	np = realloc(p->pages, cap * sizeof(*np));
+	if (!np)
+		return -ENOMEM;
+	p->pages = np;
+	p->cap = cap;
+	return 0;
+}
+
+/* The end of the trace, or a stop in it (logged unless at its end). */
+static void trace_end(struct prefetch *p, const struct policy_region *r,
+		      const char *why)
+{
+	if (why)
+		policy_log(r, LOG_WARNING,
+			   "prefetch: %s:%d: %s; prefetching "
+			   "what came before",
+			   p->file, p->lineno, why);
+	lines_close(p->f);
+	p->f = NULL;
+}
+
+/*
+ * Read entries until `ahead` are waiting or the clock passes until; every
+ * page index inside the region is kept, in order.
+ */
+static void parse_more(struct prefetch *p, const struct policy_region *r,
+		       size_t ahead, uint64_t until)
+{
+	char line[64];
+
+	while (p->f && p->n - p->next < ahead) {
+		unsigned long long idx;
+		char *end;
+		int got = next_line(p->f, line, sizeof(line));
+
+		if (got <= 0) {
+			trace_end(p, r, got ? "not a page index" : NULL);
+			return;
+		}
+		p->lineno++;
 		idx = strtoull(line, &end, 10);
 		if (end == line || (*end != '\n' && *end)) {
-			snprintf(err, errlen,
-				 "prefetch: %s:%d: not a page "
-				 "index",
-				 p->path, lineno);
-			fclose(f);
-			return -EINVAL;
+			trace_end(p, r, "not a page index");
+			return;
 		}
+		if (CNT_LD(p->parsed) >= MAX_TRACE_PAGES) {
+			trace_end(p, r, "trace too long");
+			return;
+		}
+		CNT_ADD(p->parsed, 1);
 		if (idx >= r->len / r->page_size) {
 			p->ignored++; /* beyond this region: bounds */
 			continue;
 		}
-		if (p->n == cap) {
-			uint64_t *np;
-
-			if (cap >= MAX_TRACE_PAGES) {
-				snprintf(err, errlen,
-					 "prefetch: %s is too "
-					 "long",
-					 p->path);
-				fclose(f);
-				return -EFBIG;
-			}
-			cap = cap ? cap * 2 : 1024;
-			np = realloc(p->pages, cap * sizeof(*np));
-			if (!np) {
-				fclose(f);
-				snprintf(err, errlen, "out of memory");
-				return -ENOMEM;
-			}
-			p->pages = np;
+		if (window_room(p) < 0) {
+			trace_end(p, r, "out of memory");
+			return;
 		}
 		p->pages[p->n++] = idx;
+		if ((p->lineno & 63) == 0 && policy_now_ns() > until)
+			return;
 	}
-	fclose(f);
-	return 0;
 }
 
 static void find_populate(const struct policy_ops *ops, void *state, void *arg)
@@ -218,6 +344,13 @@ static void pf_turn(evutil_socket_t fd, short what, void *arg)
 		p->pop_looked = 1;
 		policy_each(r->pol, find_populate, p);
 	}
+	/* The trace a window ahead: as far as the advice and the fills of
+	 * this turn can reach. */
+	if (r)
+		parse_more(
+		    p, r,
+		    (size_t)((ADVISE_AHEAD + CHUNK_ADVISED) / r->page_size) + 1,
+		    policy_now_ns() + PARSE_TURN_NS);
 	if (r && p->pop) {
 		advise_ahead(p, r);
 		budget = CHUNK_ADVISED;
@@ -258,16 +391,16 @@ static void pf_turn(evutil_socket_t fd, short what, void *arg)
 		if (policy_now_ns() > t_end)
 			break;
 	}
-	if (p->home && p->next < p->n) {
+	if (p->home && (p->next < p->n || p->f)) {
 		event_add(p->ev, &now);
 		return;
 	}
 	if (!p->finished) {
 		p->finished = 1;
 		policy_log(NULL, LOG_INFO,
-			   "prefetch from %s: %" PRIu64
-			   " of %zu pages mapped in %.1f ms",
-			   p->path, CNT_LD(p->mapped), p->n,
+			   "prefetch from %s: %" PRIu64 " of %" PRIu64
+			   " pages mapped in %.1f ms",
+			   p->file, CNT_LD(p->mapped), CNT_LD(p->parsed),
 			   (double)(policy_now_ns() - p->t0) / 1e6);
 	}
 }
@@ -281,7 +414,7 @@ static int pf_attach(void *state, struct policy_region *r, char *err,
 
 	if (p->ev)
 		return 0; /* a fork copy or a piece: prefetch the first only */
-	rc = load(p, r, err, errlen);
+	rc = load_header(p, r, err, errlen);
 	if (rc < 0)
 		return rc;
 	p->ev = event_new(policy_loop(r), -1, 0, pf_turn, p);
@@ -311,9 +444,8 @@ static void pf_status(void *state, struct json_object *o)
 	struct prefetch *p = state;
 
 	json_object_object_add(o, "prefetch_file",
-			       json_object_new_string(p->path));
-	json_object_object_add(o, "prefetch_total",
-			       json_object_new_int64((int64_t)p->n));
+			       json_object_new_string(p->file));
+	policy_json_count(o, "prefetch_total", &p->parsed);
 	policy_json_count(o, "prefetch_done", &p->done);
 	policy_json_count(o, "prefetch_mapped", &p->mapped);
 	policy_json_count(o, "prefetch_skipped", &p->skipped);
@@ -323,11 +455,11 @@ static void pf_status(void *state, struct json_object *o)
 
 const struct policy_ops policy_ops_prefetch = {
 	.name = "prefetch",
-	.usage = "prefetch:PATH",
+	.usage = "prefetch:FILE",
 	.phase = PHASE_BASE,
 	.flags = POLICY_F_FILE,
 	.state_size = sizeof(struct prefetch),
-	.file_path = offsetof(struct prefetch, path),
+	.file_path = offsetof(struct prefetch, file),
 	.create = pf_create,
 	.destroy = pf_destroy,
 	.attach = pf_attach,

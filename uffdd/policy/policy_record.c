@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * record:PATH -- write the order in which pages are first touched (a
- * working-set trace) to PATH, for prefetch:PATH to replay.  The format
+ * record:FILE -- write the order in which pages are first touched (a
+ * working-set trace) to FILE, for prefetch:FILE to replay.  FILE is "#N",
+ * a file the client opened for writing and passed, which must be empty:
+ * the daemon writes through the descriptor and never truncates what the
+ * client did not (after a restart it goes on at the end of what an earlier
+ * instance wrote); or a path of the configuration's.  The format
  * (docs/policies.md) is text, one item per line:
  *
  *     uffdd-trace 1
@@ -29,8 +33,9 @@
 #include <unistd.h>
 
 struct record {
-	char path[PATH_MAX];
+	char file[PATH_MAX]; /* "#N" or a configured path */
 	int fd;
+	uint64_t off; /* where the next bytes go */
 	uint64_t npages;
 	uint8_t *seen;
 	char buf[8192];
@@ -43,28 +48,31 @@ static int rec_create(void *state, const char *args, char *err, size_t errlen)
 	struct record *p = state;
 
 	p->fd = -1;
-	return policy_path_arg(&policy_ops_record, args,
-			       args ? strlen(args) : 0, p->path,
-			       sizeof(p->path), err, errlen);
+	return policy_file_arg(&policy_ops_record, args,
+			       args ? strlen(args) : 0, p->file,
+			       sizeof(p->file), err, errlen);
 }
 
 static void flush(struct record *p)
 {
 	size_t off = 0;
 
+	/* pwrite at our own offset: the client shares the descriptor's. */
 	while (p->fd >= 0 && off < p->blen) {
-		ssize_t n = write(p->fd, p->buf + off, p->blen - off);
+		ssize_t n =
+		    pwrite(p->fd, p->buf + off, p->blen - off, (off_t)p->off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			CNT_ADD(p->write_errors, 1);
 			policy_log(NULL, LOG_WARNING, "record: writing %s: %s",
-				   p->path,
+				   p->file,
 				   n < 0 ? strerror(errno) : "short write");
 			break;
 		}
 		off += (size_t)n;
+		p->off += (uint64_t)n;
 	}
 	p->blen = 0;
 }
@@ -79,33 +87,48 @@ static void rec_destroy(void *state)
 	free(p->seen);
 }
 
+/*
+ * The trace file: empty (a new trace starts), or, for a region rebuilt
+ * after a restart, the earlier instance's trace to go on with.  0 or -errno.
+ */
+static int open_trace(struct record *p, const struct policy_region *r,
+		      char *err, size_t errlen)
+{
+	struct stat st;
+	char why[200];
+
+	p->fd =
+	    policy_open_file(r, p->file, POLICY_FILE_WRITE, why, sizeof(why));
+	if (p->fd < 0) {
+		snprintf(err, errlen, "record: trace %s: %s", p->file, why);
+		return p->fd;
+	}
+	if (fstat(p->fd, &st) < 0)
+		st.st_size = 0;
+	if (st.st_size > 0 && !r->restored) {
+		snprintf(err, errlen,
+			 "record: trace %s holds %lld bytes: the daemon "
+			 "truncates nothing; pass an empty file (opened with "
+			 "O_TRUNC, as the library does)",
+			 p->file, (long long)st.st_size);
+		close(p->fd);
+		p->fd = -1;
+		return -EEXIST;
+	}
+	p->off = (uint64_t)st.st_size;
+	return 0;
+}
+
 static int rec_attach(void *state, struct policy_region *r, char *err,
 		      size_t errlen)
 {
 	struct record *p = state;
-	struct stat st;
-	int e;
+	int rc;
 
 	if (p->fd >= 0)
 		return 0; /* a fork copy or a piece: same trace */
-	/* O_NOFOLLOW: never write through a link someone planted. */
-	p->fd = open(p->path,
-		     O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW |
-			 O_NOCTTY,
-		     0644);
-	if (p->fd < 0) {
-		e = errno;
-		snprintf(err, errlen, "record: cannot create %s: %s", p->path,
-			 strerror(e));
-		return -e;
-	}
-	if (fstat(p->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "record: %s is not a regular file",
-			 p->path);
-		close(p->fd);
-		p->fd = -1;
-		return -EINVAL;
-	}
+	if ((rc = open_trace(p, r, err, errlen)) < 0)
+		return rc;
 	p->npages = r->len / r->page_size;
 	p->seen = calloc(p->npages / 8 + 1, 1);
 	if (!p->seen) {
@@ -114,6 +137,8 @@ static int rec_attach(void *state, struct policy_region *r, char *err,
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	if (p->off) /* going on after a restart: the header is there */
+		return 0;
 	p->blen = (size_t)snprintf(p->buf, sizeof(p->buf),
 				   "uffdd-trace 1\npage_size %u\npages %llu\n",
 				   r->page_size, (unsigned long long)p->npages);
@@ -155,18 +180,18 @@ static void rec_status(void *state, struct json_object *o)
 	struct record *p = state;
 
 	json_object_object_add(o, "record_file",
-			       json_object_new_string(p->path));
+			       json_object_new_string(p->file));
 	policy_json_count(o, "pages_recorded", &p->recorded);
 	policy_json_count(o, "record_write_errors", &p->write_errors);
 }
 
 const struct policy_ops policy_ops_record = {
 	.name = "record",
-	.usage = "record:PATH",
+	.usage = "record:FILE",
 	.phase = PHASE_OBSERVE,
 	.flags = POLICY_F_FILE,
 	.state_size = sizeof(struct record),
-	.file_path = offsetof(struct record, path),
+	.file_path = offsetof(struct record, file),
 	.create = rec_create,
 	.destroy = rec_destroy,
 	.attach = rec_attach,
