@@ -7,7 +7,7 @@
 #include "harness.h"
 #include "image/cache.h"
 #include "image/image_int.h"
-#include "image/trace.h"
+#include "policy/trace.h"
 #include "store/store_priv.h"
 #include "uffdd_proto.h"
 

@@ -12,7 +12,7 @@
  */
 #include "core/log.h"
 #include "image_int.h"
-#include "trace.h"
+#include "policy/trace.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -271,7 +271,9 @@ void image_count_poison(struct image *img, uint64_t pages, const char *why)
 static void trace_got(void *arg, int err, void *buf, size_t len)
 {
 	struct image *img = arg;
-	uint64_t *offs, n;
+	uint64_t *idx, n, npages = img->info.map_len / img->info.page_size;
+	uint32_t psz = 0;
+	char why[160];
 
 	img->inflight--;
 	image_cache_check_stop(img->c);
@@ -283,19 +285,25 @@ static void trace_got(void *arg, int err, void *buf, size_t len)
 				 strerror(-err));
 		return;
 	}
-	err = trace_parse(buf, len, img->info.size, &offs, &n);
+	err = trace_parse(buf, len, img->info.map_len, &psz, &idx, &n, why,
+			  sizeof(why));
 	free(buf);
 	if (err) {
 		log_warn("image %s@%llu: its trace is not a trace: %s",
 			 img->info.name, (unsigned long long)img->info.version,
-			 strerror(-err));
+			 err == -ENOMEM ? strerror(ENOMEM) : why);
 		return;
 	}
-	img->trace = offs;
+	/* Recorded with pages of another kind (2 MiB for a 4 KiB entry, or
+	 * the reverse): the bytes they name are what is prefetched, in this
+	 * entry's blocks. */
+	for (uint64_t i = 0; i < n; i++)
+		idx[i] *= psz;
+	img->trace = idx;
 	img->trace_n = n;
-	log_info("image %s@%llu: prefetching %llu recorded pages",
+	log_info("image %s@%llu: prefetching %llu recorded pages (of %llu)",
 		 img->info.name, (unsigned long long)img->info.version,
-		 (unsigned long long)n);
+		 (unsigned long long)n, (unsigned long long)npages);
 	image_prefetch_more(img);
 }
 

@@ -20,8 +20,8 @@
  * region ends, for every host that maps the image later to prefetch.
  */
 #include "image/cache.h"
-#include "image/trace.h"
 #include "policy.h"
+#include "trace.h"
 #include "uffd_uapi.h"
 
 #include <errno.h>

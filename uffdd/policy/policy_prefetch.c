@@ -14,6 +14,7 @@
  */
 #include "policy.h"
 #include "policy_populate.h"
+#include "trace.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -51,13 +52,15 @@
 #define PARSE_TURN_NS	(POLICY_TURN_NS / 4)
 #define MAX_TRACE_PAGES (1u << 28)
 
-/* Lines of a file read with pread (the descriptor's offset is the
- * client's too). */
+/* The trace file, read with pread (the descriptor's offset is the
+ * client's too) a window at a time, through the trace reader. */
 struct lines {
 	int fd;
 	off_t at; /* file offset of buf[len] */
 	char buf[65536];
 	size_t pos, len;
+	int eof;
+	struct trace_reader tr;
 };
 
 static void lines_close(struct lines *l)
@@ -71,7 +74,6 @@ static void lines_close(struct lines *l)
 struct prefetch {
 	char file[PATH_MAX]; /* "#N" or a configured path */
 	struct lines *f; /* the trace, read a window ahead; NULL at its end */
-	int lineno;	 /* of the trace, for errors */
 	uint64_t *pages; /* the window: entries [next, n) still to prefetch */
 	size_t n, next, cap;
 	size_t adv;	 /* trace entries below this were advised */
@@ -105,37 +107,30 @@ static void pf_destroy(void *state)
 	free(p->pages);
 }
 
-/* The next line (without its newline) into line; 0 at the end, -1 when a
- * line does not fit or the file cannot be read. */
-static int next_line(struct lines *l, char *line, size_t size)
+/* The next item of the trace: TRACE_PAGE (*idx), TRACE_HEADER, TRACE_MORE
+ * at its end, or -errno (why set). */
+static int next_item(struct lines *l, uint64_t *idx, char *why, size_t len)
 {
-	size_t n = 0;
-
 	for (;;) {
-		if (l->pos == l->len) {
-			ssize_t got =
-			    pread(l->fd, l->buf, sizeof(l->buf), l->at);
+		int rc =
+		    trace_read(&l->tr, l->buf, l->len, &l->pos, idx, why, len);
+		ssize_t got;
 
-			if (got < 0 && errno == EINTR)
-				continue;
-			if (got < 0)
-				return -1;
-			if (got == 0) {
-				line[n] = '\0';
-				return n ? 1 : 0;
-			}
-			l->at += got;
-			l->len = (size_t)got;
-			l->pos = 0;
+		if (rc != TRACE_MORE)
+			return rc;
+		if (l->eof)
+			return trace_read_end(&l->tr, idx, why, len);
+		got = pread(l->fd, l->buf, sizeof(l->buf), l->at);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			snprintf(why, len, "reading it: %s", strerror(errno));
+			return -errno;
 		}
-		if (l->buf[l->pos] == '\n') {
-			l->pos++;
-			line[n] = '\0';
-			return 1;
-		}
-		if (n + 1 >= size)
-			return -1;
-		line[n++] = l->buf[l->pos++];
+		l->eof = got == 0;
+		l->at += got;
+		l->len = (size_t)got;
+		l->pos = 0;
 	}
 }
 
@@ -143,27 +138,21 @@ static int next_line(struct lines *l, char *line, size_t size)
 static int header(struct lines *l, const struct prefetch *p,
 		  const struct policy_region *r, char *err, size_t errlen)
 {
-	unsigned long long psz = 0, npages = 0;
-	char a[64], b[64], c[64];
-	int version = 0;
+	char why[120] = "its header is cut short";
+	uint64_t idx;
 
-	if (next_line(l, a, sizeof(a)) != 1 ||
-	    next_line(l, b, sizeof(b)) != 1 ||
-	    next_line(l, c, sizeof(c)) != 1 ||
-	    sscanf(a, "uffdd-trace %d", &version) != 1 || version != 1 ||
-	    sscanf(b, "page_size %llu", &psz) != 1 ||
-	    sscanf(c, "pages %llu", &npages) != 1) {
+	if (next_item(l, &idx, why, sizeof(why)) != TRACE_HEADER) {
 		snprintf(err, errlen,
-			 "prefetch: %s is not a uffdd trace (version 1): see "
-			 "docs/policies.md",
-			 p->file);
+			 "prefetch: %s is not a uffdd trace (version %d): %s; "
+			 "see docs/policies.md",
+			 p->file, TRACE_VERSION, why);
 		return -EINVAL;
 	}
-	if (psz != r->page_size) {
+	if (l->tr.page_size != r->page_size) {
 		snprintf(err, errlen,
-			 "prefetch: %s was recorded with %llu-byte pages, the "
+			 "prefetch: %s was recorded with %u-byte pages, the "
 			 "region has %u-byte pages",
-			 p->file, psz, r->page_size);
+			 p->file, l->tr.page_size, r->page_size);
 		return -EINVAL;
 	}
 	return 0;
@@ -196,7 +185,6 @@ static int load_header(struct prefetch *p, const struct policy_region *r,
 		return rc;
 	}
 	p->f = l;
-	p->lineno = 3;
 	return 0;
 }
 
@@ -231,9 +219,8 @@ static void trace_end(struct prefetch *p, const struct policy_region *r,
 {
 	if (why)
 		policy_log(r, LOG_WARNING,
-			   "prefetch: %s:%d: %s; prefetching "
-			   "what came before",
-			   p->file, p->lineno, why);
+			   "prefetch: %s: %s; prefetching what came before",
+			   p->file, why);
 	lines_close(p->f);
 	p->f = NULL;
 }
@@ -245,21 +232,13 @@ static void trace_end(struct prefetch *p, const struct policy_region *r,
 static void parse_more(struct prefetch *p, const struct policy_region *r,
 		       size_t ahead, uint64_t until)
 {
-	char line[64];
-
 	while (p->f && p->n - p->next < ahead) {
-		unsigned long long idx;
-		char *end;
-		int got = next_line(p->f, line, sizeof(line));
+		char why[120];
+		uint64_t idx;
+		int got = next_item(p->f, &idx, why, sizeof(why));
 
-		if (got <= 0) {
-			trace_end(p, r, got ? "not a page index" : NULL);
-			return;
-		}
-		p->lineno++;
-		idx = strtoull(line, &end, 10);
-		if (end == line || (*end != '\n' && *end)) {
-			trace_end(p, r, "not a page index");
+		if (got != TRACE_PAGE) {
+			trace_end(p, r, got < 0 ? why : NULL);
 			return;
 		}
 		if (CNT_LD(p->parsed) >= MAX_TRACE_PAGES) {
@@ -276,7 +255,7 @@ static void parse_more(struct prefetch *p, const struct policy_region *r,
 			return;
 		}
 		p->pages[p->n++] = idx;
-		if ((p->lineno & 63) == 0 && policy_now_ns() > until)
+		if ((p->f->tr.lineno & 63) == 0 && policy_now_ns() > until)
 			return;
 	}
 }

@@ -5,22 +5,14 @@
  * a file the client opened for writing and passed, which must be empty:
  * the daemon writes through the descriptor and never truncates what the
  * client did not (after a restart it goes on at the end of what an earlier
- * instance wrote); or a path of the configuration's.  The format
- * (docs/policies.md) is text, one item per line:
- *
- *     uffdd-trace 1
- *     page_size 4096
- *     pages 16384
- *     17
- *     18
- *     ...
- *
- * where each number after the header is a page index in the region
- * (its byte offset divided by the page size), in first-touch order.
+ * instance wrote); or a path of the configuration's.  The format is
+ * trace.h's (docs/policies.md): a header, then the page indices in the
+ * region (byte offset / page size) in first-touch order.
  * The file is written through a buffer; it is complete once the region
  * ends (unregistered, or its client gone).
  */
 #include "policy.h"
+#include "trace.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -139,9 +131,7 @@ static int rec_attach(void *state, struct policy_region *r, char *err,
 	}
 	if (p->off) /* going on after a restart: the header is there */
 		return 0;
-	p->blen = (size_t)snprintf(p->buf, sizeof(p->buf),
-				   "uffdd-trace 1\npage_size %u\npages %llu\n",
-				   r->page_size, (unsigned long long)p->npages);
+	p->blen = trace_header(p->buf, sizeof(p->buf), r->page_size, p->npages);
 	flush(p);
 	return 0;
 }
@@ -167,10 +157,9 @@ static enum policy_verdict rec_fault(void *state, struct policy_region *r,
 	if (idx >= p->npages || (p->seen[idx / 8] & (1u << (idx % 8))))
 		return POLICY_MAP;
 	p->seen[idx / 8] |= (uint8_t)(1u << (idx % 8));
-	if (p->blen > sizeof(p->buf) - 32)
+	if (p->blen > sizeof(p->buf) - TRACE_ENTRY_MAX)
 		flush(p);
-	p->blen += (size_t)snprintf(p->buf + p->blen, sizeof(p->buf) - p->blen,
-				    "%llu\n", (unsigned long long)idx);
+	p->blen += trace_entry(p->buf + p->blen, sizeof(p->buf) - p->blen, idx);
 	CNT_ADD(p->recorded, 1);
 	return POLICY_MAP;
 }

@@ -2,6 +2,7 @@
 /* Image names, object names and the header's byte layout. */
 #include "format.h"
 #include "crc32c.h"
+#include "uffdd_proto.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -23,21 +24,12 @@
 #define OFF_NBLOCKS (OFF_NAME + IMG_NAME_MAX)
 #define OFF_CRC	    (OFF_NBLOCKS + 8)
 
+_Static_assert(IMG_NAME_MAX == UFFDD_IMAGE_NAME_MAX, "one name rule");
+
+/* The protocol's rule (a client's IMAGE_OPEN is checked by the same). */
 int img_name_valid(const char *name)
 {
-	size_t n = strlen(name);
-
-	if (n == 0 || n > IMG_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-		int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			    (c >= '0' && c <= '9');
-
-		if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-			return 0;
-	}
-	return 1;
+	return uffdd_image_name_valid(name);
 }
 
 int img_parse_ref(const char *ref, char name[IMG_NAME_MAX + 1],

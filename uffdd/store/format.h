@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IMG_NAME_MAX	  64
+#define IMG_NAME_MAX	  64 /* UFFDD_IMAGE_NAME_MAX */
 #define IMG_OBJ_MAX	  (IMG_NAME_MAX + 32)
 #define IMG_BLOCK	  65536u /* checksum granularity, the smallest fetch */
 #define IMG_CHUNK_DEFAULT (4u << 20)
