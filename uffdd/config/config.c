@@ -331,6 +331,18 @@ static void differs(int diff, const char *name, char *buf, size_t len)
 		snprintf(buf + n, len - n, "%s%s", n ? ", " : "", name);
 }
 
+/* Member by member: the padding and the bytes after the store's NUL are
+ * not the configuration's. */
+static int images_differ(const struct config_images *a,
+			 const struct config_images *b)
+{
+	return strcmp(a->store, b->store) || a->fetch_size != b->fetch_size ||
+	       a->fault_timeout_ms != b->fault_timeout_ms ||
+	       a->keep_s != b->keep_s || a->budget != b->budget ||
+	       a->prefetch_inflight != b->prefetch_inflight ||
+	       a->map_window != b->map_window;
+}
+
 const char *config_restart_keys(const struct config *run,
 				const struct config *next, char *buf,
 				size_t len)
@@ -354,7 +366,6 @@ const char *config_restart_keys(const struct config *run,
 	differs(run->work.placement != next->work.placement, "placement", buf,
 		len);
 	/* The image cache is made once, at start. */
-	differs(memcmp(&run->images, &next->images, sizeof(run->images)) != 0,
-		"images", buf, len);
+	differs(images_differ(&run->images, &next->images), "images", buf, len);
 	return buf;
 }

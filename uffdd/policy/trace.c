@@ -240,6 +240,7 @@ int trace_parse(const char *buf, size_t len, uint64_t limit_bytes,
 				      !!(limit_bytes % t.page_size);
 			if (t.npages < limit_pages)
 				limit_pages = t.npages;
+			free(seen); /* one header a trace, but be sure */
 			seen = calloc(limit_pages / 8 + 1, 1);
 			if (!seen) {
 				rc = -ENOMEM;
