@@ -436,12 +436,18 @@ static void t_bounds(void)
 	memset(ra, 0, N * sizeof(*ra));
 	memset(rb, 0, sizeof(*rb));
 	completions = 0;
+	/* The host's slot closed while a's 40 are queued: otherwise the I/O
+	 * threads finish some of them before b's read is even asked for
+	 * (seen under a sanitizer on a loaded machine). */
+	store_set_inflight(st, 0);
 	for (int i = 0; i < N; i++)
 		store_read(ia, lp, (uint64_t)i * IMG_BLOCK, IMG_BLOCK,
 			   dst + (size_t)i * IMG_BLOCK, on_rd, &ra[i]);
+	store_set_inflight(st, 1);
+	/* This read starts the queue: a's first, then b's (round robin). */
 	store_read(ib, lp, 0, IMG_BLOCK, dst + N * IMG_BLOCK, on_rd, rb);
 	CHECK(all_done(ra, N, 20000) && all_done(rb, 1, 20000), "not done");
-	CHECK(rb->order <= 3, "b's read finished %dth of %d", rb->order, N + 1);
+	CHECK(rb->order <= 2, "b's read finished %dth of %d", rb->order, N + 1);
 	store_get_stats(st, &s);
 	CHECK_EQ(s.inflight_peak, 1);
 out:
