@@ -33,7 +33,7 @@ done
 STAGE=$(cd "$STAGE" && pwd) TESTBIN=$(cd "$TESTBIN" && pwd)
 LOGDIR=${LOGDIR:-$STAGE/../systemd-logs}
 mkdir -p "$LOGDIR" && LOGDIR=$(cd "$LOGDIR" && pwd)
-ALL=(boot verify activation reload stop watchdog restart crash bounds content)
+ALL=(boot verify activation reload stop watchdog restart crash bounds content images)
 [ ${#TESTS[@]} -gt 0 ] || TESTS=("${ALL[@]}")
 PER_BOOT=${UFFDD_SYSTEMD_TIMEOUT:-180}
 

@@ -29,6 +29,11 @@ $(SYSTEMD_TESTBIN)/content-check: tests/systemd/content_check.c client/uffd/clie
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libuffdclient.a $(LDFLAGS) -lpthread
 
+# The client of an image across a restart, crash or stop (t-images.sh).
+$(SYSTEMD_TESTBIN)/image-check: tests/systemd/image_check.c client/uffd/client.h $(BUILD)/libuffdclient.a
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libuffdclient.a $(LDFLAGS) -lpthread
+
 # A client that holds a large (sparse) eager region (t-bounds.sh).
 $(SYSTEMD_TESTBIN)/eager-client: tests/systemd/eager_client.c client/uffd/client.h $(BUILD)/libuffdclient.a
 	@mkdir -p $(@D)
@@ -41,7 +46,8 @@ systemd-stage: $(BUILD)/uffdd $(BUILD)/uffdctl $(BUILD)/uffd-touch $(BUILD)/libu
 	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(SYSTEMD_STAGE)) PREFIX=/usr
 
 check-systemd: systemd-stage $(SYSTEMD_TESTBIN)/fault-loop \
-		$(SYSTEMD_TESTBIN)/content-check $(SYSTEMD_TESTBIN)/eager-client
+		$(SYSTEMD_TESTBIN)/content-check $(SYSTEMD_TESTBIN)/eager-client \
+		$(SYSTEMD_TESTBIN)/image-check
 	tests/systemd/run.sh --stage $(SYSTEMD_STAGE) --testbin $(SYSTEMD_TESTBIN) \
 		--logdir $(SYSTEMD_LOGS) $(SYSTEMD_TESTS)
 

@@ -81,10 +81,17 @@ static int region_params_of(struct fdstore_set *set, struct fdstore_entry *meta,
 	struct memfd_info mi;
 	uint64_t feats;
 	char err[256];
+	/* An image's memfd was given read-only (the cache alone writes it). */
+	int image = !strncmp(d->policy, "image", 5) &&
+		    (!d->policy[5] || d->policy[5] == ':');
 
 	if (!u || !m || fd_check_uffd(u->fd, &feats, err, sizeof(err)) < 0 ||
-	    fd_check_memfd(m->fd, &mi, err, sizeof(err)) < 0)
+	    (image ? fd_check_memfd_ro(m->fd, &mi, err, sizeof(err))
+		   : fd_check_memfd(m->fd, &mi, err, sizeof(err))) < 0) {
+		log_warn("stored region %016" PRIx64 ": %s", meta->id,
+			 u && m ? err : "a descriptor is missing");
 		return -1;
+	}
 	memset(p, 0, sizeof(*p));
 	p->id = meta->id;
 	p->start = d->start;
@@ -131,9 +138,12 @@ static int restore_region(struct session *s, struct fdstore_set *set,
 }
 
 /* Every region description of session sid: restored into s, or (s NULL)
- * released: they would pin the exited client's memory for ever. */
-static void regions_of(struct fdstore_set *set, uint64_t sid, struct session *s)
+ * released: they would pin the exited client's memory for ever.  The
+ * number of regions that could not be rebuilt. */
+static int regions_of(struct fdstore_set *set, uint64_t sid, struct session *s)
 {
+	int lost = 0;
+
 	for (int i = 0; i < set->n; i++) {
 		struct fdstore_entry *e = &set->e[i];
 		struct fdstore_region d;
@@ -141,11 +151,34 @@ static void regions_of(struct fdstore_set *set, uint64_t sid, struct session *s)
 		if (e->fd < 0 || e->tag != 'r' ||
 		    fdstore_read_region(e, &d) < 0 || d.sid != sid)
 			continue;
-		if (s)
-			restore_region(s, set, e, &d);
-		else
+		if (!s)
 			drop_region(set, e);
+		else if (restore_region(s, set, e, &d) < 0)
+			lost++;
 	}
+	return lost;
+}
+
+/*
+ * A region that could not be rebuilt has no one reading its faults: its
+ * threads would wait for ever.  The session ends instead, so that the
+ * client's library sees the hang-up and serves every region it can
+ * (issue 12's takeover: what the daemon filled, else SIGBUS), and the
+ * kernel the others.
+ */
+static void give_up(struct session *s, int lost)
+{
+	log_warn("client %d (%s): session %016" PRIx64 ": %d region%s could "
+		 "not be taken back; ending the session so that its client "
+		 "serves them",
+		 (int)s->who.pid, s->who.comm, s->id, lost,
+		 lost == 1 ? "" : "s");
+	for (size_t i = 0; i < s->regions.n; i++) {
+		fdstore_forget_region(s->regions.v[i]->v.id);
+		region_free(s->regions.v[i]);
+	}
+	fdstore_forget_session(s->id);
+	session_discard(s);
 }
 
 /* The client's connection, unless it exited while we were down. */
@@ -172,6 +205,7 @@ static int restore_session(struct daemon *d, struct fdstore_set *set,
 	struct fdstore_entry *sk = live_socket(set, meta->id);
 	struct fdstore_session desc;
 	struct session *s = NULL;
+	int lost;
 
 	if (sk && fdstore_read_session(meta, &desc) == 0)
 		s = session_new(sk->fd);
@@ -202,7 +236,11 @@ static int restore_session(struct daemon *d, struct fdstore_set *set,
 	sk->fd = -1;
 	close(meta->fd);
 	meta->fd = -1;
-	regions_of(set, s->id, s);
+	lost = regions_of(set, s->id, s);
+	if (lost) {
+		give_up(s, lost);
+		return -1;
+	}
 	log_notice("client %d (%s): session %016" PRIx64
 		   " restored with %zu region%s",
 		   (int)s->who.pid, s->who.comm, s->id, s->regions.n,

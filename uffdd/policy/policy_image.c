@@ -57,6 +57,11 @@ struct ipol {
 	struct event *timer;
 	uint32_t window, timeout_ms;
 	int can_poison;
+	/* Restored from the fd store: the memfd is an earlier instance's
+	 * cache, sealed against writes, so no page of it can be filled any
+	 * more.  What that instance filled (the page-state bits) is served,
+	 * the rest refused. */
+	int frozen;
 	/* counters (atomic) */
 	uint64_t cached, waited, poisoned, timeouts, waiting;
 };
@@ -146,6 +151,17 @@ static int img_attach(void *state, struct policy_region *r, char *err,
 	if (p->img)
 		return 0; /* another piece of the same memory */
 	p->img = c ? image_match(c, r->memfd) : NULL;
+	if (!p->img && r->restored) {
+		p->frozen = 1;
+		p->can_poison = policy_caps(r)->poison;
+		policy_log(r, LOG_NOTICE,
+			   "image: a mapping of an earlier instance's cache: "
+			   "its filled pages are served, the others get "
+			   "SIGBUS%s",
+			   p->can_poison ? ""
+					 : " (no UFFDIO_POISON: they wait)");
+		return 0;
+	}
 	if (!p->img) {
 		snprintf(err, errlen,
 			 "image: the memfd is not an image of this daemon's "
@@ -350,6 +366,27 @@ static void on_ready(void *arg, int err)
 	arm(p);
 }
 
+/*
+ * A page the earlier instance filled is mapped (one page: its neighbours
+ * may not be filled); any other is refused.  Without the page-state bits
+ * (the file did not fit a region split meanwhile) nothing is known to be
+ * filled.
+ */
+static enum policy_verdict
+frozen_fault(struct ipol *p, const struct policy_region *r, uint64_t off)
+{
+	const struct policy_pages *pg = r->pages;
+	uint64_t i = off / r->page_size;
+
+	if (pg && pg->filled && i < pg->npages &&
+	    policy_page_bit(pg->filled, i)) {
+		CNT_ADD(p->cached, 1);
+		return POLICY_MAP;
+	}
+	CNT_ADD(p->poisoned, 1);
+	return POLICY_DENY;
+}
+
 static enum policy_verdict img_fault(void *state, struct policy_region *r,
 				     uint64_t addr, uint32_t tid,
 				     struct map_range *out)
@@ -358,6 +395,8 @@ static enum policy_verdict img_fault(void *state, struct policy_region *r,
 	uint64_t off = r->offset + (addr - r->start);
 	struct held *h;
 
+	if (p->frozen)
+		return frozen_fault(p, r, off);
 	if (!p->img)
 		return POLICY_HOLD; /* never attached: nothing to show */
 	if (p->record)
@@ -396,6 +435,9 @@ static void img_status(void *state, struct json_object *o)
 		policy_json_count(o, "image_version", &p->info->version);
 		policy_json_count(o, "image_id", &p->info->id);
 	}
+	if (p->frozen)
+		json_object_object_add(o, "image_frozen",
+				       json_object_new_boolean(1));
 	policy_json_count(o, "image_faults_cached", &p->cached);
 	policy_json_count(o, "image_faults_waited", &p->waited);
 	policy_json_count(o, "image_waiting", &p->waiting);
