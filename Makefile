@@ -1,5 +1,5 @@
 # uffdd: userfaultfd minor-fault page service.  See README.md.
-VERSION := 0.2.0
+VERSION := 0.3.0
 
 CC ?= cc
 SANITIZE ?= 0
