@@ -99,7 +99,7 @@ images() {
 			[ "$rc" = 0 ] || bad "uffd-touch --image ($kind, $run) exited $rc"
 		done
 	done
-	uffdctl --control-socket /run/uffdd-ctl.sock images >/tmp/images-status.json
+	uffdctl -j --control-socket /run/uffdd-ctl.sock images >/tmp/images-status.json
 	say "uffdctl images: $(tr -d '\n' </tmp/images-status.json | tr -s ' ')"
 	n=$(tr -d ' \n' </tmp/images-status.json | grep -o '"bytes_fetched":8388608' | wc -l)
 	[ "$n" = 2 ] || bad "each kind's cache should have fetched the 8 MiB image once ($n of 2)"
