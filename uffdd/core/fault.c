@@ -151,8 +151,14 @@ static int continue_range(const struct region *r, int uffd, uint64_t start,
 			  uint64_t len, struct outcome *o, int soft)
 {
 	for (int tries = 0;; tries++) {
+		/* Mapped ahead, nobody waits on these pages: a thread that
+		 * faulted on one meanwhile is woken when its message is read
+		 * (EEXIST below), so skip the wake-up scan. */
 		struct uffdio_continue c = {
 			.range = { .start = start, .len = len },
+			.mode = (soft & FAULT_AHEAD)
+				    ? UFFDIO_CONTINUE_MODE_DONTWAKE
+				    : 0,
 		};
 		int e, rc = 0;
 

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #ifndef SO_PEERPIDFD
@@ -111,6 +112,41 @@ static const char *cgroup2_root(void)
 		    (uint64_t)sf.f_type == CGROUP2_SUPER_MAGIC)
 			return roots[i];
 	return NULL;
+}
+
+#ifndef PID_FS_MAGIC
+#define PID_FS_MAGIC 0x50494446
+#endif
+
+/*
+ * The inode of a pidfd on pidfs: one per process, never reused.  Whether
+ * pidfds live on pidfs (Linux 6.9+; before, they share one anonymous
+ * inode) is asked once: the kernel does not change under us.
+ */
+static uint64_t pidfs_id(int pidfd)
+{
+	static int pidfs = -1; /* unknown; races only repeat the question */
+	struct statfs sf;
+	struct stat st;
+
+	if (pidfs < 0)
+		pidfs = fstatfs(pidfd, &sf) == 0 &&
+			(uint64_t)sf.f_type == PID_FS_MAGIC;
+	if (!pidfs || fstat(pidfd, &st) < 0)
+		return 0;
+	return (uint64_t)st.st_ino;
+}
+
+uint64_t peer_pid_id(pid_t pid)
+{
+	int fd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+	uint64_t id;
+
+	if (fd < 0)
+		return 0;
+	id = pidfs_id(fd);
+	close(fd);
+	return id;
 }
 
 /* PIDFD_GET_INFO on the peer's pidfd (SO_PEERPIDFD, Linux 6.5+/6.13+). */
@@ -304,6 +340,9 @@ int peer_identify(int sock, struct peer_id *id)
 	id->gid = cr.gid;
 	id->pid_known = 1;
 	pidfd = peer_pidfd(sock);
+	/* Who it is for good (learned sets are keyed by it). */
+	if (pidfd >= 0)
+		id->self_id = pidfs_id(pidfd);
 	peer_comm(cr.pid, id->comm, sizeof(id->comm));
 	proc_exe(cr.pid, id->exe, sizeof(id->exe));
 	proc_cgroup(cr.pid, id->cgroup, sizeof(id->cgroup));

@@ -57,6 +57,7 @@ struct policy;
 	X(gate, 1)                                                             \
 	X(deny, 1)                                                             \
 	X(eager, 1)                                                            \
+	X(learn, 1)                                                            \
 	/* (the end of the list: a new policy goes above) */
 
 /*
@@ -258,10 +259,15 @@ POLICY_LIST(POLICY_DECLARE)
 
 /*
  * Map [start, start+len) of r now, without a fault (a gate letting go, a
- * prefetch, eager).  soft: pages absent from the page cache or already
- * mapped are skipped quietly.  The pages mapped, or -errno (-ESRCH: the
- * process is gone or r was retired).
+ * prefetch, eager).  soft: POLICY_MAP_SOFT: pages absent from the page
+ * cache or already mapped are skipped quietly; POLICY_MAP_AHEAD as well:
+ * mapping ahead of any fault, so no thread is woken (one that faulted on
+ * such a page meanwhile is woken when its fault is read).  Never for a
+ * fault a policy holds.  The pages mapped, or -errno (-ESRCH: the process
+ * is gone or r was retired).
  */
+#define POLICY_MAP_SOFT	 0x1
+#define POLICY_MAP_AHEAD 0x3
 long policy_map(struct policy_region *r, uint64_t start, uint64_t len,
 		int soft);
 /*
@@ -306,6 +312,19 @@ pid_t policy_pid(const struct policy_region *r);
  */
 int policy_open_file(const struct policy_region *r, const char *arg,
 		     enum policy_file_use use, char *err, size_t errlen);
+/*
+ * Who r's client is, as the kernel told the daemon (never what the client
+ * says of itself): its session, uid, and the process it was forked from,
+ * by pid and by its pidfs identity, which unlike a pid is never reused.
+ */
+struct policy_client {
+	uint64_t session;   /* the client's session (one process) */
+	uid_t uid;	    /* SO_PEERCRED, or the forking parent's */
+	pid_t parent_pid;   /* PIDFD_GET_INFO, or the fork event; 0: unknown */
+	uint64_t parent_id; /* the parent's pidfs inode; 0: unknown */
+	int followed;	    /* a child followed through UFFD_EVENT_FORK */
+};
+void policy_client(const struct policy_region *r, struct policy_client *out);
 /* The daemon's clock (CLOCK_MONOTONIC, ns). */
 uint64_t policy_now_ns(void);
 /* A log line carrying r's client pid and region id as journal fields;
@@ -331,6 +350,8 @@ struct policy_host {
 	pid_t (*pid)(const struct policy_region *r);
 	int (*open_file)(const struct policy_region *r, const char *arg,
 			 enum policy_file_use use, char *err, size_t errlen);
+	void (*client)(const struct policy_region *r,
+		       struct policy_client *out);
 	uint64_t (*now)(void);
 	void (*log)(const struct policy_region *r, int prio, const char *msg);
 };
