@@ -105,6 +105,10 @@ static void count_out(struct session *s)
 
 void session_discard(struct session *s)
 {
+	if (s->proto.first) {
+		uffdd_msg_close_fds(s->proto.first);
+		free(s->proto.first);
+	}
 	if (s->proto.sock >= 0)
 		close(s->proto.sock);
 	count_out(s);
@@ -378,6 +382,11 @@ static void session_free_cb(evutil_socket_t fd, short what, void *arg)
 /* What a session holds beyond its regions: timers, pidfd, socket. */
 static void let_go(struct session *s)
 {
+	if (s->proto.first) {
+		uffdd_msg_close_fds(s->proto.first);
+		free(s->proto.first);
+		s->proto.first = NULL;
+	}
 	if (s->proto.hello_ev)
 		event_free(s->proto.hello_ev);
 	s->proto.hello_ev = NULL;

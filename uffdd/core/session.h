@@ -32,6 +32,9 @@ struct session_proto {
 	int granted;   /* got a /dev/userfaultfd grant */
 	int uffd_mode; /* enum uffdd_uffd_mode of its latest region */
 	int restored;  /* taken back from the fd store after a restart */
+	pid_t forked_from; /* came as a FORKED on this client's connection */
+	/* FORKED: its REGISTER, served once a worker has the session. */
+	struct uffdd_msg *first;
 	struct event *hello_ev; /* limits.hello_timeout_ms */
 	struct rate rate;	/* limits.messages_per_second */
 };

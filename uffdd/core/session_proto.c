@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -193,6 +194,9 @@ static int dispatch(struct session *s, struct uffdd_msg *m)
 	case UFFDD_PUBLISH:
 		on_publish(s, m);
 		break;
+	case UFFDD_FORKED:
+		session_forked(s, m);
+		break;
 	default:
 		session_refuse(s, m, EPROTO, "%s is not a request",
 			       uffdd_type_name(m->hdr.type));
@@ -246,7 +250,9 @@ static int one_message(struct session *s, int fd)
 		session_drop(s, "protocol error");
 		return 0;
 	}
-	if (!rate_allows(s)) {
+	/* A forked child's first words count as its own connection would
+	 * (limits.clients_per_uid), not against its parent's rate. */
+	if (m.hdr.type != UFFDD_FORKED && !rate_allows(s)) {
 		uffdd_msg_close_fds(&m);
 		return 0;
 	}
@@ -366,6 +372,27 @@ static void attach(struct worker *w, void *arg)
 		log_warn("cannot arm the HELLO deadline of a session");
 	for (size_t i = 0; i < s->regions.n; i++)
 		resume_region(s, s->regions.v[i]);
+	if (s->proto.first) { /* FORKED: its REGISTER, answered here */
+		struct uffdd_msg *m = s->proto.first;
+
+		s->proto.first = NULL;
+		daemon_cfg_read(d);
+		session_register(s, m);
+		daemon_cfg_done(d);
+		uffdd_msg_close_fds(m);
+		free(m);
+	}
+}
+
+void session_serve_here(struct session *s, struct worker *w)
+{
+	struct daemon *d = worker_daemon(w);
+
+	if (__atomic_load_n(&d->n.stopping, __ATOMIC_RELAXED)) {
+		session_discard(s); /* attach would leave it nowhere */
+		return;
+	}
+	attach(w, s);
 }
 
 int session_serve(struct session *s, struct worker *w)
