@@ -155,6 +155,62 @@ else
 	echo "# python3 test suite not available: skipped"
 fi
 
+# A fork-per-request server of our own (tests/preload/forkserve.c), under
+# uffd-run's default policy: every answer right, the learned set mapped
+# into the children, few faults left per child.
+fs_run() { # HUGE LABEL
+	"$B/uffd-run" --socket "$W/d/uffdd.sock" -- \
+		"$B/tests/preload/forkserve" serve "$W/fs.sock" 64 "$1" 256 2> "$W/fs.log" &
+	fspid=$!
+	i=0
+	while [ ! -S "$W/fs.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	"$B/tests/preload/forkserve" load "$W/fs.sock" 1 2 > "$W/fs.warm"
+	f0=$(pl_status forkserve | sed -n 's/.*total_faults=\([0-9]*\).*/\1/p')
+	out=$("$B/tests/preload/forkserve" load "$W/fs.sock" 3 2)
+	rc=$?
+	f1=$(pl_status forkserve | sed -n 's/.*total_faults=\([0-9]*\).*/\1/p')
+	kill "$fspid"; wait "$fspid" 2>/dev/null; rm -f "$W/fs.sock"
+	n=$(echo "$out" | sed -n 's/^requests=\([0-9]*\).*/\1/p')
+	fpc=$(( (${f1:-0} - ${f0:-0}) / ${n:-1} ))
+	echo "# forkserve $2: $out, $fpc faults per child"
+	[ $rc = 0 ] && echo "$out" | grep -q " wrong=0 failed=0" &&
+		ok "forkserve $2: every answer right ($n requests, a fork each)" ||
+		bad "forkserve $2: $out"
+	[ "${n:-0}" -gt 0 ] && [ "$fpc" -lt 10 ] &&
+		ok "forkserve $2: $fpc faults per child under learn (256 pages each)" ||
+		bad "forkserve $2: $fpc faults per child"
+}
+fs_run 0 shmem
+fs_run 1 hugetlb
+learned=$("$B/uffdctl" -C "$W/d/ctl.sock" status -j |
+	python3 -c 'import json,sys; l=json.load(sys.stdin)["learn"]; print(l["children"], l["premapped"], l["set_pages"])')
+echo "# learn: children, pages mapped ahead, set pages: $learned"
+set -- $learned
+[ "${2:-0}" -gt 0 ] && ok "learn: pages mapped ahead into $1 children" ||
+	bad "learn: nothing mapped ahead ($learned)"
+
+# The kill test: uffdd SIGKILLed while PostgreSQL serves a connection per
+# transaction under the default policy.  The server goes on unserved: no
+# failed transaction, invariants and index sound.
+pg_start wrapped off || bad "kill: server starts"
+pgbench -n -C -c 4 -j 2 -T 6 bench > "$W/kill.log" 2>&1 &
+bpid=$!
+sleep 2
+kill -9 "$DPID"
+wait "$DPID" 2>/dev/null
+DPID=""
+wait "$bpid"
+grep -q "number of failed transactions: 0 " "$W/kill.log" &&
+	ok "kill: uffdd SIGKILLed mid-run, no failed transaction ($(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$W/kill.log") tps)" ||
+	{ bad "kill: pgbench after SIGKILL"; cat "$W/kill.log"; }
+state=$(pg_sql -c "$STATE_SQL" bench)
+invariant "$state" && ok "kill: invariants after the daemon died" ||
+	bad "kill: invariants ($state)"
+pg_sql -c "select bt_index_check('pgbench_accounts_pkey', true)" bench >/dev/null 2>"$W/amcheck.log" &&
+	ok "kill: amcheck after the daemon died" ||
+	{ bad "kill: amcheck"; cat "$W/amcheck.log"; }
+pg_stop
+
 grep -E "warning|error" "$W/d/uffdd.log" | head -5
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
