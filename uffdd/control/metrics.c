@@ -244,6 +244,11 @@ static void daemon_part(struct daemon *d, struct out *o,
 	       "Connections refused by the access lists.");
 	put(o, "uffdd_clients_denied_total %" PRIu64 "\n",
 	    __atomic_load_n(&d->n.denied_clients, __ATOMIC_RELAXED));
+	family(o, "uffdd_forked_total", "counter",
+	       "Forked children registered with FORKED on their parent's "
+	       "connection.");
+	put(o, "uffdd_forked_total %" PRIu64 "\n",
+	    __atomic_load_n(&d->n.forked, __ATOMIC_RELAXED));
 	family(o, "uffdd_faults_total", "counter", "Faults resolved.");
 	put(o, "uffdd_faults_total %" PRIu64 "\n", sum->faults);
 	family(o, "uffdd_pages_mapped_total", "counter", "Pages mapped.");

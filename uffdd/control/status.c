@@ -230,6 +230,9 @@ static json_object *totals_json(struct daemon *d, const struct walk *walk,
 	json_object_object_add(
 	    tot, "denied_clients",
 	    u64(__atomic_load_n(&d->n.denied_clients, __ATOMIC_RELAXED)));
+	json_object_object_add(
+	    tot, "forked",
+	    u64(__atomic_load_n(&d->n.forked, __ATOMIC_RELAXED)));
 	json_object_object_add(tot, "faults_per_s",
 			       json_object_new_double(d->n.fault_rate));
 	/* Nested last: scripts without a JSON parser read the flat keys

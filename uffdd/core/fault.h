@@ -16,6 +16,9 @@ struct uffd_caps;
 /* Pick the CONTINUE request number the kernel answers. */
 void fault_init(const struct uffd_caps *caps);
 
+/* Make uffd non-blocking (the fault path must never block on a read). */
+void fault_nonblock(int uffd);
+
 /* Serve r's uffd from loop base (the event is made, not added). */
 int fault_watch(struct region *r, struct event_base *base);
 

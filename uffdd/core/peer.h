@@ -45,6 +45,7 @@ struct peer_id {
 	 * child working sets are keyed by (policy_client()).
 	 */
 	uint64_t self_id, parent_id;
+	uint64_t cgroup_id;  /* PIDFD_GET_INFO's, 0 if unknown */
 	int parent_id_known; /* parent_id was looked up (lazily: it costs) */
 	int pid_known; /* pid is the client's (a forked child learns it late) */
 	char comm[17]; /* /proc/PID/comm: display only, the process sets it */
@@ -58,6 +59,17 @@ struct peer_id {
 
 /* The identity of the process at the other end of sock.  0 or -errno. */
 int peer_identify(int sock, struct peer_id *id);
+
+/*
+ * The identity of a forked child of parent at the other end of sock: the
+ * same, but what is the parent's for sure is not looked up again -- its
+ * comm (fork copies it, and it names nothing: only logs show it), its
+ * unit when PIDFD_GET_INFO says the child is in the parent's cgroup, its
+ * parent's pidfs identity when its parent is parent.  Its executable is
+ * read: a process that exec'd is another program (policy rules).
+ */
+int peer_identify_child(int sock, const struct peer_id *parent,
+			struct peer_id *id);
 
 /* The pidfs identity of pid (see peer_id.self_id), or 0. */
 uint64_t peer_pid_id(pid_t pid);

@@ -30,15 +30,15 @@
 #include <string.h>
 #include <sys/socket.h>
 
-/* A connected AF_UNIX SOCK_SEQPACKET socket: something to serve on. */
+/*
+ * A SOCK_SEQPACKET socket: something to serve on.  That it is AF_UNIX and
+ * connected, SO_PEERCRED says next (it fails on anything else).
+ */
 static int seqpacket(int fd)
 {
 	int v = 0;
 	socklen_t len = sizeof(v);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0 || v != AF_UNIX)
-		return 0;
-	len = sizeof(v);
 	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) == 0 &&
 	       v == SOCK_SEQPACKET;
 }
@@ -82,7 +82,7 @@ static struct session *child_session(struct session *p, struct uffdd_msg *m)
 		refuse(p, m, sock, code, why);
 		return NULL;
 	}
-	c = session_new(sock);
+	c = session_new_child(sock, &p->who);
 	if (!c) {
 		refuse(p, m, sock, ENOMEM, "cannot identify the child");
 		return NULL;
@@ -106,10 +106,6 @@ static struct session *child_session(struct session *p, struct uffdd_msg *m)
 	    access_may_grant(&d->conf.cfg.access, c->who.uid, c->who.gid);
 	c->proto.hello_done = 1;
 	c->proto.forked_from = p->who.pid;
-	if (c->who.parent_pid == p->who.pid) { /* no need to ask pidfs */
-		c->who.parent_id = p->who.self_id;
-		c->who.parent_id_known = 1;
-	}
 	return c;
 }
 
@@ -143,7 +139,9 @@ void session_forked(struct session *p, struct uffdd_msg *m)
 	m->nfds = 0;
 	c->proto.first = first;
 	session_keep(c);
-	log_client(LOG_INFO, &c->who, 0,
+	CNT_ADD(p->events.fork, 1);
+	__atomic_add_fetch(&worker_daemon(p->w)->n.forked, 1, __ATOMIC_RELAXED);
+	log_client(session_log_level(c), &c->who, 0,
 		   "client %d (%s, uid %u, \"%s\") connected, forked from "
 		   "client %d%s",
 		   (int)c->who.pid, c->who.comm, (unsigned)c->who.uid,

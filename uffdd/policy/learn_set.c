@@ -384,7 +384,9 @@ static void retouch(const struct learn_child *c, struct entry *e,
 		return;
 	}
 	out->misses++;
-	v = share_at(e, c->gen);
+	/* The children since it was last seen did not touch it (each takes
+	 * 1/8 off), this one did (1/8 of the way up). */
+	v = share_at(e, c->gen - 1);
 	e->share = (uint16_t)(v + (SHARE_ONE - v) / 8);
 	e->seen = (uint32_t)c->gen;
 	e->in = e->share >= SHARE_IN;

@@ -85,6 +85,8 @@ struct policy_region {
 	uint64_t offset;    /* memfd offset of start */
 	uint32_t page_size; /* 4 KiB (shmem) or the hugepage size */
 	int memfd;	    /* the client's memfd: a policy may map it */
+	uint64_t memfd_dev; /* which file it is (fstat), 0 if not known */
+	uint64_t memfd_ino;
 	const char *name;   /* as the client named it (printable) */
 	struct policy *pol; /* the instance serving it */
 	/* The page-state bits (POLICY_F_CONTENT policies), or NULL. */

@@ -238,8 +238,15 @@ static int learn_attach(void *state, struct policy_region *r, char *err,
 	for (t = l->tracks; t; t = t->next_t)
 		if (t->session == who.session)
 			return 0;
+	/* The core knows the memfd's identity (else ask the file). */
+	if (r->memfd_ino) {
+		st.st_dev = (dev_t)r->memfd_dev;
+		st.st_ino = (ino_t)r->memfd_ino;
+	} else if (fstat(r->memfd, &st) < 0) {
+		return 0;
+	}
 	/* Learning is an optimisation: without memory, serve as ever. */
-	if (fstat(r->memfd, &st) < 0 || !(t = calloc(1, sizeof(*t))))
+	if (!(t = calloc(1, sizeof(*t))))
 		return 0;
 	t->l = l;
 	t->r = r;
