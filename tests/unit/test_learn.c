@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const struct learn_key K = {
 	.dev = 5, .ino = 77, .parent_id = 9001, .parent_pid = 100, .uid = 1000
@@ -270,6 +271,57 @@ static void test_bound_plans(void)
 	free(chunk);
 }
 
+static double ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/*
+ * The work under the lineages' lock at a child's registration (a copy of
+ * the set) and at the end of its first moments (a merge, and giving up the
+ * weakest when full) is linear in the lineage's size: measured on the
+ * largest lineage (65536 pages), it stays far from a worker's 2 ms turn.
+ */
+static void test_lock_time(void)
+{
+	uint64_t *chunk = malloc(LEARN_OBS_PAGES * sizeof(*chunk));
+	struct learn_child c;
+	struct learn_obs o = { .pages = chunk, .n = LEARN_OBS_PAGES };
+	struct learn_outcome out;
+	double worst_begin = 0, worst_end = 0, t0;
+
+	learn_reset();
+	for (int ch = 0; ch < 80; ch++) {
+		for (int i = 0; i < LEARN_OBS_PAGES; i++)
+			chunk[i] = (uint64_t)ch * LEARN_OBS_PAGES + (uint64_t)i;
+		for (int twice = 0; twice < 2; twice++) {
+			t0 = ms_now();
+			learn_begin(&K, 65536, &c);
+			if (ms_now() - t0 > worst_begin)
+				worst_begin = ms_now() - t0;
+			t0 = ms_now();
+			learn_end(&K, &c, &o, &out);
+			if (ms_now() - t0 > worst_end)
+				worst_end = ms_now() - t0;
+		}
+	}
+	t_note("65536-page lineage: begin at most %.3f ms, end (merge, "
+	       "giving up the weakest) at most %.3f ms",
+	       worst_begin, worst_end);
+	CHECK(total("entries") <= 65536, "%llu entries",
+	      (unsigned long long)total("entries"));
+	/* A sanitized build's allocator and checks are slower than a worker
+	 * would ever be: there the figure is printed, not judged. */
+	if (!getenv("UFFDD_SANITIZED") ||
+	    strcmp(getenv("UFFDD_SANITIZED"), "1"))
+		CHECK(worst_begin < 20 && worst_end < 20,
+		      "begin %.3f ms, end %.3f ms", worst_begin, worst_end);
+	free(chunk);
+}
+
 static uint64_t fake_now;
 static uint64_t fake_clock(void)
 {
@@ -323,6 +375,10 @@ static const struct t_case cases[] = {
 	{ .name = "bound-plans",
 	  .title = "sets being mapped into children take 16 MiB at most",
 	  .run = test_bound_plans },
+	{ .name = "lock-time",
+	  .title = "a child's begin and end on a 65536-page lineage take "
+		   "linear time (printed)",
+	  .run = test_lock_time },
 	{ .name = "idle",
 	  .title = "a lineage idle for 10 minutes is forgotten",
 	  .run = test_idle },

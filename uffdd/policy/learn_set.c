@@ -337,8 +337,10 @@ static uint64_t *distinct(const struct learn_obs *o, size_t *n)
 
 	if (!t)
 		return NULL;
-	memcpy(t, o->pages, o->n * sizeof(*t));
-	qsort(t, o->n, sizeof(*t), cmp_u64);
+	if (o->n) { /* memcpy and qsort want pointers even for nothing */
+		memcpy(t, o->pages, o->n * sizeof(*t));
+		qsort(t, o->n, sizeof(*t), cmp_u64);
+	}
 	for (size_t i = 0; i < o->n; i++)
 		if (!k || t[k - 1] != t[i])
 			t[k++] = t[i];
@@ -427,25 +429,42 @@ static int merge(struct lineage *l, const struct learn_child *c,
 	return 0;
 }
 
-/* Weakest first: candidates before the set, each by its share now. */
-static uint64_t weak_gen;
+/*
+ * How strong an entry is, in WEAK_BUCKETS steps: candidates by their share
+ * now, then the set by its share.  Giving up the weakest by bucket is one
+ * pass to count and one to compact, whatever the lineage's size (a sort of
+ * 65536 entries would take a worker's whole turn).
+ */
+#define WEAK_BUCKETS 2048
 
-static int cmp_weak(const void *a, const void *b)
+static unsigned strength(const struct entry *e, uint64_t gen)
 {
-	const struct entry *x = a, *y = b;
-	uint64_t vx = x->in ? SHARE_ONE + 1u + x->share : share_at(x, weak_gen),
-		 vy = y->in ? SHARE_ONE + 1u + y->share : share_at(y, weak_gen);
-
-	if (vx != vy)
-		return vx < vy ? -1 : 1;
-	return x->seen < y->seen ? -1 : x->seen > y->seen;
+	return e->in ? WEAK_BUCKETS / 2 + ((unsigned)e->share >> 6)
+		     : (unsigned)(share_at(e, gen) >> 6);
 }
 
-static int cmp_page(const void *a, const void *b)
+/* Drop the drop_n weakest entries of l, keeping the others in order. */
+static void drop_weakest(struct lineage *l, size_t drop_n)
 {
-	const struct entry *x = a, *y = b;
+	static size_t hist[WEAK_BUCKETS]; /* under the lock */
+	size_t below = 0, k = 0, extra;
+	unsigned cut = 0;
 
-	return x->page < y->page ? -1 : x->page > y->page;
+	memset(hist, 0, sizeof(hist));
+	for (size_t i = 0; i < l->n; i++)
+		hist[strength(&l->e[i], l->gen)]++;
+	while (cut < WEAK_BUCKETS - 1 && below + hist[cut] < drop_n)
+		below += hist[cut++];
+	/* Everything below the cut goes, and as many of the cut as needed. */
+	extra = drop_n - below;
+	for (size_t i = 0; i < l->n; i++) {
+		unsigned st = strength(&l->e[i], l->gen);
+
+		if (st < cut || (st == cut && extra && extra--))
+			continue;
+		l->e[k++] = l->e[i];
+	}
+	l->n = k;
 }
 
 /* Keep the lineage within its own, its uid's and the daemon's bounds. */
@@ -474,13 +493,9 @@ static void shrink(struct lineage *l)
 			      : 0;
 	if (l->n <= allowed)
 		return;
-	/* Down to 7/8 at once, so that a full lineage sorts rarely. */
+	/* Down to 7/8 at once, so that a full lineage shrinks rarely. */
 	drop_n = l->n - allowed + allowed / 8;
-	weak_gen = l->gen; /* under the lock, like the sort */
-	qsort(l->e, l->n, sizeof(*l->e), cmp_weak);
-	memmove(l->e, l->e + drop_n, (l->n - drop_n) * sizeof(*l->e));
-	l->n -= drop_n;
-	qsort(l->e, l->n, sizeof(*l->e), cmp_page);
+	drop_weakest(l, drop_n);
 	nentries -= drop_n;
 	l->u->entries -= drop_n;
 	count(&tot.dropped, drop_n);
