@@ -201,7 +201,7 @@ static void served(enum t_kind kind, const void *arg)
 	struct parent p;
 	struct child_args a = { .p = &p, .touch = 64, .stride = 37 };
 	json_object *st;
-	int64_t f0;
+	int64_t f0, k0, c0;
 	int rc, logged = td_log_count(&D, "forked from client");
 
 	(void)arg;
@@ -214,12 +214,16 @@ static void served(enum t_kind kind, const void *arg)
 		a.stride = 1;
 	}
 	f0 = j_int(st = td_status(&D), "totals.faults");
+	k0 = j_int(st, "totals.forked");
+	c0 = j_int(st, "totals.child_clients");
 	json_object_put(st);
 	rc = pc_in_child(child_main, &a);
 	CHECK_EQ(rc, 0);
 	CHECK_EQ(td_log_count(&D, "forked from client") - logged, 1);
 	st = td_status(&D);
 	CHECK_EQ(j_int(st, "totals.faults") - f0, (int64_t)a.touch);
+	CHECK_EQ(j_int(st, "totals.forked") - k0, 1);
+	CHECK_EQ(j_int(st, "totals.child_clients") - c0, 0); /* FORKED only */
 	CHECK_EQ(j_int(st, "totals.errors"), 0);
 	json_object_put(st);
 	CHECK(parent_alive(&p), "the parent's connection answers as before");
@@ -301,6 +305,46 @@ static void limited(void)
 	CHECK_EQ(td_stop(&d2), 0);
 }
 
+/* In a child: a connection of its own and HELLO, answered.  0 welcomed. */
+static int own_hello(void *arg)
+{
+	struct uffd_raw c = { .sock = -1, .dev_fd = -1 };
+	struct uffdd_msg m;
+	uint32_t seq;
+
+	(void)arg;
+	if (uffd_raw_open(&c, D.sock) < 0 ||
+	    uffd_raw_hello(&c, "forked-own", 0, &seq) < 0 ||
+	    answer(&c, seq, &m) < 0)
+		return 2;
+	uffdd_msg_close_fds(&m);
+	return m.hdr.type == UFFDD_WELCOME ? 0 : 1;
+}
+
+/*
+ * Forks followed are counted from what the kernel says (status, never the
+ * log, which throttles): a child of a client that connects itself counts,
+ * a second connection of a client whose parent is none does not.
+ */
+static void counted(void)
+{
+	struct parent p;
+	json_object *st;
+	int64_t k0;
+
+	CHECK(parent_open(&p, UFFD_KIND_SHMEM, 1 << 20, "continue") == 0,
+	      "the parent's region");
+	k0 = j_int(st = td_status(&D), "totals.child_clients");
+	json_object_put(st);
+	CHECK_EQ(pc_in_child(own_hello, NULL), 0);
+	CHECK_EQ(pc_in_child(own_hello, NULL), 0);
+	CHECK_EQ(own_hello(NULL), 0); /* ours: our parent is no client */
+	st = td_status(&D);
+	CHECK_EQ(j_int(st, "totals.child_clients") - k0, 2);
+	json_object_put(st);
+	parent_close(&p);
+}
+
 static int setup(void)
 {
 	return td_setup(&D, NULL);
@@ -326,6 +370,10 @@ static const struct t_case cases[] = {
 	  .title = "a FORKED whose first descriptor is no socket is dropped, "
 		   "the parent's connection stays",
 	  .run = not_a_socket },
+	{ .name = "counted",
+	  .title = "a client's child that connects itself counts as a fork "
+		   "followed, another client's connection does not",
+	  .run = counted },
 	{ .name = "limited",
 	  .title = "limits.clients counts a FORKED child as a connection",
 	  .run = limited },

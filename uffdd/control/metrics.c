@@ -249,6 +249,11 @@ static void daemon_part(struct daemon *d, struct out *o,
 	       "connection.");
 	put(o, "uffdd_forked_total %" PRIu64 "\n",
 	    __atomic_load_n(&d->n.forked, __ATOMIC_RELAXED));
+	family(o, "uffdd_child_clients_total", "counter",
+	       "Clients that connected themselves whose parent (told by the "
+	       "kernel) was a client.");
+	put(o, "uffdd_child_clients_total %" PRIu64 "\n",
+	    __atomic_load_n(&d->n.child_clients, __ATOMIC_RELAXED));
 	family(o, "uffdd_faults_total", "counter", "Faults resolved.");
 	put(o, "uffdd_faults_total %" PRIu64 "\n", sum->faults);
 	family(o, "uffdd_pages_mapped_total", "counter", "Pages mapped.");

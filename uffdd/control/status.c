@@ -233,6 +233,9 @@ static json_object *totals_json(struct daemon *d, const struct walk *walk,
 	json_object_object_add(
 	    tot, "forked",
 	    u64(__atomic_load_n(&d->n.forked, __ATOMIC_RELAXED)));
+	json_object_object_add(
+	    tot, "child_clients",
+	    u64(__atomic_load_n(&d->n.child_clients, __ATOMIC_RELAXED)));
 	json_object_object_add(tot, "faults_per_s",
 			       json_object_new_double(d->n.fault_rate));
 	/* Nested last: scripts without a JSON parser read the flat keys

@@ -54,6 +54,7 @@ struct daemon_counts {
 	uint64_t rejected_clients;
 	uint64_t denied_clients; /* refused by access allow/deny */
 	uint64_t forked;	 /* children registered with FORKED */
+	uint64_t child_clients;	 /* connected themselves, parent a client */
 	uint64_t started_ns;
 	time_t started;
 	double fault_rate; /* faults per second over the last few seconds */

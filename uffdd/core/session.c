@@ -7,6 +7,7 @@
 #include "session.h"
 #include "daemon.h"
 #include "fdstore.h"
+#include "kin.h"
 #include "log.h"
 #include "pagestate.h"
 #include "uffd_uapi.h"
@@ -128,6 +129,8 @@ struct session *session_new_child(int sock, const struct peer_id *parent)
 
 void session_discard(struct session *s)
 {
+	if (s->kin)
+		kin_leave(s->who.pid);
 	if (s->proto.first) {
 		uffdd_msg_close_fds(s->proto.first);
 		free(s->proto.first);
@@ -454,6 +457,9 @@ void session_drop(struct session *s, const char *why)
 	if (s->dying)
 		return;
 	s->dying = 1;
+	if (s->kin)
+		kin_leave(s->who.pid);
+	s->kin = 0;
 	log_client(session_log_level(s), &s->who, 0,
 		   "client %d (%s): session ended: %s; %zu region%s released",
 		   (int)s->who.pid, s->who.comm, why, n, n == 1 ? "" : "s");

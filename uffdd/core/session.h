@@ -64,6 +64,7 @@ struct session {
 	struct share *share; /* its uid's holdings (share.c) */
 	int admin;	     /* root or admin_gids: no share, the reserve */
 	int counted;	     /* holds one of limits.clients */
+	int kin;	     /* its pid is in kin.c's table */
 	struct session_proto proto;
 	struct region_table regions;
 	struct session_events events;

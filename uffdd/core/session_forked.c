@@ -18,6 +18,7 @@
 #include "access.h"
 #include "bounds.h"
 #include "daemon.h"
+#include "kin.h"
 #include "listen.h"
 #include "log.h"
 #include "session.h"
@@ -138,6 +139,7 @@ void session_forked(struct session *p, struct uffdd_msg *m)
 	first->nfds = 2;
 	m->nfds = 0;
 	c->proto.first = first;
+	c->kin = kin_enter(c->who.pid) == 0;
 	session_keep(c);
 	CNT_ADD(p->events.fork, 1);
 	__atomic_add_fetch(&worker_daemon(p->w)->n.forked, 1, __ATOMIC_RELAXED);

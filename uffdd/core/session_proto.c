@@ -4,6 +4,7 @@
 #include "clock.h"
 #include "daemon.h"
 #include "fault.h"
+#include "kin.h"
 #include "log.h"
 #include "session.h"
 #include "uffd_uapi.h"
@@ -117,6 +118,12 @@ static int on_hello(struct session *s, struct uffdd_msg *m)
 	}
 	s->proto.hello_done = 1;
 	s->proto.granted = dev >= 0;
+	/* A fork the daemon followed, though not as FORKED: its parent
+	 * (from the kernel) is a client. */
+	if (kin_is_client(s->who.parent_pid))
+		__atomic_add_fetch(&worker_daemon(s->w)->n.child_clients, 1,
+				   __ATOMIC_RELAXED);
+	s->kin = kin_enter(s->who.pid) == 0;
 	session_keep(s);
 	log_client(LOG_INFO, &s->who, 0,
 		   "client %d (%s, uid %u, \"%s\") connected on worker %d%s",
