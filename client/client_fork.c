@@ -108,16 +108,17 @@ static int body(const struct uffd_raw_region *r, int mode,
 	return uffdd_set_str(reg->policy, sizeof(reg->policy), r->policy);
 }
 
-int uffd_raw_register(struct uffd_raw *c, const struct uffd_raw_region *r,
-		      int allow_user_only, struct uffd_raw_sent *out)
+/*
+ * A uffd with r's range registered MINOR, and the REGISTER body for it:
+ * the uffd, or -errno (out->stage names the step that failed).
+ */
+static int make_uffd(struct uffd_raw *c, const struct uffd_raw_region *r,
+		     int allow_user_only, struct uffd_raw_sent *out,
+		     struct uffdd_register *reg)
 {
 	struct uffdio_register ur = { .mode = UFFDIO_REGISTER_MODE_MINOR };
-	struct uffdd_register reg;
-	int uffd, rc, fds[UFFDD_MAX_FDS];
+	int uffd, rc;
 
-	out->stage = "the policy's files";
-	if (r->nfiles < 0 || r->nfiles > UFFDD_MAX_FILES)
-		return -E2BIG;
 	out->stage = "creating a userfaultfd";
 	uffd = uffd_create(c->dev_fd, O_CLOEXEC | O_NONBLOCK, allow_user_only,
 			   &out->mode);
@@ -137,28 +138,93 @@ int uffd_raw_register(struct uffd_raw *c, const struct uffd_raw_region *r,
 		goto out;
 	}
 	out->stage = "the region's name or policy";
-	rc = body(r, out->mode, &reg);
+	rc = body(r, out->mode, reg);
+	if (rc == 0)
+		return uffd;
+	ioctl(uffd, UFFDIO_UNREGISTER, &ur.range);
+out:
+	close(uffd);
+	return rc;
+}
+
+/* After the send (rc): keep the uffd for the caller, or let it go. */
+static int sent(int rc, int uffd, const struct uffd_raw_region *r,
+		struct uffd_raw_sent *out)
+{
+	struct uffdio_range range = { .start = r->start, .len = r->length };
+
+	if (rc == 0 && out->uffd) {
+		*out->uffd = uffd; /* the caller's, until the answer */
+		return 0;
+	}
 	if (rc < 0)
-		goto unreg;
+		ioctl(uffd, UFFDIO_UNREGISTER, &range);
+	close(uffd);
+	return rc;
+}
+
+int uffd_raw_register(struct uffd_raw *c, const struct uffd_raw_region *r,
+		      int allow_user_only, struct uffd_raw_sent *out)
+{
+	struct uffdd_register reg;
+	int uffd, fds[UFFDD_MAX_FDS];
+
+	out->stage = "the policy's files";
+	if (r->nfiles < 0 || r->nfiles > UFFDD_MAX_FILES)
+		return -E2BIG;
+	uffd = make_uffd(c, r, allow_user_only, out, &reg);
+	if (uffd < 0)
+		return uffd;
 	fds[0] = uffd;
 	fds[1] = r->memfd;
 	for (int i = 0; i < r->nfiles; i++)
 		fds[2 + i] = r->files[i];
 	out->seq = ++c->seq;
 	out->stage = "sending REGISTER";
-	rc = uffdd_send(c->sock, UFFDD_REGISTER, out->seq, &reg, sizeof(reg),
-			fds, 2 + r->nfiles);
-	if (rc == 0 && out->uffd) {
-		*out->uffd = uffd; /* the caller's, until the answer */
-		return 0;
+	return sent(uffdd_send(c->sock, UFFDD_REGISTER, out->seq, &reg,
+			       sizeof(reg), fds, 2 + r->nfiles),
+		    uffd, r, out);
+}
+
+int uffd_raw_forked(struct uffd_raw *c, const char *name, uint32_t flags,
+		    const struct uffd_raw_region *r, int allow_user_only,
+		    struct uffd_raw_sent *out)
+{
+	struct uffdd_forked f;
+	int sv[2], uffd, fds[3], rc;
+
+	out->stage = "the policy's files";
+	if (r->nfiles)
+		return -E2BIG; /* FORKED carries none */
+	memset(&f, 0, sizeof(f));
+	f.hello.min_version = 2;
+	f.hello.max_version = UFFDD_PROTO_MAX;
+	f.hello.flags = flags;
+	(void)uffdd_set_str(f.hello.name, sizeof(f.hello.name), name);
+	out->stage = "socketpair";
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	uffd = make_uffd(c, r, allow_user_only, out, &f.reg);
+	if (uffd < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return uffd;
 	}
-	if (rc == 0)
-		goto out;
-unreg:
-	ioctl(uffd, UFFDIO_UNREGISTER, &ur.range);
-out:
-	close(uffd);
-	return rc;
+	fds[0] = sv[1];
+	fds[1] = uffd;
+	fds[2] = r->memfd;
+	out->seq = ++c->seq;
+	out->stage = "sending FORKED";
+	rc = uffdd_send(c->sock, UFFDD_FORKED, out->seq, &f, sizeof(f), fds, 3);
+	/* The daemon has its end now (or never will): ours is sv[0]. */
+	close(sv[1]);
+	if (rc < 0) {
+		close(sv[0]);
+		return sent(rc, uffd, r, out);
+	}
+	c->sock = sv[0];
+	c->version = 2;
+	return sent(0, uffd, r, out);
 }
 
 int uffd_raw_spec_has_file(const char *spec)

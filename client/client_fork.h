@@ -25,6 +25,7 @@ struct uffd_raw {
 	int dev_fd;		  /* granted /dev/userfaultfd, or -1 */
 	uint32_t seq;		  /* last request number used */
 	uint64_t kernel_features; /* from WELCOME (or the parent's) */
+	uint16_t version;	  /* spoken on sock (WELCOME); 0 unknown */
 };
 
 struct uffd_raw_region {
@@ -88,6 +89,19 @@ int uffd_raw_register(struct uffd_raw *c, const struct uffd_raw_region *r,
  * none.
  */
 int uffd_raw_spec_has_file(const char *spec);
+
+/*
+ * In a forked child, on the connection c inherited from its parent (which
+ * speaks protocol 2): send FORKED, the child's HELLO (name, flags) and
+ * REGISTER of r in one message, with one end of a new socketpair.  On
+ * success c->sock is the child's own connection (the parent's descriptor
+ * is left as it was, for the caller to close) and the REGISTERED or
+ * ERROR answer comes on it, with out->seq.  Otherwise c->sock is
+ * unchanged.  0 or -errno (out->stage names the step).
+ */
+int uffd_raw_forked(struct uffd_raw *c, const char *name, uint32_t flags,
+		    const struct uffd_raw_region *r, int allow_user_only,
+		    struct uffd_raw_sent *out);
 
 /* Send UNREGISTER for region id. */
 int uffd_raw_unregister(struct uffd_raw *c, uint64_t id, uint32_t *seq);

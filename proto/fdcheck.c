@@ -42,9 +42,9 @@ static const char *fd_describe(int fd, char *buf, size_t len)
 
 int fd_check_uffd(int fd, uint64_t *features, char *err, size_t errlen)
 {
-	char what[256], path[64], line[256];
-	FILE *f;
-	int found = 0;
+	char what[256], path[64], text[512], *api, *colon;
+	ssize_t n;
+	int in;
 
 	fd_describe(fd, what, sizeof(what));
 	if (strcmp(what, "anon_inode:[userfaultfd]") != 0) {
@@ -56,30 +56,27 @@ int fd_check_uffd(int fd, uint64_t *features, char *err, size_t errlen)
 		return 0;
 	*features = 0;
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "re");
-	if (!f) {
-		snprintf(err, errlen, "cannot read %s: %s", path,
-			 strerror(errno));
-		return -errno;
-	}
-	/* "API:\t<UFFD_API>:<features>:<ioctls>" in hex, since Linux 4.3. */
-	while (fgets(line, sizeof(line), f)) {
-		char *colon;
+	/* A read, not stdio: this runs for every region a client hands over
+	 * (every forked child's, under uffd-run). */
+	in = open(path, O_RDONLY | O_CLOEXEC);
+	if (in < 0 || (n = read(in, text, sizeof(text) - 1)) < 0) {
+		int e = errno;
 
-		if (strncmp(line, "API:", 4) != 0)
-			continue;
-		colon = strchr(line + 4, ':');
-		if (colon) {
-			*features = strtoull(colon + 1, NULL, 16);
-			found = 1;
-		}
-		break;
+		if (in >= 0)
+			close(in);
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));
+		return -e;
 	}
-	fclose(f);
-	if (!found) {
+	close(in);
+	text[n] = '\0';
+	/* "API:\t<UFFD_API>:<features>:<ioctls>" in hex, since Linux 4.3. */
+	api = strstr(text, "\nAPI:");
+	colon = api ? strchr(api + 5, ':') : NULL;
+	if (!colon) {
 		snprintf(err, errlen, "userfaultfd has no API line in fdinfo");
 		return -ENOTTY;
 	}
+	*features = strtoull(colon + 1, NULL, 16);
 	return 0;
 }
 
@@ -270,6 +267,8 @@ static int check_memfd(int fd, struct memfd_info *mi, int read_only_ok,
 		return -EACCES;
 	}
 	mi->size = (uint64_t)st.st_size;
+	mi->dev = (uint64_t)st.st_dev;
+	mi->ino = (uint64_t)st.st_ino;
 	mi->seals = fcntl(fd, F_GET_SEALS);
 	return 0;
 }

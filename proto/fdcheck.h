@@ -11,6 +11,7 @@ struct memfd_info {
 	uint64_t size;	    /* st_size */
 	uint32_t page_size; /* 4096 or the hugetlbfs page size */
 	int seals;	    /* F_GET_SEALS, -1 if the file cannot be sealed */
+	uint64_t dev, ino;  /* which file it is */
 };
 
 /*

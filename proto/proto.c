@@ -20,9 +20,12 @@ _Static_assert(sizeof(struct uffdd_image_open) == 96, "image_open is 96 bytes");
 _Static_assert(sizeof(struct uffdd_image) == 64, "image is 64 bytes");
 _Static_assert(sizeof(struct uffdd_registered) == 16, "registered is 16 bytes");
 _Static_assert(sizeof(struct uffdd_pages_hdr) == 64, "page-state header is 64");
+_Static_assert(sizeof(struct uffdd_forked) == 272, "forked is 272 bytes");
+_Static_assert(offsetof(struct uffdd_forked, reg) == 48,
+	       "forked: the register body follows the hello body");
 
 static const struct {
-	const char *name;
+	const char *name; /* NULL: no such type */
 	long len;
 	int fds; /* -1: depends on the body */
 } types[UFFDD_TYPE_MAX + 1] = {
@@ -39,20 +42,23 @@ static const struct {
 	[UFFDD_IMAGE_OPEN] = { "IMAGE_OPEN", sizeof(struct uffdd_image_open),
 			       0 },
 	[UFFDD_IMAGE] = { "IMAGE", sizeof(struct uffdd_image), 1 },
+	[UFFDD_FORKED] = { "FORKED", sizeof(struct uffdd_forked), -1 },
 };
+
+/* A type this build has (a type a build leaves out has no name). */
+static int known(unsigned type)
+{
+	return type > 0 && type <= UFFDD_TYPE_MAX && types[type].name;
+}
 
 const char *uffdd_type_name(unsigned type)
 {
-	if (type == 0 || type > UFFDD_TYPE_MAX)
-		return "UNKNOWN";
-	return types[type].name;
+	return known(type) ? types[type].name : "UNKNOWN";
 }
 
 static long body_len(unsigned type)
 {
-	if (type == 0 || type > UFFDD_TYPE_MAX)
-		return -1;
-	return types[type].len;
+	return known(type) ? types[type].len : -1;
 }
 
 /* The descriptors m must carry (its type known), -1 if its body is wrong. */
@@ -67,6 +73,8 @@ static int fds_of(const struct uffdd_msg *m)
 			   : -1;
 	case UFFDD_REGISTERED:
 		return (m->u.registered.flags & UFFDD_REG_CONTENT) ? 1 : 0;
+	case UFFDD_FORKED: /* its socket, uffd and memfd; no policy files */
+		return m->u.forked.reg.nfiles == 0 ? 3 : -1;
 	default:
 		return types[m->hdr.type].fds;
 	}
@@ -143,6 +151,36 @@ static int image_open_ok(const struct uffdd_image_open *io, char *err,
 	return 0;
 }
 
+/* HELLO's body, in HELLO and FORKED. */
+static int hello_ok(const struct uffdd_hello *h, const char *what, char *err,
+		    size_t errlen)
+{
+	if (!str_ok(h->name, sizeof(h->name)))
+		return bad(err, errlen, EBADMSG,
+			   "%s name is not NUL-terminated", what);
+	if (h->min_version > h->max_version)
+		return bad(err, errlen, EBADMSG,
+			   "%s version range %u..%u is empty", what,
+			   h->min_version, h->max_version);
+	return 0;
+}
+
+/* REGISTER's body, in REGISTER and FORKED. */
+static int register_ok(const struct uffdd_register *r, const char *what,
+		       char *err, size_t errlen)
+{
+	if (!str_ok(r->name, sizeof(r->name)))
+		return bad(err, errlen, EBADMSG,
+			   "%s name is not NUL-terminated", what);
+	if (!str_ok(r->policy, sizeof(r->policy)))
+		return bad(err, errlen, EBADMSG,
+			   "%s policy is not NUL-terminated", what);
+	if (r->flags != 0)
+		return bad(err, errlen, EINVAL, "%s flags 0x%x not supported",
+			   what, r->flags);
+	return 0;
+}
+
 int uffdd_validate(const struct uffdd_msg *m, char *err, size_t errlen)
 {
 	const struct uffdd_hdr *h = &m->hdr;
@@ -163,6 +201,10 @@ int uffdd_validate(const struct uffdd_msg *m, char *err, size_t errlen)
 		    uffdd_type_name(h->type), h->length, body_len(h->type));
 
 	want_fds = fds_of(m);
+	if (want_fds < 0 && h->type == UFFDD_FORKED)
+		return bad(err, errlen, EBADMSG,
+			   "FORKED carries %u files, none allowed",
+			   m->u.forked.reg.nfiles);
 	if (want_fds < 0)
 		return bad(err, errlen, EBADMSG,
 			   "REGISTER carries %u files, at most %d",
@@ -174,27 +216,16 @@ int uffdd_validate(const struct uffdd_msg *m, char *err, size_t errlen)
 
 	switch (h->type) {
 	case UFFDD_HELLO:
-		if (!str_ok(m->u.hello.name, sizeof(m->u.hello.name)))
-			return bad(err, errlen, EBADMSG,
-				   "HELLO name is not NUL-terminated");
-		if (m->u.hello.min_version > m->u.hello.max_version)
-			return bad(err, errlen, EBADMSG,
-				   "HELLO version range %u..%u is empty",
-				   m->u.hello.min_version,
-				   m->u.hello.max_version);
-		break;
+		return hello_ok(&m->u.hello, "HELLO", err, errlen);
 	case UFFDD_REGISTER:
-		if (!str_ok(m->u.reg.name, sizeof(m->u.reg.name)))
-			return bad(err, errlen, EBADMSG,
-				   "REGISTER name is not NUL-terminated");
-		if (!str_ok(m->u.reg.policy, sizeof(m->u.reg.policy)))
-			return bad(err, errlen, EBADMSG,
-				   "REGISTER policy is not NUL-terminated");
-		if (m->u.reg.flags != 0)
-			return bad(err, errlen, EINVAL,
-				   "REGISTER flags 0x%x not supported",
-				   m->u.reg.flags);
-		break;
+		return register_ok(&m->u.reg, "REGISTER", err, errlen);
+	case UFFDD_FORKED: {
+		int rc = hello_ok(&m->u.forked.hello, "FORKED", err, errlen);
+
+		return rc < 0 ? rc
+			      : register_ok(&m->u.forked.reg, "FORKED", err,
+					    errlen);
+	}
 	case UFFDD_IMAGE_OPEN:
 		return image_open_ok(&m->u.image_open, err, errlen);
 	case UFFDD_REGISTERED:

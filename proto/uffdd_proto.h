@@ -16,7 +16,9 @@
 /*
  * Version 2: a client names the files of its policy by the descriptors it
  * sends (REGISTER), never by path; REGISTERED says whether the daemon
- * makes the region's contents and hands over its page-state file.
+ * makes the region's contents and hands over its page-state file; a
+ * forked child registers in one message on its parent's connection
+ * (FORKED).
  */
 #define UFFDD_PROTO_MIN 2
 #define UFFDD_PROTO_MAX 2
@@ -35,8 +37,8 @@ enum uffdd_type {
 	UFFDD_PUBLISH = 8,
 	UFFDD_IMAGE_OPEN = 9,
 	UFFDD_IMAGE = 10,
-	/* 11: FORKED (issue 15) */
-	UFFDD_TYPE_MAX = 10,
+	UFFDD_FORKED = 11, /* version 2 (issue 15) */
+	UFFDD_TYPE_MAX = 11,
 };
 
 struct uffdd_hdr {
@@ -223,6 +225,18 @@ struct uffdd_image {
 	uint64_t reserved[2];
 };
 
+/*
+ * A forked child's first words (version 2), sent on the connection it
+ * inherited from its parent: its HELLO and its first REGISTER in one, and
+ * the daemon end of a socketpair the child made, which is the child's own
+ * connection from then on (every answer comes on it, none on the parent's).
+ * fds: [0] that socket, [1] the uffd, [2] the memfd (as REGISTER's).
+ */
+struct uffdd_forked {
+	struct uffdd_hello hello;
+	struct uffdd_register reg;
+};
+
 #define UFFDD_ERROR_MSG_LEN 120
 
 struct uffdd_error {
@@ -244,6 +258,7 @@ struct uffdd_msg {
 		struct uffdd_publish publish;
 		struct uffdd_image_open image_open;
 		struct uffdd_image image;
+		struct uffdd_forked forked;
 		struct uffdd_error error;
 		unsigned char raw[UFFDD_MAX_MSG];
 	} u;

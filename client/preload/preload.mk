@@ -23,6 +23,7 @@ PRELOAD_OBJ := $(patsubst %.c,$(BUILD)/lib/%.o,$(PRELOAD_SRC))
 PRELOAD_SO := $(BUILD)/libuffdpreload.so
 UFFD_RUN := $(BUILD)/uffd-run
 PRELOAD_TEST := $(BUILD)/tests/preload/preload_test
+FORKSERVE := $(BUILD)/tests/preload/forkserve
 PRELOAD_REAL ?= 1
 PRELOAD_BENCH_ARGS ?=
 
@@ -45,6 +46,11 @@ $(PRELOAD_TEST): $(BUILD)/obj/tests/preload/preload_test.o $(TEST_HARNESS) $(BUI
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(PKG_LIBS) -lpthread
 
+# A fork-per-request server over a shared table (bench.sh, real.sh).
+$(FORKSERVE): $(BUILD)/obj/tests/preload/forkserve.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) -lpthread
+
 .PHONY: preload check-preload check-preload-prog check-preload-real \
 	bench-preload
 preload: $(PRELOAD_SO) $(UFFD_RUN)
@@ -57,13 +63,13 @@ check-preload-prog: preload $(BUILD)/uffdd $(PRELOAD_TEST)
 	UFFDD_BUILD=$(BUILD) $(PRELOAD_TEST); rc=$$?; \
 	sh tools/hugepages.sh restore $$st; rm -f $$st; exit $$rc
 
-check-preload-real: preload $(BUILD)/uffdd $(PRELOAD_TEST)
+check-preload-real: preload $(BUILD)/uffdd $(PRELOAD_TEST) $(FORKSERVE)
 	sh tests/preload/real.sh $(BUILD)
 
 check-preload: check-preload-prog
 	@if [ "$(PRELOAD_REAL)" = 1 ]; then $(MAKE) --no-print-directory check-preload-real; fi
 
-bench-preload: preload $(BUILD)/uffdd $(PRELOAD_TEST)
+bench-preload: preload $(BUILD)/uffdd $(PRELOAD_TEST) $(FORKSERVE)
 	sh tests/preload/bench.sh $(BUILD) $(PRELOAD_BENCH_ARGS)
 
 .DEFAULT_GOAL := $(_preload_saved_goal)

@@ -97,6 +97,7 @@ static void handle(struct uffdd_msg *m)
 	switch (m->hdr.type) {
 	case UFFDD_WELCOME:
 		pl.conn.kernel_features = m->u.welcome.kernel_features;
+		pl.conn.version = m->u.welcome.version;
 		if (m->nfds == 1 && !pl_fd_is(pl.conn.dev_fd, pl.dev_ino)) {
 			struct stat st;
 
@@ -424,53 +425,120 @@ void pl_cut(uintptr_t a, size_t len)
 }
 
 /*
+ * FORKED on the parent's connection (still open here: the caller closes
+ * our copy): the first region handed over with the child's HELLO, the
+ * child's own connection in return.  0, or -errno (nothing changed).
+ */
+static int forked(struct pl_region *e, const char *name)
+{
+	char rname[UFFDD_REGION_NAME_LEN];
+	struct uffd_raw_region rr = {
+		.start = e->addr,
+		.length = e->len,
+		.offset = (uint64_t)e->offset,
+		.page_size = e->page_size,
+		.kind = e->kind,
+		.memfd = e->memfd,
+		.name = rname,
+		.policy = pl_cfg.policy,
+	};
+	struct uffd_raw_sent sent = { .stage = "" };
+	int parent = pl.conn.sock, rc;
+
+	if (!pl_fd_is(e->memfd, e->memfd_ino))
+		return -EBADF;
+	pl_region_name(e, rname, sizeof(rname));
+	rc = uffd_raw_forked(&pl.conn, name, UFFDD_HELLO_WANT_GRANT, &rr,
+			     pl_cfg.allow_user_only, &sent);
+	if (rc < 0) {
+		say(sent.stage, e, -rc);
+		return rc;
+	}
+	close(parent);
+	{
+		struct stat st;
+
+		pl.sock_ino = fstat(pl.conn.sock, &st) == 0 ? st.st_ino : 0;
+	}
+	e->reg_seq = sent.seq;
+	return 0;
+}
+
+/* The first region the child hands over, or NULL. */
+static struct pl_region *first_live(void)
+{
+	for (int i = 0; i < PL_MAX_REGIONS; i++)
+		if (pl.r[i].state == PL_LIVE)
+			return &pl.r[i];
+	return NULL;
+}
+
+/*
  * In the child of a fork (async-signal-safe: fork may have been called
  * from a signal handler, or by one thread of many).  The child's copies of
  * the served ranges are not registered (no UFFD_FEATURE_EVENT_FORK
  * without CAP_SYS_PTRACE) and its page tables for them are empty: register
  * them with uffds of the child's own and hand them over in a session of
- * its own.  Nothing waits for an answer: the daemon starts serving when it
- * reads the REGISTER, and faults before that simply queue.
+ * its own.  With a daemon that speaks protocol 2, one FORKED message on
+ * the inherited connection does it for the first region (no connect, no
+ * HELLO round trip); otherwise a connection of its own, HELLO, REGISTER.
+ * Nothing waits for an answer: the daemon starts serving when it reads
+ * the request, and faults before that simply queue.
  */
 int pl_fork_handoff(pid_t parent)
 {
 	char name[UFFDD_NAME_LEN];
+	struct pl_region *one = NULL;
 	struct stat st;
 	uint32_t seq;
-	int rc, sent = 0;
+	int rc, sent = 0,
+		inherited =
+		    pl.conn.sock >= 0 && pl_fd_is(pl.conn.sock, pl.sock_ino);
 
 	pl.pid = getpid();
-	/* Our copy of the parent's connection: closing it leaves the
-	 * parent's open. */
-	if (pl.conn.sock >= 0 && pl_fd_is(pl.conn.sock, pl.sock_ino))
-		close(pl.conn.sock);
-	pl.conn.sock = -1;
 	lose_service();
 	if (__atomic_load_n(&pl.nlive, __ATOMIC_RELAXED) == 0 || pl.refused ||
-	    pl_cfg.disabled)
+	    pl_cfg.disabled) {
+		/* Our copy of the parent's connection: closing it leaves the
+		 * parent's open. */
+		if (inherited)
+			close(pl.conn.sock);
+		pl.conn.sock = -1;
 		return 0;
+	}
 	if (!pl_fd_is(pl.conn.dev_fd, pl.dev_ino))
 		pl.conn.dev_fd = -1;
-	rc = uffd_raw_open(&pl.conn, pl_cfg.socket);
-	if (rc < 0) {
-		say("after fork: uffdd is not reachable", NULL, -rc);
-		return rc;
-	}
-	pl.sock_ino = fstat(pl.conn.sock, &st) == 0 ? st.st_ino : 0;
 	pl_session_name(name, sizeof(name), parent);
-	/* The inherited grant is enough to make the child's uffds; asking
-	 * again lets the daemon decide (and show "granted") for this
-	 * session too.  The answer is read, and the spare fd closed, later. */
-	rc = uffd_raw_hello(&pl.conn, name, UFFDD_HELLO_WANT_GRANT, &seq);
-	if (rc < 0) {
-		pl_forget_connection();
-		return rc;
+	if (inherited && pl.conn.version >= 2 && (one = first_live()) &&
+	    forked(one, name) == 0) {
+		sent = 1;
+	} else {
+		one = NULL;
+		if (inherited)
+			close(pl.conn.sock);
+		pl.conn.sock = -1;
+		rc = uffd_raw_open(&pl.conn, pl_cfg.socket);
+		if (rc < 0) {
+			say("after fork: uffdd is not reachable", NULL, -rc);
+			return rc;
+		}
+		pl.sock_ino = fstat(pl.conn.sock, &st) == 0 ? st.st_ino : 0;
+		/* The inherited grant is enough to make the child's uffds;
+		 * asking again lets the daemon decide (and show "granted")
+		 * for this session too.  The answer is read, and the spare
+		 * fd closed, later. */
+		rc = uffd_raw_hello(&pl.conn, name, UFFDD_HELLO_WANT_GRANT,
+				    &seq);
+		if (rc < 0) {
+			pl_forget_connection();
+			return rc;
+		}
+		pl.hello_seq = seq;
 	}
-	pl.hello_seq = seq;
 	for (int i = 0; i < PL_MAX_REGIONS; i++) {
 		struct pl_region *e = &pl.r[i];
 
-		if (e->state != PL_LIVE)
+		if (e->state != PL_LIVE || e == one)
 			continue;
 		rc = pl_region_register(e, 0);
 		if (rc == 0)
@@ -486,7 +554,8 @@ int pl_fork_handoff(pid_t parent)
 		pl_log_u(&l, (uint64_t)parent);
 		pl_log_s(&l, ": ");
 		pl_log_u(&l, (uint64_t)sent);
-		pl_log_s(&l, " region(s) handed over");
+		pl_log_s(&l, one ? " region(s) handed over (FORKED)"
+				 : " region(s) handed over");
 		pl_log_end(&l);
 	}
 	return 0;

@@ -71,12 +71,12 @@ static const char usage_text[] =
     "    are served by the kernel again.\n"
     "\n"
     "OPTIONS\n"
-    "    -p, --policy P       uffdd policy for every region (default: the\n"
-    "                         daemon's default).  Forking servers whose\n"
-    "                         children touch a lot of memory once may prefer "
-    "a\n"
-    "                         policy that maps ahead (e.g. eager, around:N),\n"
-    "                         if the daemon offers it.  A policy the daemon\n"
+    "    -p, --policy P       uffdd policy for every region.  The default\n"
+    "                         is learn, the learned child working set: each\n"
+    "                         forked child gets the pages its siblings\n"
+    "                         touched first mapped before it faults (the\n"
+    "                         daemon's default policy if it does not offer\n"
+    "                         learn).  A policy given here that the daemon\n"
     "                         refuses is an error (exit 64), and so is one\n"
     "                         that names a file (populate, record,\n"
     "                         prefetch): one file cannot serve every mapping\n"
@@ -114,9 +114,10 @@ static const char usage_text[] =
     "    fork(3) (their ranges stay the kernel's).  Every page of a served\n"
     "    mapping is allocated at mmap time, so sparse use costs its full "
     "size.\n"
-    "    A forked child takes its first touch of each page as a fault served\n"
-    "    by the daemon; fork itself costs a connection and one registration\n"
-    "    per region.  At most 64 served mappings per process.\n"
+    "    A forked child's first touch of a page its siblings did not touch\n"
+    "    first is a fault served by the daemon; fork itself costs one\n"
+    "    message (FORKED, on the parent's connection) and one registration\n"
+    "    per further region.  At most 64 served mappings per process.\n"
     "\n"
     "SECURITY\n"
     "    The /dev/userfaultfd grant lets a process create userfaultfds that\n"
@@ -134,7 +135,7 @@ static const char usage_text[] =
     "\n"
     "EXAMPLES\n"
     "    uffd-run -- ./server --port 8080\n"
-    "    uffd-run --policy eager --huge-only -- postgres -D /srv/pg\n";
+    "    uffd-run --policy learn+around:8 --huge-only -- postgres -D /srv/pg\n";
 
 static int verbose;
 
@@ -222,7 +223,7 @@ enum check { CHECK_OK, CHECK_UNSERVED, CHECK_POLICY };
  * with the policy, see how its uffd was made.  Tells the user why service
  * is impossible, in words, before the program runs.
  */
-static enum check preflight(const char *sock, const char *policy,
+static enum check preflight(const char *sock, const char **policy, int given,
 			    int user_only_ok, const char *prog)
 {
 	struct uffd_region_spec spec = {
@@ -252,18 +253,29 @@ static enum check preflight(const char *sock, const char *policy,
 	}
 	mode = uffd_client_uffd_mode(c);
 	uffd_region_release(r);
-	if (policy && *policy) {
-		spec.policy = policy;
+	if (*policy && **policy) {
+		spec.policy = *policy;
 		rc = uffd_region_alloc(c, &spec, &r);
-		if (rc < 0) {
+		if (rc < 0 && !given) {
+			/* The default is a recommendation: a daemon that
+			 * does not offer it serves with its own default. */
+			if (verbose)
+				fprintf(stderr,
+					"uffd-run: uffdd does not offer \"%s\" "
+					"(%s); the daemon's default policy "
+					"applies\n",
+					*policy, uffd_last_error());
+			*policy = "";
+		} else if (rc < 0) {
 			fprintf(stderr,
 				"uffd-run: uffdd refused policy \"%s\": "
 				"%s\n",
-				policy, uffd_last_error());
+				*policy, uffd_last_error());
 			uffd_disconnect(c);
 			return CHECK_POLICY;
+		} else {
+			uffd_region_release(r);
 		}
-		uffd_region_release(r);
 	}
 	uffd_disconnect(c);
 	if (mode == UFFD_MODE_USER_ONLY && !user_only_ok) {
@@ -306,11 +318,18 @@ static void run(char **argv)
 	exit(err == ENOENT ? 127 : 126);
 }
 
+/*
+ * The policy when --policy is not given: the learned child working set,
+ * which maps into each forked child what its siblings touched first.
+ */
+#define DEFAULT_POLICY "learn"
+
 /* What the command line asks for. */
 struct run_opts {
 	const char *policy, *sock;
 	size_t min_size;
 	int huge_only, require, user_only_ok, check;
+	int policy_given;
 };
 
 static const struct option opts[] = {
@@ -333,6 +352,7 @@ static int option(int o, struct run_opts *r)
 	switch (o) {
 	case 'p':
 		r->policy = optarg;
+		r->policy_given = 1;
 		return 0;
 	case 'm':
 		if (parse_size(optarg, &r->min_size) == 0)
@@ -430,7 +450,9 @@ static void preload_env(const struct run_opts *r, const char *lib)
 
 int main(int argc, char **argv)
 {
-	struct run_opts r = { .min_size = 2u << 20, .check = 1 };
+	struct run_opts r = { .min_size = 2u << 20,
+			      .check = 1,
+			      .policy = DEFAULT_POLICY };
 	char libbuf[PATH_MAX + 32];
 	const char *lib;
 	enum check ck = CHECK_OK;
@@ -446,7 +468,8 @@ int main(int argc, char **argv)
 			PRELOAD_NAME, UFFD_PRELOAD_LIBDIR, argv[optind]);
 		ck = CHECK_UNSERVED;
 	} else if (r.check) {
-		ck = preflight(r.sock, r.policy, r.user_only_ok, argv[optind]);
+		ck = preflight(r.sock, &r.policy, r.policy_given,
+			       r.user_only_ok, argv[optind]);
 	}
 	if (ck == CHECK_POLICY)
 		return EX_USAGE;

@@ -31,6 +31,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)strlen(m.u.hello.name);
 		if (m.hdr.type == UFFDD_REGISTER)
 			(void)(strlen(m.u.reg.name) + strlen(m.u.reg.policy));
+		if (m.hdr.type == UFFDD_FORKED)
+			(void)(strlen(m.u.forked.hello.name) +
+			       strlen(m.u.forked.reg.name) +
+			       strlen(m.u.forked.reg.policy));
 		if (m.hdr.type == UFFDD_ERROR)
 			(void)strlen(m.u.error.message);
 		/* Re-validating a decoded message must agree. */

@@ -63,6 +63,7 @@ int main(int argc, char **argv)
 				  .page_size = 2097152,
 				  .fetch_size = 2097152,
 				  .timeout_ms = 10000 };
+	struct uffdd_forked fk;
 
 	if (argc != 2)
 		return 2;
@@ -86,6 +87,16 @@ int main(int argc, char **argv)
 	put("register-files", 4, UFFDD_REGISTER, V, &regf, sizeof(regf), -1);
 	put("registered-content", 1, UFFDD_REGISTERED, V, &rc, sizeof(rc), -1);
 	put("version-1", 0, UFFDD_HELLO, 1, &hello, sizeof(hello), -1);
+	/* FORKED: a child's HELLO and REGISTER, its socket, uffd, memfd. */
+	fk.hello = hello;
+	fk.reg = reg;
+	put("forked", 3, UFFDD_FORKED, V, &fk, sizeof(fk), -1);
+	put("forked-2fds", 2, UFFDD_FORKED, V, &fk, sizeof(fk), -1);
+	fk.reg.nfiles = 1;
+	put("forked-files", 4, UFFDD_FORKED, V, &fk, sizeof(fk), -1);
+	fk.reg.nfiles = 0;
+	memset(fk.reg.policy, 'p', sizeof(fk.reg.policy));
+	put("forked-unterminated", 3, UFFDD_FORKED, V, &fk, sizeof(fk), -1);
 	put("bad-version", 0, UFFDD_HELLO, 7, &hello, sizeof(hello), -1);
 	put("lying-length", 0, UFFDD_HELLO, V, &hello, sizeof(hello), 9999);
 	put("register-nofds", 0, UFFDD_REGISTER, V, &reg, sizeof(reg), -1);

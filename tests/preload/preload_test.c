@@ -1048,17 +1048,19 @@ static int grant_test_possible(void)
 /*
  * preload_test --summary CONTROL_SOCKET COMM: one line about the sessions
  * of processes called COMM, for the scripts that run real programs:
- *   sessions=N regions=N faults=N pages=N errors=N unserved=N
+ *   sessions=N regions=N faults=N pages=N errors=N unserved=N forks=N
  *   total_faults=N pids=P,P,...
- * (unserved: sessions without a region; total_faults: the daemon's count
- * since it started, dead sessions included).
+ * (unserved: sessions without a region; forks: children these sessions
+ * forked that registered with FORKED or were followed by a fork event;
+ * total_faults: the daemon's count since it started, dead sessions
+ * included).
  */
 static int summary(const char *ctl, const char *comm)
 {
 	struct tdaemon d = { 0 };
 	json_object *st, *cl;
 	int64_t sessions = 0, regions = 0, faults = 0, pages = 0, errors = 0,
-		unserved = 0;
+		unserved = 0, forks = 0;
 	char pids[4096] = "";
 	size_t pl = 0;
 
@@ -1075,6 +1077,7 @@ static int summary(const char *ctl, const char *comm)
 		if (strcmp(json_object_get_string(j_path(c, "comm")), comm))
 			continue;
 		sessions++;
+		forks += j_int(c, "events.fork");
 		regions += (int64_t)nr;
 		unserved += nr == 0;
 		for (size_t k = 0; k < nr; k++) {
@@ -1090,10 +1093,10 @@ static int summary(const char *ctl, const char *comm)
 					       (long long)j_int(c, "pid"));
 	}
 	printf("sessions=%lld regions=%lld faults=%lld pages=%lld errors=%lld "
-	       "unserved=%lld total_faults=%lld pids=%s\n",
+	       "unserved=%lld forks=%lld total_faults=%lld pids=%s\n",
 	       (long long)sessions, (long long)regions, (long long)faults,
 	       (long long)pages, (long long)errors, (long long)unserved,
-	       (long long)j_int(st, "totals.faults"), pids);
+	       (long long)forks, (long long)j_int(st, "totals.faults"), pids);
 	json_object_put(st);
 	return 0;
 }

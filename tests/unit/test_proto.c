@@ -59,6 +59,7 @@ static void round_trip(uint16_t type, const void *body, size_t len, int nfds)
 		CHECK_EQ(m.hdr.seq, 77);
 		CHECK_EQ(m.hdr.length, len);
 		CHECK_EQ(m.nfds, nfds);
+		CHECK_EQ(m.hdr.version, UFFDD_PROTO_MAX);
 		CHECK(len == 0 || memcmp(&m.u, body, len) == 0, "body differs");
 		CHECK_EQ(t_fd_count(getpid()), before + nfds);
 		uffdd_msg_close_fds(&m);
@@ -102,7 +103,10 @@ static void test_round_trips(void)
 				  .page_size = 4096,
 				  .fetch_size = 65536,
 				  .timeout_ms = 10000 };
+	struct uffdd_forked f = { .hello = { 2, 2, UFFDD_HELLO_WANT_GRANT,
+					     "child", 0, 0 } };
 
+	f.reg = r;
 	wg.flags = UFFDD_WELCOME_GRANT;
 	round_trip(UFFDD_HELLO, &h, sizeof(h), 0);
 	round_trip(UFFDD_WELCOME, &w, sizeof(w), 0);
@@ -121,6 +125,7 @@ static void test_round_trips(void)
 	round_trip(UFFDD_PUBLISH, &p, sizeof(p), 0);
 	round_trip(UFFDD_IMAGE_OPEN, &io, sizeof(io), 0);
 	round_trip(UFFDD_IMAGE, &im, sizeof(im), 1);
+	round_trip(UFFDD_FORKED, &f, sizeof(f), 3);
 }
 
 #define V UFFDD_PROTO_MAX
@@ -344,6 +349,46 @@ static void test_malformed(void)
 		       -EBADMSG);
 	n = frame(buf, UFFDD_MAGIC, V, UFFDD_HELLO, 1500, buf + 16, 1500);
 	expect_refused("oversized datagram", buf, n, NULL, 0, -EMSGSIZE);
+	{
+		struct uffdd_forked f = {
+			.hello = { 2, 2, 0, "c", 0, 0 },
+			.reg = { .name = "n", .policy = "p", .page_size = 4096 }
+		};
+
+		n = frame(buf, UFFDD_MAGIC, 2, UFFDD_FORKED, sizeof(f), &f,
+			  sizeof(f));
+		expect_refused("FORKED with two descriptors", buf, n, efd, 2,
+			       -EBADMSG);
+		expect_refused("FORKED with four descriptors", buf, n, efd, 4,
+			       -EBADMSG);
+		f.reg.nfiles = 1;
+		n = frame(buf, UFFDD_MAGIC, 2, UFFDD_FORKED, sizeof(f), &f,
+			  sizeof(f));
+		expect_refused("FORKED with a policy file", buf, n, efd, 4,
+			       -EBADMSG);
+		f.reg.nfiles = 0;
+		f.hello.min_version = 3;
+		n = frame(buf, UFFDD_MAGIC, 2, UFFDD_FORKED, sizeof(f), &f,
+			  sizeof(f));
+		expect_refused("FORKED: empty version range", buf, n, efd, 3,
+			       -EBADMSG);
+		f.hello.min_version = 2;
+		memset(f.reg.policy, 'z', sizeof(f.reg.policy));
+		n = frame(buf, UFFDD_MAGIC, 2, UFFDD_FORKED, sizeof(f), &f,
+			  sizeof(f));
+		expect_refused("FORKED: unterminated policy", buf, n, efd, 3,
+			       -EBADMSG);
+		/* A type a build leaves out of its table (a gap) is no
+		 * type, whatever its length (none today). */
+		for (unsigned t = 1; t < UFFDD_TYPE_MAX; t++) {
+			if (strcmp(uffdd_type_name(t), "UNKNOWN"))
+				continue;
+			n = frame(buf, UFFDD_MAGIC, 2, (uint16_t)t, 0, NULL, 0);
+			expect_refused("a type in a gap of the table", buf, n,
+				       NULL, 0, -EBADMSG);
+			break;
+		}
+	}
 	for (int i = 0; i < 20; i++)
 		close(efd[i]);
 }

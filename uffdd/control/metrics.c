@@ -15,6 +15,7 @@
 #include "core/session.h"
 #include "core/worker.h"
 #include "policy/counter.h"
+#include "policy/learn_set.h"
 #include "policy/policy.h"
 #include "status.h"
 
@@ -243,6 +244,16 @@ static void daemon_part(struct daemon *d, struct out *o,
 	       "Connections refused by the access lists.");
 	put(o, "uffdd_clients_denied_total %" PRIu64 "\n",
 	    __atomic_load_n(&d->n.denied_clients, __ATOMIC_RELAXED));
+	family(o, "uffdd_forked_total", "counter",
+	       "Forked children registered with FORKED on their parent's "
+	       "connection.");
+	put(o, "uffdd_forked_total %" PRIu64 "\n",
+	    __atomic_load_n(&d->n.forked, __ATOMIC_RELAXED));
+	family(o, "uffdd_child_clients_total", "counter",
+	       "Clients that connected themselves whose parent (told by the "
+	       "kernel) was a client.");
+	put(o, "uffdd_child_clients_total %" PRIu64 "\n",
+	    __atomic_load_n(&d->n.child_clients, __ATOMIC_RELAXED));
 	family(o, "uffdd_faults_total", "counter", "Faults resolved.");
 	put(o, "uffdd_faults_total %" PRIu64 "\n", sum->faults);
 	family(o, "uffdd_pages_mapped_total", "counter", "Pages mapped.");
@@ -330,6 +341,67 @@ static void latency_part(struct out *o, const struct histo *h)
 	    histo_count(h), (double)histo_sum(h) / 1e9, histo_count(h));
 }
 
+/* The learned child working sets (the learn policy), daemon-wide. */
+static void learn_part(struct out *o)
+{
+	struct learn_totals t;
+
+	learn_totals(&t);
+	{
+		const struct {
+			const char *name, *type, *help;
+			uint64_t v;
+		} m[] = {
+			{ "uffdd_learn_lineages", "gauge",
+			  "Region lineages (memfd, parent, uid) learned.",
+			  t.lineages },
+			{ "uffdd_learn_set_pages", "gauge",
+			  "Pages in the learned sets: mapped into each new "
+			  "child.",
+			  t.set_pages },
+			{ "uffdd_learn_entries", "gauge",
+			  "Pages the lineages hold, candidates included.",
+			  t.entries },
+			{ "uffdd_learn_bytes", "gauge",
+			  "Memory the learned sets take.", t.bytes },
+			{ "uffdd_learn_children_total", "counter",
+			  "Child regions registered under learn.", t.children },
+			{ "uffdd_learn_premapped_pages_total", "counter",
+			  "Pages mapped into children ahead of their faults.",
+			  t.premapped },
+			{ "uffdd_learn_misses_total", "counter",
+			  "Pages children faulted on in their first moments, "
+			  "outside the set.",
+			  t.misses },
+			{ "uffdd_learn_hits_total", "counter",
+			  "Set pages a probing child was left to fault on, and "
+			  "did.",
+			  t.hits },
+			{ "uffdd_learn_unused_total", "counter",
+			  "Set pages a probing child was left to fault on, and "
+			  "did not.",
+			  t.unused },
+			{ "uffdd_learn_late_total", "counter",
+			  "Set pages a child faulted on before they were "
+			  "mapped.",
+			  t.late },
+			{ "uffdd_learn_evicted_total", "counter",
+			  "Lineages given up for a uid's or the daemon's "
+			  "bound.",
+			  t.evicted },
+		};
+
+		for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+			family(o, m[i].name, m[i].type, m[i].help);
+			put(o, "%s %" PRIu64 "\n", m[i].name, m[i].v);
+		}
+	}
+	family(o, "uffdd_learn_premap_seconds_max", "gauge",
+	       "The longest a child's set took to map.");
+	put(o, "uffdd_learn_premap_seconds_max %.6f\n",
+	    (double)t.premap_us_max / 1e6);
+}
+
 char *metrics_text(struct daemon *d)
 {
 	struct out o = { 0 };
@@ -340,6 +412,7 @@ char *metrics_text(struct daemon *d)
 	latency_part(&o, &sum.lat);
 	workers_part(d, &o);
 	limits_part(d, &o);
+	learn_part(&o);
 	for (size_t i = 0; i < sizeof(series) / sizeof(series[0]); i++) {
 		struct pass p = { &o, series[i].name, series[i].per_region,
 				  series[i].value };

@@ -9,6 +9,7 @@
 #include "core/share.h"
 #include "core/unresolved.h"
 #include "core/worker.h"
+#include "policy/learn_set.h"
 #include "policy/policy.h"
 
 #include <inttypes.h>
@@ -229,6 +230,12 @@ static json_object *totals_json(struct daemon *d, const struct walk *walk,
 	json_object_object_add(
 	    tot, "denied_clients",
 	    u64(__atomic_load_n(&d->n.denied_clients, __ATOMIC_RELAXED)));
+	json_object_object_add(
+	    tot, "forked",
+	    u64(__atomic_load_n(&d->n.forked, __ATOMIC_RELAXED)));
+	json_object_object_add(
+	    tot, "child_clients",
+	    u64(__atomic_load_n(&d->n.child_clients, __ATOMIC_RELAXED)));
 	json_object_object_add(tot, "faults_per_s",
 			       json_object_new_double(d->n.fault_rate));
 	/* Nested last: scripts without a JSON parser read the flat keys
@@ -262,6 +269,32 @@ static json_object *config_status(const struct daemon_conf *c)
 	return o;
 }
 
+/* The learned child working sets (the learn policy), daemon-wide. */
+static json_object *learn_json(void)
+{
+	json_object *o = json_object_new_object();
+	struct learn_totals t;
+
+	learn_totals(&t);
+	json_object_object_add(o, "lineages", u64(t.lineages));
+	json_object_object_add(o, "set_pages", u64(t.set_pages));
+	json_object_object_add(o, "entries", u64(t.entries));
+	json_object_object_add(o, "bytes", u64(t.bytes));
+	json_object_object_add(o, "children", u64(t.children));
+	json_object_object_add(o, "premapped", u64(t.premapped));
+	json_object_object_add(o, "hits", u64(t.hits));
+	json_object_object_add(o, "misses", u64(t.misses));
+	json_object_object_add(o, "late", u64(t.late));
+	json_object_object_add(o, "unused", u64(t.unused));
+	json_object_object_add(o, "probes", u64(t.probes));
+	json_object_object_add(o, "evicted", u64(t.evicted));
+	json_object_object_add(o, "dropped", u64(t.dropped));
+	json_object_object_add(o, "refused", u64(t.refused));
+	json_object_object_add(o, "premap_us_last", u64(t.premap_us_last));
+	json_object_object_add(o, "premap_us_max", u64(t.premap_us_max));
+	return o;
+}
+
 struct json_object *status_build(struct daemon *d)
 {
 	json_object *o = json_object_new_object(), *tot, *lim, *ws, *uids;
@@ -289,6 +322,7 @@ struct json_object *status_build(struct daemon *d)
 	json_object_object_add(
 	    o, "default_policy",
 	    json_object_new_string(d->conf.cfg.policy.default_policy));
+	json_object_object_add(o, "learn", learn_json());
 	json_object_object_add(o, "workers", ws);
 	json_object_object_add(o, "clients", walk.clients);
 	json_object_object_add(o, "uids", uids);

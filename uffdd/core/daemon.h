@@ -53,6 +53,8 @@ struct daemon_counts {
 	int stopping; /* sessions end without leaving the fd store */
 	uint64_t rejected_clients;
 	uint64_t denied_clients; /* refused by access allow/deny */
+	uint64_t forked;	 /* children registered with FORKED */
+	uint64_t child_clients;	 /* connected themselves, parent a client */
 	uint64_t started_ns;
 	time_t started;
 	double fault_rate; /* faults per second over the last few seconds */

@@ -71,6 +71,7 @@ static void set_pid(struct session *c, pid_t pid, const char *how)
 	if (strcmp(comm, "?") != 0)
 		memcpy(c->who.comm, comm, sizeof(comm));
 	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	c->who.self_id = peer_pid_id(pid);
 	if (fd >= 0) {
 		c->child->pidfd = fd;
 		c->child->pidfd_ev =
@@ -248,6 +249,9 @@ static struct session *child_new(struct session *p, char *why, size_t len)
 	c->who.pid = 0; /* not known yet */
 	c->who.pid_known = 0;
 	c->who.parent_pid = p->who.pid;
+	c->who.parent_id = p->who.self_id;
+	c->who.parent_id_known = 1;
+	c->who.self_id = 0; /* with its pid */
 	c->proto.hello_done = 1;
 	c->proto.uffd_mode = p->proto.uffd_mode;
 	memcpy(c->proto.name, p->proto.name, sizeof(c->proto.name));

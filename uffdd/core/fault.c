@@ -151,8 +151,14 @@ static int continue_range(const struct region *r, int uffd, uint64_t start,
 			  uint64_t len, struct outcome *o, int soft)
 {
 	for (int tries = 0;; tries++) {
+		/* Mapped ahead, nobody waits on these pages: a thread that
+		 * faulted on one meanwhile is woken when its message is read
+		 * (EEXIST below), so skip the wake-up scan. */
 		struct uffdio_continue c = {
 			.range = { .start = start, .len = len },
+			.mode = (soft & FAULT_AHEAD)
+				    ? UFFDIO_CONTINUE_MODE_DONTWAKE
+				    : 0,
 		};
 		int e, rc = 0;
 
@@ -165,6 +171,20 @@ static int continue_range(const struct region *r, int uffd, uint64_t start,
 			o->mapped += (uint64_t)c.mapped;
 			start += (uint64_t)c.mapped;
 			len -= (uint64_t)c.mapped;
+		}
+		/*
+		 * A soft range whose first page is mapped already (by a fault,
+		 * or an earlier window): step over that page and map the rest
+		 * as a range again, rather than page by page.
+		 */
+		if (e == EEXIST && soft && len > r->v.page_size) {
+			if (!(soft & FAULT_AHEAD))
+				wake(uffd, start, r->v.page_size);
+			start += r->v.page_size;
+			len -= r->v.page_size;
+			tries =
+			    -1; /* progress: the EAGAIN budget starts anew */
+			continue;
 		}
 		if (!after_error(r, uffd, e, start, len, c.mapped > 0, tries, o,
 				 soft, &rc))
@@ -541,10 +561,19 @@ static void fault_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+void fault_nonblock(int uffd)
+{
+	int fl = fcntl(uffd, F_GETFL);
+
+	/* Clients make theirs non-blocking already: no second call then. */
+	if (fl >= 0 && !(fl & O_NONBLOCK))
+		fcntl(uffd, F_SETFL, fl | O_NONBLOCK);
+}
+
 int fault_watch(struct region *r, struct event_base *base)
 {
 	/* The fault path must never block on a uffd read. */
-	fcntl(r->uffd, F_SETFL, fcntl(r->uffd, F_GETFL) | O_NONBLOCK);
+	fault_nonblock(r->uffd);
 	r->ev = event_new(base, r->uffd, EV_READ | EV_PERSIST, fault_cb, r);
 	return r->ev ? 0 : -ENOMEM;
 }

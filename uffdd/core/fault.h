@@ -16,14 +16,22 @@ struct uffd_caps;
 /* Pick the CONTINUE request number the kernel answers. */
 void fault_init(const struct uffd_caps *caps);
 
+/* Make uffd non-blocking (the fault path must never block on a read). */
+void fault_nonblock(int uffd);
+
 /* Serve r's uffd from loop base (the event is made, not added). */
 int fault_watch(struct region *r, struct event_base *base);
 
+/* fault_map's how (policy.h's POLICY_MAP_*). */
+#define FAULT_SOFT  0x1
+#define FAULT_AHEAD 0x2
+
 /*
  * Map [start, start+len) of r now, without a fault (a gate letting go, a
- * prefetch).  soft: pages absent from the page cache or already mapped are
- * skipped quietly.  Returns the pages mapped or -errno (-ESRCH: the
- * process is gone or r was retired).  Counts into r's stats.
+ * prefetch).  soft (FAULT_SOFT): pages absent from the page cache or
+ * already mapped are skipped quietly; FAULT_AHEAD as well: no thread
+ * waits on these pages, do not wake any.  Returns the pages mapped or -errno
+ * (-ESRCH: the process is gone or r was retired).  Counts into r's stats.
  */
 long fault_map(struct region *r, uint64_t start, uint64_t len, int soft);
 

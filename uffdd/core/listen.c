@@ -229,12 +229,29 @@ static struct event *data_ev, *pause_ev;
 static void refuse(struct daemon *d, int sock, uid_t uid, pid_t pid, int code,
 		   const char *why)
 {
-	d->n.rejected_clients++;
+	__atomic_add_fetch(&d->n.rejected_clients, 1, __ATOMIC_RELAXED);
 	uffdd_send_error(sock, 0, 0, code, "%s", why);
 	close(sock);
 	log_uid(LOG_WARNING, uid, pid,
 		"connection from pid %d uid %u refused: %s", (int)pid,
 		(unsigned)uid, why);
+}
+
+int listen_admit(struct daemon *d, int sock, int *admin, char *why, size_t len)
+{
+	const struct config *c = &d->conf.cfg;
+	struct peer p = { .cr = { .uid = (uid_t)-1, .gid = (gid_t)-1 } };
+	int code = 0;
+
+	if (peer_read(sock, &p) < 0) {
+		code = EPROTO;
+		snprintf(why, len, "no peer credentials");
+	} else if (access_data_allowed(&c->access, &p, why, len) < 0) {
+		code = EACCES;
+		__atomic_add_fetch(&d->n.denied_clients, 1, __ATOMIC_RELAXED);
+	}
+	*admin = access_is_admin(&c->access, &p);
+	return code;
 }
 
 /*
@@ -244,21 +261,13 @@ static void refuse(struct daemon *d, int sock, uid_t uid, pid_t pid, int code,
  */
 static int admit(struct daemon *d, int sock, int *admin)
 {
-	const struct config *c = &d->conf.cfg;
 	struct peer p = { .cr = { .uid = (uid_t)-1, .gid = (gid_t)-1 } };
 	char why[160];
-	int code = 0;
+	int code = listen_admit(d, sock, admin, why, sizeof(why));
 
-	if (peer_read(sock, &p) < 0) {
-		code = EPROTO;
-		snprintf(why, sizeof(why), "no peer credentials");
-	} else if (access_data_allowed(&c->access, &p, why, sizeof(why)) < 0) {
-		code = EACCES;
-		__atomic_add_fetch(&d->n.denied_clients, 1, __ATOMIC_RELAXED);
-	}
-	*admin = access_is_admin(&c->access, &p);
 	if (!code)
 		return 0;
+	peer_read(sock, &p);
 	refuse(d, sock, p.cr.uid, p.cr.pid, code, why);
 	return -1;
 }

@@ -10,6 +10,7 @@
 #include "images.h"
 #include "listen.h"
 #include "log.h"
+#include "policy/learn_set.h"
 #include "policy_host.h"
 #include "reaper.h"
 #include "session.h"
@@ -338,6 +339,7 @@ static void stop(struct daemon *d)
 		event_free(sig_ev[i]);
 	listen_close(d);
 	event_base_free(d->base);
+	learn_reset(); /* what the workers learned goes with them */
 	log_notice("stopped");
 }
 

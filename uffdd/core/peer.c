@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #ifndef SO_PEERPIDFD
@@ -113,56 +114,94 @@ static const char *cgroup2_root(void)
 	return NULL;
 }
 
-/* PIDFD_GET_INFO on the peer's pidfd (SO_PEERPIDFD, Linux 6.5+/6.13+). */
-static int peer_info(int sock, struct pidfd_info *info)
-{
-	socklen_t sl = sizeof(int);
-	int pidfd = -1, rc;
+#ifndef PID_FS_MAGIC
+#define PID_FS_MAGIC 0x50494446
+#endif
 
+/*
+ * The inode of a pidfd on pidfs: one per process, never reused.  Whether
+ * pidfds live on pidfs (Linux 6.9+; before, they share one anonymous
+ * inode) is asked once: the kernel does not change under us.
+ */
+static uint64_t pidfs_id(int pidfd)
+{
+	static int pidfs = -1; /* unknown; races only repeat the question */
+	struct statfs sf;
+	struct stat st;
+
+	if (pidfs < 0)
+		pidfs = fstatfs(pidfd, &sf) == 0 &&
+			(uint64_t)sf.f_type == PID_FS_MAGIC;
+	if (!pidfs || fstat(pidfd, &st) < 0)
+		return 0;
+	return (uint64_t)st.st_ino;
+}
+
+uint64_t peer_pid_id(pid_t pid)
+{
+	int fd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+	uint64_t id;
+
+	if (fd < 0)
+		return 0;
+	id = pidfs_id(fd);
+	close(fd);
+	return id;
+}
+
+/* PIDFD_GET_INFO (Linux 6.13+) with the cgroup id asked for.  0 or -errno. */
+static int pidfd_info_of(int pidfd, struct pidfd_info *info)
+{
 	memset(info, 0, sizeof(*info));
 	info->mask = PIDFD_INFO_CGROUPID;
-	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &sl) < 0)
-		return -errno;
-	rc = ioctl(pidfd, PIDFD_GET_INFO, info);
-	close(pidfd);
-	return rc < 0 ? -errno : 0;
+	return ioctl(pidfd, PIDFD_GET_INFO, info) < 0 ? -errno : 0;
 }
 
-static int peer_ppid(int sock, int *ppid)
-{
-	struct pidfd_info info;
-	int rc = peer_info(sock, &info);
-
-	if (rc == 0)
-		*ppid = (int)info.ppid;
-	return rc;
-}
-
-int peer_unit(int sock, char *unit, size_t len)
+/* The unit path of the cgroup PIDFD_GET_INFO named.  0 or -errno. */
+static int cgroup_of_info(const struct pidfd_info *info, char *unit, size_t len)
 {
 	const char *root = cgroup2_root();
 	struct stat st;
-	struct pidfd_info info;
 	char path[4096];
 	unsigned budget = MAX_DIRS;
-	int rc;
 
 	unit[0] = '\0';
-	rc = peer_info(sock, &info);
-	if (rc < 0)
-		return rc;
-	if (!(info.mask & PIDFD_INFO_CGROUPID) || !info.cgroupid)
+	if (!(info->mask & PIDFD_INFO_CGROUPID) || !info->cgroupid)
 		return -ENODATA;
 	if (!root)
 		return -ENOENT;
 	/* On cgroup2 a cgroup's id is its directory's inode number. */
-	if (stat(root, &st) == 0 && (uint64_t)st.st_ino == info.cgroupid)
+	if (stat(root, &st) == 0 && (uint64_t)st.st_ino == info->cgroupid)
 		return 0; /* the root cgroup: no unit */
 	snprintf(path, sizeof(path), "%s", root);
-	if (!find_ino(path, sizeof(path), info.cgroupid, 0, &budget))
+	if (!find_ino(path, sizeof(path), info->cgroupid, 0, &budget))
 		return -ENOENT;
 	unit_of_cgroup_path(path + strlen(root), unit, len);
 	return 0;
+}
+
+/* The peer's pidfd (SO_PEERPIDFD, Linux 6.5+), or -1. */
+static int peer_pidfd(int sock)
+{
+	socklen_t sl = sizeof(int);
+	int pidfd = -1;
+
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &sl) < 0)
+		return -1;
+	return pidfd;
+}
+
+int peer_unit(int sock, char *unit, size_t len)
+{
+	struct pidfd_info info;
+	int pidfd = peer_pidfd(sock), rc;
+
+	unit[0] = '\0';
+	if (pidfd < 0)
+		return -errno;
+	rc = pidfd_info_of(pidfd, &info);
+	close(pidfd);
+	return rc < 0 ? rc : cgroup_of_info(&info, unit, len);
 }
 
 #ifndef SO_PEERGROUPS
@@ -263,17 +302,6 @@ static void proc_cgroup(pid_t pid, char *unit, size_t len)
 	fclose(f);
 }
 
-/* The peer's pidfd (SO_PEERPIDFD, Linux 6.5+), or -1. */
-static int peer_pidfd(int sock)
-{
-	socklen_t sl = sizeof(int);
-	int pidfd = -1;
-
-	if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &sl) < 0)
-		return -1;
-	return pidfd;
-}
-
 static int printable(const char *s)
 {
 	for (; *s; s++)
@@ -290,11 +318,11 @@ static int still_there(int pidfd)
 	return poll(&p, 1, 0) == 0;
 }
 
-int peer_identify(int sock, struct peer_id *id)
+/* SO_PEERCRED into id (zeroed first); 0 or -errno. */
+static int creds(int sock, struct peer_id *id)
 {
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
-	int ppid, pidfd;
 
 	memset(id, 0, sizeof(*id));
 	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
@@ -303,31 +331,96 @@ int peer_identify(int sock, struct peer_id *id)
 	id->uid = cr.uid;
 	id->gid = cr.gid;
 	id->pid_known = 1;
-	pidfd = peer_pidfd(sock);
-	peer_comm(cr.pid, id->comm, sizeof(id->comm));
-	proc_exe(cr.pid, id->exe, sizeof(id->exe));
-	proc_cgroup(cr.pid, id->cgroup, sizeof(id->cgroup));
-	/*
-	 * What /proc/PID said is the peer's only if the peer is still alive
-	 * now (a pid is reused only once its process is gone).  Without a
-	 * pidfd (before Linux 6.5) there is nothing to check it against.
-	 */
+	return 0;
+}
+
+/*
+ * What the peer's pidfd says once: who it is for good (learned sets are
+ * keyed by it), its parent, its cgroup.  0, or -1 without a pidfd.
+ */
+static int pidfd_facts(int pidfd, struct peer_id *id, struct pidfd_info *info)
+{
+	if (pidfd < 0)
+		return -1;
+	id->self_id = pidfs_id(pidfd);
+	if (pidfd_info_of(pidfd, info) < 0)
+		return -1;
+	if (info->ppid > 0)
+		id->parent_pid = (pid_t)info->ppid;
+	if (info->mask & PIDFD_INFO_CGROUPID)
+		id->cgroup_id = info->cgroupid;
+	return 0;
+}
+
+/*
+ * What /proc/PID said is the peer's only if the peer is still alive now (a
+ * pid is reused only once its process is gone).  Without a pidfd (before
+ * Linux 6.5) there is nothing to check it against.  Then the unit's name,
+ * and paths rules match used as the kernel said them, or not at all: a
+ * character made printable could match another rule.
+ */
+static void settle(int pidfd, struct peer_id *id)
+{
 	if (pidfd >= 0 && !still_there(pidfd))
 		id->exe[0] = id->cgroup[0] = '\0';
-	if (pidfd >= 0)
-		close(pidfd);
-	/* Hidden /proc (ProtectProc=invisible): ask the socket instead. */
-	if (!id->cgroup[0])
-		peer_unit(sock, id->cgroup, sizeof(id->cgroup));
 	snprintf(id->unit, sizeof(id->unit), "%.127s", unit_name(id->cgroup));
-	if (peer_ppid(sock, &ppid) == 0)
-		id->parent_pid = ppid;
-	/* A path rules match is used as the kernel said it, or not at all:
-	 * a character made printable could match another rule. */
 	if (!printable(id->exe))
 		id->exe[0] = '\0';
 	if (!printable(id->cgroup))
 		id->cgroup[0] = id->unit[0] = '\0';
 	peer_printable(id->comm);
+}
+
+int peer_identify(int sock, struct peer_id *id)
+{
+	struct pidfd_info info;
+	int pidfd, facts, rc = creds(sock, id);
+
+	if (rc < 0)
+		return rc;
+	pidfd = peer_pidfd(sock);
+	facts = pidfd_facts(pidfd, id, &info);
+	peer_comm(id->pid, id->comm, sizeof(id->comm));
+	proc_exe(id->pid, id->exe, sizeof(id->exe));
+	proc_cgroup(id->pid, id->cgroup, sizeof(id->cgroup));
+	/* Hidden /proc (ProtectProc=invisible): the cgroup from the pidfd. */
+	if (!id->cgroup[0] && facts == 0)
+		cgroup_of_info(&info, id->cgroup, sizeof(id->cgroup));
+	settle(pidfd, id);
+	if (pidfd >= 0)
+		close(pidfd);
+	return 0;
+}
+
+int peer_identify_child(int sock, const struct peer_id *parent,
+			struct peer_id *id)
+{
+	struct pidfd_info info;
+	int pidfd, rc = creds(sock, id);
+
+	if (rc < 0)
+		return rc;
+	pidfd = peer_pidfd(sock);
+	if (pidfd_facts(pidfd, id, &info) < 0 ||
+	    id->parent_pid != parent->pid) {
+		if (pidfd >= 0)
+			close(pidfd);
+		return peer_identify(sock, id);
+	}
+	/* fork copies comm, and it names nothing (logs show it). */
+	memcpy(id->comm, parent->comm, sizeof(id->comm));
+	proc_exe(id->pid, id->exe, sizeof(id->exe));
+	if (id->cgroup_id && id->cgroup_id == parent->cgroup_id) {
+		/* The parent's, looked up already (none: none). */
+		memcpy(id->cgroup, parent->cgroup, sizeof(id->cgroup));
+	} else {
+		proc_cgroup(id->pid, id->cgroup, sizeof(id->cgroup));
+		if (!id->cgroup[0])
+			cgroup_of_info(&info, id->cgroup, sizeof(id->cgroup));
+	}
+	settle(pidfd, id);
+	close(pidfd);
+	id->parent_id = parent->self_id;
+	id->parent_id_known = 1;
 	return 0;
 }

@@ -38,6 +38,15 @@ struct peer_id {
 	uid_t uid;
 	gid_t gid;
 	pid_t parent_pid;
+	/*
+	 * The process and its parent as pidfs knows them (the inode number
+	 * of a pidfd, Linux 6.9+): unlike a pid, never reused while the
+	 * system runs.  0 when the kernel cannot tell.  What the learned
+	 * child working sets are keyed by (policy_client()).
+	 */
+	uint64_t self_id, parent_id;
+	uint64_t cgroup_id;  /* PIDFD_GET_INFO's, 0 if unknown */
+	int parent_id_known; /* parent_id was looked up (lazily: it costs) */
 	int pid_known; /* pid is the client's (a forked child learns it late) */
 	char comm[17]; /* /proc/PID/comm: display only, the process sets it */
 	/* The executable's full path, "" when it cannot be told for sure. */
@@ -50,6 +59,20 @@ struct peer_id {
 
 /* The identity of the process at the other end of sock.  0 or -errno. */
 int peer_identify(int sock, struct peer_id *id);
+
+/*
+ * The identity of a forked child of parent at the other end of sock: the
+ * same, but what is the parent's for sure is not looked up again -- its
+ * comm (fork copies it, and it names nothing: only logs show it), its
+ * unit when PIDFD_GET_INFO says the child is in the parent's cgroup, its
+ * parent's pidfs identity when its parent is parent.  Its executable is
+ * read: a process that exec'd is another program (policy rules).
+ */
+int peer_identify_child(int sock, const struct peer_id *parent,
+			struct peer_id *id);
+
+/* The pidfs identity of pid (see peer_id.self_id), or 0. */
+uint64_t peer_pid_id(pid_t pid);
 
 /* The process's name from /proc/PID/comm, "?" when it cannot be read. */
 void peer_comm(pid_t pid, char *buf, size_t len);

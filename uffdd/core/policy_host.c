@@ -16,6 +16,10 @@
 #include "walk.h"
 #include "worker.h"
 
+_Static_assert(POLICY_MAP_SOFT == FAULT_SOFT &&
+		   POLICY_MAP_AHEAD == (FAULT_SOFT | FAULT_AHEAD),
+	       "policy_map's flags are fault_map's");
+
 static long host_map(struct policy_region *v, uint64_t start, uint64_t len,
 		     int soft)
 {
@@ -64,6 +68,25 @@ static pid_t host_pid(const struct policy_region *v)
 	return region_of(v)->s->who.pid;
 }
 
+static void host_client(const struct policy_region *v,
+			struct policy_client *out)
+{
+	struct session *s = region_of(v)->s;
+
+	/* Looked up when first asked (most policies never ask), a moment
+	 * after the client connected: its parent is still the one that
+	 * forked it. */
+	if (!s->who.parent_id_known) {
+		s->who.parent_id = peer_pid_id(s->who.parent_pid);
+		s->who.parent_id_known = 1;
+	}
+	out->session = s->id;
+	out->uid = s->who.uid;
+	out->parent_pid = s->who.parent_pid;
+	out->parent_id = s->who.parent_id;
+	out->followed = s->child != NULL;
+}
+
 static void host_log(const struct policy_region *v, int prio, const char *msg)
 {
 	if (v)
@@ -83,6 +106,7 @@ static const struct policy_host host = {
 	.caps = host_caps,
 	.pid = host_pid,
 	.open_file = host_open_file,
+	.client = host_client,
 	.now = now_ns,
 	.log = host_log,
 };

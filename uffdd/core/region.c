@@ -2,6 +2,7 @@
 #include "region.h"
 #include "bounds.h"
 #include "clock.h"
+#include "fault.h"
 #include "hold.h"
 #include "pagestate.h"
 #include "peer.h"
@@ -180,6 +181,8 @@ struct region *region_clone(struct region *src, struct session *dst, int uffd,
 	}
 	nr->uffd = uffd;
 	nr->v.memfd = fcntl(src->v.memfd, F_DUPFD_CLOEXEC, 0);
+	nr->v.memfd_dev = src->v.memfd_dev;
+	nr->v.memfd_ino = src->v.memfd_ino;
 	nr->v.id = random_id();
 	nr->v.start = start;
 	nr->v.len = len;
@@ -196,7 +199,7 @@ struct region *region_clone(struct region *src, struct session *dst, int uffd,
 	nr->v.pages = src->v.pages;
 	nr->v.client_takes_over = dst == src->s && src->v.client_takes_over;
 	snprintf(nr->name, sizeof(nr->name), "%s", src->name);
-	fcntl(uffd, F_SETFL, fcntl(uffd, F_GETFL) | O_NONBLOCK);
+	fault_nonblock(uffd);
 	nr->v.pol = src->v.pol;
 	if (nr->v.memfd < 0) {
 		snprintf(err, errlen, "dup of the memfd: %s", strerror(errno));

@@ -7,6 +7,7 @@
 #include "session.h"
 #include "daemon.h"
 #include "fdstore.h"
+#include "kin.h"
 #include "log.h"
 #include "pagestate.h"
 #include "uffd_uapi.h"
@@ -103,8 +104,37 @@ static void count_out(struct session *s)
 	s->counted = 0;
 }
 
+struct session *session_new_child(int sock, const struct peer_id *parent)
+{
+	struct session *s = session_blank();
+	int rc;
+
+	if (!s)
+		return NULL;
+	rc = peer_identify_child(sock, parent, &s->who);
+	if (rc < 0) {
+		log_warn("SO_PEERCRED: %s", strerror(-rc));
+		free(s);
+		return NULL;
+	}
+	s->share = share_get(s->who.uid);
+	if (!s->share) {
+		log_warn("out of memory for a new session");
+		free(s);
+		return NULL;
+	}
+	s->proto.sock = sock;
+	return s;
+}
+
 void session_discard(struct session *s)
 {
+	if (s->kin)
+		kin_leave(s->who.pid);
+	if (s->proto.first) {
+		uffdd_msg_close_fds(s->proto.first);
+		free(s->proto.first);
+	}
 	if (s->proto.sock >= 0)
 		close(s->proto.sock);
 	count_out(s);
@@ -195,6 +225,11 @@ int session_refuse(struct session *s, struct uffdd_msg *m, int code,
 			 why);
 	uffdd_msg_close_fds(m);
 	return -code;
+}
+
+int session_log_level(const struct session *s)
+{
+	return s->proto.forked_from ? LOG_DEBUG : LOG_INFO;
 }
 
 void session_keep(const struct session *s)
@@ -344,7 +379,7 @@ void session_retire(struct region *r, const char *why)
 
 	if (r->dead)
 		return;
-	log_client(LOG_INFO, &s->who, r->v.id,
+	log_client(session_log_level(s), &s->who, r->v.id,
 		   "client %d: region %016" PRIx64 " \"%s\" %#" PRIx64
 		   "+%" PRIu64 " dropped: %s",
 		   (int)s->who.pid, r->v.id, r->name, r->v.start, r->v.len,
@@ -378,6 +413,11 @@ static void session_free_cb(evutil_socket_t fd, short what, void *arg)
 /* What a session holds beyond its regions: timers, pidfd, socket. */
 static void let_go(struct session *s)
 {
+	if (s->proto.first) {
+		uffdd_msg_close_fds(s->proto.first);
+		free(s->proto.first);
+		s->proto.first = NULL;
+	}
 	if (s->proto.hello_ev)
 		event_free(s->proto.hello_ev);
 	s->proto.hello_ev = NULL;
@@ -417,7 +457,10 @@ void session_drop(struct session *s, const char *why)
 	if (s->dying)
 		return;
 	s->dying = 1;
-	log_client(LOG_INFO, &s->who, 0,
+	if (s->kin)
+		kin_leave(s->who.pid);
+	s->kin = 0;
+	log_client(session_log_level(s), &s->who, 0,
 		   "client %d (%s): session ended: %s; %zu region%s released",
 		   (int)s->who.pid, s->who.comm, why, n, n == 1 ? "" : "s");
 	if (!__atomic_load_n(&d->n.stopping, __ATOMIC_RELAXED))

@@ -29,9 +29,12 @@ struct session_proto {
 	struct event *ev;
 	char name[UFFDD_NAME_LEN]; /* from HELLO */
 	int hello_done;
-	int granted;   /* got a /dev/userfaultfd grant */
-	int uffd_mode; /* enum uffdd_uffd_mode of its latest region */
-	int restored;  /* taken back from the fd store after a restart */
+	int granted;	   /* got a /dev/userfaultfd grant */
+	int uffd_mode;	   /* enum uffdd_uffd_mode of its latest region */
+	int restored;	   /* taken back from the fd store after a restart */
+	pid_t forked_from; /* came as a FORKED on this client's connection */
+	/* FORKED: its REGISTER, served once a worker has the session. */
+	struct uffdd_msg *first;
 	struct event *hello_ev; /* limits.hello_timeout_ms */
 	struct rate rate;	/* limits.messages_per_second */
 };
@@ -61,6 +64,7 @@ struct session {
 	struct share *share; /* its uid's holdings (share.c) */
 	int admin;	     /* root or admin_gids: no share, the reserve */
 	int counted;	     /* holds one of limits.clients */
+	int kin;	     /* its pid is in kin.c's table */
 	struct session_proto proto;
 	struct region_table regions;
 	struct session_events events;
@@ -76,6 +80,8 @@ struct session *session_new(int sock);
  * with why.  Given back when s ends.
  */
 int session_count_in(struct session *s, int force, char *why, size_t len);
+/* The same for a socket a forked child of parent made (FORKED). */
+struct session *session_new_child(int sock, const struct peer_id *parent);
 /* A session with no socket (a forked child, filled by the caller). */
 struct session *session_blank(void);
 /* Free a session no worker has taken. */
@@ -110,6 +116,15 @@ void sessions_each(struct worker *w, void (*fn)(struct session *s, void *arg),
  */
 int session_refuse(struct session *s, struct uffdd_msg *m, int code,
 		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * The level of s's lifecycle lines (connected, region registered, ended):
+ * LOG_DEBUG for a child registered with FORKED -- a server forking a
+ * thousand children a second must not write three thousand lines a second
+ * (journald would rate-limit the daemon); its parent counts them
+ * (events.fork) -- LOG_INFO otherwise.
+ */
+int session_log_level(const struct session *s);
 
 /* Keep s (after HELLO) in the service manager's fd store. */
 void session_keep(const struct session *s);

@@ -5,6 +5,7 @@
 #include "daemon.h"
 #include "fault.h"
 #include "images.h"
+#include "kin.h"
 #include "log.h"
 #include "session.h"
 #include "uffd_uapi.h"
@@ -16,6 +17,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -117,6 +119,12 @@ static int on_hello(struct session *s, struct uffdd_msg *m)
 	}
 	s->proto.hello_done = 1;
 	s->proto.granted = dev >= 0;
+	/* A fork the daemon followed, though not as FORKED: its parent
+	 * (from the kernel) is a client. */
+	if (kin_is_client(s->who.parent_pid))
+		__atomic_add_fetch(&worker_daemon(s->w)->n.child_clients, 1,
+				   __ATOMIC_RELAXED);
+	s->kin = kin_enter(s->who.pid) == 0;
 	session_keep(s);
 	log_client(LOG_INFO, &s->who, 0,
 		   "client %d (%s, uid %u, \"%s\") connected on worker %d%s",
@@ -197,6 +205,9 @@ static int dispatch(struct session *s, struct uffdd_msg *m)
 	case UFFDD_IMAGE_OPEN:
 		session_image_open(s, m);
 		break;
+	case UFFDD_FORKED:
+		session_forked(s, m);
+		break;
 	default:
 		session_refuse(s, m, EPROTO, "%s is not a request",
 			       uffdd_type_name(m->hdr.type));
@@ -250,7 +261,9 @@ static int one_message(struct session *s, int fd)
 		session_drop(s, "protocol error");
 		return 0;
 	}
-	if (!rate_allows(s)) {
+	/* A forked child's first words count as its own connection would
+	 * (limits.clients_per_uid), not against its parent's rate. */
+	if (m.hdr.type != UFFDD_FORKED && !rate_allows(s)) {
 		uffdd_msg_close_fds(&m);
 		return 0;
 	}
@@ -370,6 +383,27 @@ static void attach(struct worker *w, void *arg)
 		log_warn("cannot arm the HELLO deadline of a session");
 	for (size_t i = 0; i < s->regions.n; i++)
 		resume_region(s, s->regions.v[i]);
+	if (s->proto.first) { /* FORKED: its REGISTER, answered here */
+		struct uffdd_msg *m = s->proto.first;
+
+		s->proto.first = NULL;
+		daemon_cfg_read(d);
+		session_register(s, m);
+		daemon_cfg_done(d);
+		uffdd_msg_close_fds(m);
+		free(m);
+	}
+}
+
+void session_serve_here(struct session *s, struct worker *w)
+{
+	struct daemon *d = worker_daemon(w);
+
+	if (__atomic_load_n(&d->n.stopping, __ATOMIC_RELAXED)) {
+		session_discard(s); /* attach would leave it nowhere */
+		return;
+	}
+	attach(w, s);
 }
 
 int session_serve(struct session *s, struct worker *w)

@@ -18,8 +18,17 @@ struct worker;
  * watched from w's loop.  0, or -ENOMEM (s is still the caller's).
  */
 int session_serve(struct session *s, struct worker *w);
+/* The same on the calling worker w, at once. */
+void session_serve_here(struct session *s, struct worker *w);
 
 /* session_register.c: REGISTER (the message's descriptors are taken). */
 void session_register(struct session *s, struct uffdd_msg *m);
+
+/*
+ * session_forked.c: FORKED on p's connection: a session of its own for
+ * the child, on the socket the message carries, and its first REGISTER.
+ * Nothing is ever sent on p's socket about it.
+ */
+void session_forked(struct session *p, struct uffdd_msg *m);
 
 #endif

@@ -254,7 +254,8 @@ static int attach(struct region *r, struct uffdd_msg *m, char *err,
 
 /* The region in s's table, its policy attached; NULL once refused. */
 static struct region *make(struct session *s, struct uffdd_msg *m,
-			   const struct region_params *p)
+			   const struct region_params *p,
+			   const struct memfd_info *mi)
 {
 	struct region *r;
 	char err[200];
@@ -279,6 +280,8 @@ static struct region *make(struct session *s, struct uffdd_msg *m,
 		session_refuse(s, m, -rc, "%s", err);
 		return NULL;
 	}
+	r->v.memfd_dev = mi->dev;
+	r->v.memfd_ino = mi->ino;
 	rc = attach(r, m, err, sizeof(err));
 	if (rc < 0) {
 		session_remove_region(s, r);
@@ -314,7 +317,7 @@ void session_register(struct session *s, struct uffdd_msg *m)
 	uint64_t feats = 0;
 
 	if (check_request(s, m, &feats, &mi) < 0 ||
-	    params(s, m, feats, &mi, &p) < 0 || !(r = make(s, m, &p)))
+	    params(s, m, feats, &mi, &p) < 0 || !(r = make(s, m, &p, &mi)))
 		return;
 	s->proto.uffd_mode =
 	    m->u.reg.uffd_mode <= UFFDD_UFFD_USER_ONLY ? m->u.reg.uffd_mode : 0;
@@ -325,7 +328,7 @@ void session_register(struct session *s, struct uffdd_msg *m)
 	/* Only now: faults queued before the answer are served right away. */
 	event_add(r->ev, NULL);
 	session_keep_region(s, r, 0);
-	log_client(LOG_INFO, &s->who, r->v.id,
+	log_client(session_log_level(s), &s->who, r->v.id,
 		   "client %d: region %016" PRIx64 " \"%s\" %s %" PRIu64
 		   " MiB at %#" PRIx64 " policy %s",
 		   (int)s->who.pid, r->v.id, r->name, kind_name(r->kind),

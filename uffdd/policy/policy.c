@@ -86,6 +86,11 @@ int policy_open_file(const struct policy_region *r, const char *arg,
 	return host->open_file(r, arg, use, err, errlen);
 }
 
+void policy_client(const struct policy_region *r, struct policy_client *out)
+{
+	host->client(r, out);
+}
+
 uint64_t policy_now_ns(void)
 {
 	return host->now();

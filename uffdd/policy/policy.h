@@ -58,6 +58,7 @@ struct policy;
 	X(deny, 1)                                                             \
 	X(eager, 1)                                                            \
 	X(image, 0)                                                            \
+	X(learn, 1)                                                            \
 	/* (the end of the list: a new policy goes above) */
 
 /*
@@ -85,6 +86,8 @@ struct policy_region {
 	uint64_t offset;    /* memfd offset of start */
 	uint32_t page_size; /* 4 KiB (shmem) or the hugepage size */
 	int memfd;	    /* the client's memfd: a policy may map it */
+	uint64_t memfd_dev; /* which file it is (fstat), 0 if not known */
+	uint64_t memfd_ino;
 	const char *name;   /* as the client named it (printable) */
 	struct policy *pol; /* the instance serving it */
 	/* The page-state bits (POLICY_F_CONTENT policies), or NULL. */
@@ -260,10 +263,15 @@ POLICY_LIST(POLICY_DECLARE)
 
 /*
  * Map [start, start+len) of r now, without a fault (a gate letting go, a
- * prefetch, eager).  soft: pages absent from the page cache or already
- * mapped are skipped quietly.  The pages mapped, or -errno (-ESRCH: the
- * process is gone or r was retired).
+ * prefetch, eager).  soft: POLICY_MAP_SOFT: pages absent from the page
+ * cache or already mapped are skipped quietly; POLICY_MAP_AHEAD as well:
+ * mapping ahead of any fault, so no thread is woken (one that faulted on
+ * such a page meanwhile is woken when its fault is read).  Never for a
+ * fault a policy holds.  The pages mapped, or -errno (-ESRCH: the process
+ * is gone or r was retired).
  */
+#define POLICY_MAP_SOFT	 0x1
+#define POLICY_MAP_AHEAD 0x3
 long policy_map(struct policy_region *r, uint64_t start, uint64_t len,
 		int soft);
 /*
@@ -308,6 +316,19 @@ pid_t policy_pid(const struct policy_region *r);
  */
 int policy_open_file(const struct policy_region *r, const char *arg,
 		     enum policy_file_use use, char *err, size_t errlen);
+/*
+ * Who r's client is, as the kernel told the daemon (never what the client
+ * says of itself): its session, uid, and the process it was forked from,
+ * by pid and by its pidfs identity, which unlike a pid is never reused.
+ */
+struct policy_client {
+	uint64_t session;   /* the client's session (one process) */
+	uid_t uid;	    /* SO_PEERCRED, or the forking parent's */
+	pid_t parent_pid;   /* PIDFD_GET_INFO, or the fork event; 0: unknown */
+	uint64_t parent_id; /* the parent's pidfs inode; 0: unknown */
+	int followed;	    /* a child followed through UFFD_EVENT_FORK */
+};
+void policy_client(const struct policy_region *r, struct policy_client *out);
 /* The daemon's clock (CLOCK_MONOTONIC, ns). */
 uint64_t policy_now_ns(void);
 /* A log line carrying r's client pid and region id as journal fields;
@@ -333,6 +354,8 @@ struct policy_host {
 	pid_t (*pid)(const struct policy_region *r);
 	int (*open_file)(const struct policy_region *r, const char *arg,
 			 enum policy_file_use use, char *err, size_t errlen);
+	void (*client)(const struct policy_region *r,
+		       struct policy_client *out);
 	uint64_t (*now)(void);
 	void (*log)(const struct policy_region *r, int prio, const char *msg);
 };
