@@ -57,12 +57,18 @@ LIBS_OUT := $(BUILD)/libuffdclient.a $(BUILD)/$(LIB_REALNAME) $(BUILD)/$(LIB_SON
 	format format-check lint tests-build
 all: $(BINS) $(LIBS_OUT) tests-build
 
-$(BUILD)/obj/%.o: %.c
+# The version is compiled in (-DUFFDD_VERSION): objects are rebuilt when it
+# changes, not only when a source does.
+VERSION_STAMP := $(BUILD)/.version
+$(shell mkdir -p $(BUILD) && [ "$$(cat $(VERSION_STAMP) 2>/dev/null)" = "$(VERSION)" ] || \
+	echo "$(VERSION)" > $(VERSION_STAMP))
+
+$(BUILD)/obj/%.o: %.c $(VERSION_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 # The library: position independent, only the public API exported.
-$(BUILD)/lib/%.o: %.c
+$(BUILD)/lib/%.o: %.c $(VERSION_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden $(DEPFLAGS) -c $< -o $@
 

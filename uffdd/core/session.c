@@ -59,14 +59,11 @@ struct session *session_blank(void)
 	return s;
 }
 
-struct session *session_new(int sock)
+/* A session for sock, whose identity the kernel gave (rc of peer_identify*). */
+static struct session *session_made(struct session *s, int rc, int sock)
 {
-	struct session *s = session_blank();
-	int rc;
-
 	if (!s)
 		return NULL;
-	rc = peer_identify(sock, &s->who);
 	if (rc < 0) {
 		log_warn("SO_PEERCRED: %s", strerror(-rc));
 		free(s);
@@ -80,6 +77,13 @@ struct session *session_new(int sock)
 	}
 	s->proto.sock = sock;
 	return s;
+}
+
+struct session *session_new(int sock)
+{
+	struct session *s = session_blank();
+
+	return session_made(s, s ? peer_identify(sock, &s->who) : 0, sock);
 }
 
 int session_count_in(struct session *s, int force, char *why, size_t len)
@@ -107,24 +111,9 @@ static void count_out(struct session *s)
 struct session *session_new_child(int sock, const struct peer_id *parent)
 {
 	struct session *s = session_blank();
-	int rc;
 
-	if (!s)
-		return NULL;
-	rc = peer_identify_child(sock, parent, &s->who);
-	if (rc < 0) {
-		log_warn("SO_PEERCRED: %s", strerror(-rc));
-		free(s);
-		return NULL;
-	}
-	s->share = share_get(s->who.uid);
-	if (!s->share) {
-		log_warn("out of memory for a new session");
-		free(s);
-		return NULL;
-	}
-	s->proto.sock = sock;
-	return s;
+	return session_made(
+	    s, s ? peer_identify_child(sock, parent, &s->who) : 0, sock);
 }
 
 void session_discard(struct session *s)
