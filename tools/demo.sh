@@ -1,6 +1,7 @@
 #!/bin/sh
-# demo.sh BUILD: uffdd on a private socket with its built-in defaults,
-# uffd-touch on hugetlb and on shmem, uffdctl status, then clean up.
+# demo.sh BUILD: uffdd on a private socket with its built-in defaults (and
+# an image store in a folder of its own), uffd-touch on hugetlb and on shmem,
+# one image mapped by two clients at once, uffdctl status, then clean up.
 set -eu
 build=$1
 dir=$(mktemp -d /tmp/uffdd-demo.XXXXXX)
@@ -15,8 +16,10 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 export UFFDD_SOCKET="$dir/uffdd.sock" UFFDD_CONTROL_SOCKET="$dir/control.sock"
-echo "== starting uffdd (built-in defaults) on $UFFDD_SOCKET"
-"$build/uffdd" --no-config --socket "$UFFDD_SOCKET" --control-socket "$UFFDD_CONTROL_SOCKET" &
+# Built-in defaults but for the image store: a file: store in $dir.
+printf '{ "images": { "store": "file:%s/images" } }\n' "$dir" >"$dir/uffdd.json"
+echo "== starting uffdd (built-in defaults, images in file:$dir/images) on $UFFDD_SOCKET"
+"$build/uffdd" --config "$dir/uffdd.json" --socket "$UFFDD_SOCKET" --control-socket "$UFFDD_CONTROL_SOCKET" &
 pid=$!
 i=0
 while [ ! -S "$UFFDD_CONTROL_SOCKET" ]; do
@@ -31,6 +34,16 @@ echo "== uffd-touch: 64 MiB of 2 MiB hugepages, 2 threads"
 "$build/uffd-touch" --kind hugetlb --size 64M --threads 2 --name demo-hugetlb
 echo "== uffd-touch: 64 MiB of 4 KiB shmem pages, 2 threads"
 "$build/uffd-touch" --kind shmem --size 64M --threads 2 --name demo-shmem
+echo "== an image: 32 MiB put into the store, mapped by two clients at once"
+head -c 33554432 /dev/urandom >"$dir/image.bin"
+"$build/uffd-image" --store "file:$dir/images" put demo-image "$dir/image.bin"
+"$build/uffd-touch" --image demo-image --expect "$dir/image.bin" >"$dir/a.json" &
+a=$!
+"$build/uffd-touch" --image demo-image --expect "$dir/image.bin" >"$dir/b.json"
+wait $a
+cat "$dir/a.json" "$dir/b.json"
+echo "== uffdctl images: one copy on the host, fetched once"
+"$build/uffdctl" images
 echo "== a client holding its region while we look"
 "$build/uffd-touch" --kind shmem --size 16M --name demo-held --hold 2 >/dev/null &
 touch_pid=$!
