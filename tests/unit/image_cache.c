@@ -8,6 +8,7 @@
 #include "image/cache.h"
 #include "image/image_int.h"
 #include "policy/trace.h"
+#include "store/pack.h"
 #include "store/store_priv.h"
 #include "uffdd_proto.h"
 
@@ -483,6 +484,180 @@ out:
 	free(copy);
 }
 
+/* The trace of t_packed: pages in three 64 KiB blocks (2, 9, 30). */
+static const uint64_t pk_pages[] = { 40, 150, 151, 490 };
+
+static void pk_record(struct image *img)
+{
+	struct trace_rec tr;
+	char *buf;
+	size_t len;
+
+	CHECK_EQ(trace_rec_init(&tr, 512, 4096), 0);
+	for (size_t i = 0; i < 4; i++)
+		trace_rec_touch(&tr, pk_pages[i]);
+	trace_rec_touch(&tr, 40);
+	CHECK_EQ(trace_rec_encode(&tr, &buf, &len), 0);
+	trace_rec_free(&tr);
+	image_trace_store(img, buf, len);
+	free(buf);
+}
+
+/* The pages' bytes as the entry's read-only descriptor shows them. */
+static int pk_bytes_ok(int fd, const unsigned char *copy, uint64_t from,
+		       uint64_t n)
+{
+	unsigned char *m = mmap(NULL, 2 << 20, PROT_READ, MAP_SHARED, fd, 0);
+	int ok;
+
+	if (m == MAP_FAILED)
+		return 0;
+	ok = !memcmp(m + from * 4096, copy + from * 4096, n * 4096);
+	munmap(m, 2 << 20);
+	return ok;
+}
+
+static struct store *pk_store(void)
+{
+	struct store *st = NULL;
+	char err[512];
+
+	CHECK(store_open(url, &st, err, sizeof(err)) == 0, "%s", err);
+	return st;
+}
+
+/* A host opens the image while its packed object is broken: counted,
+ * ignored, the trace's blocks fetched, the bytes right. */
+static void pk_broken(const char *name, const unsigned char *copy,
+		      const char *how)
+{
+	struct image_cache *c = start(65536, 60000);
+	struct opened o;
+
+	if (!c || open_img(c, name, 0, &o))
+		goto out;
+	CHECK(wait_stat(c, name, "pages_cached", 48, 10000),
+	      "%s: the trace's blocks were fetched", how);
+	CHECK(wait_stat(c, name, "packed_errors", 1, 5000), "%s: counted once",
+	      how);
+	CHECK_EQ(stat_of(c, name, "packed_pages"), 0);
+	CHECK_EQ(stat_of(c, name, "prefetched"), 3);
+	CHECK_EQ(stat_of(c, name, "fetches"), 3);
+	for (size_t i = 0; i < 4; i++)
+		CHECK(pk_bytes_ok(o.fd, copy, pk_pages[i], 1), "%s: page %zu",
+		      how, (size_t)pk_pages[i]);
+	close(o.fd);
+out:
+	stop_cache(c);
+}
+
+static void t_packed(void)
+{
+	char name[80], obj[IMG_OBJ_MAX];
+	struct image_cache *c = start(65536, 60000);
+	struct opened o;
+	unsigned char *copy = NULL, *pk = NULL;
+	struct image *img = NULL;
+	struct pack_header h;
+	struct store *st = NULL;
+	uint64_t want_len = pack_length(4096, 4);
+	size_t len = 0;
+	void *buf = NULL;
+	char err[256];
+
+	snprintf(name, sizeof(name), "c%d-packed", (int)getpid());
+	img_obj_pack(obj, name, 1, 4096);
+	if (!c || put(name, 2 << 20, 1 << 20, 9, &copy))
+		goto out;
+	if (open_img(c, name, 0, &o))
+		goto out;
+	img = image_match(c, o.fd);
+	/* The recording host holds the pages it touched. */
+	for (size_t i = 0; img && i < 4; i++)
+		CHECK_EQ(want_once(img, pk_pages[i] * 4096), 0);
+	if (img) {
+		pk_record(img);
+		image_unref(img);
+	}
+	close(o.fd);
+	stop_cache(c); /* waits for the trace and the packed object */
+	c = NULL;
+
+	/* The object: its exact length and header. */
+	if (!(st = pk_store()))
+		goto out;
+	CHECK_EQ(store_obj_get(st, obj, IMG_PACK_MAX, &buf, &len), 0);
+	CHECK_EQ(len, want_len);
+	if (!buf || len != want_len)
+		goto out;
+	pk = buf;
+	CHECK_EQ(pack_header_decode(pk, len, name, 1, 2 << 20, 4096, &h, err,
+				    sizeof(err)),
+		 0);
+	CHECK_EQ(h.count, 4);
+	CHECK(
+	    !memcmp(pk + pack_data_off(4) + 3 * 4096, copy + 490 * 4096, 4096),
+	    "the last packed page is page 490's bytes");
+
+	/* Another host: the packed pages fill the cache, no block fetched. */
+	c = start(65536, 60000);
+	if (!c || open_img(c, name, 0, &o))
+		goto out;
+	CHECK(wait_stat(c, name, "packed_pages", 4, 10000),
+	      "the four pages came from the packed object");
+	CHECK_EQ(stat_of(c, name, "pages_cached"), 4);
+	CHECK_EQ(stat_of(c, name, "packed_bytes"), want_len);
+	CHECK_EQ(stat_of(c, name, "packed_blocks"), 3);
+	CHECK_EQ(stat_of(c, name, "packed_errors"), 0);
+	CHECK_EQ(stat_of(c, name, "fetches"), 0);
+	CHECK_EQ(stat_of(c, name, "prefetched"), 0);
+	CHECK_EQ(stat_of(c, name, "bytes_fetched"), 0);
+	img = image_match(c, o.fd);
+	CHECK(img && image_page_ok(img, 40 * 4096) &&
+		  image_page_ok(img, 151 * 4096) &&
+		  !image_page_ok(img, 41 * 4096),
+	      "the packed pages and no other");
+	for (size_t i = 0; i < 4; i++)
+		CHECK(pk_bytes_ok(o.fd, copy, pk_pages[i], 1), "page %zu",
+		      (size_t)pk_pages[i]);
+	/* A fault beside a packed page: its block's holes are fetched. */
+	if (img) {
+		CHECK_EQ(want_once(img, 41 * 4096), 0);
+		CHECK_EQ(stat_of(c, name, "pages_cached"), 4 + 15);
+		CHECK_EQ(stat_of(c, name, "fetches"), 1);
+		CHECK(pk_bytes_ok(o.fd, copy, 32, 16), "block 2's bytes");
+		image_unref(img);
+	}
+	close(o.fd);
+	stop_cache(c);
+	c = NULL;
+
+	/* A byte of a page flipped. */
+	pk[pack_data_off(4) + 2 * 4096 + 7] ^= 1;
+	CHECK_EQ(store_obj_put(st, obj, pk, len), 0);
+	pk_broken(name, copy, "a flipped byte");
+	pk[pack_data_off(4) + 2 * 4096 + 7] ^= 1;
+	/* Short: the last page cut. */
+	CHECK_EQ(store_obj_put(st, obj, pk, len - 100), 0);
+	pk_broken(name, copy, "truncated");
+	/* A well-formed header for another version. */
+	h.version = 2;
+	pack_header_encode(&h, pk);
+	CHECK_EQ(store_obj_put(st, obj, pk, len), 0);
+	pk_broken(name, copy, "another version's header");
+	/* Garbage where the header is. */
+	memset(pk, 0x5a, PACK_HDR_LEN);
+	CHECK_EQ(store_obj_put(st, obj, pk, len), 0);
+	pk_broken(name, copy, "no header");
+out:
+	if (st)
+		store_close(st);
+	free(buf);
+	stop_cache(c);
+	drop(name);
+	free(copy);
+}
+
 static void t_drop(void)
 {
 	char a[80], b[80];
@@ -599,6 +774,10 @@ static const struct t_case cases[] = {
 	{ .name = "trace",
 	  .title = "a stored trace is prefetched in order by the next host",
 	  .run = t_trace },
+	{ .name = "packed",
+	  .title = "a recording writes the packed working set; the next host "
+		   "fills from it; a broken one is ignored",
+	  .run = t_packed },
 	{ .name = "drop",
 	  .title = "an image no client maps is dropped after keep_ms",
 	  .run = t_drop },

@@ -197,5 +197,7 @@ void image_entry_destroy(struct image *img)
 	free(img->waiters);
 	free(img->trace);
 	free(img->failed_at);
+	free(img->pk_pending);
+	free(img->pk_touched);
 	free(img);
 }

@@ -25,6 +25,10 @@ struct fetch {
 	int err;
 	int prefetch;
 	uint64_t t0;
+	/* Some pages of the block were filled already (from the packed
+	 * working set): the block is read here and only its holes copied,
+	 * so that no filled page is ever written again. */
+	unsigned char *bounce;
 };
 
 int image_page_ok(const struct image *img, uint64_t off)
@@ -66,20 +70,106 @@ static void tell(struct image_cache *c, struct image_waiter *w, int err)
 		free(w); /* its loop has left: the daemon is stopping */
 }
 
-static void mark_ok(struct image *img, uint64_t start, uint64_t len)
+static void count(uint64_t *c, uint64_t v)
+{
+	__atomic_store_n(c, *c + v, __ATOMIC_RELAXED);
+}
+
+void image_count(uint64_t *c, uint64_t v)
+{
+	count(c, v);
+}
+
+/* Set page p's filled bit (release: a reader of the bit sees the bytes). */
+static int mark_page(struct image *img, uint64_t p)
+{
+	uint8_t bit = (uint8_t)(1u << (p % 8));
+
+	if (__atomic_fetch_or(&img->filled[p / 8], bit, __ATOMIC_RELEASE) & bit)
+		return 0;
+	count(&img->pages_ok, 1);
+	return 1;
+}
+
+static int page_filled(const struct image *img, uint64_t p)
+{
+	return (__atomic_load_n(&img->filled[p / 8], __ATOMIC_ACQUIRE) >>
+		(p % 8)) &
+	       1;
+}
+
+static void mark_ok(struct image *img, uint64_t start, uint64_t len,
+		    const unsigned char *bounce)
+{
+	uint32_t ps = img->info.page_size;
+
+	for (uint64_t p = start / ps; p < (start + len + ps - 1) / ps; p++) {
+		if (bounce) {
+			if (page_filled(img, p))
+				continue;
+			memcpy(img->fill + p * ps, bounce + (p * ps - start),
+			       ps);
+		}
+		mark_page(img, p);
+	}
+}
+
+/* 1 if any page of [start, start + len) is filled. */
+static int any_filled(const struct image *img, uint64_t start, uint64_t len)
 {
 	uint32_t ps = img->info.page_size;
 
 	for (uint64_t p = start / ps; p < (start + len + ps - 1) / ps; p++)
-		__atomic_fetch_or(&img->filled[p / 8], (uint8_t)(1u << (p % 8)),
-				  __ATOMIC_RELEASE);
-	__atomic_store_n(&img->pages_ok, img->pages_ok + (len + ps - 1) / ps,
-			 __ATOMIC_RELAXED);
+		if (page_filled(img, p))
+			return 1;
+	return 0;
 }
 
-static void count(uint64_t *c, uint64_t v)
+static int all_filled(const struct image *img, uint64_t b)
 {
-	__atomic_store_n(c, *c + v, __ATOMIC_RELAXED);
+	uint32_t ps = img->info.page_size;
+	uint64_t start, len;
+
+	image_block(img, b * img->info.fetch_size, &start, &len);
+	for (uint64_t p = start / ps; p < (start + len + ps - 1) / ps; p++)
+		if (!page_filled(img, p))
+			return 0;
+	return 1;
+}
+
+static void start_fetch(struct image *img, uint64_t b, int prefetch);
+
+int image_fill_page(struct image *img, uint64_t page, const void *src)
+{
+	uint32_t ps = img->info.page_size;
+	uint64_t b = page * ps / img->info.fetch_size;
+
+	if (img->state[b] == BLOCK_FETCHING || img->state[b] == BLOCK_OK ||
+	    page_filled(img, page))
+		return 0;
+	memcpy(img->fill + page * ps, src, ps);
+	mark_page(img, page);
+	return 1;
+}
+
+void image_block_settle(struct image *img, uint64_t b)
+{
+	struct image_waiter *w;
+
+	if (img->state[b] == BLOCK_FETCHING || img->state[b] == BLOCK_OK)
+		return;
+	if (all_filled(img, b)) {
+		img->state[b] = BLOCK_OK;
+		while ((w = img->waiters[b])) {
+			img->waiters[b] = w->next;
+			tell(img->c, w, 0);
+		}
+		return;
+	}
+	if (img->state[b] == BLOCK_PACKED) {
+		img->state[b] = BLOCK_ABSENT;
+		start_fetch(img, b, 0); /* its waiters wait on */
+	}
 }
 
 static void block_done(struct fetch *f)
@@ -93,7 +183,7 @@ static void block_done(struct fetch *f)
 	if (f->prefetch)
 		img->prefetch_inflight--;
 	if (!f->err) {
-		mark_ok(img, start, len);
+		mark_ok(img, start, len, f->bounce);
 		img->state[f->block] = BLOCK_OK;
 		count(&img->fetches, 1);
 		count(&img->bytes_fetched, start + len <= img->info.size
@@ -125,6 +215,7 @@ static void block_done(struct fetch *f)
 		img->waiters[f->block] = w->next;
 		tell(img->c, w, f->err);
 	}
+	free(f->bounce);
 	free(f);
 	image_prefetch_more(img);
 	image_cache_check_stop(img->c);
@@ -164,19 +255,23 @@ static void start_fetch(struct image *img, uint64_t b, int prefetch)
 	f->prefetch = prefetch;
 	f->t0 = image_now_ns();
 	f->pieces = 1; /* held until every piece is started */
+	if (any_filled(img, start, len) && !(f->bounce = malloc(len)))
+		f->err = -ENOMEM;
 	img->state[b] = BLOCK_FETCHING;
 	img->inflight++;
 	if (prefetch)
 		img->prefetch_inflight++;
-	for (uint64_t off = start; off < end;) {
+	for (uint64_t off = start; off < end && !f->err;) {
 		uint64_t stop = (off / chunk + 1) * chunk;
+		unsigned char *dst =
+		    f->bounce ? f->bounce + (off - start) : img->fill + off;
 		int rc;
 
 		if (stop > end)
 			stop = end;
 		f->pieces++;
-		rc = store_read(img->simg, c->lp, off, stop - off,
-				img->fill + off, piece_done, f);
+		rc = store_read(img->simg, c->lp, off, stop - off, dst,
+				piece_done, f);
 		if (rc) {
 			f->pieces--;
 			f->err = rc;
@@ -202,7 +297,11 @@ void image_fetch_want(struct image *img, uint64_t b, struct image_waiter *w)
 	}
 	w->next = img->waiters[b];
 	img->waiters[b] = w;
-	if (img->state[b] == BLOCK_ABSENT)
+	if (img->state[b] != BLOCK_ABSENT)
+		return;
+	if (img->pk_pending && img->pk_pending[b])
+		img->state[b] = BLOCK_PACKED; /* its pages are on their way */
+	else
 		start_fetch(img, b, 0);
 }
 
@@ -309,8 +408,15 @@ static void trace_got(void *arg, int err, void *buf, size_t len)
 
 void image_prefetch_start(struct image *img)
 {
+	image_pack_start(img);
+}
+
+void image_trace_start(struct image *img)
+{
 	struct image_cache *c = img->c;
 
+	if (c->stopping)
+		return;
 	if (store_trace_get_async(c->st, c->lp, img->info.name,
 				  img->info.version, trace_got, img) == 0)
 		img->inflight++; /* the entry stays until the answer */
@@ -322,10 +428,12 @@ void image_prefetch_more(struct image *img)
 
 	while (img->trace_next < img->trace_n && !img->c->stopping &&
 	       img->prefetch_inflight < max) {
-		uint64_t b =
-		    img->trace[img->trace_next++] / img->info.fetch_size;
+		uint64_t off = img->trace[img->trace_next++];
+		uint64_t b = off / img->info.fetch_size;
 
-		if (img->state[b] != BLOCK_ABSENT)
+		/* A page the packed working set brought needs no fetch. */
+		if (img->state[b] != BLOCK_ABSENT ||
+		    page_filled(img, off / img->info.page_size))
 			continue;
 		count(&img->prefetched, 1);
 		start_fetch(img, b, 1);
@@ -363,6 +471,7 @@ static void trace_on_thread(void *arg)
 				  img->info.version, j->buf, j->len, trace_put,
 				  img) == 0)
 		img->inflight++; /* holds the entry from here on */
+	image_pack_store(img, j->buf, j->len);
 	image_unref(img);
 	free(j->buf);
 	free(j);

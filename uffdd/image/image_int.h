@@ -12,7 +12,15 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
-enum block_state { BLOCK_ABSENT = 0, BLOCK_FETCHING, BLOCK_OK, BLOCK_FAILED };
+/* BLOCK_PACKED: absent, its faults wait for the packed working set's
+ * read of some of its pages, then the rest is fetched if still wanted. */
+enum block_state {
+	BLOCK_ABSENT = 0,
+	BLOCK_FETCHING,
+	BLOCK_OK,
+	BLOCK_FAILED,
+	BLOCK_PACKED
+};
 
 /* A failed block is not fetched again for this long: its faults get the
  * error at once, not one failing read each. */
@@ -63,15 +71,22 @@ struct image {
 	uint64_t *trace; /* prefetch order (byte offsets) */
 	uint64_t trace_n, trace_next;
 	unsigned prefetch_inflight;
+	/* The packed working set being read (pack.c); per block, its pages
+	 * still to come from it, and whether it filled any. */
+	struct pack_load *pk;
+	uint32_t *pk_pending;
+	uint8_t *pk_touched;
 	int error_logged;
 	/* Counters: relaxed atomics, read by status. */
 	uint64_t fetches, bytes_fetched, fetch_errors, pages_ok, prefetched;
 	uint64_t faults_hit, faults_waited, poisoned;
+	uint64_t packed_pages, packed_bytes, packed_errors, packed_blocks;
 	struct histo fetch_ns; /* written by the cache's thread */
 	struct histo wait_ns;  /* written under c->lock */
 };
 
 struct open_job;
+struct pack_load;
 struct page_state;
 
 struct image_cache {
@@ -117,5 +132,19 @@ void image_fetch_want(struct image *img, uint64_t block,
 		      struct image_waiter *w);
 void image_prefetch_start(struct image *img);
 void image_prefetch_more(struct image *img);
+/* The recorded trace's block prefetch (after the packed working set). */
+void image_trace_start(struct image *img);
+/* Write page's bytes (checked) into the cache and mark it, unless its
+ * block is being fetched or it is filled already: 1 if written. */
+int image_fill_page(struct image *img, uint64_t page, const void *src);
+/* Block b's packed pages are all in (or given up): a block now whole is
+ * ok, its waiters told; a block with waiters and holes is fetched. */
+void image_block_settle(struct image *img, uint64_t b);
+/* Bump a counter read by status (relaxed). */
+void image_count(uint64_t *c, uint64_t v);
+
+/* pack.c: the packed working set (store/pack.h). */
+void image_pack_start(struct image *img);
+void image_pack_store(struct image *img, const char *trace, size_t len);
 
 #endif

@@ -45,6 +45,10 @@ static json_object *one(const struct image *img, uint64_t now)
 	add_u64(o, "fetches", LD(img->fetches));
 	add_u64(o, "fetch_errors", LD(img->fetch_errors));
 	add_u64(o, "prefetched", LD(img->prefetched));
+	add_u64(o, "packed_pages", LD(img->packed_pages));
+	add_u64(o, "packed_bytes", LD(img->packed_bytes));
+	add_u64(o, "packed_blocks", LD(img->packed_blocks));
+	add_u64(o, "packed_errors", LD(img->packed_errors));
 	add_u64(o, "clients", img->refs);
 	add_u64(o, "idle_s",
 		img->refs ? 0 : (now - img->last_used_ns) / 1000000000ull);

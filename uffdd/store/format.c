@@ -74,6 +74,13 @@ void img_obj_trace(char *out, const char *name, uint64_t version)
 	snprintf(out, IMG_OBJ_MAX, "%s@%" PRIu64 ".trace", name, version);
 }
 
+void img_obj_pack(char *out, const char *name, uint64_t version,
+		  uint32_t page_size)
+{
+	snprintf(out, IMG_OBJ_MAX, "%s@%" PRIu64 ".ws.%" PRIu32, name, version,
+		 page_size);
+}
+
 void img_obj_latest(char *out, const char *name)
 {
 	snprintf(out, IMG_OBJ_MAX, "%s.latest", name);

@@ -7,6 +7,8 @@
  *   NAME@V.XXXXXXXX   chunk number XXXXXXXX (hex), chunk_size bytes (the
  *                     last one shorter)
  *   NAME@V.trace      the recorded working set (optional)
+ *   NAME@V.ws.PSZ     its pages' bytes, packed, for page size PSZ
+ *                     (optional; image/pack.h)
  *   NAME.latest       the highest version, as decimal text
  *
  * A version exists once its header exists: put writes the chunks first,
@@ -26,6 +28,8 @@
 #define IMG_CHUNK_MAX	  (64u << 20)
 #define IMG_SIZE_MAX	  (1ull << 40) /* 1 TiB: a header of 64 MiB at most */
 #define IMG_TRACE_MAX	  (64u << 20)
+/* A packed working set: under RADOS' default largest object (128 MiB). */
+#define IMG_PACK_MAX (112u << 20)
 
 struct img_header {
 	char name[IMG_NAME_MAX + 1];
@@ -50,6 +54,8 @@ void img_obj_header(char *out, const char *name, uint64_t version);
 void img_obj_chunk(char *out, const char *name, uint64_t version, uint64_t idx);
 void img_obj_trace(char *out, const char *name, uint64_t version);
 void img_obj_latest(char *out, const char *name);
+void img_obj_pack(char *out, const char *name, uint64_t version,
+		  uint32_t page_size);
 /* An object name "NAME@V.hdr"?  Fills name and version.  0 or -EINVAL. */
 int img_obj_is_header(const char *obj, char name[IMG_NAME_MAX + 1],
 		      uint64_t *version);

@@ -381,16 +381,31 @@ void store_req_done(struct store_req *r, int err)
 {
 	struct store *st = r->img->st;
 
-	if (!err)
+	if (!err && !r->raw)
 		err = verify(&r->img->h, r->off, r->len, r->buf);
 	finish(r, err);
+	kick(st);
+}
+
+static void enqueue(struct store_image *img, struct store_req *r)
+{
+	struct store *st = img->st;
+
+	store_loop_hold(r->lp);
+	pthread_mutex_lock(&st->lock);
+	TAILQ_INSERT_TAIL(&img->queue, r, q);
+	st->queued++;
+	if (!img->on_ring) {
+		img->on_ring = 1;
+		TAILQ_INSERT_TAIL(&st->ring, img, ring_link);
+	}
+	pthread_mutex_unlock(&st->lock);
 	kick(st);
 }
 
 int store_read(struct store_image *img, struct store_loop *lp, uint64_t off,
 	       size_t len, void *buf, store_read_fn cb, void *arg)
 {
-	struct store *st = img->st;
 	struct store_req *r;
 
 	if (!range_ok(&img->h, off, len))
@@ -408,16 +423,32 @@ int store_read(struct store_image *img, struct store_loop *lp, uint64_t off,
 	r->arg = arg;
 	img_obj_chunk(r->obj, img->h.name, img->h.version,
 		      off / img->h.chunk_size);
-	store_loop_hold(lp);
-	pthread_mutex_lock(&st->lock);
-	TAILQ_INSERT_TAIL(&img->queue, r, q);
-	st->queued++;
-	if (!img->on_ring) {
-		img->on_ring = 1;
-		TAILQ_INSERT_TAIL(&st->ring, img, ring_link);
-	}
-	pthread_mutex_unlock(&st->lock);
-	kick(st);
+	enqueue(img, r);
+	return 0;
+}
+
+int store_read_obj(struct store_image *img, struct store_loop *lp,
+		   const char *obj, uint64_t off, size_t len, void *buf,
+		   store_read_fn cb, void *arg)
+{
+	struct store_req *r;
+
+	if (!len || len > IMG_CHUNK_MAX || strlen(obj) >= IMG_OBJ_MAX)
+		return -EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->img = img;
+	r->lp = lp;
+	r->off = off;
+	r->obj_off = off;
+	r->len = len;
+	r->buf = buf;
+	r->cb = cb;
+	r->arg = arg;
+	r->raw = 1;
+	strcpy(r->obj, obj);
+	enqueue(img, r);
 	return 0;
 }
 

@@ -101,6 +101,16 @@ struct store *store_image_store(const struct store_image *img);
 typedef void (*store_read_fn)(void *arg, int err);
 int store_read(struct store_image *img, struct store_loop *lp, uint64_t off,
 	       size_t len, void *buf, store_read_fn cb, void *arg);
+/*
+ * Read len bytes at off of another object of the image (obj: one of
+ * format.h's names for it, e.g. its packed working set) into buf, through
+ * the same queue and bounds as store_read, then cb on lp's loop.  The
+ * bytes are NOT checked: the caller checks them.  -EIO: the object is
+ * shorter than off + len; -ENOENT: there is none.
+ */
+int store_read_obj(struct store_image *img, struct store_loop *lp,
+		   const char *obj, uint64_t off, size_t len, void *buf,
+		   store_read_fn cb, void *arg);
 /* The same, blocking, for tools.  Any range inside the image. */
 int store_read_sync(struct store_image *img, uint64_t off, size_t len,
 		    void *buf);
@@ -144,6 +154,17 @@ typedef void (*store_trace_fn)(void *arg, int err, void *buf, size_t len);
 int store_trace_get_async(struct store *st, struct store_loop *lp,
 			  const char *name, uint64_t version, store_trace_fn cb,
 			  void *arg);
+/* Any object by its format.h name, blocking (tools, tests, the metadata
+ * thread).  get: -EFBIG above max. */
+int store_obj_get(struct store *st, const char *obj, size_t max, void **buf,
+		  size_t *len);
+int store_obj_put(struct store *st, const char *obj, const void *buf,
+		  size_t len);
+/* work(arg) on the store's metadata thread (it may block on the store),
+ * then done(arg, what work returned) on lp's loop. */
+int store_call_async(struct store *st, struct store_loop *lp,
+		     int (*work)(void *arg), void (*done)(void *arg, int err),
+		     void *arg);
 int store_trace_put_async(struct store *st, struct store_loop *lp,
 			  const char *name, uint64_t version, const void *buf,
 			  size_t len, store_trace_fn cb, void *arg);

@@ -39,6 +39,7 @@ struct store_req {
 	store_read_fn cb;
 	void *arg;
 	int err;
+	int raw;  /* not the image's bytes: no check against its header */
 	void *be; /* the backend's, for the request's life */
 };
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum job_kind { JOB_OPEN, JOB_TRACE_GET, JOB_TRACE_PUT };
+enum job_kind { JOB_OPEN, JOB_TRACE_GET, JOB_TRACE_PUT, JOB_CALL };
 
 struct store_job {
 	TAILQ_ENTRY(store_job) q;
@@ -23,6 +23,8 @@ struct store_job {
 	uint64_t version;
 	store_open_fn open_cb;
 	store_trace_fn trace_cb;
+	int (*work)(void *arg);
+	void (*call_cb)(void *arg, int err);
 	void *arg;
 	int err;
 	struct store_image *img;
@@ -50,6 +52,9 @@ static void run(struct store_job *j)
 		j->buf = NULL;
 		j->len = 0;
 		break;
+	case JOB_CALL:
+		j->err = j->work(j->arg);
+		break;
 	}
 }
 
@@ -61,6 +66,8 @@ static void deliver(struct store_post *d)
 	store_loop_release(j->lp);
 	if (j->kind == JOB_OPEN)
 		j->open_cb(j->arg, j->err, j->img, j->err ? j->errmsg : "");
+	else if (j->kind == JOB_CALL)
+		j->call_cb(j->arg, j->err);
 	else
 		j->trace_cb(j->arg, j->err, j->buf, j->len);
 	free(j);
@@ -195,6 +202,23 @@ int store_trace_put_async(struct store *st, struct store_loop *lp,
 	memcpy(j->buf, buf, len);
 	j->len = len;
 	j->trace_cb = cb;
+	j->arg = arg;
+	return submit(j);
+}
+
+int store_call_async(struct store *st, struct store_loop *lp,
+		     int (*work)(void *arg), void (*done)(void *arg, int err),
+		     void *arg)
+{
+	struct store_job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return -ENOMEM;
+	j->st = st;
+	j->lp = lp;
+	j->kind = JOB_CALL;
+	j->work = work;
+	j->call_cb = done;
 	j->arg = arg;
 	return submit(j);
 }

@@ -45,6 +45,7 @@
 	X(remove)                                                              \
 	X(shutdown)                                                            \
 	X(stat)                                                                \
+	X(write)                                                               \
 	X(write_full)
 
 /* librados' functions, with their own prototypes. */
@@ -122,9 +123,24 @@ static int r_get(struct store *st, const char *obj, size_t max, void **buf,
 	return 0;
 }
 
+/* An OSD refuses one write above osd_max_write_size (90 MB by default):
+ * a larger object (a packed working set) goes in pieces.  A reader of a
+ * half-written one fails its checks, as for any torn object. */
+#define RADOS_WRITE_MAX (32u << 20)
+
 static int r_put(struct store *st, const char *obj, const void *buf, size_t len)
 {
-	return L.write_full(R(st)->io, obj, buf, len);
+	const char *p = buf;
+	size_t first = len < RADOS_WRITE_MAX ? len : RADOS_WRITE_MAX;
+	int rc = L.write_full(R(st)->io, obj, p, first);
+
+	for (size_t off = first; !rc && off < len; off += RADOS_WRITE_MAX) {
+		size_t n =
+		    len - off < RADOS_WRITE_MAX ? len - off : RADOS_WRITE_MAX;
+
+		rc = L.write(R(st)->io, obj, p + off, n, off);
+	}
+	return rc;
 }
 
 static int r_remove(struct store *st, const char *obj)

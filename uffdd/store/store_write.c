@@ -275,6 +275,10 @@ int store_remove(struct store *st, const char *name, uint64_t version,
 	remove_chunks(st, name, version, n);
 	img_obj_trace(obj, name, version);
 	st->ops->remove(st, obj);
+	for (uint32_t ps = 4096; ps; ps = ps == 4096 ? 2u << 20 : 0) {
+		img_obj_pack(obj, name, version, ps);
+		st->ops->remove(st, obj);
+	}
 	if (!store_latest(st, name, &latest) && latest == version) {
 		struct latest_scan s = { name, 0 };
 
@@ -348,4 +352,16 @@ int store_trace_get(struct store *st, const char *name, uint64_t version,
 		return -EINVAL;
 	img_obj_trace(obj, name, version);
 	return st->ops->get(st, obj, IMG_TRACE_MAX, buf, len);
+}
+
+int store_obj_get(struct store *st, const char *obj, size_t max, void **buf,
+		  size_t *len)
+{
+	return st->ops->get(st, obj, max, buf, len);
+}
+
+int store_obj_put(struct store *st, const char *obj, const void *buf,
+		  size_t len)
+{
+	return st->ops->put(st, obj, buf, len);
 }
