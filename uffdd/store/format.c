@@ -2,6 +2,7 @@
 /* Image names, object names and the header's byte layout. */
 #include "format.h"
 #include "crc32c.h"
+#include "le.h"
 #include "uffdd_proto.h"
 
 #include <errno.h>
@@ -121,36 +122,6 @@ uint64_t img_nchunks(const struct img_header *h)
 static uint32_t nblocks_of(uint64_t size)
 {
 	return (uint32_t)((size + IMG_BLOCK - 1) / IMG_BLOCK);
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-	uint32_t v = 0;
-
-	for (int i = 0; i < 4; i++)
-		v |= (uint32_t)p[i] << (8 * i);
-	return v;
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
 }
 
 static size_t header_len(uint32_t nblocks)

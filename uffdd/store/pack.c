@@ -3,42 +3,13 @@
 #include "pack.h"
 
 #include "crc32c.h"
+#include "le.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 static const char magic[8] = { 'U', 'F', 'F', 'D', 'W', 'S', '0', '1' };
-
-static void put32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-	uint32_t v = 0;
-
-	for (int i = 3; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
 
 uint64_t pack_length(uint32_t page_size, uint32_t count)
 {

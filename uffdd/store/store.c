@@ -403,6 +403,26 @@ static void enqueue(struct store_image *img, struct store_req *r)
 	kick(st);
 }
 
+/* A read request of len bytes at obj_off of an object, for cb on lp. */
+static struct store_req *req_new(struct store_image *img, struct store_loop *lp,
+				 uint64_t off, uint64_t obj_off, size_t len,
+				 void *buf, store_read_fn cb, void *arg)
+{
+	struct store_req *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->img = img;
+	r->lp = lp;
+	r->off = off;
+	r->obj_off = obj_off;
+	r->len = len;
+	r->buf = buf;
+	r->cb = cb;
+	r->arg = arg;
+	return r;
+}
+
 int store_read(struct store_image *img, struct store_loop *lp, uint64_t off,
 	       size_t len, void *buf, store_read_fn cb, void *arg)
 {
@@ -410,17 +430,9 @@ int store_read(struct store_image *img, struct store_loop *lp, uint64_t off,
 
 	if (!range_ok(&img->h, off, len))
 		return -EINVAL;
-	r = calloc(1, sizeof(*r));
+	r = req_new(img, lp, off, off % img->h.chunk_size, len, buf, cb, arg);
 	if (!r)
 		return -ENOMEM;
-	r->img = img;
-	r->lp = lp;
-	r->off = off;
-	r->obj_off = off % img->h.chunk_size;
-	r->len = len;
-	r->buf = buf;
-	r->cb = cb;
-	r->arg = arg;
 	img_obj_chunk(r->obj, img->h.name, img->h.version,
 		      off / img->h.chunk_size);
 	enqueue(img, r);
@@ -435,17 +447,9 @@ int store_read_obj(struct store_image *img, struct store_loop *lp,
 
 	if (!len || len > IMG_CHUNK_MAX || strlen(obj) >= IMG_OBJ_MAX)
 		return -EINVAL;
-	r = calloc(1, sizeof(*r));
+	r = req_new(img, lp, off, off, len, buf, cb, arg);
 	if (!r)
 		return -ENOMEM;
-	r->img = img;
-	r->lp = lp;
-	r->off = off;
-	r->obj_off = off;
-	r->len = len;
-	r->buf = buf;
-	r->cb = cb;
-	r->arg = arg;
 	r->raw = 1;
 	strcpy(r->obj, obj);
 	enqueue(img, r);
