@@ -48,7 +48,7 @@ static int open_obj(struct fstore *f, const char *obj, struct stat *sb)
 	return fd;
 }
 
-static int pread_full(int fd, void *buf, size_t len, uint64_t off)
+int store_pread_full(int fd, void *buf, size_t len, uint64_t off)
 {
 	size_t done = 0;
 
@@ -61,7 +61,7 @@ static int pread_full(int fd, void *buf, size_t len, uint64_t off)
 		if (n < 0)
 			return -errno;
 		if (n == 0)
-			return -EIO;
+			return -EIO; /* the file shrank under us */
 		done += (size_t)n;
 	}
 	return 0;
@@ -76,7 +76,7 @@ static int f_read(struct store *st, const char *obj, uint64_t off, size_t len,
 
 	if (fd < 0)
 		return fd;
-	rc = pread_full(fd, buf, len, off);
+	rc = store_pread_full(fd, buf, len, off);
 	close(fd);
 	return rc;
 }
@@ -100,7 +100,7 @@ static int f_get(struct store *st, const char *obj, size_t max, void **buf,
 		close(fd);
 		return -ENOMEM;
 	}
-	rc = pread_full(fd, p, (size_t)sb.st_size, 0);
+	rc = store_pread_full(fd, p, (size_t)sb.st_size, 0);
 	close(fd);
 	if (rc) {
 		free(p);

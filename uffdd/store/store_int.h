@@ -82,4 +82,8 @@ void store_set_inflight(struct store *st, int n);
 /* From any thread: the read of r ended (err 0 or -errno). */
 void store_req_done(struct store_req *r, int err);
 
+/* len bytes at off of a file, all of them: 0, or -errno (-EIO: it shrank
+ * under us). */
+int store_pread_full(int fd, void *buf, size_t len, uint64_t off);
+
 #endif

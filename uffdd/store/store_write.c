@@ -54,25 +54,6 @@ static int set_latest(struct store *st, const char *name, uint64_t version)
 	return st->ops->put(st, obj, txt, strlen(txt));
 }
 
-static int read_full(int fd, void *buf, size_t len, uint64_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, (char *)buf + done, len - done,
-				  (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO; /* the file shrank under us */
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 static void remove_chunks(struct store *st, const char *name, uint64_t version,
 			  uint64_t n)
 {
@@ -98,7 +79,7 @@ static int put_chunks(struct store *st, struct img_header *h, int fd, char *err,
 		size_t len = off + h->chunk_size <= h->size ? h->chunk_size
 							    : h->size - off;
 		char obj[IMG_OBJ_MAX];
-		int rc = read_full(fd, buf, len, off);
+		int rc = store_pread_full(fd, buf, len, off);
 
 		for (size_t b = 0; !rc && b < len; b += IMG_BLOCK) {
 			size_t bl = b + IMG_BLOCK <= len ? IMG_BLOCK : len - b;
