@@ -102,6 +102,7 @@ static int body(const struct uffd_raw_region *r, int mode,
 	reg->kind = (uint8_t)r->kind;
 	reg->uffd_mode = (uint8_t)mode;
 	reg->nfiles = (uint8_t)r->nfiles;
+	reg->flags = r->reg_flags;
 	if (uffdd_set_str(reg->name, sizeof(reg->name),
 			  r->name ? r->name : "anon") < 0)
 		return -ENAMETOOLONG;

@@ -49,6 +49,8 @@ struct uffd_raw_region {
 	/* UFFDIO_REGISTER_MODE_*; 0: MINOR.  An image's mapping: MISSING |
 	 * MINOR (a page not yet in its cache is a missing fault). */
 	uint64_t mode;
+	/* UFFDD_REGF_*: a board wanted, the board mapped already. */
+	uint8_t reg_flags;
 };
 
 /* What uffd_raw_register sent. */

@@ -72,7 +72,10 @@ static int fds_of(const struct uffdd_msg *m)
 			   ? 2 + (int)m->u.reg.nfiles
 			   : -1;
 	case UFFDD_REGISTERED:
-		return (m->u.registered.flags & UFFDD_REG_CONTENT) ? 1 : 0;
+		return (m->u.registered.flags &
+			(UFFDD_REG_CONTENT | UFFDD_REG_BOARD))
+			   ? 1
+			   : 0;
 	case UFFDD_FORKED: /* its socket, uffd and memfd; no policy files */
 		return m->u.forked.reg.nfiles == 0 ? 3 : -1;
 	default:
@@ -175,7 +178,7 @@ static int register_ok(const struct uffdd_register *r, const char *what,
 	if (!str_ok(r->policy, sizeof(r->policy)))
 		return bad(err, errlen, EBADMSG,
 			   "%s policy is not NUL-terminated", what);
-	if (r->flags != 0)
+	if (r->flags & ~UFFDD_REGF_ALL)
 		return bad(err, errlen, EINVAL, "%s flags 0x%x not supported",
 			   what, r->flags);
 	return 0;
@@ -229,7 +232,10 @@ int uffdd_validate(const struct uffdd_msg *m, char *err, size_t errlen)
 	case UFFDD_IMAGE_OPEN:
 		return image_open_ok(&m->u.image_open, err, errlen);
 	case UFFDD_REGISTERED:
-		if (m->u.registered.flags & ~UFFDD_REG_CONTENT)
+		if ((m->u.registered.flags &
+		     ~(UFFDD_REG_CONTENT | UFFDD_REG_BOARD)) ||
+		    (m->u.registered.flags & UFFDD_REG_CONTENT &&
+		     m->u.registered.flags & UFFDD_REG_BOARD))
 			return bad(err, errlen, EINVAL,
 				   "REGISTERED flags 0x%x not known",
 				   m->u.registered.flags);

@@ -105,10 +105,18 @@ struct uffdd_register {
 	uint8_t kind;	   /* enum uffdd_kind */
 	uint8_t uffd_mode; /* enum uffdd_uffd_mode */
 	uint8_t nfiles;	   /* files after the memfd, <= UFFDD_MAX_FILES */
-	uint8_t flags;	   /* 0 */
+	uint8_t flags;	   /* UFFDD_REGF_* */
 	char name[UFFDD_REGION_NAME_LEN];
 	char policy[UFFDD_POLICY_LEN]; /* "" = the daemon's default */
 };
+
+/* REGISTER flags */
+/* The client can use a learned-set board: REGISTERED may carry one. */
+#define UFFDD_REGF_BOARD 0x1u
+/* A forked child mapped its lineage's board itself before registering
+ * (pages outside it still fault); a probe by its pid, as the board says. */
+#define UFFDD_REGF_SELFMAP 0x2u
+#define UFFDD_REGF_ALL	   (UFFDD_REGF_BOARD | UFFDD_REGF_SELFMAP)
 
 /* REGISTERED flags */
 /*
@@ -117,6 +125,13 @@ struct uffdd_register {
  * the region itself if the daemon goes (PROTOCOL.md, "Taking over").
  */
 #define UFFDD_REG_CONTENT 0x1u
+/*
+ * The region's policy learns what forked children touch (learn) and any
+ * page of the page cache is right for it: the attached descriptor is the
+ * board of the lineage of this client's children (below).  Never with
+ * CONTENT.
+ */
+#define UFFDD_REG_BOARD 0x2u
 
 struct uffdd_registered {
 	uint64_t region_id;
@@ -159,6 +174,63 @@ struct uffdd_pages_hdr {
 	uint64_t published_off; /* GATE: page i was published */
 	uint64_t reserved2;
 };
+
+/*
+ * A learned-set board: a sealed memfd the daemon writes and a client maps
+ * read-only.  It holds the pages the client's forked children touched in
+ * their first moments (the learn policy's set for that lineage), as runs
+ * of memfd page indexes, ascending.  A child maps them itself, before it
+ * registers its copy of the region (MADV_POPULATE_READ: served by the
+ * kernel from the page cache, no daemon round trip), and says so with
+ * UFFDD_REGF_SELFMAP.  seq is odd while the daemon rewrites the runs; a
+ * reader copies nothing it has not seen under the same even seq.
+ */
+#define UFFDD_BOARD_MAGIC   0x424c4655u /* "UFLB" in memory on little-endian */
+#define UFFDD_BOARD_VERSION 1
+
+struct uffdd_board_hdr {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t hdr_size; /* 64: the runs start here */
+	uint32_t seq;	   /* even: the runs are whole */
+	uint32_t page_size;
+	uint64_t nruns;
+	uint64_t max_runs;     /* room in the file */
+	uint32_t probe_every;  /* a child is a probe if uffdd_board_mix(pid) %
+				  probe_every == 0 */
+	uint32_t probe_slices; /* ...and leaves unmapped the pages p with
+				  uffdd_board_held(p, pid, probe_slices) */
+	/*
+	 * 0 or 1: every child registers its copy (the daemon serves the
+	 * pages outside the board, and learns from them).  N > 1
+	 * (learn:teach=N): a child that mapped a board with runs registers
+	 * only if uffdd_board_mix(pid) % N == 0; the others leave their
+	 * copy to the kernel, which maps any page of the cache, as the
+	 * policy would.
+	 */
+	uint32_t teach_every;
+	uint32_t reserved0;
+	uint64_t reserved[2];
+};
+
+struct uffdd_board_run {
+	uint64_t first; /* memfd page index */
+	uint64_t count;
+};
+
+static inline uint64_t uffdd_board_mix(uint64_t v)
+{
+	v = (v ^ (v >> 30)) * 0xbf58476d1ce4e5b9ull;
+	v = (v ^ (v >> 27)) * 0x94d049bb133111ebull;
+	return v ^ (v >> 31);
+}
+
+/* Does the probe with this salt (a child's pid) leave page unmapped? */
+static inline int uffdd_board_held(uint64_t page, uint64_t salt,
+				   uint32_t slices)
+{
+	return slices && uffdd_board_mix(page ^ (salt << 32)) % slices == 0;
+}
 
 struct uffdd_unregister {
 	uint64_t region_id;

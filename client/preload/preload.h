@@ -38,6 +38,11 @@ struct pl_region {
 	pid_t creator;	  /* the process that made the mapping */
 	uint64_t id;	  /* daemon's region id; 0 = not (yet) served */
 	uint32_t reg_seq; /* REGISTER sent, answer not read yet; 0 = none */
+	/* The learned-set board of this process's children (board.c), mapped
+	 * read-only; NULL: none. */
+	const struct uffdd_board_hdr *board;
+	size_t board_len;
+	int selfmapped; /* a forked child: it mapped the board itself */
 };
 
 struct pl_config {
@@ -59,6 +64,7 @@ struct pl_process {
 	ino_t dev_ino;
 	uint32_t hello_seq; /* WELCOME not read yet; 0 = read */
 	int refused;	    /* no full uffd for us: serve nothing */
+	int forked;	    /* the table came from a parent (fork) */
 	unsigned next_serial;
 	int nlive;
 	struct pl_region r[PL_MAX_REGIONS];
@@ -87,6 +93,20 @@ int pl_overlaps(uintptr_t addr, size_t len);
 /* The entry that holds all of [addr, addr+len), or NULL. */
 struct pl_region *pl_find(uintptr_t addr, size_t len);
 int pl_fork_handoff(pid_t parent);
+
+/* board.c */
+void pl_board_adopt(struct pl_region *e, int fd);
+void pl_board_forget(struct pl_region *e);
+/*
+ * In a forked child, before e is registered: map the pages its board
+ * holds (a probe leaves its share).  *pidfd: -1 at first, kept between
+ * calls, the caller closes it if >= 0; *bytes adds what was asked for.
+ * PL_BOARD_NONE: no board, or an empty one; PL_BOARD_MAPPED: register,
+ * telling the daemon (UFFDD_REGF_SELFMAP); PL_BOARD_ALONE: learn:teach=N
+ * and this child is not one to teach: leave the copy to the kernel.
+ */
+enum { PL_BOARD_NONE = 0, PL_BOARD_MAPPED = 1, PL_BOARD_ALONE = 2 };
+int pl_board_map(const struct pl_region *e, int *pidfd, uint64_t *bytes);
 
 /* fork.c */
 void pl_fork_init(void);

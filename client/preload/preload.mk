@@ -17,6 +17,7 @@ _preload_saved_goal := $(.DEFAULT_GOAL)
 
 BUILD ?= build
 PRELOAD_SRC := client/preload/preload.c client/preload/regions.c \
+	       client/preload/board.c \
 	       client/preload/fork.c client/preload/aslog.c client/client_fork.c \
 	       proto/proto.c kernel/probe.c
 PRELOAD_OBJ := $(patsubst %.c,$(BUILD)/lib/%.o,$(PRELOAD_SRC))

@@ -113,6 +113,9 @@ static void handle(struct uffdd_msg *m)
 		if (e) {
 			e->id = m->u.registered.region_id;
 			e->reg_seq = 0;
+			if ((m->u.registered.flags & UFFDD_REG_BOARD) &&
+			    m->nfds == 1)
+				pl_board_adopt(e, m->fds[0]);
 			say("served", e, 0);
 		}
 		break;
@@ -272,6 +275,7 @@ struct pl_region *pl_region_new(void)
 
 void pl_region_drop(struct pl_region *e)
 {
+	pl_board_forget(e);
 	if (pl_fd_is(e->memfd, e->memfd_ino))
 		close(e->memfd);
 	e->state = PL_FREE;
@@ -293,6 +297,11 @@ int pl_region_register(struct pl_region *e, int wait)
 		/* No events: fork, munmap and mremap are followed here, and
 		 * a forked child registers its copies itself. */
 		.events = 0,
+		/* A board for our own children (a forked child reads its
+		 * parent's: one per child would cost every fork a file). */
+		.reg_flags =
+		    (uint8_t)((pl.forked ? 0 : UFFDD_REGF_BOARD) |
+			      (e->selfmapped ? UFFDD_REGF_SELFMAP : 0)),
 	};
 	struct uffd_raw_sent sent = { .stage = "" };
 	int rc;
@@ -441,6 +450,7 @@ static int forked(struct pl_region *e, const char *name)
 		.memfd = e->memfd,
 		.name = rname,
 		.policy = pl_cfg.policy,
+		.reg_flags = e->selfmapped ? UFFDD_REGF_SELFMAP : 0,
 	};
 	struct uffd_raw_sent sent = { .stage = "" };
 	int parent = pl.conn.sock, rc;
@@ -464,11 +474,17 @@ static int forked(struct pl_region *e, const char *name)
 	return 0;
 }
 
+/* A region the child hands over (not one it leaves to the kernel). */
+static int handed(const struct pl_region *e)
+{
+	return e->state == PL_LIVE && e->selfmapped != PL_BOARD_ALONE;
+}
+
 /* The first region the child hands over, or NULL. */
 static struct pl_region *first_live(void)
 {
 	for (int i = 0; i < PL_MAX_REGIONS; i++)
-		if (pl.r[i].state == PL_LIVE)
+		if (handed(&pl.r[i]))
 			return &pl.r[i];
 	return NULL;
 }
@@ -491,6 +507,8 @@ int pl_fork_handoff(pid_t parent)
 	struct pl_region *one = NULL;
 	struct stat st;
 	uint32_t seq;
+	uint64_t premapped = 0;
+	int pidfd = -1, alone = 0;
 	int rc, sent = 0,
 		inherited =
 		    pl.conn.sock >= 0 && pl_fd_is(pl.conn.sock, pl.sock_ino);
@@ -508,6 +526,29 @@ int pl_fork_handoff(pid_t parent)
 	}
 	if (!pl_fd_is(pl.conn.dev_fd, pl.dev_ino))
 		pl.conn.dev_fd = -1;
+	pl.forked = 1;
+	/* Before any uffd is on them: the kernel maps these. */
+	for (int i = 0; i < PL_MAX_REGIONS; i++) {
+		struct pl_region *e = &pl.r[i];
+
+		e->selfmapped = e->state == PL_LIVE
+				    ? pl_board_map(e, &pidfd, &premapped)
+				    : PL_BOARD_NONE;
+		alone += e->selfmapped == PL_BOARD_ALONE;
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	if (alone && !first_live()) {
+		/* learn:teach=N: nothing for the daemon this time. */
+		if (inherited)
+			close(pl.conn.sock);
+		pl.conn.sock = -1;
+		if (pl_cfg.verbose)
+			say("after fork: the learned set mapped; the rest is "
+			    "the kernel's (learn:teach)",
+			    NULL, 0);
+		return 0;
+	}
 	pl_session_name(name, sizeof(name), parent);
 	if (inherited && pl.conn.version >= 2 && (one = first_live()) &&
 	    forked(one, name) == 0) {
@@ -538,7 +579,7 @@ int pl_fork_handoff(pid_t parent)
 	for (int i = 0; i < PL_MAX_REGIONS; i++) {
 		struct pl_region *e = &pl.r[i];
 
-		if (e->state != PL_LIVE || e == one)
+		if (!handed(e) || e == one)
 			continue;
 		rc = pl_region_register(e, 0);
 		if (rc == 0)
@@ -546,6 +587,10 @@ int pl_fork_handoff(pid_t parent)
 		if (pl.conn.sock < 0)
 			break;
 	}
+	/* Said once: a later registration of these maps nothing itself. */
+	for (int i = 0; i < PL_MAX_REGIONS; i++)
+		if (pl.r[i].selfmapped == PL_BOARD_MAPPED)
+			pl.r[i].selfmapped = PL_BOARD_NONE;
 	if (pl_cfg.verbose) {
 		struct pl_log l;
 
@@ -556,6 +601,11 @@ int pl_fork_handoff(pid_t parent)
 		pl_log_u(&l, (uint64_t)sent);
 		pl_log_s(&l, one ? " region(s) handed over (FORKED)"
 				 : " region(s) handed over");
+		if (premapped) {
+			pl_log_s(&l, ", ");
+			pl_log_u(&l, premapped >> 10);
+			pl_log_s(&l, " KiB of the learned set mapped");
+		}
 		pl_log_end(&l);
 	}
 	return 0;

@@ -72,11 +72,17 @@ static const char usage_text[] =
     "\n"
     "OPTIONS\n"
     "    -p, --policy P       uffdd policy for every region.  The default\n"
-    "                         is learn, the learned child working set: each\n"
-    "                         forked child gets the pages its siblings\n"
-    "                         touched first mapped before it faults (the\n"
-    "                         daemon's default policy if it does not offer\n"
-    "                         learn).  A policy given here that the daemon\n"
+    "                         is learn+around:64K, the learned child working\n"
+    "                         set, with the kernel's fault-around window for\n"
+    "                         the faults left: each\n"
+    "                         forked child maps the pages its siblings\n"
+    "                         touched first before it registers, from a\n"
+    "                         board the daemon keeps (the daemon's default\n"
+    "                         policy if it does not offer learn).\n"
+    "                         learn:teach=T lets only one child in T (and\n"
+    "                         the probes) register once the set is learned;\n"
+    "                         the others' memory is the kernel's.  A policy\n"
+    "                         given here that the daemon\n"
     "                         refuses is an error (exit 64), and so is one\n"
     "                         that names a file (populate, record,\n"
     "                         prefetch): one file cannot serve every mapping\n"
@@ -115,9 +121,11 @@ static const char usage_text[] =
     "    mapping is allocated at mmap time, so sparse use costs its full "
     "size.\n"
     "    A forked child's first touch of a page its siblings did not touch\n"
-    "    first is a fault served by the daemon; fork itself costs one\n"
-    "    message (FORKED, on the parent's connection) and one registration\n"
-    "    per further region.  At most 64 served mappings per process.\n"
+    "    first is a fault served by the daemon; fork itself costs mapping\n"
+    "    the learned set, one message (FORKED, on the parent's connection)\n"
+    "    and one registration per further region.  A forked child's own\n"
+    "    children map its parent's set.  At most 64 served mappings per\n"
+    "    process.\n"
     "\n"
     "SECURITY\n"
     "    The /dev/userfaultfd grant lets a process create userfaultfds that\n"
@@ -320,9 +328,11 @@ static void run(char **argv)
 
 /*
  * The policy when --policy is not given: the learned child working set,
- * which maps into each forked child what its siblings touched first.
+ * which each forked child maps itself from what its siblings touched
+ * first; and for the faults left, the window the kernel's own fault-around
+ * would have mapped (fault_around_bytes, 64 KiB: one huge page).
  */
-#define DEFAULT_POLICY "learn"
+#define DEFAULT_POLICY "learn+around:64K"
 
 /* What the command line asks for. */
 struct run_opts {

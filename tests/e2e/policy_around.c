@@ -23,18 +23,18 @@ static int touch_all(struct uffd_region *r)
 	return bad;
 }
 
-static void sequential(int kind, size_t size, const char *win)
+/* win: "N" pages, or "BK" bytes; n: the window in pages that makes. */
+static void sequential(int kind, size_t size, const char *win, long n)
 {
 	char name[64], pol[32], t[128];
 	struct uffd_client *c;
 	struct uffd_region *rc, *ra;
 	size_t psz = pc_page(kind), pages = size / psz;
-	long n = atol(win);
 
 	snprintf(t, sizeof(t),
 		 "around:%s on %s, %zu pages touched in order: "
-		 "1/%s the faults of continue",
-		 win, pc_kind_name(kind), pages, win);
+		 "1/%ld the faults of continue",
+		 win, pc_kind_name(kind), pages, n);
 	t_note("%s", t);
 	c = pc_connect(&D, "around");
 	CHECK(c != NULL, "connect");
@@ -76,7 +76,15 @@ static void sequential(int kind, size_t size, const char *win)
 static void sequential_case(enum t_kind kind, const void *arg)
 {
 	(void)arg;
-	sequential(kind, 64u << 20, kind == T_HUGETLB ? "4" : "16");
+	sequential(kind, 64u << 20, kind == T_HUGETLB ? "4" : "16",
+		   kind == T_HUGETLB ? 4 : 16);
+}
+
+/* The kernel's fault-around window: 16 pages of 4 KiB, one huge page. */
+static void bytes_case(enum t_kind kind, const void *arg)
+{
+	(void)arg;
+	sequential(kind, 64u << 20, "64K", kind == T_HUGETLB ? 1 : 16);
 }
 
 /* A shuffled touch order still maps each page once, windows overlap. */
@@ -120,6 +128,9 @@ static void bad_specs(void)
 		{ "around:0", "power of two" },
 		{ "around:1024", "from 1 to 512" },
 		{ "around:x", "not \"x\"" },
+		{ "around:48K", "power of two" },
+		{ "around:2K", "4K to 2M" },
+		{ "around:4096K", "4K to 2M" },
 		{ "continue:1", "takes no arguments" },
 		{ "gate:timeout=abc", "bad timeout" },
 		{ "gate:color=red", "unknown parameter" },
@@ -173,6 +184,12 @@ static const struct t_case cases[] = {
 	  .title = "around:N, pages touched in order: 1/N the faults of "
 		   "continue (N = 16 on shmem, 4 on hugetlb)",
 	  .fn = sequential_case,
+	  .kinds = T_KINDS,
+	  .hugepages = 64 },
+	{ .name = "bytes",
+	  .title = "around:64K, pages touched in order: 1/16 the faults of "
+		   "continue on shmem, every fault on hugetlb (one page)",
+	  .fn = bytes_case,
 	  .kinds = T_KINDS,
 	  .hugepages = 64 },
 	{ .name = "scattered",

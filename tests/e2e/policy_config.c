@@ -146,7 +146,7 @@ static void bad_configs(void)
 		  "key \"policy_rules[0].match.exe\": expected a string" },
 		{ "{\"policy_rules\":[{\"policy\":\"continue\"},"
 		  "{\"policy\":\"around:3\"}]}",
-		  "key \"policy_rules[1].policy\": policy \"around\" needs" },
+		  "key \"policy_rules[1].policy\": around needs" },
 		{ "{\"policy_rules\":[{\"match\":{\"pid\":1}}]}",
 		  "key \"policy_rules[0].match.pid\": unknown key" },
 		{ "{\"client_policies\":[\"continue\",\"bogus\"]}",

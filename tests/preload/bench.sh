@@ -4,7 +4,9 @@
 #
 # Forking servers with and without uffd-run, in alternating groups: each
 # round runs every configuration once -- unwrapped, then under uffd-run
-# with each policy given (default: learn, uffd-run's default) -- in an
+# with each policy given (default: learn+around:64K, uffd-run's default,
+# and learn:teach=16+around:64K, where most children leave their copy to
+# the kernel once the set is learned) -- in an
 # order that rotates from round to round, so that drift of a shared
 # machine falls on all alike.  N rounds (default 7).  Workloads:
 #
@@ -28,7 +30,7 @@ set -u
 B=$(cd "${1:-build}" && pwd)
 shift
 ROUNDS=7 SECS=8 SCALE=10 FORKSERVE=1
-POLICIES="learn"
+POLICIES="learn+around:64K learn:teach=16+around:64K"
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--pairs | --rounds) ROUNDS=$2; shift 2 ;;

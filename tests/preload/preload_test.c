@@ -15,6 +15,8 @@
  * and waits for one byte on stdin; the driver checks the status, answers.
  */
 #include "harness.h"
+#include "policy/learn_set.h"
+#include "uffdd_proto.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -213,6 +215,55 @@ static void s_fork(void)
 	signal(SIGUSR1, sig_fork);
 	raise(SIGUSR1);
 	step("after-sigfork");
+}
+
+/*
+ * board: children of one parent read the same BOARD_PAGES scattered pages
+ * (8 KiB apart at least: no run, no neighbour mapped in passing).  The
+ * first BOARD_TEACH children teach the lineage (the driver waits at
+ * "taught" until the daemon's set holds the pages), then each of
+ * BOARD_KIDS more reports once forked and once it has read them.
+ */
+#define BOARD_PAGES 64
+#define BOARD_TEACH 24
+#define BOARD_KIDS  6
+
+static void board_child(unsigned char *a, int report)
+{
+	int wrong = 0;
+
+	if (report)
+		step("bchild");
+	for (size_t i = 0; i < BOARD_PAGES; i++) {
+		size_t page = (i * 29 + 3) % 2048;
+
+		for (size_t k = 0; k < PG; k += 512)
+			wrong += a[page * PG + k] != pat(1, page);
+	}
+	if (wrong)
+		complain("board child: content mismatch\n");
+	if (report)
+		step("bchild-read");
+	_exit(bad ? 1 : 0);
+}
+
+static void s_board(void)
+{
+	unsigned char *a = shared(8 * MiB, 0);
+	pid_t pid;
+
+	fill(a, 8 * MiB, 1);
+	step("bparent");
+	for (int k = 0; k < BOARD_TEACH + BOARD_KIDS; k++) {
+		if (k == BOARD_TEACH)
+			step("taught");
+		pid = fork();
+		if (pid == 0)
+			board_child(a, k >= BOARD_TEACH);
+		if (pid < 0 || wait_child(pid) != 0)
+			complain("board child failed\n");
+	}
+	step("bdone");
 }
 
 /* Threads churn served mappings while the main thread forks. */
@@ -483,6 +534,8 @@ static int subject(const char *scenario, const char *self)
 		s_kill();
 	else if (!strcmp(scenario, "plain"))
 		s_plain();
+	else if (!strcmp(scenario, "board"))
+		s_board();
 	else
 		return 99;
 	return bad ? 1 : 0;
@@ -816,6 +869,136 @@ static void t_fork(void)
 		go(&r);
 	}
 	CHECK_EQ(finish(&r), 0);
+}
+
+/* A number of the daemon's status ("learn.set_pages"; -1: none). */
+static int64_t status_int(const char *path)
+{
+	json_object *st = td_status(&D);
+	int64_t v = st ? j_int(st, path) : -1;
+
+	json_object_put(st);
+	return v;
+}
+
+/* The learn counters, daemon-wide. */
+static int64_t learn_count(const char *what)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "learn.%s", what);
+	return status_int(path);
+}
+
+static int64_t wait_learn(const char *what, int64_t at_least)
+{
+	int64_t v = -1;
+
+	for (int i = 0; i < 300 && (v = learn_count(what)) < at_least; i++)
+		usleep(10000);
+	return v;
+}
+
+static int64_t forked_total(void)
+{
+	return status_int("totals.forked");
+}
+
+/* The forks the daemon followed, once the count has stopped moving (the
+ * children have exited; their FORKED may still be on its way). */
+static int64_t forked_settled(void)
+{
+	int64_t v = forked_total(), same = 0;
+
+	for (int i = 0; i < 100 && same < 5; i++) {
+		int64_t w;
+
+		usleep(20000);
+		w = forked_total();
+		same = w == v ? same + 1 : 0;
+		v = w;
+	}
+	return v;
+}
+
+/* The board's pages a probe child leaves for the daemon (-1: no probe). */
+static int64_t board_held(pid_t pid)
+{
+	int64_t n = 0;
+
+	if (uffdd_board_mix((uint64_t)pid) % LEARN_PROBE_EVERY != 0)
+		return -1;
+	for (size_t i = 0; i < BOARD_PAGES; i++)
+		n += uffdd_board_held((i * 29 + 3) % 2048, (uint64_t)pid,
+				      LEARN_PROBE_SLICES);
+	return n;
+}
+
+/*
+ * Children map their lineage's board themselves (learn, the default):
+ * each later child's session sees a fault only for the pages a probe
+ * leaves; with teach=T (huge here) only probes register at all.
+ */
+static void t_board_run(const char *policy, unsigned teach)
+{
+	const char *args[] = { "--verbose", "--policy", policy,
+			       "--socket",  D.sock,	NULL };
+	struct run r;
+	char tag[64], a[96];
+	pid_t pid, parent = 0;
+	int64_t forked0 = 0, sessions = 0, set0 = 0;
+
+	if (start(&r, "board", 0, args, NULL) < 0) {
+		t_fail_at(__FILE__, __LINE__, "cannot start uffd-run");
+		return;
+	}
+	while (next_step(&r, tag, sizeof(tag), &pid) == 0) {
+		if (!parent)
+			parent = pid;
+		rname(a, sizeof(a), parent, "shmem", 1, NULL);
+		if (!strcmp(tag, "bparent")) {
+			CHECK_REGION(parent, a, 8 * MiB, 2048);
+			set0 = learn_count("set_pages"); /* earlier runs' */
+		} else if (!strcmp(tag, "taught")) {
+			CHECK(wait_learn("set_pages", set0 + BOARD_PAGES) >=
+				  set0 + BOARD_PAGES,
+			      "the lineage learned %lld pages, expected %d",
+			      (long long)(learn_count("set_pages") - set0),
+			      BOARD_PAGES);
+			forked0 = forked_settled();
+		} else if (!strcmp(tag, "bchild-read")) {
+			int64_t held = board_held(pid);
+
+			/* A child registers unless teach=T leaves it out
+			 * (neither a probe nor one in T). */
+			if (!teach || held >= 0 ||
+			    uffdd_board_mix((uint64_t)pid) % teach == 0) {
+				json_object *st = NULL, *rg;
+
+				/* No fault but for a probe's pages. */
+				CHECK_REGION(pid, a, 8 * MiB,
+					     held > 0 ? held : 0);
+				rg = region_of(&st, pid, a, NULL);
+				CHECK_EQ(rg ? j_int(rg, "policy_stats."
+							"learn_self_mapped")
+					    : -1,
+					 1);
+				json_object_put(st);
+				sessions++;
+			}
+		} else if (!strcmp(tag, "bdone")) {
+			/* teach: the others left their copy to the kernel. */
+			CHECK_EQ(forked_settled() - forked0, sessions);
+		}
+		go(&r);
+	}
+	CHECK_EQ(finish(&r), 0);
+}
+
+static void t_board(void)
+{
+	t_board_run("learn", 0);
+	t_board_run("learn:teach=4096", 4096);
 }
 
 static void t_threads(void)
@@ -1197,6 +1380,9 @@ static const struct t_case cases[] = {
 	{ .name = "fork",
 	  .title = "from main and from a signal handler, own session each",
 	  .run = t_fork },
+	{ .name = "board",
+	  .title = "learn: children map the learned set themselves; teach=T",
+	  .run = t_board },
 	{ .name = "threads",
 	  .title = "20 forks while 2 threads map and unmap",
 	  .run = t_threads },

@@ -196,11 +196,12 @@ fs_run() { # HUGE LABEL
 fs_run 0 shmem
 fs_run 1 hugetlb
 learned=$("$B/uffdctl" -C "$W/d/ctl.sock" status -j |
-	python3 -c 'import json,sys; l=json.load(sys.stdin)["learn"]; print(l["children"], l["premapped"], l["set_pages"])')
-echo "# learn: children, pages mapped ahead, set pages: $learned"
+	python3 -c 'import json,sys; l=json.load(sys.stdin)["learn"]; print(l["children"], l["self_mapped"], l["premapped"], l["set_pages"])')
+echo "# learn: children, children that mapped the board themselves, pages the daemon mapped ahead, set pages: $learned"
 set -- $learned
-[ "${2:-0}" -gt 0 ] && ok "learn: pages mapped ahead into $1 children" ||
-	bad "learn: nothing mapped ahead ($learned)"
+# The default path: children map their lineage's board before registering.
+[ "${2:-0}" -gt 0 ] && ok "learn: $2 of $1 children mapped the learned set themselves" ||
+	bad "learn: no child mapped the board ($learned)"
 
 # The kill test: uffdd SIGKILLed while PostgreSQL serves a connection per
 # transaction under the default policy.  The server goes on unserved: no

@@ -6,10 +6,15 @@
  */
 #include "policy/learn_set.h"
 #include "report.h"
+#include "uffdd_proto.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static const struct learn_key K = {
 	.dev = 5, .ino = 77, .parent_id = 9001, .parent_pid = 100, .uid = 1000
@@ -24,7 +29,7 @@ static size_t child(const struct learn_key *k, unsigned cap,
 	struct learn_outcome dummy;
 	size_t plan;
 
-	CHECK_EQ(learn_begin(k, cap, &c), 0);
+	CHECK_EQ(learn_begin(k, cap, 0, &c), 0);
 	plan = c.nplan + c.nheld;
 	learn_end(k, &c, &o, out ? out : &dummy);
 	return plan;
@@ -76,7 +81,7 @@ static void test_set(void)
 	CHECK_EQ(child(&K, 4096, hot, 100, &out), 0);
 	CHECK_EQ(out.misses, 100);
 	/* Touched by two children in a row: the third gets all of it. */
-	CHECK_EQ(learn_begin(&K, 4096, &c), 0);
+	CHECK_EQ(learn_begin(&K, 4096, 0, &c), 0);
 	CHECK_EQ(c.nplan + c.nheld, 100);
 	for (size_t i = 1; i < c.nplan; i++)
 		sorted &= c.plan[i - 1] < c.plan[i];
@@ -256,7 +261,7 @@ static void test_bound_plans(void)
 	}
 	/* 65536 pages of 8 bytes: 512 KiB a plan, 32 fit in 16 MiB. */
 	for (n = 0; n < MAXC; n++) {
-		learn_begin(&K, 65536, &c[n]);
+		learn_begin(&K, 65536, 0, &c[n]);
 		if (!c[n].plan)
 			break;
 		planned++;
@@ -299,7 +304,7 @@ static void test_lock_time(void)
 			chunk[i] = (uint64_t)ch * LEARN_OBS_PAGES + (uint64_t)i;
 		for (int twice = 0; twice < 2; twice++) {
 			t0 = ms_now();
-			learn_begin(&K, 65536, &c);
+			learn_begin(&K, 65536, 0, &c);
 			if (ms_now() - t0 > worst_begin)
 				worst_begin = ms_now() - t0;
 			t0 = ms_now();
@@ -350,6 +355,119 @@ static void test_idle(void)
 	learn_set_clock(NULL);
 }
 
+/* The board of k, mapped read-only as a client maps it (NULL: none). */
+static const struct uffdd_board_hdr *board_map(const struct learn_key *k,
+					       unsigned teach, size_t *len)
+{
+	struct stat st;
+	void *p;
+	int fd = learn_board(k, 4096, 4096, teach);
+
+	CHECK(fd >= 0, "learn_board: %d", fd);
+	if (fd < 0)
+		return NULL;
+	/* Sealed: the daemon's mapping is the only writer. */
+	CHECK(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) ==
+		  MAP_FAILED,
+	      "a board can be mapped writable");
+	CHECK(ftruncate(fd, 0) < 0, "a board can be shrunk");
+	fstat(fd, &st);
+	*len = (size_t)st.st_size;
+	p = mmap(NULL, *len, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* The pages on board h, expanded, ascending. */
+static size_t board_pages(const struct uffdd_board_hdr *h, uint64_t *out,
+			  size_t max)
+{
+	const struct uffdd_board_run *run = (const void *)(h + 1);
+	size_t n = 0;
+
+	for (uint64_t i = 0; i < h->nruns; i++)
+		for (uint64_t p = 0; p < run[i].count && n < max; p++)
+			out[n++] = run[i].first + p;
+	return n;
+}
+
+static void test_board(void)
+{
+	uint64_t *hot = pages_of(100, 3, 10), got[256];
+	uint64_t run3[3] = { 500, 501, 502 };
+	const struct uffdd_board_hdr *h;
+	struct learn_child c;
+	struct learn_outcome out;
+	struct learn_obs none = { 0 };
+	uint32_t seq;
+	size_t len = 0, n;
+	int same = 1;
+
+	learn_reset();
+	h = board_map(&K, 1, &len);
+	if (!h) {
+		free(hot);
+		return;
+	}
+	CHECK_EQ(h->magic, UFFDD_BOARD_MAGIC);
+	CHECK_EQ(h->page_size, 4096);
+	CHECK_EQ(h->nruns, 0);
+	CHECK_EQ(h->seq % 2, 0);
+	CHECK(h->max_runs >= 4096, "room for %llu runs",
+	      (unsigned long long)h->max_runs);
+	CHECK_EQ(total("lineages"), 1); /* made by the board */
+	child(&K, 4096, hot, 100, NULL);
+	CHECK_EQ(h->nruns, 0); /* a candidate is not in the set */
+	child(&K, 4096, hot, 100, NULL);
+	/* In the set now: on the board, one run per page 3 apart. */
+	CHECK_EQ(h->nruns, 100);
+	n = board_pages(h, got, 256);
+	CHECK_EQ(n, 100);
+	for (size_t i = 0; i < n; i++)
+		same &= got[i] == hot[i];
+	CHECK(same, "the board holds the pages touched");
+	/* Consecutive pages are one run. */
+	child(&K, 4096, run3, 3, NULL);
+	child(&K, 4096, run3, 3, NULL);
+	CHECK_EQ(h->nruns, 101);
+	n = board_pages(h, got, 256);
+	CHECK_EQ(n, 103);
+	/* An unchanged set is not rewritten (a reader sees one seq). */
+	seq = h->seq;
+	child(&K, 4096, run3, 3, NULL);
+	CHECK_EQ(h->seq, seq);
+	/* A child that mapped the board itself gets no plan; a probe by its
+	 * pid holds exactly the pages the board's rule gives it. */
+	for (uint32_t pid = 1000; pid < 1400; pid++) {
+		size_t want = 0;
+		int probe = uffdd_board_mix(pid) % h->probe_every == 0;
+
+		for (size_t i = 0; i < n; i++)
+			want += probe &&
+				uffdd_board_held(got[i], pid, h->probe_slices);
+		CHECK_EQ(learn_begin(&K, 4096, pid, &c), 0);
+		CHECK_EQ(c.nplan, 0);
+		CHECK_EQ(c.nheld, want);
+		learn_end(&K, &c, &none, &out);
+		CHECK_EQ(out.unused, want);
+		if (want)
+			break; /* one probe: its unused pages decay */
+	}
+	CHECK_EQ(h->teach_every, 1);
+	/* Given up: the board empties, the mapping stays readable. */
+	learn_reset();
+	CHECK_EQ(h->nruns, 0);
+	CHECK_EQ(h->seq % 2, 0);
+	munmap((void *)h, len);
+	h = board_map(&K, 16, &len);
+	if (h) {
+		CHECK_EQ(h->teach_every, 16);
+		munmap((void *)h, len);
+	}
+	learn_reset();
+	free(hot);
+}
+
 static const struct t_case cases[] = {
 	{ .name = "set",
 	  .title = "pages two children touched are mapped into the third, "
@@ -382,6 +500,10 @@ static const struct t_case cases[] = {
 	{ .name = "idle",
 	  .title = "a lineage idle for 10 minutes is forgotten",
 	  .run = test_idle },
+	{ .name = "board",
+	  .title = "the board: the set in runs, sealed, rewritten on change "
+		   "only, emptied when given up; probes by pid",
+	  .run = test_board },
 };
 
 int main(int argc, char **argv)

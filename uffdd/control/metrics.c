@@ -385,6 +385,10 @@ static void learn_part(struct out *o)
 			  "Set pages a child faulted on before they were "
 			  "mapped.",
 			  t.late },
+			{ "uffdd_learn_self_mapped_total", "counter",
+			  "Forked children that mapped their lineage's board "
+			  "themselves.",
+			  t.self_children },
 			{ "uffdd_learn_evicted_total", "counter",
 			  "Lineages given up for a uid's or the daemon's "
 			  "bound.",

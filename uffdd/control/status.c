@@ -281,6 +281,8 @@ static json_object *learn_json(void)
 	json_object_object_add(o, "entries", u64(t.entries));
 	json_object_object_add(o, "bytes", u64(t.bytes));
 	json_object_object_add(o, "children", u64(t.children));
+	json_object_object_add(o, "self_mapped", u64(t.self_children));
+	json_object_object_add(o, "boards", u64(t.boards));
 	json_object_object_add(o, "premapped", u64(t.premapped));
 	json_object_object_add(o, "hits", u64(t.hits));
 	json_object_object_add(o, "misses", u64(t.misses));

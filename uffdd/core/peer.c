@@ -263,22 +263,49 @@ void peer_printable(char *s)
  * inode).  So a copy, a file bind-mounted over the path in another mount
  * namespace, or a binary replaced since ("... (deleted)") is no match.
  */
-static void proc_exe(pid_t pid, char *exe, size_t len)
+static void proc_exe(pid_t pid, struct peer_id *id)
 {
 	char path[64], buf[PEER_PATH_LEN];
 	struct stat running, named;
 	ssize_t n;
 
-	exe[0] = '\0';
+	id->exe[0] = '\0';
+	id->exe_dev = id->exe_ino = 0;
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	n = readlink(path, buf, sizeof(buf) - 1);
-	if (n <= 0 || (size_t)n >= len || buf[0] != '/')
+	if (n <= 0 || (size_t)n >= sizeof(id->exe) || buf[0] != '/')
 		return;
 	buf[n] = '\0';
 	if (stat(path, &running) < 0 || stat(buf, &named) < 0 ||
 	    running.st_dev != named.st_dev || running.st_ino != named.st_ino)
 		return;
-	memcpy(exe, buf, (size_t)n + 1);
+	memcpy(id->exe, buf, (size_t)n + 1);
+	id->exe_dev = (uint64_t)running.st_dev;
+	id->exe_ino = (uint64_t)running.st_ino;
+}
+
+/*
+ * A forked child's executable: its parent's path when it runs the very
+ * file its parent ran (one stat instead of a readlink and two), else
+ * looked up in full.  The path was checked for the parent; a file renamed
+ * or replaced since still has the inode the child runs.
+ */
+static void child_exe(pid_t pid, const struct peer_id *parent,
+		      struct peer_id *id)
+{
+	char path[64];
+	struct stat running;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	if (parent->exe[0] && stat(path, &running) == 0 &&
+	    (uint64_t)running.st_dev == parent->exe_dev &&
+	    (uint64_t)running.st_ino == parent->exe_ino) {
+		memcpy(id->exe, parent->exe, sizeof(id->exe));
+		id->exe_dev = parent->exe_dev;
+		id->exe_ino = parent->exe_ino;
+		return;
+	}
+	proc_exe(pid, id);
 }
 
 /* The unit path of pid from /proc/PID/cgroup (the unified hierarchy). */
@@ -381,7 +408,7 @@ int peer_identify(int sock, struct peer_id *id)
 	pidfd = peer_pidfd(sock);
 	facts = pidfd_facts(pidfd, id, &info);
 	peer_comm(id->pid, id->comm, sizeof(id->comm));
-	proc_exe(id->pid, id->exe, sizeof(id->exe));
+	proc_exe(id->pid, id);
 	proc_cgroup(id->pid, id->cgroup, sizeof(id->cgroup));
 	/* Hidden /proc (ProtectProc=invisible): the cgroup from the pidfd. */
 	if (!id->cgroup[0] && facts == 0)
@@ -409,7 +436,7 @@ int peer_identify_child(int sock, const struct peer_id *parent,
 	}
 	/* fork copies comm, and it names nothing (logs show it). */
 	memcpy(id->comm, parent->comm, sizeof(id->comm));
-	proc_exe(id->pid, id->exe, sizeof(id->exe));
+	child_exe(id->pid, parent, id);
 	if (id->cgroup_id && id->cgroup_id == parent->cgroup_id) {
 		/* The parent's, looked up already (none: none). */
 		memcpy(id->cgroup, parent->cgroup, sizeof(id->cgroup));

@@ -49,8 +49,10 @@ struct peer_id {
 	int parent_id_known; /* parent_id was looked up (lazily: it costs) */
 	int pid_known; /* pid is the client's (a forked child learns it late) */
 	char comm[17]; /* /proc/PID/comm: display only, the process sets it */
-	/* The executable's full path, "" when it cannot be told for sure. */
+	/* The executable's full path, "" when it cannot be told for sure;
+	 * and which file it is (0 0 with ""). */
 	char exe[PEER_PATH_LEN];
+	uint64_t exe_dev, exe_ino;
 	/* Its unit's full cgroup path ("/system.slice/x.service"), "" if it
 	 * is in no unit or cannot be told; and that unit's name. */
 	char cgroup[PEER_PATH_LEN];
@@ -66,7 +68,8 @@ int peer_identify(int sock, struct peer_id *id);
  * comm (fork copies it, and it names nothing: only logs show it), its
  * unit when PIDFD_GET_INFO says the child is in the parent's cgroup, its
  * parent's pidfs identity when its parent is parent.  Its executable is
- * read: a process that exec'd is another program (policy rules).
+ * checked: a process that exec'd is another program (policy rules); the
+ * parent's path is taken only when the child runs the very same file.
  */
 int peer_identify_child(int sock, const struct peer_id *parent,
 			struct peer_id *id);

@@ -85,6 +85,8 @@ static void host_client(const struct policy_region *v,
 	out->parent_pid = s->who.parent_pid;
 	out->parent_id = s->who.parent_id;
 	out->followed = s->child != NULL;
+	out->pid = s->who.pid;
+	out->self_id = s->who.self_id;
 }
 
 static void host_log(const struct policy_region *v, int prio, const char *msg)

@@ -24,6 +24,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Highest user-space address on x86_64 and most 64-bit arches (47 bits). */
 #define USER_ADDR_LIMIT (1ULL << 56)
@@ -240,6 +241,7 @@ static int attach(struct region *r, struct uffdd_msg *m, char *err,
 	r->nfiles = m->nfds - 2;
 	memcpy(r->files, m->fds + 2, sizeof(int) * (size_t)r->nfiles);
 	r->ctx = r->v.id;
+	r->v.selfmapped = (m->u.reg.flags & UFFDD_REGF_SELFMAP) != 0;
 	rc = give_state(r, err, errlen);
 	/* The policy may refuse the region (a file it cannot read, a memfd
 	 * that is not sealed, a kernel without UFFDIO_POISON). */
@@ -296,17 +298,30 @@ static struct region *make(struct session *s, struct uffdd_msg *m,
 	return r;
 }
 
-/* REGISTERED, with the page-state file when the daemon makes contents. */
+/*
+ * REGISTERED, with the page-state file when the daemon makes contents, or
+ * the board of the client's children's lineage when it asked for one and
+ * its policy learns (and lets a child map the page cache itself).
+ */
 static int answer(struct session *s, const struct uffdd_msg *m,
-		  const struct region *r)
+		  struct region *r)
 {
 	struct uffdd_registered ok = { .region_id = r->v.id };
-	int fd = r->ps ? page_state_fd(r->ps) : -1;
+	int fd = r->ps ? page_state_fd(r->ps) : -1, board = -1, rc;
 
 	if (r->ps)
 		ok.flags |= UFFDD_REG_CONTENT;
-	return uffdd_send(s->proto.sock, UFFDD_REGISTERED, m->hdr.seq, &ok,
-			  sizeof(ok), &fd, fd >= 0 ? 1 : 0);
+	else if (m->u.reg.flags & UFFDD_REGF_BOARD)
+		board = policy_board(&r->v);
+	if (board >= 0) {
+		ok.flags |= UFFDD_REG_BOARD;
+		fd = board;
+	}
+	rc = uffdd_send(s->proto.sock, UFFDD_REGISTERED, m->hdr.seq, &ok,
+			sizeof(ok), &fd, fd >= 0 ? 1 : 0);
+	if (board >= 0)
+		close(board);
+	return rc;
 }
 
 void session_register(struct session *s, struct uffdd_msg *m)

@@ -389,6 +389,18 @@ int policy_publish(struct policy_region *r, uint64_t off, uint64_t len,
 	return chain_publish(r->pol->state, r, off, len, err, errlen);
 }
 
+int policy_board(struct policy_region *r)
+{
+	const struct chain *c = r->pol->state;
+
+	if (policy_flags(r->pol) & (POLICY_F_CONTENT | POLICY_F_MISSING))
+		return -1;
+	for (int i = 0; i < c->n; i++)
+		if (c->st[i].ops->board)
+			return c->st[i].ops->board(c->st[i].state, r);
+	return -1;
+}
+
 void policy_status(const struct policy *p, struct json_object *o)
 {
 	if (p->ops->status)

@@ -18,12 +18,16 @@
  * sorted arrays (a few microseconds for thousands of pages).
  */
 #include "learn_set.h"
+#include "uffdd_proto.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #define SHARE_ONE 65535u
 #define SHARE_IN  (SHARE_ONE / 5)
@@ -78,6 +82,9 @@ struct lineage {
 	uint64_t gen;  /* children begun */
 	uint64_t used; /* ns, last begin or end */
 	struct uidrec *u;
+	struct uffdd_board_hdr *board; /* mapped read-write; NULL: none */
+	size_t board_size;
+	int board_fd;
 	struct lineage *hnext, *newer, *older;
 };
 
@@ -185,11 +192,144 @@ static void touch(struct lineage *l)
 		oldest = l;
 }
 
+/* The runs a board has room for, past its header. */
+static struct uffdd_board_run *runs_of(struct uffdd_board_hdr *h)
+{
+	return (struct uffdd_board_run *)(void *)((char *)h + sizeof(*h));
+}
+
+/* Does l's board hold its set as it is now?  Runs compared in place. */
+static int board_current(const struct lineage *l)
+{
+	const struct uffdd_board_hdr *h = l->board;
+	const struct uffdd_board_run *run =
+	    (const void *)((const char *)h + sizeof(*h));
+	uint64_t k = 0, first = 0, count = 0;
+
+	for (size_t i = 0; i <= l->n; i++) {
+		if (i < l->n && !l->e[i].in)
+			continue;
+		if (i < l->n && count && first + count == l->e[i].page) {
+			count++;
+			continue;
+		}
+		if (count && (k >= h->nruns || run[k].first != first ||
+			      run[k].count != count))
+			return 0;
+		k += count != 0;
+		if (i < l->n) {
+			first = l->e[i].page;
+			count = 1;
+		}
+	}
+	return k == h->nruns;
+}
+
+/*
+ * Rewrite l's board from its set, if the set changed: a child reading it
+ * while seq is odd maps nothing, and one reading across a rewrite may map
+ * a stale run, so rewrites are kept to changes.
+ */
+static void board_write(struct lineage *l)
+{
+	struct uffdd_board_hdr *h = l->board;
+	struct uffdd_board_run *run = runs_of(h);
+	uint64_t k = 0;
+
+	if (board_current(l))
+		return;
+	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	for (size_t i = 0; i < l->n && k < h->max_runs; i++) {
+		const struct entry *e = &l->e[i];
+
+		if (!e->in)
+			continue;
+		if (k && run[k - 1].first + run[k - 1].count == e->page)
+			run[k - 1].count++;
+		else
+			run[k++] = (struct uffdd_board_run){ e->page, 1 };
+	}
+	h->nruns = k;
+	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELEASE);
+}
+
+static size_t board_bytes_all;
+
+/* Empty l's board (a parent may map it for a while yet) and let it go. */
+static void board_free(struct lineage *l)
+{
+	struct uffdd_board_hdr *h = l->board;
+
+	if (!h)
+		return;
+	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	h->nruns = 0;
+	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELEASE);
+	munmap(h, l->board_size);
+	close(l->board_fd);
+	board_bytes_all -= l->board_size;
+	l->board = NULL;
+}
+
+/*
+ * A board for l: a sealed memfd with room for a run per entry l may hold,
+ * which only this mapping writes (FUTURE_WRITE once it exists).  0 or
+ * -errno.
+ */
+static int board_make(struct lineage *l, uint32_t page_size)
+{
+	size_t size = (sizeof(struct uffdd_board_hdr) +
+		       (size_t)l->max * sizeof(struct uffdd_board_run) + 4095) &
+		      ~(size_t)4095;
+	struct uffdd_board_hdr *h;
+	int fd, err;
+
+	fd = memfd_create("uffdd-learn-board", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0)
+		goto fail;
+	h = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (h == MAP_FAILED)
+		goto fail;
+	if (fcntl(fd, F_ADD_SEALS,
+		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE |
+		      F_SEAL_SEAL) < 0) {
+		err = errno;
+		munmap(h, size);
+		close(fd);
+		return -err;
+	}
+	*h = (struct uffdd_board_hdr){
+		.magic = UFFDD_BOARD_MAGIC,
+		.version = UFFDD_BOARD_VERSION,
+		.hdr_size = sizeof(*h),
+		.page_size = page_size,
+		.max_runs =
+		    (size - sizeof(*h)) / sizeof(struct uffdd_board_run),
+		.probe_every = LEARN_PROBE_EVERY,
+		.probe_slices = LEARN_PROBE_SLICES,
+	};
+	l->board = h;
+	l->board_size = size;
+	l->board_fd = fd;
+	board_bytes_all += size;
+	board_write(l);
+	return 0;
+fail:
+	err = errno;
+	close(fd);
+	return -err;
+}
+
 static void drop(struct lineage *l)
 {
 	struct lineage **p = &buckets[bucket(&l->key)];
 	struct uidrec *u = l->u;
 
+	board_free(l);
 	while (*p != l)
 		p = &(*p)->hnext;
 	*p = l->hnext;
@@ -251,16 +391,36 @@ static struct lineage *create(const struct learn_key *k, unsigned pages)
 	return l;
 }
 
-/* Is page one a probe leaves for the child to fault? */
+/* Is page one a probe leaves for the child to fault?  The board's rule,
+ * so that a child mapping the board itself leaves the same pages. */
 static int probed(uint64_t page, uint64_t salt)
 {
-	uint64_t h =
-	    (page ^ salt * 0x9e3779b97f4a7c15ull) * 0xff51afd7ed558ccdull;
-
-	return (h >> 40) % LEARN_PROBE_SLICES == 0;
+	return uffdd_board_held(page, salt, LEARN_PROBE_SLICES);
 }
 
-int learn_begin(const struct learn_key *k, unsigned pages,
+/*
+ * A child that mapped the board itself: no plan; a probe (by its pid, as
+ * the board says) leaves the pages it held for it to fault.  Under the
+ * lock.
+ */
+static void begin_self(struct lineage *l, uint32_t pid, struct learn_child *c)
+{
+	size_t n = 0;
+
+	count(&tot.self_children, 1);
+	if (!l->nset || uffdd_board_mix(pid) % LEARN_PROBE_EVERY != 0)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		n += l->e[i].in && probed(l->e[i].page, pid);
+	if (!n || !(c->held = malloc(n * sizeof(*c->held))))
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		if (l->e[i].in && probed(l->e[i].page, pid))
+			c->held[c->nheld++] = l->e[i].page;
+	count(&tot.probes, 1);
+}
+
+int learn_begin(const struct learn_key *k, unsigned pages, uint32_t self_pid,
 		struct learn_child *c)
 {
 	struct lineage *l;
@@ -278,6 +438,11 @@ int learn_begin(const struct learn_key *k, unsigned pages,
 	}
 	touch(l);
 	c->gen = ++l->gen;
+	if (self_pid) {
+		begin_self(l, self_pid, c);
+		pthread_mutex_unlock(&lock);
+		return 0;
+	}
 	bytes = l->nset * sizeof(uint64_t);
 	if (!l->nset || plan_bytes + bytes > LEARN_PLAN_BYTES ||
 	    !(c->plan = malloc(bytes))) {
@@ -543,6 +708,8 @@ void learn_end(const struct learn_key *k, struct learn_child *c,
 		shrink(l);
 		recount(l);
 		touch(l);
+		if (l->board)
+			board_write(l);
 	}
 	pthread_mutex_unlock(&lock);
 	count(&tot.misses, out->misses);
@@ -553,6 +720,32 @@ void learn_end(const struct learn_key *k, struct learn_child *c,
 	free(c->held);
 	c->held = NULL;
 	c->nheld = 0;
+}
+
+int learn_board(const struct learn_key *k, unsigned pages, uint32_t page_size,
+		unsigned teach)
+{
+	struct lineage *l;
+	int fd, rc = 0;
+
+	pthread_mutex_lock(&lock);
+	expire();
+	l = find(k);
+	if (!l)
+		l = create(k, pages);
+	if (!l)
+		rc = -ENOMEM;
+	else if (!l->board)
+		rc = board_make(l, page_size);
+	if (rc == 0) {
+		touch(l);
+		__atomic_store_n(&l->board->teach_every, teach,
+				 __ATOMIC_RELAXED);
+		fd = fcntl(l->board_fd, F_DUPFD_CLOEXEC, 3);
+		rc = fd < 0 ? -errno : fd;
+	}
+	pthread_mutex_unlock(&lock);
+	return rc;
 }
 
 void learn_count_premap(uint64_t pages, uint64_t us)
@@ -576,7 +769,11 @@ void learn_totals(struct learn_totals *t)
 	t->entries = nentries;
 	t->set_pages = nset_all;
 	t->bytes = nentries * sizeof(struct entry) +
-		   nlineages * sizeof(struct lineage) + plan_bytes;
+		   nlineages * sizeof(struct lineage) + plan_bytes +
+		   board_bytes_all;
+	t->boards = 0;
+	for (struct lineage *l = oldest; l; l = l->newer)
+		t->boards += l->board != NULL;
 	pthread_mutex_unlock(&lock);
 	t->children = __atomic_load_n(&tot.children, __ATOMIC_RELAXED);
 	t->premapped = __atomic_load_n(&tot.premapped, __ATOMIC_RELAXED);
@@ -588,6 +785,8 @@ void learn_totals(struct learn_totals *t)
 	t->evicted = __atomic_load_n(&tot.evicted, __ATOMIC_RELAXED);
 	t->dropped = __atomic_load_n(&tot.dropped, __ATOMIC_RELAXED);
 	t->refused = __atomic_load_n(&tot.refused, __ATOMIC_RELAXED);
+	t->self_children =
+	    __atomic_load_n(&tot.self_children, __ATOMIC_RELAXED);
 	t->premap_us_last =
 	    __atomic_load_n(&tot.premap_us_last, __ATOMIC_RELAXED);
 	t->premap_us_max =

@@ -17,7 +17,9 @@
  * Bounds (SECURITY.md): a lineage holds at most its `pages` entries; a uid
  * at most LEARN_UID_LINEAGES lineages and LEARN_UID_ENTRIES entries; the
  * daemon LEARN_LINEAGES and LEARN_ENTRIES (16 bytes each: 16 MiB); the
- * sets copied out to children being mapped LEARN_PLAN_BYTES.  A full uid
+ * sets copied out to children being mapped LEARN_PLAN_BYTES.  A board
+ * holds a run (16 bytes) per set page at most, so boards hold no more
+ * than the entries do, plus a page each.  A full uid
  * or daemon gives up its least recently used lineage; a full lineage its
  * weakest candidates, never a page of its set for a page seen once.
  * Lineages unused for LEARN_IDLE_NS go.
@@ -83,10 +85,25 @@ struct learn_outcome {
 /*
  * A child of lineage k registers: its set into c (a lineage is made, with
  * room for `pages` entries, when a child first has pages to teach it).
- * 0, or -ENOMEM (c empty: nothing is mapped ahead).
+ * self_pid: the child's pid when it mapped the lineage's board itself
+ * (UFFDD_REGF_SELFMAP): no plan then, and it is a probe by its pid, as the
+ * board tells children.  0, or -ENOMEM (c empty: nothing is mapped
+ * ahead).
  */
-int learn_begin(const struct learn_key *k, unsigned pages,
+int learn_begin(const struct learn_key *k, unsigned pages, uint32_t self_pid,
 		struct learn_child *c);
+/*
+ * The board of lineage k (proto/uffdd_proto.h, "learned-set board"): a
+ * sealed memfd the lineage's set is written to whenever it changes, for
+ * the parent to map and its children to read at fork.  The lineage is made
+ * (with room for `pages` entries) if it is not there; its pages are
+ * page_size bytes; teach goes to the board (teach_every: how many of the
+ * children that map it register).  A new descriptor
+ * of it (close-on-exec, the caller's), or -errno.  A lineage given up
+ * empties its board first: children of a parent holding it map nothing.
+ */
+int learn_board(const struct learn_key *k, unsigned pages, uint32_t page_size,
+		unsigned teach);
 /* The plan of c is done with (mapped, or given up). */
 void learn_plan_done(struct learn_child *c);
 /*
@@ -101,6 +118,7 @@ struct learn_totals {
 	uint64_t lineages, entries, set_pages, bytes;
 	uint64_t children, premapped, misses, hits, late, unused, probes;
 	uint64_t evicted, dropped, refused;
+	uint64_t boards, self_children; /* boards; children mapping one */
 	uint64_t premap_us_last, premap_us_max;
 };
 void learn_totals(struct learn_totals *t);

@@ -99,6 +99,9 @@ struct policy_region {
 	 * the daemon lets go of it: a policy that lets faults go as the
 	 * region ends must not map pages it has not made (wake them). */
 	int client_takes_over;
+	/* A forked child that mapped its lineage's learned-set board itself
+	 * before it registered (UFFDD_REGF_SELFMAP). */
+	int selfmapped;
 };
 
 enum policy_verdict {
@@ -235,6 +238,14 @@ struct policy_ops {
 	/* Optional (POLICY_F_CONTENT): what a client that takes over the
 	 * region must do in this policy's stead; adds to *t. */
 	void (*takeover)(void *state, struct policy_takeover *t);
+	/*
+	 * Optional: a descriptor (the caller's) of the board of what r's
+	 * client's forked children touch (UFFDD_REG_BOARD), or -1.  Asked
+	 * only of a chain in which any page of the page cache is right (no
+	 * POLICY_F_CONTENT or POLICY_F_MISSING stage): a child maps the
+	 * board's pages itself, with no stage to ask.
+	 */
+	int (*board)(void *state, struct policy_region *r);
 };
 
 struct policy {
@@ -327,6 +338,8 @@ struct policy_client {
 	pid_t parent_pid;   /* PIDFD_GET_INFO, or the fork event; 0: unknown */
 	uint64_t parent_id; /* the parent's pidfs inode; 0: unknown */
 	int followed;	    /* a child followed through UFFD_EVENT_FORK */
+	pid_t pid;	    /* the client itself (SO_PEERCRED) */
+	uint64_t self_id;   /* its pidfs inode; 0: unknown */
 };
 void policy_client(const struct policy_region *r, struct policy_client *out);
 /* The daemon's clock (CLOCK_MONOTONIC, ns). */
@@ -388,6 +401,10 @@ int policy_prepare(struct policy_region *r, uint64_t start, uint64_t len);
 /* Hand a publish to the stage that takes it (-EOPNOTSUPP if none). */
 int policy_publish(struct policy_region *r, uint64_t off, uint64_t len,
 		   char *err, size_t errlen);
+/* The board for r's client's children (the caller closes it), or -1: none,
+ * or a stage of r's policy makes or holds pages (a child may not map the
+ * page cache itself). */
+int policy_board(struct policy_region *r);
 /* Every stage's counters into o (status). */
 void policy_status(const struct policy *p, struct json_object *o);
 

@@ -33,6 +33,7 @@
 #define LEARN_PAGES_MAX	     65536u
 #define LEARN_WINDOW_DEFAULT 250u
 #define LEARN_WINDOW_MAX     60000u
+#define LEARN_TEACH_MAX	     4096u
 /*
  * Pages of the set this close are mapped as one range with the pages
  * between them (through the same prepare, so only what a fault would
@@ -67,9 +68,11 @@ struct track {
 struct learn {
 	unsigned pages;	    /* a new lineage's bound */
 	unsigned window_ms; /* a child's first moments */
+	unsigned teach;	    /* 1 in teach children registers (boards) */
 	struct track *tracks;
 	/* counters (atomic) */
-	uint64_t children, premapped, misses, hits, late, unused, set_pages;
+	uint64_t children, self, premapped, misses, hits, late, unused;
+	uint64_t set_pages;
 	uint64_t map_us_last, map_us_max;
 };
 
@@ -81,6 +84,7 @@ static int learn_create(void *state, const char *args, char *err, size_t errlen)
 
 	l->pages = LEARN_PAGES_DEFAULT;
 	l->window_ms = LEARN_WINDOW_DEFAULT;
+	l->teach = 1;
 	snprintf(buf, sizeof(buf), "%s", args ? args : "");
 	for (kv = strtok_r(buf, ",", &save); kv;
 	     kv = strtok_r(NULL, ",", &save)) {
@@ -92,12 +96,17 @@ static int learn_create(void *state, const char *args, char *err, size_t errlen)
 			   policy_parse_u64(kv + 7, &v) == 0 && v >= 1 &&
 			   v <= LEARN_WINDOW_MAX) {
 			l->window_ms = (unsigned)v;
+		} else if (strncmp(kv, "teach=", 6) == 0 &&
+			   policy_parse_u64(kv + 6, &v) == 0 && v >= 1 &&
+			   v <= LEARN_TEACH_MAX) {
+			l->teach = (unsigned)v;
 		} else {
 			snprintf(err, errlen,
 				 "learn: bad parameter \"%s\" (usage: "
-				 "learn[:pages=N,window=MS], N 16..%u, MS "
-				 "1..%u)",
-				 kv, LEARN_PAGES_MAX, LEARN_WINDOW_MAX);
+				 "learn[:pages=N,window=MS,teach=T], N 16..%u, "
+				 "MS 1..%u, T 1..%u)",
+				 kv, LEARN_PAGES_MAX, LEARN_WINDOW_MAX,
+				 LEARN_TEACH_MAX);
 			return -EINVAL;
 		}
 	}
@@ -292,7 +301,8 @@ static int learn_attach(void *state, struct policy_region *r, char *err,
 	t->step_ev = event_new(policy_loop(r), -1, 0, step_cb, t);
 	t->end_ev = event_new(policy_loop(r), -1, 0, end_cb, t);
 	if (!t->touched || !t->step_ev || !t->end_ev ||
-	    learn_begin(&t->key, l->pages, &t->c) < 0) {
+	    learn_begin(&t->key, l->pages,
+			r->selfmapped ? (uint32_t)who.pid : 0, &t->c) < 0) {
 		if (t->step_ev)
 			event_free(t->step_ev);
 		if (t->end_ev)
@@ -305,6 +315,8 @@ static int learn_attach(void *state, struct policy_region *r, char *err,
 	t->next_t = l->tracks;
 	l->tracks = t;
 	CNT_ADD(l->children, 1);
+	if (r->selfmapped)
+		CNT_ADD(l->self, 1);
 	__atomic_store_n(&l->set_pages, t->c.nplan + t->c.nheld,
 			 __ATOMIC_RELAXED);
 	/* Next turn: by then every stage has attached (a gate's bitmap). */
@@ -355,7 +367,10 @@ static void learn_status(void *state, struct json_object *o)
 			       json_object_new_int64((int64_t)l->pages));
 	json_object_object_add(o, "learn_window_ms",
 			       json_object_new_int64((int64_t)l->window_ms));
+	json_object_object_add(o, "learn_teach",
+			       json_object_new_int64((int64_t)l->teach));
 	policy_json_count(o, "learn_children", &l->children);
+	policy_json_count(o, "learn_self_mapped", &l->self);
 	policy_json_count(o, "learn_set_pages", &l->set_pages);
 	policy_json_count(o, "learn_premapped", &l->premapped);
 	policy_json_count(o, "learn_hits", &l->hits);
@@ -366,9 +381,31 @@ static void learn_status(void *state, struct json_object *o)
 	policy_json_count(o, "learn_map_us_max", &l->map_us_max);
 }
 
+/*
+ * The board of the lineage of r's client's own children: they map it
+ * themselves at fork, before they register (no daemon work per child for
+ * the pages it holds).  The chain asks only when any cached page is right.
+ */
+static int learn_board_of(void *state, struct policy_region *r)
+{
+	struct learn *l = state;
+	struct policy_client who;
+	struct learn_key k;
+
+	if (!r->memfd_ino)
+		return -1;
+	policy_client(r, &who);
+	k = (struct learn_key){ .dev = r->memfd_dev,
+				.ino = r->memfd_ino,
+				.parent_id = who.self_id,
+				.parent_pid = (uint32_t)who.pid,
+				.uid = (uint32_t)who.uid };
+	return learn_board(&k, l->pages, r->page_size, l->teach);
+}
+
 const struct policy_ops policy_ops_learn = {
 	.name = "learn",
-	.usage = "learn[:pages=N,window=MS]",
+	.usage = "learn[:pages=N,window=MS,teach=T]",
 	.phase = PHASE_OBSERVE,
 	.state_size = sizeof(struct learn),
 	.create = learn_create,
@@ -377,4 +414,5 @@ const struct policy_ops policy_ops_learn = {
 	.detach = learn_detach,
 	.fault = learn_fault,
 	.status = learn_status,
+	.board = learn_board_of,
 };
