@@ -198,31 +198,59 @@ static struct uffdd_board_run *runs_of(struct uffdd_board_hdr *h)
 	return (struct uffdd_board_run *)(void *)((char *)h + sizeof(*h));
 }
 
-/* Does l's board hold its set as it is now?  Runs compared in place. */
+/*
+ * The next run of consecutive set pages at or after entry *i into *run,
+ * *i moved past it: 1, or 0 when the set has no more.
+ */
+static int next_run(const struct lineage *l, size_t *i,
+		    struct uffdd_board_run *run)
+{
+	size_t j = *i;
+
+	while (j < l->n && !l->e[j].in)
+		j++;
+	*i = j;
+	if (j == l->n)
+		return 0;
+	run->first = l->e[j].page;
+	run->count = 0;
+	while (j < l->n && l->e[j].in &&
+	       l->e[j].page == run->first + run->count) {
+		run->count++;
+		j++;
+	}
+	*i = j;
+	return 1;
+}
+
+/* Does l's board hold its set as it is now? */
 static int board_current(const struct lineage *l)
 {
-	const struct uffdd_board_hdr *h = l->board;
-	const struct uffdd_board_run *run =
-	    (const void *)((const char *)h + sizeof(*h));
-	uint64_t k = 0, first = 0, count = 0;
+	const struct uffdd_board_run *run = runs_of(l->board);
+	struct uffdd_board_run r;
+	uint64_t k = 0, n = l->board->nruns;
+	size_t i = 0;
 
-	for (size_t i = 0; i <= l->n; i++) {
-		if (i < l->n && !l->e[i].in)
-			continue;
-		if (i < l->n && count && first + count == l->e[i].page) {
-			count++;
-			continue;
-		}
-		if (count && (k >= h->nruns || run[k].first != first ||
-			      run[k].count != count))
+	while (next_run(l, &i, &r)) {
+		if (k >= n || run[k].first != r.first ||
+		    run[k].count != r.count)
 			return 0;
-		k += count != 0;
-		if (i < l->n) {
-			first = l->e[i].page;
-			count = 1;
-		}
+		k++;
 	}
-	return k == h->nruns;
+	return k == n;
+}
+
+/* A rewrite of h is under way (seq odd: a reader maps nothing)... */
+static void board_open(struct uffdd_board_hdr *h)
+{
+	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+/* ...and done (seq even again). */
+static void board_close(struct uffdd_board_hdr *h)
+{
+	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELEASE);
 }
 
 /*
@@ -235,23 +263,15 @@ static void board_write(struct lineage *l)
 	struct uffdd_board_hdr *h = l->board;
 	struct uffdd_board_run *run = runs_of(h);
 	uint64_t k = 0;
+	size_t i = 0;
 
 	if (board_current(l))
 		return;
-	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	for (size_t i = 0; i < l->n && k < h->max_runs; i++) {
-		const struct entry *e = &l->e[i];
-
-		if (!e->in)
-			continue;
-		if (k && run[k - 1].first + run[k - 1].count == e->page)
-			run[k - 1].count++;
-		else
-			run[k++] = (struct uffdd_board_run){ e->page, 1 };
-	}
+	board_open(h);
+	while (k < h->max_runs && next_run(l, &i, &run[k]))
+		k++;
 	h->nruns = k;
-	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELEASE);
+	board_close(h);
 }
 
 static size_t board_bytes_all;
@@ -263,10 +283,9 @@ static void board_free(struct lineage *l)
 
 	if (!h)
 		return;
-	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	board_open(h);
 	h->nruns = 0;
-	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELEASE);
+	board_close(h);
 	munmap(h, l->board_size);
 	close(l->board_fd);
 	board_bytes_all -= l->board_size;
