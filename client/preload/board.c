@@ -188,14 +188,14 @@ int pl_board_map(const struct pl_region *e, int *pidfd, uint64_t *bytes)
 	int probe;
 
 	if (!h)
-		return 0;
+		return PL_BOARD_NONE;
 	seq = __atomic_load_n(&h->seq, __ATOMIC_ACQUIRE);
 	n = __atomic_load_n(&h->nruns, __ATOMIC_RELAXED);
 	every = h->probe_every;
 	slices = h->probe_slices;
 	teach = h->teach_every;
 	if ((seq & 1) || !n || n > h->max_runs)
-		return 0;
+		return PL_BOARD_NONE;
 	run = (const struct uffdd_board_run *)(const void *)((const char *)h +
 							     h->hdr_size);
 	probe = every && uffdd_board_mix((uint64_t)me) % every == 0;

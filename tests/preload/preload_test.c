@@ -983,6 +983,11 @@ static void t_board_run(const char *policy, unsigned teach)
 							"learn_self_mapped")
 					    : -1,
 					 1);
+				/* The set it started from, mapped by itself. */
+				CHECK_EQ(rg ? j_int(rg, "policy_stats."
+							"learn_set_pages")
+					    : -1,
+					 BOARD_PAGES);
 				json_object_put(st);
 				sessions++;
 			}

@@ -457,6 +457,7 @@ int learn_begin(const struct learn_key *k, unsigned pages, uint32_t self_pid,
 	}
 	touch(l);
 	c->gen = ++l->gen;
+	c->nset = l->nset;
 	if (self_pid) {
 		begin_self(l, self_pid, c);
 		pthread_mutex_unlock(&lock);

@@ -63,6 +63,7 @@ struct learn_child {
 	uint64_t *plan; /* set pages to map ahead (memfd page indexes,
 			   ascending); malloc'ed, the caller frees */
 	size_t nplan;
+	size_t nset;	/* the set's size when the child began */
 	uint64_t *held; /* set pages a probe leaves unmapped; ascending */
 	size_t nheld;
 	size_t plan_bytes; /* counted against LEARN_PLAN_BYTES until freed */

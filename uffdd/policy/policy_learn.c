@@ -317,8 +317,7 @@ static int learn_attach(void *state, struct policy_region *r, char *err,
 	CNT_ADD(l->children, 1);
 	if (r->selfmapped)
 		CNT_ADD(l->self, 1);
-	__atomic_store_n(&l->set_pages, t->c.nplan + t->c.nheld,
-			 __ATOMIC_RELAXED);
+	__atomic_store_n(&l->set_pages, t->c.nset, __ATOMIC_RELAXED);
 	/* Next turn: by then every stage has attached (a gate's bitmap). */
 	if (t->c.nplan)
 		event_add(t->step_ev, &now);
